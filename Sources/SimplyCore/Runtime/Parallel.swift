@@ -1,0 +1,29 @@
+import Dispatch
+
+/// Splits work over a fixed number of threads. Threads only ever split
+/// *outputs*: each index range is written by one worker and no sum crosses
+/// a range boundary, so results never depend on `threads`.
+public struct Parallel: Sendable {
+    public let threads: Int
+
+    public init(threads: Int) {
+        precondition(threads >= 1, "threads must be >= 1")
+        self.threads = threads
+    }
+
+    public static let serial = Parallel(threads: 1)
+
+    /// Calls `body` on contiguous, disjoint sub-ranges covering 0..<count.
+    /// `grain` is the smallest range worth handing to a thread.
+    public func forEachRange(_ count: Int, grain: Int = 1,
+                             _ body: @Sendable (Range<Int>) -> Void) {
+        if count <= 0 { return }
+        let chunks = min(threads, max(1, count / max(grain, 1)))
+        if chunks == 1 { body(0..<count); return }
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = count * c / chunks
+            let hi = count * (c + 1) / chunks
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}
