@@ -1,0 +1,194 @@
+import Testing
+import SimplyCore
+
+/// Deterministic test data of mixed magnitude: ±[1, 2) × 2^e with e in -12...12,
+/// so the products span ~2^48 and any change in summation order changes bits
+/// (shown by `reorderingWouldBeDetected`).
+func matmulTestValues(_ count: Int, name: String) -> [Float] {
+    let stream = RandomStream(seed: 2024, name: name)
+    return (0..<count).map { i in
+        let w = stream.words(UInt64(i))
+        let significand = 1 + Float(w.0 >> 8) * (1.0 / 16_777_216.0)
+        let exponent = Int(w.1 % 25) - 12
+        return Float(sign: w.2 & 1 == 0 ? .plus : .minus, exponent: exponent, significand: significand)
+    }
+}
+
+/// One product to check: shapes, layout, and extra row padding of A, B, C
+/// (padding 0 means "pass nil and let Matmul use the default").
+struct MatmulCase: CustomStringConvertible, Sendable {
+    var m: Int, n: Int, k: Int
+    var transA = false, transB = false, accumulate = false
+    var padA = 0, padB = 0, padC = 0
+    var threads = 1
+
+    var description: String {
+        "\(m)x\(n)x\(k) tA=\(transA) tB=\(transB) acc=\(accumulate) pad=\(padA),\(padB),\(padC) t=\(threads)"
+    }
+}
+
+/// Padding lanes of C are set to this NaN; a kernel that writes outside
+/// C[m, n] would change it.
+private let sentinel = Float(bitPattern: 0x7FC0_5A5A)
+
+/// Runs `deterministic` and `reference` on the same inputs; returns both C
+/// buffers (including padding) as bit patterns.
+func runMatmulCase(_ t: MatmulCase) -> (fast: [UInt32], reference: [UInt32]) {
+    let rowsA = t.transA ? t.k : t.m, colsA = t.transA ? t.m : t.k
+    let rowsB = t.transB ? t.n : t.k, colsB = t.transB ? t.k : t.n
+    let lda = colsA + t.padA, ldb = colsB + t.padB, ldc = t.n + t.padC
+    let tag = "\(t.m).\(t.n).\(t.k)"
+    let a = matmulTestValues(max(1, rowsA * lda), name: "A" + tag)
+    let b = matmulTestValues(max(1, rowsB * ldb), name: "B" + tag)
+    var c0 = matmulTestValues(max(1, t.m * ldc), name: "C" + tag)
+    for i in 0..<t.m { for j in t.n..<ldc { c0[i * ldc + j] = sentinel } }
+    var fast = c0, reference = c0
+    a.withUnsafeBufferPointer { a in
+        b.withUnsafeBufferPointer { b in
+            fast.withUnsafeMutableBufferPointer { c in
+                Matmul.deterministic(c.baseAddress!, a.baseAddress!, b.baseAddress!,
+                                     m: t.m, n: t.n, k: t.k,
+                                     transA: t.transA, transB: t.transB, accumulate: t.accumulate,
+                                     lda: t.padA > 0 ? lda : nil, ldb: t.padB > 0 ? ldb : nil,
+                                     ldc: t.padC > 0 ? ldc : nil,
+                                     parallel: Parallel(threads: t.threads))
+            }
+            reference.withUnsafeMutableBufferPointer { c in
+                Matmul.reference(c.baseAddress!, a.baseAddress!, b.baseAddress!,
+                                 m: t.m, n: t.n, k: t.k,
+                                 transA: t.transA, transB: t.transB, accumulate: t.accumulate,
+                                 lda: lda, ldb: ldb, ldc: ldc)
+            }
+        }
+    }
+    return (fast.map(\.bitPattern), reference.map(\.bitPattern))
+}
+
+/// (transA, transB) for A·B, Aᵀ·B, A·Bᵀ, Aᵀ·Bᵀ.
+let matmulLayouts: [(Bool, Bool)] = [(false, false), (true, false), (false, true), (true, true)]
+
+@Suite struct MatmulTests {
+    /// Every (m, n, k) from {1, 3, 7, 16, 33, 65, 127}³, one layout and
+    /// accumulate flag per test case; every third shape with padded strides.
+    @Test(arguments: [0, 1, 2, 3], [false, true])
+    func awkwardShapesMatchReferenceBitForBit(layout: Int, accumulate: Bool) {
+        let dims = [1, 3, 7, 16, 33, 65, 127]
+        var index = 0, mismatches: [String] = []
+        for m in dims {
+            for n in dims {
+                for k in dims {
+                    let padded = index % 3 == 0
+                    let t = MatmulCase(m: m, n: n, k: k,
+                                       transA: matmulLayouts[layout].0, transB: matmulLayouts[layout].1,
+                                       accumulate: accumulate,
+                                       padA: padded ? 3 : 0, padB: padded ? 5 : 0, padC: padded ? 2 : 0)
+                    let r = runMatmulCase(t)
+                    if r.fast != r.reference { mismatches.append(t.description) }
+                    index += 1
+                }
+            }
+        }
+        #expect(index == 343)
+        #expect(mismatches.count == 0, "differs from reference: \(mismatches.prefix(5))")
+    }
+
+    /// Shapes large enough to take the threaded path and to cross every
+    /// blocking boundary: m > 120 (row blocks), n > 1024 (column blocks),
+    /// k > 256 (k blocks, where C is stored and reloaded mid-chain), wide-short
+    /// C (split by columns) and tall-thin C (split by rows).
+    @Test(arguments: [1, 2, 3], [0, 1, 2, 3])
+    func largerShapesAndThreadsMatchReferenceBitForBit(threads: Int, layout: Int) {
+        let shapes: [(Int, Int, Int)] = [
+            (130, 257, 96), (257, 130, 96), (67, 45, 700), (20, 1100, 100),
+            (33, 1000, 80), (200, 33, 400), (128, 128, 128), (131, 61, 513),
+        ]
+        for (index, (m, n, k)) in shapes.enumerated() {
+            for accumulate in [false, true] {
+                let padded = (index + (accumulate ? 1 : 0)) % 2 == 0
+                let t = MatmulCase(m: m, n: n, k: k,
+                                   transA: matmulLayouts[layout].0, transB: matmulLayouts[layout].1,
+                                   accumulate: accumulate,
+                                   padA: padded ? 7 : 0, padB: padded ? 1 : 0, padC: padded ? 9 : 0,
+                                   threads: threads)
+                let r = runMatmulCase(t)
+                let same = r.fast == r.reference
+                #expect(same, "differs from reference: \(t)")
+            }
+        }
+    }
+
+    /// The thread count never changes bits (also implied by the tests above;
+    /// here compared directly on one product).
+    @Test func threadCountDoesNotChangeBits() {
+        let base = MatmulCase(m: 150, n: 140, k: 300, transB: true)
+        var results: [[UInt32]] = []
+        for threads in 1...4 {
+            var t = base
+            t.threads = threads
+            results.append(runMatmulCase(t).fast)
+        }
+        let same = results.allSatisfy { $0 == results[0] }
+        #expect(same)
+    }
+
+    /// Empty products: k = 0 gives C = 0 (or C unchanged when accumulating);
+    /// m = 0 or n = 0 touches nothing.
+    @Test func emptyShapes() {
+        for accumulate in [false, true] {
+            let t = MatmulCase(m: 5, n: 9, k: 0, accumulate: accumulate, padC: 3, threads: 2)
+            let r = runMatmulCase(t)
+            let same = r.fast == r.reference
+            #expect(same)
+            let zeros = r.fast.enumerated().filter { $0.offset % 12 < 9 }.allSatisfy { $0.element == 0 }
+            #expect(zeros == !accumulate)
+        }
+        for (m, n) in [(0, 4), (4, 0), (0, 0)] {
+            var c = [Float](repeating: 3, count: 16)
+            let a = [Float](repeating: 1, count: 16), b = a
+            Matmul.deterministic(&c, a, b, m: m, n: n, k: 2)
+            #expect(c == [Float](repeating: 3, count: 16))
+        }
+    }
+
+    /// The bit-for-bit tests have teeth: on these inputs, summing the same
+    /// products in another order (reversed, or two halves added at the end)
+    /// changes most results.
+    @Test func reorderingWouldBeDetected() {
+        let m = 16, n = 16, k = 127
+        let a = matmulTestValues(m * k, name: "reorder A")
+        let b = matmulTestValues(k * n, name: "reorder B")
+        var chain = [Float](repeating: 0, count: m * n)
+        Matmul.deterministic(&chain, a, b, m: m, n: n, k: k)
+        var reversedDiffers = 0, splitDiffers = 0
+        for i in 0..<m {
+            for j in 0..<n {
+                var reversed: Float = 0
+                for p in (0..<k).reversed() { reversed = reversed.addingProduct(a[i * k + p], b[p * n + j]) }
+                var low: Float = 0, high: Float = 0
+                for p in 0..<(k / 2) { low = low.addingProduct(a[i * k + p], b[p * n + j]) }
+                for p in (k / 2)..<k { high = high.addingProduct(a[i * k + p], b[p * n + j]) }
+                if reversed.bitPattern != chain[i * n + j].bitPattern { reversedDiffers += 1 }
+                if (low + high).bitPattern != chain[i * n + j].bitPattern { splitDiffers += 1 }
+            }
+        }
+        #expect(reversedDiffers > m * n / 2, "reversed order differs in \(reversedDiffers) of \(m * n)")
+        #expect(splitDiffers > m * n / 4, "split-k differs in \(splitDiffers) of \(m * n)")
+    }
+
+    /// A tiny hand-checked product through every layout (guards the meaning
+    /// of transA / transB, not just fast == reference).
+    @Test func smallKnownProduct() {
+        // A = [[1, 2, 3], [4, 5, 6]] (2×3), B = [[1, 0], [0, 1], [2, 3]] (3×2).
+        let a: [Float] = [1, 2, 3, 4, 5, 6], at: [Float] = [1, 4, 2, 5, 3, 6]
+        let b: [Float] = [1, 0, 0, 1, 2, 3], bt: [Float] = [1, 0, 2, 0, 1, 3]
+        let expected: [Float] = [7, 11, 16, 23]
+        for (ta, tb) in matmulLayouts {
+            var c = [Float](repeating: 0, count: 4)
+            Matmul.deterministic(&c, ta ? at : a, tb ? bt : b, m: 2, n: 2, k: 3, transA: ta, transB: tb)
+            #expect(c == expected, "tA=\(ta) tB=\(tb)")
+            Matmul.deterministic(&c, ta ? at : a, tb ? bt : b, m: 2, n: 2, k: 3,
+                                 transA: ta, transB: tb, accumulate: true)
+            #expect(c == expected.map { 2 * $0 }, "accumulate tA=\(ta) tB=\(tb)")
+        }
+    }
+}
