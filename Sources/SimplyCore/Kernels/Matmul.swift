@@ -13,6 +13,7 @@ public enum Matmul {
     /// leading dimensions. `parallel` splits C into disjoint row strips (or
     /// column panels when C is wide and short); each thread computes whole
     /// C[i,j] chains, so the bits never depend on the thread count.
+    /// C must not overlap A or B.
     public static func deterministic(
         _ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         m: Int, n: Int, k: Int,
@@ -28,10 +29,11 @@ public enum Matmul {
             if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             return
         }
-        let product = PackedProduct(
-            a: a, lda: lda ?? (transA ? m : k), transA: transA,
-            b: b, ldb: ldb ?? (transB ? k : n), transB: transB,
-            c: c, ldc: ldc, k: k, accumulate: accumulate)
+        let lda = lda ?? (transA ? m : k), ldb = ldb ?? (transB ? k : n)
+        precondition(lda >= (transA ? m : k) && ldb >= (transB ? k : n) && ldc >= n,
+                     "matmul leading dimension smaller than a row")
+        let product = PackedProduct(a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
+                                    c: c, ldc: ldc, k: k, accumulate: accumulate)
 
         // Below ~128×128×128 handing work to a second thread costs more than it saves
         // (measured on a 2-core VM).

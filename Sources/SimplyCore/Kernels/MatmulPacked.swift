@@ -17,12 +17,6 @@
 /// values, and transposed operands are handled by the packing, so all layouts
 /// and strides run the same micro-kernel.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// One matrix product's operands, in `Matmul`'s terms. Raw pointers, so
 /// `@unchecked Sendable`: each worker writes a disjoint rectangle of C.
 struct PackedProduct: @unchecked Sendable {

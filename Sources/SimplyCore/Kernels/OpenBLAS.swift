@@ -39,8 +39,10 @@ extension Matmul {
             if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             return
         }
-        let lda = lda ?? (transA ? m : k)
-        let ldb = ldb ?? (transB ? k : n)
+        let lda = lda ?? (transA ? m : k), ldb = ldb ?? (transB ? k : n)
+        // cblas would only print a complaint and skip the product.
+        precondition(lda >= (transA ? m : k) && ldb >= (transB ? k : n) && ldc >= n,
+                     "matmul leading dimension smaller than a row")
         if OpenBLASRuntime.threads != parallel.threads { OpenBLASRuntime.setThreads(parallel.threads) }
         // beta = 0 means C is not read, so garbage (even NaN) in C is fine.
         cblas_sgemm(CblasRowMajor,
