@@ -138,13 +138,8 @@ struct PackedProduct: @unchecked Sendable {
                 }
             } else {
                 // B is [n, k]: column j of op(B) is a contiguous run of B's row j.
-                for l in 0..<width {
-                    let src = b + (j0 + jr + l) * ldb + p0
-                    for p in 0..<kc { panel[p * nr + l] = src[p] }
-                }
-                if width < nr {
-                    for p in 0..<kc { (panel + p * nr + width).update(repeating: 0, count: nr - width) }
-                }
+                Self.transposePanel(from: b + (j0 + jr) * ldb + p0, stride: ldb, lines: width,
+                                    length: kc, into: panel, panelWidth: nr)
             }
             jr += nr
         }
@@ -159,25 +154,46 @@ struct PackedProduct: @unchecked Sendable {
             let height = min(mr, mc - ir)
             let panel = dst + ir * kc
             if !transA {
-                // A is [m, k]: row i of op(A) is contiguous.
-                for r in 0..<height {
-                    let src = a + (i0 + ir + r) * lda + p0
-                    for p in 0..<kc { panel[p * mr + r] = src[p] }
-                }
+                // A is [m, k]: row i of op(A) is a contiguous run of A's row i.
+                Self.transposePanel(from: a + (i0 + ir) * lda + p0, stride: lda, lines: height,
+                                    length: kc, into: panel, panelWidth: mr)
             } else {
                 // A is [k, m]: the 6 values for one p are contiguous.
                 var src = a + p0 * lda + i0 + ir
-                for p in 0..<kc {
-                    for r in 0..<height { panel[p * mr + r] = src[r] }
+                var row = panel
+                for _ in 0..<kc {
+                    for r in 0..<height { row[r] = src[r] }
+                    for r in height..<mr { row[r] = 0 }
                     src += lda
-                }
-            }
-            if height < mr {
-                for p in 0..<kc {
-                    for r in height..<mr { panel[p * mr + r] = 0 }
+                    row += mr
                 }
             }
             ir += mr
+        }
+    }
+
+    /// dst[p·panelWidth + l] = src[l·stride + p] for l < lines, p < length;
+    /// lanes lines..<panelWidth are 0. All `lines` source rows are walked
+    /// together (p outer) so the reads are a few parallel streams and each
+    /// write fills a whole panel row.
+    @inline(__always)
+    static func transposePanel(from src: UnsafePointer<Float>, stride: Int, lines: Int, length: Int,
+                               into dst: UnsafeMutablePointer<Float>, panelWidth: Int) {
+        if lines == panelWidth && panelWidth == mr {
+            let s0 = src, s1 = s0 + stride, s2 = s1 + stride, s3 = s2 + stride, s4 = s3 + stride, s5 = s4 + stride
+            var d = dst
+            for p in 0..<length {
+                d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p]
+                d += mr
+            }
+            return
+        }
+        var d = dst
+        for p in 0..<length {
+            var s = src + p
+            for l in 0..<lines { d[l] = s.pointee; s += stride }
+            for l in lines..<panelWidth { d[l] = 0 }
+            d += panelWidth
         }
     }
 
