@@ -94,6 +94,10 @@ import SimplyData
         let f = try dir.write("missing.jsonl", "{\"text\": \"ok\"}\n{\"content\": \"no text here\"}\n")
         let msg = try #require(failure([f], in: dir))
         #expect(msg.contains("\(f.path):2:") && msg.contains("\"text\" is missing") && msg.contains("content"), "\(msg)")
+        // Keys with newlines do not break the one-line message.
+        let g = try dir.write("nl.jsonl", "{\"a\\nb\": 1}\n")
+        let msg2 = try #require(failure([g], in: dir))
+        #expect(!msg2.contains("\n") && msg2.contains("\"text\" is missing") && msg2.contains("a\\nb"), "\(msg2)")
     }
 
     @Test func nonStringField() throws {

@@ -44,6 +44,15 @@ import SimplyData
         #expect(try Data(contentsOf: dir.file("x")) == Data(contentsOf: dir.file("y")))
     }
 
+    @Test func unwritableDestinationLeavesNothing() throws {
+        let dir = try TempDir()
+        let url = dir.file("no-such-dir/x.tokens")
+        #expect(throws: DataError.self) {
+            try TokenShard.write(tokens: [1], vocabSize: 259, tokenizerName: "byte", documentCount: 1, to: url)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).isEmpty)
+    }
+
     @Test func rejectsOutOfRangeTokensOnWrite() throws {
         let dir = try TempDir()
         #expect(throws: DataError.self) {

@@ -142,11 +142,13 @@ public enum DataPrepare {
                 throw DataError(url, line: n + 1, "expected a JSON object, found \(kind(value))")
             }
             guard let field = value[textField] else {
-                let keys = pairs.map { "\"\($0.0)\"" }.joined(separator: ", ")
-                throw DataError(url, line: n + 1, "field \"\(textField)\" is missing (the object has \(keys.isEmpty ? "no keys" : keys))")
+                // Keys are quoted with escapes so the message stays on one line.
+                var keys = pairs.prefix(10).map { String(reflecting: $0.0) }.joined(separator: ", ")
+                if pairs.count > 10 { keys += ", … (\(pairs.count) keys)" }
+                throw DataError(url, line: n + 1, "field \(String(reflecting: textField)) is missing (the object has \(keys.isEmpty ? "no keys" : keys))")
             }
             guard case let .string(text) = field else {
-                throw DataError(url, line: n + 1, "field \"\(textField)\" is \(kind(field)), expected a string")
+                throw DataError(url, line: n + 1, "field \(String(reflecting: textField)) is \(kind(field)), expected a string")
             }
             docs.append(text)
         }

@@ -96,10 +96,13 @@ public struct TokenShard: Sendable {
             try fh.write(contentsOf: body)
             try fh.synchronize()
         } catch {
+            try? FileManager.default.removeItem(at: tmp)
             throw DataError(tmp, "write failed: \(error)")
         }
         if rename(tmp.path, url.path) != 0 {
-            throw DataError(url, "cannot rename \(tmp.path) into place (errno \(errno))")
+            let code = errno
+            try? FileManager.default.removeItem(at: tmp)
+            throw DataError(url, "cannot rename \(tmp.path) into place (errno \(code))")
         }
     }
 
