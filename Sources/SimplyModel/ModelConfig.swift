@@ -1,0 +1,40 @@
+import SimplyCore
+
+/// The shape of a Llama-family decoder (Hugging Face `LlamaConfig` terms).
+public struct ModelConfig: Sendable, Equatable, Codable {
+    public var vocabSize: Int
+    public var dModel: Int
+    public var nLayers: Int
+    public var nHeads: Int
+    public var nKVHeads: Int
+    public var dFF: Int
+    /// Maximum context length.
+    public var seqLen: Int
+    public var tieEmbeddings: Bool
+    public var ropeTheta: Double
+    public var normEps: Float
+    public var initStd: Float
+
+    public init(vocabSize: Int, dModel: Int, nLayers: Int, nHeads: Int, nKVHeads: Int, dFF: Int, seqLen: Int,
+                tieEmbeddings: Bool = true, ropeTheta: Double = 10000, normEps: Float = 1e-5, initStd: Float = 0.02) {
+        self.vocabSize = vocabSize; self.dModel = dModel; self.nLayers = nLayers; self.nHeads = nHeads
+        self.nKVHeads = nKVHeads; self.dFF = dFF; self.seqLen = seqLen; self.tieEmbeddings = tieEmbeddings
+        self.ropeTheta = ropeTheta; self.normEps = normEps; self.initStd = initStd
+    }
+
+    public var headDim: Int { dModel / nHeads }
+
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw ModelConfigError(description: message) } }
+        try check(vocabSize >= 1 && dModel >= 1 && nLayers >= 1 && dFF >= 1 && seqLen >= 1,
+                  "model sizes (vocab_size, d_model, n_layers, d_ff, seq_len) must be >= 1")
+        try check(nHeads >= 1 && dModel % nHeads == 0, "model.n_heads (\(nHeads)) must divide model.d_model (\(dModel))")
+        try check(headDim % 2 == 0, "model.d_model / model.n_heads (\(headDim)) must be even for rotary embeddings")
+        try check(nKVHeads >= 1 && nHeads % nKVHeads == 0, "model.n_kv_heads (\(nKVHeads)) must divide model.n_heads (\(nHeads))")
+        try check(normEps > 0, "model.norm_eps must be > 0")
+    }
+}
+
+public struct ModelConfigError: Error, CustomStringConvertible {
+    public let description: String
+}

@@ -1,0 +1,207 @@
+import SimplyCore
+
+/// A Llama-family decoder in float32 with a hand-written backward pass,
+/// llm.c style: one flat parameter buffer, one flat gradient buffer, and every
+/// activation buffer allocated once at init for maxBatch × seqLen rows.
+public final class Transformer: @unchecked Sendable {
+    public let config: ModelConfig
+    public let layout: ParameterLayout
+    public let params: Tensor
+    public let grads: Tensor
+    public let maxBatch: Int
+
+    let rope: RoPE
+
+    // Per-layer parameter and gradient views, resolved once.
+    struct LayerWeights {
+        let norm1, wq, wk, wv, wo, norm2, wg, wu, wd: Tensor
+    }
+    let layerParams: [LayerWeights]
+    let layerGrads: [LayerWeights]
+    let embed, finalNorm, head: Tensor
+    let gEmbed, gFinalNorm, gHead: Tensor
+
+    // Activations. Rows N = batch · seqLen.
+    struct LayerActivations {
+        let rstd1, ln1, q, k, v, probs, attOut, xMid, rstd2, ln2, gate, up, hidden: Tensor
+    }
+    let acts: [LayerActivations]
+    let residual: [Tensor]           // residual[l] enters layer l; residual[L] enters the final norm
+    let rstdFinal, lnFinal, logitsBuffer, dlogits, losses: Tensor
+    // Backward scratch.
+    let dResidual, dMid, dLn, dq, dk, dv, dAttOut, dScores, dHidden, dGate, dUp: Tensor
+
+    // What the last forward saw.
+    var lastTokens: [Int32] = []
+    var lastBatch = 0, lastSeqLen = 0
+
+    public init(config: ModelConfig, maxBatch: Int) {
+        self.config = config
+        self.maxBatch = maxBatch
+        layout = ParameterLayout(config: config)
+        params = Tensor(shape: [layout.count])
+        grads = Tensor(shape: [layout.count])
+        rope = RoPE(headDim: config.headDim, seqLen: config.seqLen, theta: config.ropeTheta)
+
+        let layout = self.layout
+        func views(_ flat: Tensor) -> ([LayerWeights], Tensor, Tensor, Tensor) {
+            func v(_ name: String) -> Tensor {
+                let e = layout.entry(name)!
+                return Tensor(storage: flat.storage, offset: flat.offset + e.offset, shape: e.shape)
+            }
+            let layers = (0..<config.nLayers).map { l -> LayerWeights in
+                let p = "model.layers.\(l)."
+                return LayerWeights(norm1: v(p + "input_layernorm.weight"), wq: v(p + "self_attn.q_proj.weight"),
+                                    wk: v(p + "self_attn.k_proj.weight"), wv: v(p + "self_attn.v_proj.weight"),
+                                    wo: v(p + "self_attn.o_proj.weight"), norm2: v(p + "post_attention_layernorm.weight"),
+                                    wg: v(p + "mlp.gate_proj.weight"), wu: v(p + "mlp.up_proj.weight"),
+                                    wd: v(p + "mlp.down_proj.weight"))
+            }
+            let e = v("model.embed_tokens.weight")
+            return (layers, e, v("model.norm.weight"), config.tieEmbeddings ? e : v("lm_head.weight"))
+        }
+        (layerParams, embed, finalNorm, head) = views(params)
+        (layerGrads, gEmbed, gFinalNorm, gHead) = views(grads)
+
+        let n = maxBatch * config.seqLen, d = config.dModel, hd = config.headDim
+        let qd = config.nHeads * hd, kvd = config.nKVHeads * hd, f = config.dFF, t = config.seqLen
+        let probsCount = maxBatch * config.nHeads * t * t
+        acts = (0..<config.nLayers).map { _ in
+            LayerActivations(rstd1: Tensor(shape: [n]), ln1: Tensor(shape: [n, d]), q: Tensor(shape: [n, qd]),
+                             k: Tensor(shape: [n, kvd]), v: Tensor(shape: [n, kvd]), probs: Tensor(shape: [probsCount]),
+                             attOut: Tensor(shape: [n, qd]), xMid: Tensor(shape: [n, d]), rstd2: Tensor(shape: [n]),
+                             ln2: Tensor(shape: [n, d]), gate: Tensor(shape: [n, f]), up: Tensor(shape: [n, f]),
+                             hidden: Tensor(shape: [n, f]))
+        }
+        residual = (0...config.nLayers).map { _ in Tensor(shape: [n, d]) }
+        rstdFinal = Tensor(shape: [n]); lnFinal = Tensor(shape: [n, d])
+        logitsBuffer = Tensor(shape: [n, config.vocabSize]); dlogits = Tensor(shape: [n, config.vocabSize])
+        losses = Tensor(shape: [n])
+        dResidual = Tensor(shape: [n, d]); dMid = Tensor(shape: [n, d]); dLn = Tensor(shape: [n, d])
+        dq = Tensor(shape: [n, qd]); dk = Tensor(shape: [n, kvd]); dv = Tensor(shape: [n, kvd])
+        dAttOut = Tensor(shape: [n, qd]); dScores = Tensor(shape: [probsCount])
+        dHidden = Tensor(shape: [n, f]); dGate = Tensor(shape: [n, f]); dUp = Tensor(shape: [n, f])
+    }
+
+    /// Normal(0, initStd) for matrices — o_proj and down_proj scaled by
+    /// 1/sqrt(2·nLayers) as in GPT-2 — and 1 for norm weights. Draw (e, i) of
+    /// stream "init" is element i of entry e.
+    public func initialize(seed: UInt64) {
+        let stream = RandomStream(seed: seed, name: "init")
+        let residualScale = 1 / Float(2 * config.nLayers).squareRoot()
+        for (ei, e) in layout.entries.enumerated() {
+            let p = params.pointer + e.offset
+            if e.shape.count == 1 {
+                p.update(repeating: 1, count: e.count)
+                continue
+            }
+            var std = config.initStd
+            if e.name.hasSuffix("o_proj.weight") || e.name.hasSuffix("down_proj.weight") { std *= residualScale }
+            for i in 0..<e.count { p[i] = stream.normal(UInt64(ei), UInt64(i)) * std }
+        }
+    }
+
+    public func parameter(_ name: String) -> Tensor {
+        guard let e = layout.entry(name) else { fatalError("no parameter \(name)") }
+        return Tensor(storage: params.storage, offset: params.offset + e.offset, shape: e.shape)
+    }
+
+    public func gradient(_ name: String) -> Tensor {
+        guard let e = layout.entry(name) else { fatalError("no parameter \(name)") }
+        return Tensor(storage: grads.storage, offset: grads.offset + e.offset, shape: e.shape)
+    }
+
+    public func zeroGrads() { grads.zero() }
+
+    /// Logits of the last forward, [batch, seqLen, vocab].
+    public var logits: Tensor {
+        Tensor(storage: logitsBuffer.storage, offset: 0, shape: [lastBatch, lastSeqLen, config.vocabSize])
+    }
+
+    func view(_ t: Tensor, _ shape: [Int]) -> Tensor { Tensor(storage: t.storage, offset: t.offset, shape: shape) }
+
+    /// Σ_i weights[i] · CE(targets[i] | logits at i) over [batch, seqLen] positions.
+    public func forward(tokens: [Int32], targets: [Int32], weights: [Float], batch: Int, seqLen: Int,
+                        parallel: Parallel) -> Float {
+        let c = config
+        precondition(batch >= 1 && batch <= maxBatch && seqLen >= 1 && seqLen <= c.seqLen, "batch/seqLen out of range")
+        let n = batch * seqLen
+        precondition(tokens.count >= n && targets.count >= n && weights.count >= n)
+        lastTokens = Array(tokens.prefix(n)); lastBatch = batch; lastSeqLen = seqLen
+        let d = c.dModel, hd = c.headDim, f = c.dFF
+
+        // Embedding lookup.
+        Embedding.forward(residual[0], table: embed, tokens: lastTokens, parallel: parallel)
+
+        let attention = Attention(batch: batch, seqLen: seqLen, heads: c.nHeads, kvHeads: c.nKVHeads, headDim: hd)
+        for l in 0..<c.nLayers {
+            let w = layerParams[l], a = acts[l], x = residual[l]
+            RMSNorm.forward(a.ln1, a.rstd1, x, w.norm1, rows: n, eps: c.normEps, parallel: parallel)
+            linearForward(a.q, a.ln1, w.wq, rows: n, parallel: parallel)
+            linearForward(a.k, a.ln1, w.wk, rows: n, parallel: parallel)
+            linearForward(a.v, a.ln1, w.wv, rows: n, parallel: parallel)
+            rope.apply(a.q, rows: n, seqLen: seqLen, heads: c.nHeads, inverse: false, parallel: parallel)
+            rope.apply(a.k, rows: n, seqLen: seqLen, heads: c.nKVHeads, inverse: false, parallel: parallel)
+            attention.forward(out: a.attOut, probs: a.probs, q: a.q, k: a.k, v: a.v, parallel: parallel)
+            linearForward(a.xMid, a.attOut, w.wo, rows: n, parallel: parallel)
+            addInPlace(a.xMid, x, count: n * d, parallel: parallel)          // xMid = x + o_proj(att)
+            RMSNorm.forward(a.ln2, a.rstd2, a.xMid, w.norm2, rows: n, eps: c.normEps, parallel: parallel)
+            linearForward(a.gate, a.ln2, w.wg, rows: n, parallel: parallel)
+            linearForward(a.up, a.ln2, w.wu, rows: n, parallel: parallel)
+            SwiGLU.forward(a.hidden, gate: a.gate, up: a.up, count: n * f, parallel: parallel)
+            let next = residual[l + 1]
+            linearForward(next, a.hidden, w.wd, rows: n, parallel: parallel)
+            addInPlace(next, a.xMid, count: n * d, parallel: parallel)       // out = xMid + down(h)
+        }
+        RMSNorm.forward(lnFinal, rstdFinal, residual[c.nLayers], finalNorm, rows: n, eps: c.normEps, parallel: parallel)
+        linearForward(logitsBuffer, lnFinal, head, rows: n, parallel: parallel)
+        return CrossEntropy.forward(dlogits: dlogits, losses: losses, logits: logitsBuffer, targets: targets,
+                                    weights: weights, rows: n, vocab: c.vocabSize, parallel: parallel)
+    }
+
+    /// Adds the gradient of the last forward's value into `grads`.
+    public func backward(parallel: Parallel) {
+        let c = config
+        let n = lastBatch * lastSeqLen, d = c.dModel, f = c.dFF
+        precondition(n > 0, "backward before forward")
+
+        // Head and final norm.
+        linearBackward(dx: dLn, accumulateDX: false, dw: gHead, dy: dlogits, x: lnFinal, w: head, rows: n, parallel: parallel)
+        dResidual.zero()
+        RMSNorm.backward(dx: dResidual, dw: gFinalNorm, dy: dLn, x: residual[c.nLayers], rstd: rstdFinal,
+                         w: finalNorm, rows: n, parallel: parallel)
+
+        let attention = Attention(batch: lastBatch, seqLen: lastSeqLen, heads: c.nHeads, kvHeads: c.nKVHeads, headDim: c.headDim)
+        for l in stride(from: c.nLayers - 1, through: 0, by: -1) {
+            let w = layerParams[l], g = layerGrads[l], a = acts[l], x = residual[l]
+            // out = xMid + down(hidden): dMid = dResidual (+ the norm-2 path below).
+            dMid.copy(from: dResidual)
+            linearBackward(dx: dHidden, accumulateDX: false, dw: g.wd, dy: dResidual, x: a.hidden, w: w.wd,
+                           rows: n, parallel: parallel)
+            SwiGLU.backward(dgate: dGate, dup: dUp, dh: dHidden, gate: a.gate, up: a.up, count: n * f, parallel: parallel)
+            linearBackward(dx: dLn, accumulateDX: false, dw: g.wg, dy: dGate, x: a.ln2, w: w.wg, rows: n, parallel: parallel)
+            linearBackward(dx: dLn, accumulateDX: true, dw: g.wu, dy: dUp, x: a.ln2, w: w.wu, rows: n, parallel: parallel)
+            RMSNorm.backward(dx: dMid, dw: g.norm2, dy: dLn, x: a.xMid, rstd: a.rstd2, w: w.norm2, rows: n, parallel: parallel)
+            // xMid = x + o_proj(attOut): dResidual = dMid (+ the norm-1 path below).
+            dResidual.copy(from: dMid)
+            linearBackward(dx: dAttOut, accumulateDX: false, dw: g.wo, dy: dMid, x: a.attOut, w: w.wo, rows: n, parallel: parallel)
+            attention.backward(dq: dq, dk: dk, dv: dv, dscratch: dScores, dout: dAttOut, probs: a.probs,
+                               q: a.q, k: a.k, v: a.v, parallel: parallel)
+            rope.apply(dq, rows: n, seqLen: lastSeqLen, heads: c.nHeads, inverse: true, parallel: parallel)
+            rope.apply(dk, rows: n, seqLen: lastSeqLen, heads: c.nKVHeads, inverse: true, parallel: parallel)
+            linearBackward(dx: dLn, accumulateDX: false, dw: g.wq, dy: dq, x: a.ln1, w: w.wq, rows: n, parallel: parallel)
+            linearBackward(dx: dLn, accumulateDX: true, dw: g.wk, dy: dk, x: a.ln1, w: w.wk, rows: n, parallel: parallel)
+            linearBackward(dx: dLn, accumulateDX: true, dw: g.wv, dy: dv, x: a.ln1, w: w.wv, rows: n, parallel: parallel)
+            RMSNorm.backward(dx: dResidual, dw: g.norm1, dy: dLn, x: x, rstd: a.rstd1, w: w.norm1, rows: n, parallel: parallel)
+        }
+        Embedding.backward(gEmbed, dx: dResidual, tokens: lastTokens, parallel: parallel)
+        _ = d
+    }
+}
+
+/// y += x, elementwise.
+func addInPlace(_ y: Tensor, _ x: Tensor, count: Int, parallel: Parallel) {
+    parallel.forEachRange(count, grain: 8192) { r in
+        for i in r { y.pointer[i] += x.pointer[i] }
+    }
+}
