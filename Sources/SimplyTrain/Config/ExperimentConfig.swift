@@ -1,0 +1,245 @@
+import Foundation
+import SimplyCore
+import SimplyModel
+
+/// Training hyper-parameters. Defaults follow nanoGPT / llm.c small-model practice.
+public struct TrainConfig: Sendable, Equatable {
+    public var steps = 200
+    public var batchSize = 8
+    /// Virtual gradient shards per global batch (DESIGN.md contract 3). Each is
+    /// computed on its own and they are summed in a fixed pairwise tree, so the
+    /// bits do not depend on who computes which shard.
+    public var gradShards = 1
+    public var lr = 1e-3
+    public var minLR = 1e-4
+    public var warmupSteps = 20
+    public var weightDecay = 0.1
+    public var beta1 = 0.9
+    public var beta2 = 0.95
+    public var eps = 1e-8
+    public var gradClip = 1.0
+    public var seed: UInt64 = 1337
+    public init() {}
+}
+
+/// Where the tokens come from.
+public struct DataConfig: Sendable, Equatable {
+    /// "builtin:synthetic" or the path of a token shard from `simply data prepare`.
+    public var dataset = "builtin:synthetic"
+    /// Size of the built-in corpus in bytes.
+    public var syntheticBytes = 2_000_000
+    public init() {}
+}
+
+/// The resolved experiment: what `config.json` records and what the bits are a function of.
+public struct ExperimentConfig: Sendable, Equatable {
+    public var model: ModelConfig
+    public var train = TrainConfig()
+    public var data = DataConfig()
+
+    public init(model: ModelConfig) { self.model = model }
+
+    public static var defaults: ExperimentConfig {
+        ExperimentConfig(model: ModelConfig(vocabSize: 512, dModel: 128, nLayers: 4, nHeads: 4,
+                                            nKVHeads: 2, dFF: 384, seqLen: 128, tieEmbeddings: true))
+    }
+}
+
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One settable key: its dotted name, how to read it, and how to set it from JSON.
+struct ConfigKey: Sendable {
+    let name: String
+    let get: @Sendable (ExperimentConfig) -> JSONValue
+    let set: @Sendable (inout ExperimentConfig, JSONValue) throws -> Void
+}
+
+private func intKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Int> & Sendable, min: Int = 0) -> ConfigKey {
+    ConfigKey(name: name, get: { .int($0[keyPath: kp]) }, set: { c, v in
+        guard let i = v.intValue else { throw ConfigError("\(name): expected an integer, got \(v.serialized())") }
+        guard i >= min else { throw ConfigError("\(name): must be >= \(min), got \(i)") }
+        c[keyPath: kp] = i
+    })
+}
+
+private func doubleKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Double> & Sendable,
+                       range: ClosedRange<Double> = -1e300...1e300) -> ConfigKey {
+    ConfigKey(name: name, get: { .double($0[keyPath: kp]) }, set: { c, v in
+        guard let d = v.doubleValue, d.isFinite else { throw ConfigError("\(name): expected a number, got \(v.serialized())") }
+        guard range.contains(d) else { throw ConfigError("\(name): must be in \(range.lowerBound)...\(range.upperBound), got \(d)") }
+        c[keyPath: kp] = d
+    })
+}
+
+private func floatKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Float> & Sendable) -> ConfigKey {
+    ConfigKey(name: name, get: { .double(Double($0[keyPath: kp])) }, set: { c, v in
+        guard let d = v.doubleValue, d.isFinite, d >= 0 else { throw ConfigError("\(name): expected a non-negative number, got \(v.serialized())") }
+        c[keyPath: kp] = Float(d)
+    })
+}
+
+private func boolKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Bool> & Sendable) -> ConfigKey {
+    ConfigKey(name: name, get: { .bool($0[keyPath: kp]) }, set: { c, v in
+        guard let b = v.boolValue else { throw ConfigError("\(name): expected true or false, got \(v.serialized())") }
+        c[keyPath: kp] = b
+    })
+}
+
+private func stringKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, String> & Sendable) -> ConfigKey {
+    ConfigKey(name: name, get: { .string($0[keyPath: kp]) }, set: { c, v in
+        guard let s = v.stringValue else { throw ConfigError("\(name): expected a string, got \(v.serialized())") }
+        c[keyPath: kp] = s
+    })
+}
+
+extension ExperimentConfig {
+    /// Every key, in the order `simply train --help-config` lists them.
+    static let keys: [ConfigKey] = [
+        intKey("model.vocab_size", \.model.vocabSize, min: 1),
+        intKey("model.d_model", \.model.dModel, min: 1),
+        intKey("model.n_layers", \.model.nLayers, min: 1),
+        intKey("model.n_heads", \.model.nHeads, min: 1),
+        intKey("model.n_kv_heads", \.model.nKVHeads, min: 1),
+        intKey("model.d_ff", \.model.dFF, min: 1),
+        intKey("model.seq_len", \.model.seqLen, min: 1),
+        boolKey("model.tie_embeddings", \.model.tieEmbeddings),
+        doubleKey("model.rope_theta", \.model.ropeTheta, range: 1...1e12),
+        floatKey("model.norm_eps", \.model.normEps),
+        floatKey("model.init_std", \.model.initStd),
+        intKey("train.steps", \.train.steps, min: 1),
+        intKey("train.batch_size", \.train.batchSize, min: 1),
+        intKey("train.grad_shards", \.train.gradShards, min: 1),
+        doubleKey("train.lr", \.train.lr, range: 0...10),
+        doubleKey("train.min_lr", \.train.minLR, range: 0...10),
+        intKey("train.warmup_steps", \.train.warmupSteps),
+        doubleKey("train.weight_decay", \.train.weightDecay, range: 0...10),
+        doubleKey("train.beta1", \.train.beta1, range: 0...0.999999),
+        doubleKey("train.beta2", \.train.beta2, range: 0...0.999999999),
+        doubleKey("train.eps", \.train.eps, range: 0...1),
+        doubleKey("train.grad_clip", \.train.gradClip, range: 0...1e9),
+        ConfigKey(name: "train.seed", get: { .number(String($0.train.seed)) }, set: { c, v in
+            guard case let .number(s) = v, let u = UInt64(s) else {
+                throw ConfigError("train.seed: expected a non-negative integer, got \(v.serialized())")
+            }
+            c.train.seed = u
+        }),
+        stringKey("data.dataset", \.data.dataset),
+        intKey("data.synthetic_bytes", \.data.syntheticBytes, min: 1024),
+    ]
+
+    public static var keyNames: [String] { keys.map(\.name) }
+
+    /// Sets one dotted key from JSON; unknown keys and bad values name the key.
+    public mutating func set(_ key: String, _ value: JSONValue) throws {
+        guard let k = Self.keys.first(where: { $0.name == key }) else {
+            throw ConfigError("unknown config key '\(key)'" + Self.suggestion(for: key))
+        }
+        try k.set(&self, value)
+    }
+
+    /// Sets one dotted key from command-line text (`--set key=value`).
+    public mutating func set(_ key: String, text: String) throws {
+        guard let k = Self.keys.first(where: { $0.name == key }) else {
+            throw ConfigError("unknown config key '\(key)'" + Self.suggestion(for: key))
+        }
+        // Strings are taken as they are; everything else is read as JSON.
+        if case .string = k.get(self) {
+            try k.set(&self, .string(text))
+        } else {
+            let v = (try? JSONValue.parse(text)) ?? .string(text)
+            try k.set(&self, v)
+        }
+    }
+
+    /// Applies a config file's JSON object: either nested sections
+    /// {"model": {"d_model": 128}} or dotted keys {"model.d_model": 128}.
+    public mutating func apply(_ json: JSONValue, source: String) throws {
+        guard case let .object(top) = json else { throw ConfigError("\(source): expected a JSON object") }
+        for (k, v) in top {
+            if case let .object(inner) = v {
+                for (k2, v2) in inner {
+                    do { try set("\(k).\(k2)", v2) } catch let e as ConfigError { throw ConfigError("\(source): \(e.description)") }
+                }
+            } else {
+                do { try set(k, v) } catch let e as ConfigError { throw ConfigError("\(source): \(e.description)") }
+            }
+        }
+    }
+
+    /// Checks relations between keys; errors name the keys.
+    public func validate() throws {
+        do { try model.validate() } catch { throw ConfigError("\(error)") }
+        if train.batchSize % train.gradShards != 0 {
+            throw ConfigError("train.batch_size (\(train.batchSize)) must be a multiple of train.grad_shards (\(train.gradShards))")
+        }
+        if train.warmupSteps > train.steps {
+            throw ConfigError("train.warmup_steps (\(train.warmupSteps)) must not exceed train.steps (\(train.steps))")
+        }
+        if train.minLR > train.lr {
+            throw ConfigError("train.min_lr (\(train.minLR)) must not exceed train.lr (\(train.lr))")
+        }
+    }
+
+    /// The resolved config as nested JSON ({"data": {...}, "model": {...}, "train": {...}}).
+    public func json() -> JSONValue {
+        var sections: [(String, [(String, JSONValue)])] = []
+        for k in Self.keys {
+            let parts = k.name.split(separator: ".", maxSplits: 1).map(String.init)
+            if let i = sections.firstIndex(where: { $0.0 == parts[0] }) {
+                sections[i].1.append((parts[1], k.get(self)))
+            } else {
+                sections.append((parts[0], [(parts[1], k.get(self))]))
+            }
+        }
+        return .object(sections.map { ($0.0, .object($0.1)) })
+    }
+
+    /// Loads configs/NAME.json (or a path), then applies `overrides` ("key=value").
+    public static func resolve(experiment: String, configDirectory: URL, overrides: [String]) throws -> ExperimentConfig {
+        var config = ExperimentConfig.defaults
+        let url: URL
+        if experiment.hasSuffix(".json") || experiment.contains("/") {
+            url = URL(fileURLWithPath: experiment)
+        } else {
+            url = configDirectory.appendingPathComponent("\(experiment).json")
+        }
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            let known = (try? FileManager.default.contentsOfDirectory(atPath: configDirectory.path))?
+                .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted() ?? []
+            throw ConfigError("no experiment config '\(experiment)' (looked for \(url.path)); known: \(known.joined(separator: ", "))")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        let json: JSONValue
+        do { json = try JSONValue.parse(text) } catch { throw ConfigError("\(url.path): invalid JSON: \(error)") }
+        try config.apply(json, source: url.path)
+        for o in overrides {
+            guard let eq = o.firstIndex(of: "=") else { throw ConfigError("--set \(o): expected key=value") }
+            let key = String(o[..<eq]), value = String(o[o.index(after: eq)...])
+            do { try config.set(key, text: value) } catch let e as ConfigError { throw ConfigError("--set: \(e.description)") }
+        }
+        try config.validate()
+        return config
+    }
+
+    static func suggestion(for key: String) -> String {
+        let close = keys.map(\.name).filter { editDistance($0, key) <= 3 || $0.hasSuffix("." + (key.split(separator: ".").last.map(String.init) ?? key)) }
+        return close.isEmpty ? "" : " (did you mean \(close.map { "'\($0)'" }.joined(separator: " or "))?)"
+    }
+}
+
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a.utf8), b = Array(b.utf8)
+    if a.isEmpty { return b.count }
+    var prev = Array(0...b.count)
+    for i in 1...a.count {
+        var cur = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...max(b.count, 1) where j <= b.count {
+            cur[j] = Swift.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        prev = cur
+    }
+    return prev[b.count]
+}

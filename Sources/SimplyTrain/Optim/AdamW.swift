@@ -1,0 +1,60 @@
+import SimplyCore
+
+/// AdamW (Loshchilov & Hutter) in PyTorch's formulation (torch.optim.AdamW):
+///   p ← p − lr·wd·p                         (decoupled decay, only on `decay` entries)
+///   m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g²
+///   p ← p − (lr / (1−β1^t)) · m / (sqrt(v) / sqrt(1−β2^t) + ε)
+/// Elementwise only, so threads may split the buffer anywhere.
+public final class AdamW: @unchecked Sendable {
+    public let m: Tensor
+    public let v: Tensor
+    public private(set) var t: Int = 0
+    public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    private let config: TrainConfig
+
+    public init(parameterCount: Int, config: TrainConfig) {
+        m = Tensor(shape: [parameterCount])
+        v = Tensor(shape: [parameterCount])
+        self.config = config
+        beta1 = Float(config.beta1); beta2 = Float(config.beta2)
+        eps = Float(config.eps); weightDecay = Float(config.weightDecay)
+    }
+
+    /// A contiguous run of parameters and whether weight decay applies to it.
+    public struct Segment: Sendable {
+        public let offset: Int, count: Int, decay: Bool
+        public init(offset: Int, count: Int, decay: Bool) { self.offset = offset; self.count = count; self.decay = decay }
+    }
+
+    /// One update with learning rate `lr` at step t+1 over `segments` of the flat buffers.
+    public func step(params: Tensor, grads: Tensor, segments: [Segment], lr: Double, parallel: Parallel) {
+        t += 1
+        // Bias corrections in Double with the project's pow; rounded once to Float.
+        let bc1 = 1 - DetMath.pow(config.beta1, Double(t))
+        let bc2 = 1 - DetMath.pow(config.beta2, Double(t))
+        let stepSize = Float(lr / bc1)
+        let bc2Sqrt = Float(bc2.squareRoot())
+        let decayFactor = 1 - Float(lr) * weightDecay
+        let (b1, b2, eps) = (beta1, beta2, self.eps)
+        let (m, v) = (self.m, self.v)
+        for e in segments {
+            let decay = e.decay ? decayFactor : 1
+            parallel.forEachRange(e.count, grain: 16384) { r in
+                let p = params.pointer + e.offset, g = grads.pointer + e.offset
+                let mp = m.pointer + e.offset, vp = v.pointer + e.offset
+                for i in r {
+                    let gi = g[i]
+                    let mi = b1 * mp[i] + (1 - b1) * gi
+                    let vi = b2 * vp[i] + (1 - b2) * (gi * gi)
+                    mp[i] = mi
+                    vp[i] = vi
+                    let denom = vi.squareRoot() / bc2Sqrt + eps
+                    p[i] = p[i] * decay - stepSize * (mi / denom)
+                }
+            }
+        }
+    }
+
+    /// Restores the step counter (for resume).
+    public func setStep(_ t: Int) { self.t = t }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+import SimplyCore
+import SimplyTrain
+
+let goldenDirectory = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("golden")
+
+@Suite struct AdamWTests {
+    /// Against torch.optim.AdamW (golden/adamw_reference.json, written by
+    /// tools/reference/adamw_reference.py): same update rule, so agreement to
+    /// float32 rounding.
+    @Test func matchesTorchAdamW() throws {
+        let text = try String(contentsOf: goldenDirectory.appendingPathComponent("adamw_reference.json"), encoding: .utf8)
+        let ref = try JSONValue.parse(text)
+        func floats(_ v: JSONValue?) -> [Float] {
+            guard case let .array(items)? = v else { return [] }
+            return items.map { Float($0.doubleValue!) }
+        }
+        var cfg = TrainConfig()
+        cfg.beta1 = ref["config"]!["beta1"]!.doubleValue!
+        cfg.beta2 = ref["config"]!["beta2"]!.doubleValue!
+        cfg.eps = ref["config"]!["eps"]!.doubleValue!
+        cfg.weightDecay = ref["config"]!["weight_decay"]!.doubleValue!
+        let w0 = floats(ref["init_decayed"]), n0 = floats(ref["init_plain"])
+        let params = Tensor(shape: [w0.count + n0.count], values: w0 + n0)
+        let grads = Tensor(shape: [params.count])
+        let segments = [AdamW.Segment(offset: 0, count: w0.count, decay: true),
+                        AdamW.Segment(offset: w0.count, count: n0.count, decay: false)]
+        let opt = AdamW(parameterCount: params.count, config: cfg)
+        guard case let .array(steps)? = ref["steps"] else { Issue.record("no steps"); return }
+        #expect(steps.count == 5)
+        var worst: Float = 0
+        for s in steps {
+            grads.copy(from: floats(s["grad_decayed"]) + floats(s["grad_plain"]))
+            opt.step(params: params, grads: grads, segments: segments, lr: s["lr"]!.doubleValue!, parallel: .serial)
+            let expected = floats(s["decayed"]) + floats(s["plain"])
+            for (a, b) in zip(params.toArray(), expected) {
+                worst = max(worst, abs(a - b) / max(abs(b), 1e-3))
+            }
+        }
+        #expect(worst < 2e-6, "worst relative difference \(worst)")
+    }
+
+    @Test func sameBitsOnAnyThreadCount() {
+        let n = 100_003
+        let s = RandomStream(seed: 3, name: "adam")
+        var results: [[UInt32]] = []
+        for threads in [1, 2, 3] {
+            let p = Tensor(shape: [n], values: (0..<n).map { s.normal(UInt64($0)) })
+            let g = Tensor(shape: [n], values: (0..<n).map { s.normal(UInt64($0), 1) })
+            let opt = AdamW(parameterCount: n, config: TrainConfig())
+            for _ in 0..<3 {
+                opt.step(params: p, grads: g, segments: [.init(offset: 0, count: n, decay: true)], lr: 1e-3,
+                         parallel: Parallel(threads: threads))
+            }
+            results.append(p.toArray().map(\.bitPattern))
+        }
+        #expect(results[0] == results[1] && results[1] == results[2])
+    }
+
+    @Test func scheduleWarmsUpThenDecaysToMin() {
+        var c = TrainConfig()
+        c.steps = 100; c.warmupSteps = 10; c.lr = 1e-3; c.minLR = 1e-4
+        #expect(abs(learningRate(step: 0, config: c) - 1e-4) < 1e-12)
+        #expect(abs(learningRate(step: 9, config: c) - 1e-3) < 1e-12)
+        #expect(abs(learningRate(step: 99, config: c) - 1e-4) < 1e-12)
+        let mid = learningRate(step: 10 + 89 / 2, config: c)
+        #expect(mid > 5.4e-4 && mid < 5.6e-4)
+        for k in 10..<99 { #expect(learningRate(step: k + 1, config: c) <= learningRate(step: k, config: c)) }
+    }
+
+    @Test func clippingScalesToMaxNormAndIsThreadInvariant() {
+        let n = 300_000
+        let vals = (0..<n).map { Float($0 % 7) - 3 }
+        var norms: [Double] = []
+        for threads in [1, 2] {
+            let g = Tensor(shape: [n], values: vals)
+            norms.append(clipGradients(g, maxNorm: 1.0, parallel: Parallel(threads: threads)))
+            let after = globalNorm(g, parallel: .serial)
+            #expect(abs(after - 1.0) < 1e-4)
+        }
+        let exact = (vals.reduce(0.0) { $0 + Double($1) * Double($1) }).squareRoot()
+        #expect(norms[0].bitPattern == norms[1].bitPattern)
+        #expect(abs(norms[0] - exact) / exact < 1e-12)
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+import SimplyCore
+
+/// The `simply` binary that `swift test` built beside the test bundle.
+func simplyBinary() -> URL? {
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var dir = exe.deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent("simply")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    return nil
+}
+
+struct ProcessResult { let status: Int32; let stdout: String; let stderr: String }
+
+func runSimply(_ args: [String], cwd: URL) throws -> ProcessResult {
+    guard let bin = simplyBinary() else { throw ConfigErrorForTests("simply binary not found next to the tests") }
+    let p = Process()
+    p.executableURL = bin
+    p.arguments = args
+    p.currentDirectoryURL = cwd
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                         stderr: String(decoding: e, as: UTF8.self))
+}
+
+struct ConfigErrorForTests: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+func temporaryDirectory(_ name: String) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("simply-\(name)-\(getpid())")
+    try? FileManager.default.removeItem(at: dir)
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+@Suite(.serialized) struct CommandLineTests {
+    /// DESIGN.md's promise on the real binary: `tiny` twice, on 1 and on 2
+    /// threads, writes byte-identical hashes.jsonl files.
+    @Test func tinyHashesAreByteIdenticalAcrossRunsAndThreads() throws {
+        let tmp = try temporaryDirectory("cli")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let repo = configsURL.deletingLastPathComponent()
+        var files: [Data] = []
+        for (i, threads) in [1, 2, 2, 1].enumerated() {
+            let dir = tmp.appendingPathComponent("run\(i)")
+            let r = try runSimply(["train", "--experiment_config", "tiny", "--experiment_dir", dir.path,
+                                   "--deterministic", "--threads", "\(threads)", "--set", "train.steps=6"], cwd: repo)
+            #expect(r.status == 0, "\(r.stderr)")
+            files.append(try Data(contentsOf: dir.appendingPathComponent("hashes.jsonl")))
+            let metrics = try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            #expect(metrics.split(separator: "\n").count == 6)
+            let config = try JSONValue.parse(try String(contentsOf: dir.appendingPathComponent("config.json"), encoding: .utf8))
+            #expect(config["run"]?["deterministic"]?.boolValue == true)
+            #expect(config["train"]?["steps"]?.intValue == 6)
+        }
+        #expect(String(decoding: files[0], as: UTF8.self).split(separator: "\n").count == 6)
+        #expect(files.allSatisfy { $0 == files[0] })
+    }
+
+    @Test func badInputIsAOneLineErrorNamingTheKey() throws {
+        let tmp = try temporaryDirectory("cli-bad")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let repo = configsURL.deletingLastPathComponent()
+        let r = try runSimply(["train", "--experiment_config", "tiny", "--experiment_dir", tmp.appendingPathComponent("x").path,
+                               "--set", "model.d_modle=64"], cwd: repo)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("model.d_modle"))
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: tmp.appendingPathComponent("x").path))
+    }
+
+    @Test func refusesToOverwriteARun() throws {
+        let tmp = try temporaryDirectory("cli-exists")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let repo = configsURL.deletingLastPathComponent()
+        let dir = tmp.appendingPathComponent("run")
+        let args = ["train", "--experiment_config", "tiny", "--experiment_dir", dir.path, "--deterministic", "--set", "train.steps=2"]
+        #expect(try runSimply(args, cwd: repo).status == 0)
+        let before = try Data(contentsOf: dir.appendingPathComponent("hashes.jsonl"))
+        let again = try runSimply(args, cwd: repo)
+        #expect(again.status != 0 && again.stderr.contains("already holds a run"))
+        #expect(try Data(contentsOf: dir.appendingPathComponent("hashes.jsonl")) == before)
+    }
+}
