@@ -84,10 +84,10 @@ public enum DetMath {
         let s = f / (2 + f)
         let z = s * s
         var q = 2.0 / 11
-        q = q * z + 2.0 / 9
-        q = q * z + 2.0 / 7
-        q = q * z + 2.0 / 5
-        q = q * z + 2.0 / 3
+        q = (2.0 / 9).addingProduct(q, z)
+        q = (2.0 / 7).addingProduct(q, z)
+        q = (2.0 / 5).addingProduct(q, z)
+        q = (2.0 / 3).addingProduct(q, z)
         let logm = 2 * s + s * z * q
         return Float(Double(e) * 0x1.62e42fefa39efp-1 + logm)
     }
@@ -114,17 +114,18 @@ public enum DetMath {
     @inlinable
     public static func tanh(_ x: Float) -> Float {
         let a = x.magnitude
+        if a < 0x1p-12 { return x }  // tanh(x) rounds to x (and keeps -0)
         if a < 0.0625 {
             let d = Double(x)
             let z = d * d
             var q = 62.0 / 2835
-            q = q * z - 17.0 / 315
-            q = q * z + 2.0 / 15
-            q = q * z - 1.0 / 3
+            q = (-17.0 / 315).addingProduct(q, z)
+            q = (2.0 / 15).addingProduct(q, z)
+            q = (-1.0 / 3).addingProduct(q, z)
             return Float(d + d * z * q)
         }
         if a >= 9.1 { return x > 0 ? 1 : -1 }
-        let t = exp(2 * Double(a))  // NaN stays NaN
+        let t = expForFloat(2 * Double(a))  // NaN stays NaN
         let y = Float((t - 1) / (t + 1))
         return x < 0 ? -y : y
     }
@@ -144,33 +145,61 @@ public enum DetMath {
         if a < 1 {
             let z = d * d
             var p = -0x1.4384057a9450ep-17
-            p = p * z + 0x1.d8269208b72abp-14
-            p = p * z - 0x1.bcbe9a880529bp-11
-            p = p * z + 0x1.5628edef89fc8p-8
-            p = p * z - 0x1.b829a7a5ddb76p-6
-            p = p * z + 0x1.ce2f0798ae5ebp-4
-            p = p * z - 0x1.8127465fb9834p-2
-            p = p * z + 0x1.20dd7504007e6p+0
+            p = (0x1.d8269208b72abp-14).addingProduct(p, z)
+            p = (-0x1.bcbe9a880529bp-11).addingProduct(p, z)
+            p = (0x1.5628edef89fc8p-8).addingProduct(p, z)
+            p = (-0x1.b829a7a5ddb76p-6).addingProduct(p, z)
+            p = (0x1.ce2f0798ae5ebp-4).addingProduct(p, z)
+            p = (-0x1.8127465fb9834p-2).addingProduct(p, z)
+            p = (0x1.20dd7504007e6p+0).addingProduct(p, z)
             return Float(d * p)
         }
         guard a < 4 else { return a.isNaN ? x : (x > 0 ? 1 : -1) }
         let u = a - 2.5
         var b = -0x1.a027cda6cb820p-26
-        b = b * u + 0x1.c790fade1488ap-24
-        b = b * u - 0x1.0c1d14fc96764p-22
-        b = b * u + 0x1.0092ba1b5e4e5p-20
-        b = b * u - 0x1.1cc235c038919p-18
-        b = b * u + 0x1.0f38cbed578bdp-16
-        b = b * u - 0x1.edb773fb24553p-15
-        b = b * u + 0x1.ba3341c40ab4cp-13
-        b = b * u - 0x1.809cb4537457ep-11
-        b = b * u + 0x1.435e0e6cf5cbep-9
-        b = b * u - 0x1.06320c6e8a9f4p-7
-        b = b * u + 0x1.9895816c97d6ap-6
-        b = b * u - 0x1.3086d7dbf5945p-4
-        b = b * u + 0x1.afbb3f41f3c12p-3
-        let y = Float(1 - exp(-a * a) * b)
+        b = (0x1.c790fade1488ap-24).addingProduct(b, u)
+        b = (-0x1.0c1d14fc96764p-22).addingProduct(b, u)
+        b = (0x1.0092ba1b5e4e5p-20).addingProduct(b, u)
+        b = (-0x1.1cc235c038919p-18).addingProduct(b, u)
+        b = (0x1.0f38cbed578bdp-16).addingProduct(b, u)
+        b = (-0x1.edb773fb24553p-15).addingProduct(b, u)
+        b = (0x1.ba3341c40ab4cp-13).addingProduct(b, u)
+        b = (-0x1.809cb4537457ep-11).addingProduct(b, u)
+        b = (0x1.435e0e6cf5cbep-9).addingProduct(b, u)
+        b = (-0x1.06320c6e8a9f4p-7).addingProduct(b, u)
+        b = (0x1.9895816c97d6ap-6).addingProduct(b, u)
+        b = (-0x1.3086d7dbf5945p-4).addingProduct(b, u)
+        b = (0x1.afbb3f41f3c12p-3).addingProduct(b, u)
+        let y = Float(1 - expForFloat(-a * a) * b)
         return x < 0 ? -y : y
+    }
+
+    /// e^x in Double to ~2e-13 relative, for Float results computed in
+    /// Double (tanh, erf); inlinable, unlike the full-precision Double exp.
+    /// Valid for x in [-700, 700] (callers stay well inside); NaN -> NaN.
+    /// Method: as `exp(Double)` (k = round(x/ln2), exact first Cody-Waite
+    /// step under fma) with the Taylor series of e^r cut after r^10/10!
+    /// (truncation 0.3466^11/11! < 2.3e-13).
+    @usableFromInline @inline(__always)
+    static func expForFloat(_ x: Double) -> Double {
+        let shifter = 0x1.8p52
+        let t = shifter.addingProduct(x, 0x1.71547652b82fep+0)
+        let kf = t - shifter
+        let k = Int64(bitPattern: t.bitPattern &- shifter.bitPattern)
+        var r = x.addingProduct(-kf, 0x1.62e42fefa39efp-1)
+        r = r.addingProduct(-kf, 0x1.abc9e3b39803fp-56)
+        var p = 1.0 / 3_628_800          // 1/10!
+        p = (1.0 / 362_880).addingProduct(p, r)        // 1/9!
+        p = (1.0 / 40_320).addingProduct(p, r)         // 1/8!
+        p = (1.0 / 5_040).addingProduct(p, r)          // 1/7!
+        p = (1.0 / 720).addingProduct(p, r)            // 1/6!
+        p = (1.0 / 120).addingProduct(p, r)            // 1/5!
+        p = (1.0 / 24).addingProduct(p, r)             // 1/4!
+        p = (1.0 / 6).addingProduct(p, r)              // 1/3!
+        p = (0.5).addingProduct(p, r)
+        p = (1.0).addingProduct(p, r)
+        p = (1.0).addingProduct(p, r)
+        return p * Double(bitPattern: UInt64(truncatingIfNeeded: k &+ 1023) &<< 52)
     }
 
     // MARK: rsqrt (Float)
