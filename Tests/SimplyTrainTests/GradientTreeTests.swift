@@ -16,7 +16,15 @@ import SimplyTrain
         let n = 1000
         let s = RandomStream(seed: 9, name: "tree")
         // Mixed magnitudes, so a different association would change bits.
-        let leaves = (0..<shards).map { j in (0..<n).map { i in s.normal(UInt64(j), UInt64(i)) * Float(1 << ((i + j) % 20)) } }
+        var leaves: [[Float]] = []
+        for j in 0..<shards {
+            var leaf = [Float](repeating: 0, count: n)
+            for i in 0..<n {
+                let scale = Float(1 << ((i + j) % 20))
+                leaf[i] = s.normal(UInt64(j), UInt64(i)) * scale
+            }
+            leaves.append(leaf)
+        }
         let expected = treeSum(leaves, 0, shards)
         for threads in [1, 2, 3] {
             let tree = GradientTree(shards: shards, parameterCount: n)
@@ -28,14 +36,14 @@ import SimplyTrain
                 return Float(j + 1)
             }
             #expect(order == Array(0..<shards))
-            #expect(result.toArray().map(\.bitPattern) == expected.map(\.bitPattern))
+            #expect(result.toArray().map { $0.bitPattern } == expected.map { $0.bitPattern })
             #expect(loss == treeSum((0..<shards).map { [Float($0 + 1)] }, 0, shards)[0])
         }
         if shards >= 4 {
             // A left-to-right sum differs somewhere: the test can tell the tree from a chain.
             var chain = leaves[0]
             for j in 1..<shards { for i in 0..<n { chain[i] += leaves[j][i] } }
-            #expect(chain.map(\.bitPattern) != expected.map(\.bitPattern))
+            #expect(chain.map { $0.bitPattern } != expected.map { $0.bitPattern })
         }
     }
 }

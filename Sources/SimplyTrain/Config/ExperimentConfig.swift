@@ -175,9 +175,6 @@ extension ExperimentConfig {
         if train.batchSize % train.gradShards != 0 {
             throw ConfigError("train.batch_size (\(train.batchSize)) must be a multiple of train.grad_shards (\(train.gradShards))")
         }
-        if train.warmupSteps > train.steps {
-            throw ConfigError("train.warmup_steps (\(train.warmupSteps)) must not exceed train.steps (\(train.steps))")
-        }
         if train.minLR > train.lr {
             throw ConfigError("train.min_lr (\(train.minLR)) must not exceed train.lr (\(train.lr))")
         }
