@@ -5,10 +5,15 @@ import Dispatch
 /// a range boundary, so results never depend on `threads`.
 public struct Parallel: Sendable {
     public let threads: Int
+    /// False only in a run without --deterministic: then large matrix
+    /// products may go to OpenBLAS (`Matmul.product`), whose sums are not
+    /// fixed-order.
+    public let deterministic: Bool
 
-    public init(threads: Int) {
+    public init(threads: Int, deterministic: Bool = true) {
         precondition(threads >= 1, "threads must be >= 1")
         self.threads = threads
+        self.deterministic = deterministic
     }
 
     public static let serial = Parallel(threads: 1)

@@ -62,7 +62,7 @@ public final class Trainer {
         model.initialize(seed: config.train.seed)
         optimizer = AdamW(parameterCount: model.layout.count, config: config.train)
         tree = GradientTree(shards: config.train.gradShards, parameterCount: model.layout.count)
-        parallel = Parallel(threads: runtime.threads)
+        parallel = Parallel(threads: runtime.threads, deterministic: runtime.deterministic)
         segments = model.layout.entries.map { AdamW.Segment(offset: $0.offset, count: $0.count, decay: $0.decay) }
         inputs = Array(repeating: 0, count: b * t)
         targets = Array(repeating: 0, count: b * t)
