@@ -12,9 +12,13 @@ import SimplyCore
 // Float80 does not exist (arm64) the Double reference itself may be ~1 ulp
 // off, so the Double bounds are widened by 1 ulp there.
 //
-// Measured maximum errors (x86-64, this suite's inputs):
+// Measured maximum errors (x86-64, this suite's inputs; the tests assert <= 1):
 //   Float : exp 0.87, log 0.50, tanh 0.50, erf 0.51, rsqrt 0.50 ulp
-//   Double: exp 0.83, log 0.82, sin 0.78, cos 0.77, pow 0.82 ulp
+//   Double: exp 0.81, log 0.82, sin 0.77, cos 0.76, pow 0.81 ulp
+// Exhaustive sweeps over every Float (run once by hand, same reference):
+//   exp on [-104, 104]: 0.909 ulp (0.47% of results not correctly rounded);
+//   log on all positive finite floats: 0.5006 ulp (2405 not correctly rounded);
+//   tanh on [-10, 10]: 0.50001 ulp (40); erf on [-5, 5]: 0.5023 ulp (850016).
 //
 // Determinism anchor: golden/detmath.json holds a SHA-256 of each function's
 // output bits over a fixed grid of 2^20 inputs (see `goldenInputs`). The bits
