@@ -45,7 +45,6 @@ struct TrainCommand: ParsableCommand {
 
         let dir = URL(fileURLWithPath: experimentDir ?? freeRunDirectory(for: experimentConfig))
         let runtime = RuntimeOptions(threads: threadCount, deterministic: deterministic)
-        OpenBLASRuntime.setThreads(threadCount)
         log("simply \(Simply.version) | run \(dir.path) | OpenBLAS core \(OpenBLASRuntime.coreName)"
             + (deterministic ? " (not used: deterministic kernels)" : ""))
         do {

@@ -43,14 +43,35 @@ extension Matmul {
         // cblas would only print a complaint and skip the product.
         precondition(lda >= (transA ? m : k) && ldb >= (transB ? k : n) && ldc >= n,
                      "matmul leading dimension smaller than a row")
-        if OpenBLASRuntime.threads != parallel.threads { OpenBLASRuntime.setThreads(parallel.threads) }
+        // OpenBLAS's own threads spin-wait between calls and starve the
+        // element-wise work that `parallel` runs on the same cores, so OpenBLAS
+        // runs single-threaded and `parallel` splits C into row strips instead.
+        if OpenBLASRuntime.threads != 1 { OpenBLASRuntime.setThreads(1) }
+        let strips = parallel.threads > 1 && m * n * k >= 1 << 21 ? parallel.threads : 1
+        let product = BLASProduct(a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
+                                  c: c, ldc: ldc, n: n, k: k, accumulate: accumulate)
+        if strips == 1 { product.run(rows: 0..<m); return }
+        parallel.forEachRange(m, grain: 16) { rows in product.run(rows: rows) }
+    }
+}
+
+/// One sgemm call's operands, split by rows of C.
+private struct BLASProduct: @unchecked Sendable {
+    let a: UnsafePointer<Float>, lda: Int, transA: Bool
+    let b: UnsafePointer<Float>, ldb: Int, transB: Bool
+    let c: UnsafeMutablePointer<Float>, ldc: Int
+    let n: Int, k: Int, accumulate: Bool
+
+    func run(rows: Range<Int>) {
+        // Rows i of op(A) start at A[i, 0] (A is [m, k]) or A[0, i] (A is [k, m]).
+        let aStart = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
         // beta = 0 means C is not read, so garbage (even NaN) in C is fine.
         cblas_sgemm(CblasRowMajor,
                     transA ? CblasTrans : CblasNoTrans,
                     transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k),
-                    1, a, Int32(lda), b, Int32(ldb),
-                    accumulate ? 1 : 0, c, Int32(ldc))
+                    Int32(rows.count), Int32(n), Int32(k),
+                    1, aStart, Int32(lda), b, Int32(ldb),
+                    accumulate ? 1 : 0, c + rows.lowerBound * ldc, Int32(ldc))
     }
 }
 
