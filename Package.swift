@@ -36,7 +36,7 @@ let package = Package(
                 swiftSettings: hostFlags),
         .target(name: "SimplyData", dependencies: ["SimplyCore"],
                 swiftSettings: hostFlags),
-        .target(name: "SimplyTrain", dependencies: ["SimplyCore", "SimplyModel", "SimplyData"],
+        .target(name: "SimplyTrain", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "CZstd"],
                 swiftSettings: hostFlags),
         .executableTarget(name: "simply",
                           dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyTrain",
