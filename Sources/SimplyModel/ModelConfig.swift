@@ -24,14 +24,22 @@ public struct ModelConfig: Sendable, Equatable, Codable {
 
     public var headDim: Int { dModel / nHeads }
 
+    /// Throws a `ModelConfigError` naming the first offending key (config-file spelling).
     public func validate() throws {
-        func check(_ ok: Bool, _ message: String) throws { if !ok { throw ModelConfigError(description: message) } }
-        try check(vocabSize >= 1 && dModel >= 1 && nLayers >= 1 && dFF >= 1 && seqLen >= 1,
-                  "model sizes (vocab_size, d_model, n_layers, d_ff, seq_len) must be >= 1")
-        try check(nHeads >= 1 && dModel % nHeads == 0, "model.n_heads (\(nHeads)) must divide model.d_model (\(dModel))")
+        func check(_ ok: Bool, _ message: @autoclosure () -> String) throws {
+            if !ok { throw ModelConfigError(description: message()) }
+        }
+        for (key, value) in [("model.vocab_size", vocabSize), ("model.d_model", dModel), ("model.n_layers", nLayers),
+                             ("model.n_heads", nHeads), ("model.n_kv_heads", nKVHeads), ("model.d_ff", dFF),
+                             ("model.seq_len", seqLen)] {
+            try check(value >= 1, "\(key) must be >= 1 (got \(value))")
+        }
+        try check(dModel % nHeads == 0, "model.n_heads (\(nHeads)) must divide model.d_model (\(dModel))")
         try check(headDim % 2 == 0, "model.d_model / model.n_heads (\(headDim)) must be even for rotary embeddings")
-        try check(nKVHeads >= 1 && nHeads % nKVHeads == 0, "model.n_kv_heads (\(nKVHeads)) must divide model.n_heads (\(nHeads))")
-        try check(normEps > 0, "model.norm_eps must be > 0")
+        try check(nHeads % nKVHeads == 0, "model.n_kv_heads (\(nKVHeads)) must divide model.n_heads (\(nHeads))")
+        try check(ropeTheta > 0 && ropeTheta.isFinite, "model.rope_theta must be a positive number (got \(ropeTheta))")
+        try check(normEps > 0 && normEps.isFinite, "model.norm_eps must be a positive number (got \(normEps))")
+        try check(initStd >= 0 && initStd.isFinite, "model.init_std must be >= 0 (got \(initStd))")
     }
 }
 

@@ -32,12 +32,14 @@ public final class Transformer: @unchecked Sendable {
     let dResidual, dMid, dLn, dq, dk, dv, dAttOut, dScores, dHidden, dGate, dUp: Tensor
 
     // What the last forward saw.
-    var lastTokens: [Int32] = []
+    var lastTokens: [Int32]
     var lastBatch = 0, lastSeqLen = 0
 
     public init(config: ModelConfig, maxBatch: Int) {
         self.config = config
         self.maxBatch = maxBatch
+        lastTokens = []
+        lastTokens.reserveCapacity(maxBatch * config.seqLen)
         layout = ParameterLayout(config: config)
         params = Tensor(shape: [layout.count])
         grads = Tensor(shape: [layout.count])
@@ -126,8 +128,17 @@ public final class Transformer: @unchecked Sendable {
         let c = config
         precondition(batch >= 1 && batch <= maxBatch && seqLen >= 1 && seqLen <= c.seqLen, "batch/seqLen out of range")
         let n = batch * seqLen
-        precondition(tokens.count >= n && targets.count >= n && weights.count >= n)
-        lastTokens = Array(tokens.prefix(n)); lastBatch = batch; lastSeqLen = seqLen
+        precondition(tokens.count >= n && targets.count >= n && weights.count >= n, "tokens/targets/weights shorter than batch·seqLen")
+        for i in 0..<n {
+            precondition(tokens[i] >= 0 && Int(tokens[i]) < c.vocabSize, "token \(tokens[i]) at \(i) outside the vocabulary")
+            // A zero-weight position is never read, so its target may be anything (e.g. -100).
+            precondition(weights[i] == 0 || (targets[i] >= 0 && Int(targets[i]) < c.vocabSize),
+                         "target \(targets[i]) at \(i) outside the vocabulary")
+        }
+        // Reuses lastTokens' storage: no allocation after the first call.
+        lastTokens.removeAll(keepingCapacity: true)
+        lastTokens.append(contentsOf: tokens[0..<n])
+        lastBatch = batch; lastSeqLen = seqLen
         let d = c.dModel, hd = c.headDim, f = c.dFF
 
         // Embedding lookup.
@@ -162,7 +173,7 @@ public final class Transformer: @unchecked Sendable {
     /// Adds the gradient of the last forward's value into `grads`.
     public func backward(parallel: Parallel) {
         let c = config
-        let n = lastBatch * lastSeqLen, d = c.dModel, f = c.dFF
+        let n = lastBatch * lastSeqLen, f = c.dFF
         precondition(n > 0, "backward before forward")
 
         // Head and final norm.
@@ -195,7 +206,6 @@ public final class Transformer: @unchecked Sendable {
             RMSNorm.backward(dx: dResidual, dw: g.norm1, dy: dLn, x: x, rstd: a.rstd1, w: w.norm1, rows: n, parallel: parallel)
         }
         Embedding.backward(gEmbed, dx: dResidual, tokens: lastTokens, parallel: parallel)
-        _ = d
     }
 }
 

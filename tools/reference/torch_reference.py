@@ -18,16 +18,22 @@ one forward and backward on fixed tokens with a weighted cross-entropy
 Tests/SimplyModelTests/ReferenceGradientTests.swift loads these files, so the
 Swift tests need no Python. Regenerate with:
 
-    python3 -m venv .venv && .venv/bin/pip install torch==2.13.0+cpu safetensors numpy
-    .venv/bin/python tools/reference/torch_reference.py
+    python3 -m venv .venv && .venv/bin/pip install torch==2.13.0+cpu safetensors numpy \
+        --extra-index-url https://download.pytorch.org/whl/cpu
+    .venv/bin/python tools/reference/torch_reference.py [OUT_DIR]   # default: golden/
+
+The tensors are a pure function of the script and the torch version (CPU,
+float64, fixed seeds): rerunning rewrites bit-identical tensors. (The header's
+__metadata__ order can change between runs — the safetensors library keeps it
+in a hash map — so compare tensors, not file bytes.)
 """
-import math, os
+import math, os, sys
 import torch
 from safetensors.torch import save_file
 
 V, D, L, H, KV, F, T, B = 67, 32, 2, 4, 2, 56, 12, 2
 HD, EPS, THETA = D // H, 1e-5, 10000.0
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "golden")
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "golden")
 
 
 def build(tied):
