@@ -106,5 +106,12 @@ import SimplyCore
         #expect(message(hugeLength).contains("header length"))
         #expect(message([]).contains("truncated"))
         #expect(message(Array(repeating: 0, count: 8)).contains("header length"))  // zero-length header
+        #expect(message(handMade([("a", "F32", [1], [0, 0, 0, 0])]) + [1, 2, 3, 4]).contains("trailing"))
+        #expect(message(handMade([("a", "F32", [1], [0, 0, 0, 0]), ("a", "F32", [1], [0, 0, 0, 0])])).contains("twice"))
+        // Two tensors claiming the same bytes.
+        var overlap = handMade([("a", "F32", [1], [0, 0, 0, 0]), ("b", "F32", [1], [0, 0, 0, 0])])
+        let text = String(decoding: overlap, as: UTF8.self).replacingOccurrences(of: "[4,8]", with: "[0,4]")
+        overlap = Array(text.utf8)
+        #expect(message(overlap).contains("overlapping"))
     }
 }

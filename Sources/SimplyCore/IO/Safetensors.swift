@@ -71,9 +71,23 @@ public struct SafetensorsFile: Sendable {
             guard end - begin == shape.reduce(1, *) * size else {
                 throw SafetensorsError("\(name): tensor '\(key)' holds \(end - begin) bytes, but \(dtype)\(shape) needs \(shape.reduce(1, *) * size)")
             }
+            guard entries[key] == nil else { throw SafetensorsError("\(name): tensor '\(key)' appears twice in the header") }
             entries[key] = Entry(dtype: dtype, shape: shape, begin: begin, end: end)
         }
-        let names = entries.keys.sorted { (entries[$0]!.begin, $0) < (entries[$1]!.begin, $1) }
+        let names = entries.keys.sorted { (entries[$0]!.begin, entries[$0]!.end, $0) < (entries[$1]!.begin, entries[$1]!.end, $1) }
+        // Like the reference implementation: tensors tile the data section
+        // exactly, with no overlap, gap or trailing bytes.
+        var position = 0
+        for key in names {
+            let e = entries[key]!
+            guard e.begin == position else {
+                throw SafetensorsError("\(name): tensor '\(key)' starts at data byte \(e.begin), expected \(position) (overlapping or gapped data_offsets)")
+            }
+            position = e.end
+        }
+        guard position == dataLength else {
+            throw SafetensorsError("\(name): tensors cover \(position) data bytes but the file holds \(dataLength): trailing bytes or a wrong header")
+        }
         return SafetensorsFile(name: name, metadata: metadata, names: names, entries: entries, bytes: bytes, dataStart: dataStart)
     }
 
