@@ -457,6 +457,14 @@ private func replace(_ pairs: [(String, JSONValue)], _ key: String, _ value: JSO
             try body()
             return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         }
+        // Also a checkpoint of odd tensors (NaN payloads, -0, inf, empty, scalar) in several shards.
+        let odd = base.appendingPathComponent("odd")
+        try? FileManager.default.removeItem(at: odd)
+        try FileManager.default.createDirectory(at: odd, withIntermediateDirectories: true)
+        try Data("{}\n".utf8).write(to: odd.appendingPathComponent("config.json"))
+        try Checkpoints.write(runDirectory: odd, step: 12, tensors: sampleTensors(), configSHA256: configA, dataCursor: cursor,
+                              extra: extra, options: CheckpointOptions(shardBytes: 700))
+
         for level in [3, 1] {
             let run = base.appendingPathComponent("level\(level)")
             try? FileManager.default.removeItem(at: run)
