@@ -381,6 +381,23 @@ private func replace(_ pairs: [(String, JSONValue)], _ key: String, _ value: JSO
         let e = checkpointError { _ = try Checkpoints.read(dir, expectedConfigSHA256: nil) }
         #expect(e?.description.contains("shard-00000.safetensors.zst: tensor model.embed_tokens.weight: sha256") == true, "\(e?.description ?? "")")
         #expect(e?.description.contains("manifest.json says \(state)") == true)
+        // Absurd sizes in a re-signed manifest are errors, not allocations or traps.
+        for (key, value) in [("shape", JSONValue.array([.int(1 << 40)])), ("length", .int(1 << 42))] {
+            try resignManifest(dir) { pairs in
+                guard case let .array(ts)? = JSONValue.object(pairs)["tensors"], case let .object(t0) = ts[0] else { return pairs }
+                var t = replace(t0, key, value)
+                if key == "shape" { t = replace(t, "length", .int(1 << 42)) }
+                return replace(pairs, "tensors", .array([.object(t)] + ts.dropFirst()))
+            }
+            let e = checkpointError { _ = try Checkpoints.read(dir, expectedConfigSHA256: nil) }
+            #expect(e?.description.contains("model.embed_tokens.weight") == true, "\(key): \(e?.description ?? "")")
+        }
+        try resignManifest(dir) { pairs in
+            guard case let .array(ss)? = JSONValue.object(pairs)["shards"], case let .object(s0) = ss[0] else { return pairs }
+            return replace(pairs, "shards", .array([.object(replace(s0, "raw_bytes", .int(Int.max)))] + ss.dropFirst()))
+        }
+        expectManifestError(["shards[0].raw_bytes"], "raw_bytes")
+        try Data(original).write(to: manifest)
         try resignManifest(dir) { replace($0, "step", .int(12)) }
         expectManifestError(["step", "step-00000011"], "step")
         try resignManifest(dir) { replace(replace($0, "step", .int(11)), "format_version", .int(2)) }

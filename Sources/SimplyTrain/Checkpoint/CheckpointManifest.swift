@@ -148,9 +148,15 @@ public struct CheckpointManifest: Sendable {
             let name = try string(s["file"], f + ".file")
             // Only the writer's own names: never a path that leaves the directory.
             guard name == shardFileName(i) else { throw fail(f + ".file", "is \"\(name)\", expected \"\(shardFileName(i))\"") }
-            shards.append(ShardEntry(file: name, sha256: try sha(s["sha256"], f + ".sha256"),
-                                     bytes: try int(s["bytes"], f + ".bytes", min: 1),
-                                     rawBytes: try int(s["raw_bytes"], f + ".raw_bytes", min: 8)))
+            let entry = ShardEntry(file: name, sha256: try sha(s["sha256"], f + ".sha256"),
+                                   bytes: try int(s["bytes"], f + ".bytes", min: 1),
+                                   rawBytes: try int(s["raw_bytes"], f + ".raw_bytes", min: 8))
+            // zstd cannot shrink data more than ~43000x (RLE blocks), so a larger
+            // claim is damage; the bound also keeps allocations sane.
+            guard entry.bytes <= Int.max >> 17, entry.rawBytes <= entry.bytes << 16 else {
+                throw fail(f + ".raw_bytes", "\(entry.rawBytes) is impossible for a \(entry.bytes)-byte zstd frame")
+            }
+            shards.append(entry)
         }
 
         var tensors: [TensorEntry] = []
@@ -188,7 +194,9 @@ public struct CheckpointManifest: Sendable {
             guard offset == position.offset else {
                 throw fail(f + ".offset", "\(offset), expected \(position.offset) (tensors must tile the shard in order)")
             }
-            position.offset += length
+            let (end, overflow) = position.offset.addingReportingOverflow(length)
+            guard !overflow, end <= Int.max / 2 else { throw fail(f + ".length", "too large") }
+            position.offset = end
             tensors.append(TensorEntry(name: name, dtype: dtype, shape: shape, shard: shard, offset: offset, length: length,
                                        sha256: try sha(t["sha256"], f + ".sha256")))
         }

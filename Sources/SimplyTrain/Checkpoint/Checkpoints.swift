@@ -365,8 +365,12 @@ public enum Checkpoints {
     public static func read(_ checkpoint: URL, expectedConfigSHA256: String?) throws -> (manifest: CheckpointManifest, tensors: [String: Tensor]) {
         let m = try manifest(checkpoint, expectedConfigSHA256: expectedConfigSHA256)
         var out: [String: Tensor] = [:]
-        for t in m.tensors { out[t.name] = Tensor(shape: t.shape) }
-        try readShards(checkpoint, m, into: out)
+        // Allocated only once the shard has shown it holds that many bytes.
+        try readShards(checkpoint, m) { entry in
+            let t = Tensor(shape: entry.shape)
+            out[entry.name] = t
+            return t
+        }
         return (m, out)
     }
 
@@ -390,13 +394,14 @@ public enum Checkpoints {
             }
             destinations[t.name] = t.tensor
         }
-        try readShards(checkpoint, m, into: destinations)
+        try readShards(checkpoint, m) { destinations[$0.name] }
         return m
     }
 
     /// Decodes every shard in order, checks it against the manifest and
-    /// copies the tensors that have a destination.
-    static func readShards(_ checkpoint: URL, _ m: CheckpointManifest, into destinations: [String: Tensor]) throws {
+    /// copies each tensor for which `destination` gives a tensor (of its shape).
+    static func readShards(_ checkpoint: URL, _ m: CheckpointManifest,
+                           destination: (CheckpointManifest.TensorEntry) -> Tensor?) throws {
         let manifestPath = checkpoint.appendingPathComponent(manifestFileName).path
         let state = SHA256Hasher()
         var next = 0   // index into m.tensors; they come shard by shard, in order
@@ -432,7 +437,7 @@ public enum Checkpoints {
                     guard h == t.sha256 else {
                         throw CheckpointError(path, field: "tensor \(t.name)", "sha256 is \(h), manifest.json says \(t.sha256)")
                     }
-                    if let d = destinations[t.name], t.length > 0 {
+                    if let d = destination(t), t.length > 0 {
                         UnsafeMutableRawPointer(d.pointer).copyMemory(from: bytes.baseAddress!, byteCount: t.length)
                     }
                 }
