@@ -30,27 +30,57 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("config_dir"), help: "Where named configs live.")
     var configDir: String = "configs"
 
+    @Flag(name: .customLong("resume"), help: "Continue the run in --experiment_dir from its newest complete checkpoint.")
+    var resume = false
+
+    @Option(name: .customLong("load_checkpoint"), help: "Start a new run with the weights of a checkpoint (or a run directory's newest).")
+    var loadCheckpoint: String?
+
     func run() throws {
         guard trainingMode == "pretrain" else {
             fail("--training_mode \(trainingMode) is not available yet (only pretrain is implemented in this version)")
         }
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard threadCount >= 1 else { fail("--threads must be >= 1") }
+        if resume && loadCheckpoint != nil { fail("--resume and --load_checkpoint exclude each other") }
         let config: ExperimentConfig
-        do {
-            config = try ExperimentConfig.resolve(experiment: experimentConfig,
-                                                  configDirectory: URL(fileURLWithPath: configDir),
-                                                  overrides: overrides)
-        } catch { fail("\(error)") }
+        let dir: URL
+        if resume {
+            guard let d = experimentDir else { fail("--resume needs --experiment_dir (the run to continue)") }
+            if !overrides.isEmpty { fail("--resume continues the run's own config.json; --set is not allowed") }
+            dir = URL(fileURLWithPath: d)
+            do { config = try ExperimentConfig.fromRunConfig(RunDirectory(dir).configURL) } catch { fail("\(error)") }
+        } else {
+            do {
+                config = try ExperimentConfig.resolve(experiment: experimentConfig,
+                                                      configDirectory: URL(fileURLWithPath: configDir),
+                                                      overrides: overrides)
+            } catch { fail("\(error)") }
+            dir = URL(fileURLWithPath: experimentDir ?? freeRunDirectory(for: experimentConfig))
+        }
 
-        let dir = URL(fileURLWithPath: experimentDir ?? freeRunDirectory(for: experimentConfig))
+        // A resumed run keeps its recorded mode.
+        var deterministic = self.deterministic
+        if resume, let recorded = try? RunDirectory(dir).recordedRun(), let d = recorded["deterministic"]?.boolValue {
+            deterministic = d
+        }
         let runtime = RuntimeOptions(threads: threadCount, deterministic: deterministic)
         log("simply \(Simply.version) | run \(dir.path) | OpenBLAS core \(OpenBLASRuntime.coreName)"
             + (deterministic ? " (not used: deterministic kernels)" : ""))
+        let start: RunStart = resume ? .resume : loadCheckpoint.map { .fromCheckpoint(URL(fileURLWithPath: $0)) } ?? .fresh
         do {
-            let s = try runTraining(config: config, runDirectory: RunDirectory(dir), runtime: runtime, log: log)
-            print(String(format: "trained %d steps in %.1f s: loss %.4f -> %.4f, %.0f tokens/s (%@, %d thread%@) -> %@",
-                         s.steps, s.seconds, s.firstLoss, s.lastLoss, s.tokensPerSecond,
+            let s = try runTraining(config: config, runDirectory: RunDirectory(dir), runtime: runtime, start: start, log: log)
+            if s.lastStep < s.firstStep {
+                print("nothing to do: \(dir.path) already finished its \(s.totalSteps) steps")
+                return
+            }
+            if let signal = s.stoppedBy {
+                print("stopped by \(signal) after step \(s.lastStep)/\(s.totalSteps); checkpoint \(s.lastCheckpoint?.path ?? "none")")
+                print("resume with: simply train --experiment_dir \(dir.path) --resume\(deterministic ? " --deterministic" : "")")
+                return
+            }
+            print(String(format: "trained steps %d-%d in %.1f s: loss %.4f -> %.4f, %.0f tokens/s (%@, %d thread%@) -> %@",
+                         s.firstStep, s.lastStep, s.seconds, s.firstLoss, s.lastLoss, s.tokensPerSecond,
                          deterministic ? "deterministic" : "fast", threadCount, threadCount == 1 ? "" : "s", dir.path))
         } catch { fail("\(error)") }
     }

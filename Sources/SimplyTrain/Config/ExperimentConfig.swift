@@ -31,11 +31,23 @@ public struct DataConfig: Sendable, Equatable {
     public init() {}
 }
 
+/// When and how checkpoints are written. None of these change the bits of a
+/// run, so they are left out of the config hash a resume checks.
+public struct CheckpointConfig: Sendable, Equatable {
+    /// Steps between checkpoints (0: only at the end and on SIGTERM/SIGINT).
+    public var interval = 0
+    public var keepLast = 3
+    public var shardMB = 64
+    public var compressionLevel = 3
+    public init() {}
+}
+
 /// The resolved experiment: what `config.json` records and what the bits are a function of.
 public struct ExperimentConfig: Sendable, Equatable {
     public var model: ModelConfig
     public var train = TrainConfig()
     public var data = DataConfig()
+    public var checkpoint = CheckpointConfig()
 
     public init(model: ModelConfig) { self.model = model }
 
@@ -128,6 +140,10 @@ extension ExperimentConfig {
         }),
         stringKey("data.dataset", \.data.dataset),
         intKey("data.synthetic_bytes", \.data.syntheticBytes, min: 1024),
+        intKey("checkpoint.interval", \.checkpoint.interval),
+        intKey("checkpoint.keep_last", \.checkpoint.keepLast),
+        intKey("checkpoint.shard_mb", \.checkpoint.shardMB, min: 1),
+        intKey("checkpoint.compression_level", \.checkpoint.compressionLevel, min: 1),
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }
@@ -192,6 +208,29 @@ extension ExperimentConfig {
             }
         }
         return .object(sections.map { ($0.0, .object($0.1)) })
+    }
+
+    /// SHA-256 of the sections that decide the bits (model, train, data): what a
+    /// checkpoint records and a resume checks.
+    public var identitySHA256: String {
+        guard case let .object(sections) = json() else { return "" }
+        return sha256Hex(Array(JSONValue.object(sections.filter { $0.0 != "checkpoint" }).serialized().utf8))
+    }
+
+    /// Reads a run's config.json back (its `run` section is the caller's).
+    public static func fromRunConfig(_ url: URL) throws -> ExperimentConfig {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw ConfigError("\(url.path): missing (not a run directory?)")
+        }
+        let json: JSONValue
+        do { json = try JSONValue.parse(String(decoding: data, as: UTF8.self)) } catch {
+            throw ConfigError("\(url.path): invalid JSON: \(error)")
+        }
+        guard case let .object(pairs) = json else { throw ConfigError("\(url.path): expected a JSON object") }
+        var config = ExperimentConfig.defaults
+        try config.apply(.object(pairs.filter { $0.0 != "run" }), source: url.path)
+        try config.validate()
+        return config
     }
 
     /// Loads configs/NAME.json (or a path), then applies `overrides` ("key=value").

@@ -8,9 +8,11 @@ public struct Progress {
     let isTerminal: Bool
     let every: Int
     let start: Double
+    let startStep: Int
 
-    public init(total: Int) {
+    public init(total: Int, startStep: Int = 0) {
         self.total = total
+        self.startStep = startStep
         self.isTerminal = isatty(2) != 0
         self.every = max(1, total / 10)
         self.start = monotonicSeconds()
@@ -18,7 +20,8 @@ public struct Progress {
 
     public func update(step: Int, loss: Float, lr: Double, tokensPerSecond: Double) {
         let elapsed = monotonicSeconds() - start
-        let eta = step > 0 ? elapsed / Double(step) * Double(total - step) : 0
+        let done = step - startStep
+        let eta = done > 0 ? elapsed / Double(done) * Double(total - step) : 0
         let line = String(format: "step %d/%d | loss %.4f | lr %.2e | %@ tok/s | ETA %@",
                           step, total, loss, lr, formatCount(tokensPerSecond), formatDuration(eta))
         if isTerminal {

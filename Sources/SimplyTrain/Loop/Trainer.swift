@@ -94,6 +94,32 @@ public final class Trainer {
         return h.finalizeHex()
     }
 
+    /// The training state in checkpoint order: parameters (Hugging Face names),
+    /// then AdamW's first and second moments. Their bytes in this order are
+    /// exactly what `stateHash` hashes.
+    public func stateTensors() -> [CheckpointTensor] {
+        var out: [CheckpointTensor] = []
+        for (prefix, flat) in [("", model.params), ("optimizer.exp_avg.", optimizer.m), ("optimizer.exp_avg_sq.", optimizer.v)] {
+            for e in model.layout.entries {
+                out.append(CheckpointTensor(name: prefix + e.name,
+                                            tensor: Tensor(storage: flat.storage, offset: flat.offset + e.offset, shape: e.shape)))
+            }
+        }
+        return out
+    }
+
+    /// Where a resume continues: the data position is a function of the step alone.
+    public var dataCursor: JSONValue {
+        .object([("step", .int(step)), ("epoch", .int(cursor.epoch(step: step))),
+                 ("examples_per_epoch", .int(windows.numExamples))])
+    }
+
+    /// Continues from a checkpoint's state (already loaded into `stateTensors()`).
+    public func resume(atStep step: Int) {
+        self.step = step
+        optimizer.setStep(step)
+    }
+
     /// Runs one optimizer step and returns its record.
     public func trainStep() -> StepRecord {
         let t = config.model.seqLen

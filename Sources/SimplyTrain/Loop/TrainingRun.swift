@@ -1,56 +1,139 @@
 import Foundation
 import SimplyCore
 
-/// What a finished run reports.
+/// What a finished (or stopped) run reports.
 public struct RunSummary: Sendable {
-    public let steps: Int
+    public let firstStep: Int          // the first step this invocation ran (1-based)
+    public let lastStep: Int
+    public let totalSteps: Int
     public let firstLoss: Float
     public let lastLoss: Float
     public let tokensPerSecond: Double
     public let seconds: Double
+    /// Set when SIGTERM/SIGINT stopped the run early.
+    public let stoppedBy: String?
+    public let lastCheckpoint: URL?
+}
+
+/// How a run begins.
+public enum RunStart: Sendable {
+    /// A new run directory, weights from the init stream.
+    case fresh
+    /// Continue the run in the directory from its newest complete checkpoint.
+    case resume
+    /// A new run directory whose weights come from a checkpoint (optimizer fresh, step 0).
+    case fromCheckpoint(URL)
 }
 
 /// The `run` section of config.json: what, besides the config, the bits are a function of.
-public func runSection(data: TrainingData, runtime: RuntimeOptions, trainingMode: String) -> JSONValue {
-    .object([("simply_version", .string(Simply.version)),
-             ("deterministic", .bool(runtime.deterministic)),
-             ("training_mode", .string(trainingMode)),
-             ("data_source", .string(data.source)),
-             ("data_tokens", .int(data.tokens.count)),
-             ("data_sha256", .string(data.sha256))])
+public func runSection(data: TrainingData, runtime: RuntimeOptions, trainingMode: String,
+                       initCheckpoint: (path: String, state: String)? = nil) -> JSONValue {
+    var pairs: [(String, JSONValue)] = [
+        ("simply_version", .string(Simply.version)),
+        ("deterministic", .bool(runtime.deterministic)),
+        ("training_mode", .string(trainingMode)),
+        ("data_source", .string(data.source)),
+        ("data_tokens", .int(data.tokens.count)),
+        ("data_sha256", .string(data.sha256)),
+        ("config_sha256", .string("")),
+    ]
+    if let i = initCheckpoint {
+        pairs.append(("init_checkpoint", .string(i.path)))
+        pairs.append(("init_state_sha256", .string(i.state)))
+    }
+    return .object(pairs)
 }
 
-/// Creates the run directory and trains for `config.train.steps` steps,
-/// writing hashes.jsonl and metrics.jsonl as it goes.
+/// Trains `config` in `runDirectory`, writing hashes.jsonl, metrics.jsonl and
+/// checkpoints as it goes. For `.resume`, `config` must be the run's own
+/// (`ExperimentConfig.fromRunConfig`).
 public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, runtime: RuntimeOptions,
-                        log: (String) -> Void) throws -> RunSummary {
+                        start: RunStart = .fresh, log: (String) -> Void) throws -> RunSummary {
     let data = try TrainingData.load(config)
-    guard case var .object(sections) = config.json() else { fatalError("config json is an object") }
-    sections.append(("run", runSection(data: data, runtime: runtime, trainingMode: "pretrain")))
     let trainer = try Trainer(config: config, data: data, runtime: runtime)
-    try runDirectory.create(config: .object(sections))
+    let configHash = config.identitySHA256
+    var lastCheckpoint: URL? = nil
+
+    switch start {
+    case .fresh, .fromCheckpoint:
+        var initInfo: (path: String, state: String)? = nil
+        if case let .fromCheckpoint(url) = start {
+            let checkpoint = try Checkpoints.resolve(url)
+            let parameters = Array(trainer.stateTensors().prefix(trainer.model.layout.entries.count))
+            let manifest = try Checkpoints.load(checkpoint, into: parameters, expectedConfigSHA256: nil)
+            initInfo = (checkpoint.path, manifest.stateSHA256)
+            log("weights from \(checkpoint.path) (step \(manifest.step)); optimizer and step start fresh")
+        }
+        guard case var .object(sections) = config.json() else { fatalError("config json is an object") }
+        var run = runSection(data: data, runtime: runtime, trainingMode: "pretrain", initCheckpoint: initInfo)
+        if case var .object(r) = run, let i = r.firstIndex(where: { $0.0 == "config_sha256" }) {
+            r[i].1 = .string(configHash); run = .object(r)
+        }
+        sections.append(("run", run))
+        try runDirectory.create(config: .object(sections))
+    case .resume:
+        let recorded = try runDirectory.recordedRun()
+        if let d = recorded["data_sha256"]?.stringValue, d != data.sha256 {
+            throw RunError("\(runDirectory.configURL.path): run.data_sha256 is \(d), but \(data.source) now hashes to \(data.sha256): the data changed")
+        }
+        if recorded["deterministic"]?.boolValue != runtime.deterministic {
+            throw RunError("\(runDirectory.configURL.path): run.deterministic is \(recorded["deterministic"]?.serialized() ?? "missing"); resume with the same mode")
+        }
+        let checkpoint = try Checkpoints.latest(runDirectory: runDirectory.url)
+        let manifest = try Checkpoints.load(checkpoint, into: trainer.stateTensors(), expectedConfigSHA256: configHash)
+        trainer.resume(atStep: manifest.step)
+        if trainer.stateHash() != manifest.stateSHA256 {
+            throw RunError("\(checkpoint.path)/manifest.json: state_sha256 does not match the loaded state")
+        }
+        try runDirectory.truncateLogs(afterStep: manifest.step)
+        lastCheckpoint = checkpoint
+        log("resuming at step \(manifest.step) from \(checkpoint.path)")
+    }
+
     let hashes = try LineWriter(runDirectory.hashesURL)
     let metrics = try LineWriter(runDirectory.metricsURL)
+    let options = CheckpointOptions(shardBytes: config.checkpoint.shardMB << 20,
+                                    compressionLevel: config.checkpoint.compressionLevel,
+                                    keepLast: config.checkpoint.keepLast)
+    func checkpoint() throws -> URL {
+        try Checkpoints.write(runDirectory: runDirectory.url, step: trainer.step, tensors: trainer.stateTensors(),
+                              configSHA256: configHash, dataCursor: trainer.dataCursor,
+                              extra: .object([("simply_version", .string(Simply.version))]), options: options)
+    }
 
     log("model: \(trainer.model.layout.count) parameters; data: \(data.source), \(data.tokens.count) tokens; "
         + "\(runtime.deterministic ? "deterministic" : "fast (non-deterministic)") mode, \(runtime.threads) thread(s)")
+    StopSignal.install()
     let tokensPerStep = Double(config.train.batchSize * config.model.seqLen)
-    let progress = Progress(total: config.train.steps)
+    let firstStep = trainer.step + 1
+    let progress = Progress(total: config.train.steps, startStep: trainer.step)
     let start = monotonicSeconds()
     var first: Float = .nan, last: Float = .nan
+    var stoppedBy: String? = nil
     while trainer.step < config.train.steps {
         let t0 = monotonicSeconds()
         let r = trainer.trainStep()
         let dt = monotonicSeconds() - t0
-        if r.step == 1 { first = r.loss }
+        if r.step == firstStep { first = r.loss }
         last = r.loss
         hashes.write(r.hashLine)
         metrics.write(.object([("step", .int(r.step)), ("loss", .double(Double(r.loss))), ("lr", .double(r.lr)),
                                ("grad_norm", .double(r.gradNorm)), ("tokens_per_sec", .double(tokensPerStep / dt)),
                                ("step_sec", .double(dt))]))
         progress.update(step: r.step, loss: r.loss, lr: r.lr, tokensPerSecond: tokensPerStep / dt)
+        let interval = config.checkpoint.interval
+        if r.step == config.train.steps || (interval > 0 && r.step % interval == 0) || StopSignal.pending != nil {
+            lastCheckpoint = try checkpoint()
+        }
+        if StopSignal.pending != nil, trainer.step < config.train.steps {
+            stoppedBy = StopSignal.pendingName
+            break
+        }
     }
     let seconds = monotonicSeconds() - start
-    return RunSummary(steps: config.train.steps, firstLoss: first, lastLoss: last,
-                      tokensPerSecond: tokensPerStep * Double(config.train.steps) / seconds, seconds: seconds)
+    let ran = max(0, trainer.step - firstStep + 1)
+    return RunSummary(firstStep: firstStep, lastStep: trainer.step, totalSteps: config.train.steps,
+                      firstLoss: first, lastLoss: last,
+                      tokensPerSecond: ran > 0 ? tokensPerStep * Double(ran) / seconds : 0, seconds: seconds,
+                      stoppedBy: stoppedBy, lastCheckpoint: lastCheckpoint)
 }

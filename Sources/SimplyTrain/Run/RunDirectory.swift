@@ -56,3 +56,53 @@ public final class LineWriter {
     public func write(_ json: JSONValue) { handle.write(Data((json.serialized() + "\n").utf8)) }
     deinit { try? handle.close() }
 }
+
+extension RunDirectory {
+    /// The `run` section of this run's config.json.
+    public func recordedRun() throws -> JSONValue {
+        guard let data = FileManager.default.contents(atPath: configURL.path) else {
+            throw RunError("\(url.path) is not a run directory (no config.json)")
+        }
+        let json: JSONValue
+        do { json = try JSONValue.parse(String(decoding: data, as: UTF8.self)) } catch {
+            throw RunError("\(configURL.path): invalid JSON: \(error)")
+        }
+        guard let run = json["run"] else { throw RunError("\(configURL.path): no run section") }
+        return run
+    }
+
+    /// Drops the lines of hashes.jsonl and metrics.jsonl past `step` (a run
+    /// killed after its last checkpoint wrote them), so a resumed run appends
+    /// exactly where the checkpoint stands. Each file is rewritten atomically.
+    public func truncateLogs(afterStep step: Int) throws {
+        for file in [hashesURL, metricsURL] {
+            guard let data = FileManager.default.contents(atPath: file.path) else {
+                throw RunError("\(file.path): missing")
+            }
+            var kept: [UInt8] = []
+            var lineNumber = 0
+            for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+                lineNumber += 1
+                if line.isEmpty { continue }
+                // A line cut short by kill -9 is not JSON: it is past the checkpoint by construction.
+                guard let v = try? JSONValue.parse(String(decoding: line, as: UTF8.self)), let s = v["step"]?.intValue else {
+                    continue
+                }
+                if s <= step { kept += line; kept.append(UInt8(ascii: "\n")) }
+            }
+            try writeAtomically(kept, to: file)
+        }
+    }
+}
+
+extension Checkpoints {
+    /// A checkpoint directory, or a run directory (its newest complete checkpoint).
+    public static func resolve(_ url: URL) throws -> URL {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: url.appendingPathComponent("manifest.json").path) { return url }
+        if fm.fileExists(atPath: url.appendingPathComponent("checkpoints").path) {
+            return try latest(runDirectory: url)
+        }
+        throw RunError("\(url.path): neither a checkpoint (no manifest.json) nor a run directory (no checkpoints/)")
+    }
+}

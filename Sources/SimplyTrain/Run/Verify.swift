@@ -1,0 +1,186 @@
+import Foundation
+import SimplyCore
+
+/// `simply verify`: replays a run from its config (or from one of its
+/// checkpoints) and compares every step's hashes with hashes.jsonl, and the
+/// replayed state with every checkpoint it passes.
+public struct VerifyReport: Sendable {
+    public let stepsChecked: Int
+    public let checkpointsChecked: Int
+    public let firstStep: Int
+    public let lastStep: Int
+    /// nil when everything matched.
+    public let divergence: String?
+}
+
+public enum Verify {
+    /// Replays `runDirectory`. `from`: a checkpoint step to start from (nil: step 0).
+    /// `steps`: stop after this many steps (nil: all recorded).
+    public static func run(_ runDirectory: RunDirectory, from: Int?, steps: Int?, threads: Int,
+                           expected: [Int: String]? = nil, log: (String) -> Void) throws -> VerifyReport {
+        let config = try ExperimentConfig.fromRunConfig(runDirectory.configURL)
+        let recordedRun = try runDirectory.recordedRun()
+        let deterministic = recordedRun["deterministic"]?.boolValue ?? false
+        if !deterministic {
+            log("note: this run was not deterministic; verify only promises same-machine, same-thread-count replay")
+        }
+        let recorded = try expected ?? readHashes(runDirectory.hashesURL)
+        guard let lastRecorded = recorded.keys.max() else {
+            throw RunError("\(runDirectory.hashesURL.path): no steps recorded")
+        }
+        let data = try TrainingData.load(config)
+        if let d = recordedRun["data_sha256"]?.stringValue, d != data.sha256 {
+            throw RunError("\(runDirectory.configURL.path): run.data_sha256 is \(d), but \(data.source) hashes to \(data.sha256): the data changed")
+        }
+        let trainer = try Trainer(config: config, data: data, runtime: RuntimeOptions(threads: threads, deterministic: deterministic))
+        let configHash = config.identitySHA256
+        let checkpoints = (try? Checkpoints.list(runDirectory: runDirectory.url)) ?? []
+        if let from {
+            guard let c = checkpoints.first(where: { $0.step == from }) else {
+                throw RunError("\(runDirectory.url.path)/checkpoints: no complete checkpoint at step \(from) (have: \(checkpoints.map { String($0.step) }.joined(separator: ", ")))")
+            }
+            let manifest = try Checkpoints.load(c.url, into: trainer.stateTensors(), expectedConfigSHA256: configHash)
+            trainer.resume(atStep: manifest.step)
+        }
+        let firstStep = trainer.step + 1
+        let end = min(lastRecorded, steps.map { trainer.step + $0 } ?? lastRecorded)
+        var checked = 0, checkpointsChecked = 0
+        while trainer.step < end {
+            let r = trainer.trainStep()
+            guard let line = recorded[r.step] else {
+                return VerifyReport(stepsChecked: checked, checkpointsChecked: checkpointsChecked, firstStep: firstStep,
+                                    lastStep: r.step, divergence: "step \(r.step): missing from hashes.jsonl")
+            }
+            if let d = try compare(record: r, recordedLine: line) {
+                var message = "step \(r.step): \(d)"
+                if d.hasPrefix("state_sha256"), let where_ = try locateStateDifference(trainer: trainer, after: r.step, until: end,
+                                                                                        checkpoints: checkpoints) {
+                    message += "; " + where_
+                }
+                return VerifyReport(stepsChecked: checked, checkpointsChecked: checkpointsChecked, firstStep: firstStep,
+                                    lastStep: r.step, divergence: message)
+            }
+            checked += 1
+            if let c = checkpoints.first(where: { $0.step == r.step }) {
+                if let d = try compareWithCheckpoint(trainer: trainer, checkpoint: c.url) {
+                    return VerifyReport(stepsChecked: checked, checkpointsChecked: checkpointsChecked, firstStep: firstStep,
+                                        lastStep: r.step, divergence: "step \(r.step): checkpoint \(c.url.lastPathComponent): \(d)")
+                }
+                checkpointsChecked += 1
+            }
+        }
+        return VerifyReport(stepsChecked: checked, checkpointsChecked: checkpointsChecked, firstStep: firstStep,
+                            lastStep: trainer.step, divergence: nil)
+    }
+
+    /// hashes.jsonl as step → line; errors name the file and line.
+    public static func readHashes(_ url: URL) throws -> [Int: String] {
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw RunError("\(url.path): missing") }
+        var out: [Int: String] = [:]
+        for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+            guard let v = try? JSONValue.parse(String(line)), let step = v["step"]?.intValue else {
+                throw RunError("\(url.path):\(i + 1): not a hashes line")
+            }
+            out[step] = String(line)
+        }
+        return out
+    }
+
+    /// Which field of the step record differs from the recorded line, or nil.
+    static func compare(record: StepRecord, recordedLine: String) throws -> String? {
+        guard let v = try? JSONValue.parse(recordedLine) else { return "recorded line is not JSON" }
+        for (key, value) in [("batch_sha256", record.batchSHA256), ("loss_bits", hexBits(record.loss)),
+                             ("state_sha256", record.stateSHA256)] {
+            let want = v[key]?.stringValue ?? "missing"
+            if want != value { return "\(key) differs (recorded \(want), replay \(value))" }
+        }
+        if record.hashLine.serialized() != recordedLine { return "line differs: recorded \(recordedLine)" }
+        return nil
+    }
+
+    /// After a state mismatch: replay on to the next checkpoint and name the tensor that differs most there.
+    static func locateStateDifference(trainer: Trainer, after step: Int, until end: Int,
+                                      checkpoints: [(step: Int, url: URL)]) throws -> String? {
+        if let c = checkpoints.first(where: { $0.step == step }) {
+            return try compareWithCheckpoint(trainer: trainer, checkpoint: c.url).map { "at this step's checkpoint, \($0)" }
+        }
+        guard let next = checkpoints.first(where: { $0.step > step && $0.step <= end }) else {
+            return "no checkpoint at or after this step to name the tensor"
+        }
+        while trainer.step < next.step { _ = trainer.trainStep() }
+        return try compareWithCheckpoint(trainer: trainer, checkpoint: next.url).map { "replayed on to checkpoint step \(next.step): \($0)" }
+    }
+
+    /// Compares the trainer's state with a checkpoint's stored values, tensor
+    /// by tensor; names the tensor with the largest absolute difference.
+    static func compareWithCheckpoint(trainer: Trainer, checkpoint: URL) throws -> String? {
+        let stored = try Checkpoints.readValues(checkpoint)
+        var worst: (name: String, diff: Float, count: Int)? = nil
+        for t in trainer.stateTensors() {
+            guard let s = stored[t.name] else { return "tensor \(t.name) missing from the checkpoint" }
+            guard s.count == t.tensor.count else { return "tensor \(t.name) has \(s.count) values, expected \(t.tensor.count)" }
+            var maxDiff: Float = 0, differing = 0
+            for i in 0..<s.count where s[i].bitPattern != t.tensor.pointer[i].bitPattern {
+                differing += 1
+                let d = abs(s[i] - t.tensor.pointer[i])
+                maxDiff = max(maxDiff, d.isNaN ? .infinity : d)
+            }
+            if differing > 0, worst == nil || maxDiff > worst!.diff { worst = (t.name, maxDiff, differing) }
+        }
+        guard let w = worst else { return nil }
+        return "tensor \(w.name) differs (\(w.count) value(s), largest absolute difference \(w.diff))"
+    }
+}
+
+/// Golden hashes: the first `steps` hashes.jsonl lines of a named config in
+/// deterministic mode, checked in under golden/ so that CI fails when any
+/// change moves a bit. `tools/update-golden` rewrites them.
+public struct GoldenHashes: Sendable {
+    public let config: String
+    public let overrides: [String]
+    public let steps: Int
+    public let lines: [String]
+
+    public init(config: String, overrides: [String], steps: Int, lines: [String]) {
+        self.config = config; self.overrides = overrides; self.steps = steps; self.lines = lines
+    }
+
+    public static func read(_ url: URL) throws -> GoldenHashes {
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw RunError("\(url.path): missing") }
+        let v: JSONValue
+        do { v = try JSONValue.parse(String(decoding: data, as: UTF8.self)) } catch { throw RunError("\(url.path): invalid JSON: \(error)") }
+        guard let config = v["config"]?.stringValue, let steps = v["steps"]?.intValue,
+              case let .array(o)? = v["overrides"], case let .array(h)? = v["hashes"] else {
+            throw RunError("\(url.path): needs config, overrides, steps and hashes")
+        }
+        let lines = h.compactMap { $0 == .null ? nil : $0.serialized() }
+        return GoldenHashes(config: config, overrides: o.compactMap(\.stringValue), steps: steps, lines: lines)
+    }
+
+    public func json(simplyVersion: String) -> JSONValue {
+        .object([("config", .string(config)), ("overrides", .array(overrides.map { .string($0) })),
+                 ("steps", .int(steps)), ("simply_version", .string(simplyVersion)),
+                 ("hashes", .array(lines.compactMap { try? JSONValue.parse($0) }))])
+    }
+
+    /// Trains the config's first `steps` steps in memory (no run directory) and returns their lines.
+    public static func compute(config name: String, overrides: [String], steps: Int, configDirectory: URL,
+                               threads: Int) throws -> [String] {
+        let config = try ExperimentConfig.resolve(experiment: name, configDirectory: configDirectory, overrides: overrides)
+        let trainer = try Trainer(config: config, data: try TrainingData.load(config),
+                                  runtime: RuntimeOptions(threads: threads, deterministic: true))
+        return (0..<min(steps, config.train.steps)).map { _ in trainer.trainStep().hashLine.serialized() }
+    }
+
+    /// The first differing step, or nil.
+    public func check(configDirectory: URL, threads: Int) throws -> String? {
+        let got = try Self.compute(config: config, overrides: overrides, steps: steps, configDirectory: configDirectory, threads: threads)
+        for (i, (want, have)) in zip(lines, got).enumerated() where want != have {
+            let r = try JSONValue.parse(have)
+            let w = try JSONValue.parse(want)
+            let field = ["batch_sha256", "loss_bits", "state_sha256"].first { r[$0] != w[$0] } ?? "line"
+            return "step \(i + 1): \(field) differs (golden \(w[field]?.serialized() ?? "?"), now \(r[field]?.serialized() ?? "?"))"
+        }
+        return got.count == lines.count ? nil : "ran \(got.count) steps, golden has \(lines.count)"
+    }
+}

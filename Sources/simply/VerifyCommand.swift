@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import SimplyCore
+import SimplyTrain
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Replay a run and compare every step's hashes (and every checkpoint) with what it recorded.")
+
+    @Argument(help: "The run directory.")
+    var runDir: String?
+
+    @Option(name: .customLong("golden"), help: "Check a golden hash file (golden/NAME.json) instead of a run directory.")
+    var golden: String?
+
+    @Flag(name: .customLong("write"), help: "With --golden: recompute and rewrite the file (tools/update-golden).")
+    var write = false
+
+    @Option(name: .customLong("config_dir"), help: "Where named configs live (for --golden).")
+    var configDir: String = "configs"
+
+    @Option(name: .customLong("from"), help: "Start from the run's checkpoint at this step (default: from step 0).")
+    var from: Int?
+
+    @Option(name: .customLong("steps"), help: "Stop after this many steps.")
+    var steps: Int?
+
+    @Option(name: .customLong("threads"), help: "Threads for the replay (may differ from the run's).")
+    var threads: Int?
+
+    func run() throws {
+        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        if let golden { try checkGolden(golden, threads: threadCount); return }
+        guard let runDir else { fail("give a run directory, or --golden FILE") }
+        let dir = URL(fileURLWithPath: runDir)
+        do {
+            let r = try Verify.run(RunDirectory(dir), from: from, steps: steps, threads: threadCount, log: log)
+            if let d = r.divergence {
+                print("DIVERGED at \(d)")
+                throw ExitCode(1)
+            }
+            print("verified steps \(r.firstStep)-\(r.lastStep) of \(dir.path): \(r.stepsChecked) step hashes and "
+                  + "\(r.checkpointsChecked) checkpoint(s) identical (\(threadCount) thread\(threadCount == 1 ? "" : "s"))")
+        } catch let e as ExitCode { throw e } catch { fail("\(error)") }
+    }
+
+    func checkGolden(_ path: String, threads: Int) throws {
+        let url = URL(fileURLWithPath: path)
+        let configs = URL(fileURLWithPath: configDir)
+        do {
+            let g = try GoldenHashes.read(url)
+            if write {
+                let lines = try GoldenHashes.compute(config: g.config, overrides: g.overrides, steps: g.steps,
+                                                     configDirectory: configs, threads: threads)
+                let updated = GoldenHashes(config: g.config, overrides: g.overrides, steps: g.steps, lines: lines)
+                try Data((updated.json(simplyVersion: Simply.version).pretty() + "\n").utf8).write(to: url)
+                print("wrote \(path): \(lines.count) steps of \(g.config)")
+                return
+            }
+            if let d = try g.check(configDirectory: configs, threads: threads) {
+                print("DIVERGED from \(path) at \(d)")
+                throw ExitCode(1)
+            }
+            print("golden \(path): \(g.steps) steps of \(g.config) identical (\(threads) thread\(threads == 1 ? "" : "s"))")
+        } catch let e as ExitCode { throw e } catch { fail("\(error)") }
+    }
+}
