@@ -21,17 +21,8 @@ public enum Matmul {
         lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil,
         parallel: Parallel = .serial
     ) {
-        precondition(m >= 0 && n >= 0 && k >= 0, "negative matmul shape")
-        if m == 0 || n == 0 { return }
-        let ldc = ldc ?? n
-        if k == 0 {
-            // Empty chain: C keeps its start value.
-            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
-            return
-        }
-        let lda = lda ?? (transA ? m : k), ldb = ldb ?? (transB ? k : n)
-        precondition(lda >= (transA ? m : k) && ldb >= (transB ? k : n) && ldc >= n,
-                     "matmul leading dimension smaller than a row")
+        guard let (lda, ldb, ldc) = strides(c, m: m, n: n, k: k, transA: transA, transB: transB,
+                                            accumulate: accumulate, lda: lda, ldb: ldb, ldc: ldc) else { return }
         let product = PackedProduct(a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
                                     c: c, ldc: ldc, k: k, accumulate: accumulate)
 
@@ -52,6 +43,24 @@ public enum Matmul {
                 product.run(rows: 0..<m, cols: panels.lowerBound * nr..<min(n, panels.upperBound * nr))
             }
         }
+    }
+
+    /// Checks the shape and fills in default leading dimensions. Handles the
+    /// empty products itself (returns nil): with k = 0 the chain is empty, so C
+    /// keeps its start value (0, or C when accumulating).
+    static func strides(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, transA: Bool, transB: Bool,
+                        accumulate: Bool, lda: Int?, ldb: Int?, ldc: Int?) -> (Int, Int, Int)? {
+        precondition(m >= 0 && n >= 0 && k >= 0, "negative matmul shape")
+        if m == 0 || n == 0 { return nil }
+        let ldc = ldc ?? n
+        if k == 0 {
+            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return nil
+        }
+        let lda = lda ?? (transA ? m : k), ldb = ldb ?? (transB ? k : n)
+        precondition(lda >= (transA ? m : k) && ldb >= (transB ? k : n) && ldc >= n,
+                     "matmul leading dimension smaller than a row")
+        return (lda, ldb, ldc)
     }
 
     /// The plain triple loop that defines the bits.

@@ -22,8 +22,7 @@ extension Matmul {
     /// C[m,n] = (accumulate ? C : 0) + op(A) · op(B) through `cblas_sgemm`;
     /// same arguments and layout rules as `deterministic`, but the bits are
     /// not the FMA chain and may change with threads or the CPU.
-    /// `parallel.threads` sets OpenBLAS's own thread count (a process-wide
-    /// setting) when it differs from the current one.
+    /// OpenBLAS itself runs single-threaded; `parallel` splits C by rows.
     public static func blas(
         _ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
         m: Int, n: Int, k: Int,
@@ -31,18 +30,9 @@ extension Matmul {
         lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil,
         parallel: Parallel = .serial
     ) {
-        precondition(m >= 0 && n >= 0 && k >= 0, "negative matmul shape")
-        if m == 0 || n == 0 { return }
-        let ldc = ldc ?? n
-        if k == 0 {
-            // cblas rejects lda = 0; the empty product is just the start value.
-            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
-            return
-        }
-        let lda = lda ?? (transA ? m : k), ldb = ldb ?? (transB ? k : n)
-        // cblas would only print a complaint and skip the product.
-        precondition(lda >= (transA ? m : k) && ldb >= (transB ? k : n) && ldc >= n,
-                     "matmul leading dimension smaller than a row")
+        // Checked here: cblas rejects lda = 0 (k = 0) and only prints a complaint for a short leading dimension.
+        guard let (lda, ldb, ldc) = strides(c, m: m, n: n, k: k, transA: transA, transB: transB,
+                                            accumulate: accumulate, lda: lda, ldb: ldb, ldc: ldc) else { return }
         // OpenBLAS's own threads spin-wait between calls and starve the
         // element-wise work that `parallel` runs on the same cores, so OpenBLAS
         // runs single-threaded and `parallel` splits C into row strips instead.
