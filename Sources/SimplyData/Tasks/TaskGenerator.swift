@@ -1,0 +1,149 @@
+import Foundation
+import SimplyCore
+
+/// Built-in, seeded task generators: instruction data and verifiable tasks
+/// whose answers can be checked exactly, so post-training (SFT, DPO, GRPO)
+/// can show an improvement end to end with no download.
+///
+/// Example i of a task is a pure function of (task, seed, i), drawn from the
+/// Philox stream "tasks.<task>". The train/test split is decided by a hash of
+/// the prompt text, so the same prompt can never sit in both splits.
+public enum TaskKind: String, CaseIterable, Sendable {
+    case addition       // "What is 482 + 37?" → "519"
+    case multiplication // "What is 23 * 7?" → "161"
+    case sorting        // "Sort: 5 2 9 1" → "1 2 5 9"
+    case copying        // "Repeat: kqzv" → "kqzv"
+    case reversal       // "Reverse: kqzv" → "vzqk"
+}
+
+public struct TaskExample: Sendable, Equatable {
+    public let prompt: String
+    public let answer: String
+    /// A plausible wrong answer (one digit, element or character off), for preference pairs.
+    public let nearMiss: String
+
+    public init(prompt: String, answer: String, nearMiss: String) {
+        self.prompt = prompt; self.answer = answer; self.nearMiss = nearMiss
+    }
+}
+
+public enum TaskSplit: String, Sendable { case train, test }
+
+public enum TaskGenerator {
+    /// Example `index` of `kind` for `seed`, with operands of up to `maxDigits` digits.
+    public static func example(_ kind: TaskKind, seed: UInt64, index: UInt64, maxDigits: Int = 3) -> TaskExample {
+        let s = RandomStream(seed: seed, name: "tasks." + kind.rawValue)
+        var draw: UInt64 = 0
+        func next(_ n: Int) -> Int {  // uniform in 0..<n from draw (index, draw)
+            defer { draw += 1 }
+            return Int(s.uint64(index, draw) % UInt64(n))
+        }
+        func number() -> Int {
+            let digits = 1 + next(maxDigits)
+            var lo = 1
+            for _ in 1..<digits { lo *= 10 }
+            return digits == 1 ? next(10) : lo + next(9 * lo)
+        }
+        func word() -> String {
+            let letters = Array("abcdefghijklmnopqrstuvwxyz")
+            return String((0..<(3 + next(6))).map { _ in letters[next(26)] })
+        }
+        let prompt: String, answer: String, nearMiss: String
+        switch kind {
+        case .addition, .multiplication:
+            let a = number(), b = kind == .addition ? number() : next(10 * maxDigits) + 1
+            let op = kind == .addition ? "+" : "*"
+            prompt = "What is \(a) \(op) \(b)?"
+            answer = String(kind == .addition ? a + b : a * b)
+            nearMiss = perturbDigit(answer, pick: next(answer.count), delta: 1 + next(9))
+        case .sorting:
+            let values = (0..<(3 + next(5))).map { _ in next(100) }
+            prompt = "Sort: " + values.map(String.init).joined(separator: " ")
+            let sorted = values.sorted()
+            answer = sorted.map(String.init).joined(separator: " ")
+            var miss = sorted
+            if let i = (0..<(miss.count - 1)).first(where: { miss[$0] != miss[$0 + 1] }) { miss.swapAt(i, i + 1) }
+            else { miss[0] += 1 }
+            nearMiss = miss.map(String.init).joined(separator: " ")
+        case .copying, .reversal:
+            let w = word()
+            prompt = (kind == .copying ? "Repeat: " : "Reverse: ") + w
+            answer = kind == .copying ? w : String(w.reversed())
+            var chars = Array(answer)
+            let i = next(chars.count)
+            chars[i] = chars[i] == "z" ? "a" : Character(Unicode.Scalar(chars[i].asciiValue! + 1))
+            nearMiss = String(chars)
+        }
+        return TaskExample(prompt: prompt, answer: answer, nearMiss: nearMiss)
+    }
+
+    /// Which split a prompt belongs to: about `testPercent`% of prompts are held out.
+    public static func split(of prompt: String, testPercent: Int = 10) -> TaskSplit {
+        let h = sha256Hex(Array(prompt.utf8))
+        let v = Int(h.prefix(4), radix: 16)!          // 0..<65536
+        return v * 100 < testPercent * 65536 ? .test : .train
+    }
+
+    /// The first `count` distinct examples of `split`, in index order.
+    public static func examples(_ kind: TaskKind, seed: UInt64, split: TaskSplit, count: Int, maxDigits: Int = 3,
+                                testPercent: Int = 10) -> [TaskExample] {
+        var out: [TaskExample] = []
+        var seen = Set<String>()
+        var i: UInt64 = 0
+        // Small task spaces run out of distinct prompts: stop after many misses.
+        var misses = 0
+        while out.count < count && misses < 100 * max(count, 1000) {
+            let e = example(kind, seed: seed, index: i, maxDigits: maxDigits)
+            i += 1
+            if TaskGenerator.split(of: e.prompt, testPercent: testPercent) == split, seen.insert(e.prompt).inserted {
+                out.append(e)
+                misses = 0
+            } else {
+                misses += 1
+            }
+        }
+        return out
+    }
+
+    /// Exact-match check used by evals and verifiable rewards: the answer after
+    /// trimming white space, compared with the expected one.
+    public static func isCorrect(_ completion: String, expected: String) -> Bool {
+        completion.trimmingCharacters(in: .whitespacesAndNewlines) == expected
+    }
+
+    static func perturbDigit(_ s: String, pick: Int, delta: Int) -> String {
+        var chars = Array(s)
+        var i = pick
+        while i < chars.count, !(chars[i].isNumber) { i += 1 }
+        if i >= chars.count { return s + "1" }
+        let d = Int(String(chars[i]))!
+        var nd = (d + delta) % 10                               // delta in 1...9: never d
+        if i == 0 && nd == 0 && chars.count > 1 { nd = d == 9 ? 8 : d + 1 }  // no leading zero
+        chars[i] = Character(String(nd))
+        return String(chars)
+    }
+}
+
+/// The JSONL records a task example becomes, in the formats of REFERENCE.md.
+public enum TaskRecordFormat: String, CaseIterable, Sendable {
+    case alpaca, messages, promptCompletion = "prompt_completion", preference, promptOnly = "prompt_only"
+
+    public func record(_ e: TaskExample) -> JSONValue {
+        switch self {
+        case .alpaca:
+            return .object([("instruction", .string(e.prompt)), ("input", .string("")), ("output", .string(e.answer))])
+        case .messages:
+            return .object([("messages", .array([
+                .object([("role", .string("user")), ("content", .string(e.prompt))]),
+                .object([("role", .string("assistant")), ("content", .string(e.answer))]),
+            ]))])
+        case .promptCompletion:
+            return .object([("prompt", .string(e.prompt)), ("completion", .string(e.answer))])
+        case .preference:
+            return .object([("prompt", .string(e.prompt)), ("chosen", .string(e.answer)), ("rejected", .string(e.nearMiss))])
+        case .promptOnly:
+            // The answer rides along for verifiable rewards and exact-match evals.
+            return .object([("prompt", .string(e.prompt)), ("answer", .string(e.answer))])
+        }
+    }
+}

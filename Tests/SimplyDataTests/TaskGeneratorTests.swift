@@ -1,0 +1,57 @@
+import Testing
+import SimplyCore
+import SimplyData
+
+@Suite struct TaskGeneratorTests {
+    @Test(arguments: TaskKind.allCases)
+    func answersAreCorrectAndNearMissesWrong(kind: TaskKind) {
+        for i in 0..<300 {
+            let e = TaskGenerator.example(kind, seed: 7, index: UInt64(i))
+            #expect(e.answer != e.nearMiss, "\(e)")
+            #expect(TaskGenerator.isCorrect(" \(e.answer)\n", expected: e.answer))
+            #expect(!TaskGenerator.isCorrect(e.nearMiss, expected: e.answer))
+            switch kind {
+            case .addition, .multiplication:
+                let parts = e.prompt.dropFirst("What is ".count).dropLast().split(separator: " ")
+                let a = Int(parts[0])!, b = Int(parts[2])!
+                #expect(Int(e.answer)! == (kind == .addition ? a + b : a * b))
+            case .sorting:
+                let values = e.prompt.dropFirst("Sort: ".count).split(separator: " ").map { Int($0)! }
+                #expect(e.answer == values.sorted().map(String.init).joined(separator: " "))
+            case .copying:
+                #expect(e.answer == String(e.prompt.dropFirst("Repeat: ".count)))
+            case .reversal:
+                #expect(e.answer == String(e.prompt.dropFirst("Reverse: ".count).reversed()))
+            }
+        }
+    }
+
+    @Test func seededAndDeterministic() {
+        let a = TaskGenerator.examples(.addition, seed: 1, split: .train, count: 50)
+        #expect(a == TaskGenerator.examples(.addition, seed: 1, split: .train, count: 50))
+        #expect(a != TaskGenerator.examples(.addition, seed: 2, split: .train, count: 50))
+        #expect(a.count == 50)
+    }
+
+    @Test func heldOutSplitNeverSharesAPrompt() {
+        let train = TaskGenerator.examples(.addition, seed: 3, split: .train, count: 2000)
+        let test = TaskGenerator.examples(.addition, seed: 3, split: .test, count: 200)
+        #expect(test.count == 200)
+        #expect(Set(train.map(\.prompt)).isDisjoint(with: test.map(\.prompt)))
+        #expect(test.allSatisfy { TaskGenerator.split(of: $0.prompt) == .test })
+        // About 10% of prompts are held out.
+        let all = (0..<5000).map { TaskGenerator.example(.sorting, seed: 3, index: UInt64($0)).prompt }
+        let held = all.filter { TaskGenerator.split(of: $0) == .test }.count
+        #expect(held > 350 && held < 650)
+    }
+
+    @Test func recordsUseTheDatasetFormatsFieldNames() {
+        let e = TaskExample(prompt: "What is 1 + 2?", answer: "3", nearMiss: "4")
+        #expect(TaskRecordFormat.alpaca.record(e).serialized() == #"{"input":"","instruction":"What is 1 + 2?","output":"3"}"#)
+        #expect(TaskRecordFormat.preference.record(e).serialized() == #"{"chosen":"3","prompt":"What is 1 + 2?","rejected":"4"}"#)
+        #expect(TaskRecordFormat.messages.record(e).serialized()
+                == #"{"messages":[{"content":"What is 1 + 2?","role":"user"},{"content":"3","role":"assistant"}]}"#)
+        #expect(TaskRecordFormat.promptCompletion.record(e)["completion"]?.stringValue == "3")
+        #expect(TaskRecordFormat.promptOnly.record(e)["answer"]?.stringValue == "3")
+    }
+}
