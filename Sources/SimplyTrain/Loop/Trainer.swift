@@ -40,8 +40,9 @@ public final class Trainer {
     public let model: Transformer
     public let optimizer: AdamW
     public let data: TrainingData
-    let windows: PretrainWindows
-    let cursor: DataCursor
+    let windows: [PretrainWindows]    // one per dataset of the mixture
+    let cursors: [DataCursor]
+    let mixture: MixtureSampler
     let tree: GradientTree
     let parallel: Parallel
     let segments: [AdamW.Segment]
@@ -56,8 +57,12 @@ public final class Trainer {
         self.data = data
         let t = config.model.seqLen, b = config.train.batchSize
         let perShard = b / config.train.gradShards
-        windows = try PretrainWindows(tokens: data.tokens, seqLen: t)
-        cursor = DataCursor(numExamples: windows.numExamples, batchSize: b, seed: config.train.seed)
+        windows = try data.parts.map { try PretrainWindows(tokens: $0.tokens, seqLen: t) }
+        // Dataset d walks its own permutation (seed + d); one dataset is the plain cursor.
+        cursors = windows.enumerated().map { d, w in
+            DataCursor(numExamples: w.numExamples, batchSize: b, seed: config.train.seed &+ UInt64(d))
+        }
+        mixture = MixtureSampler(weights: data.parts.map(\.weight), seed: config.train.seed)
         model = Transformer(config: config.model, maxBatch: perShard)
         model.initialize(seed: config.train.seed)
         optimizer = AdamW(parameterCount: model.layout.count, config: config.train)
@@ -76,8 +81,9 @@ public final class Trainer {
     func loadBatch(step: Int) -> String {
         let t = config.model.seqLen
         for slot in 0..<config.train.batchSize {
-            let e = cursor.exampleIndex(step: step, slot: slot)
-            windows.fill(example: e, inputs: &inputs, targets: &targets, at: slot * t)
+            let d = mixture.choose(step: step, slot: slot)
+            let e = cursors[d].exampleIndex(step: step, slot: slot)
+            windows[d].fill(example: e, inputs: &inputs, targets: &targets, at: slot * t)
         }
         let h = SHA256Hasher()
         inputs.withUnsafeBytes { h.update($0) }
@@ -110,8 +116,9 @@ public final class Trainer {
 
     /// Where a resume continues: the data position is a function of the step alone.
     public var dataCursor: JSONValue {
-        .object([("step", .int(step)), ("epoch", .int(cursor.epoch(step: step))),
-                 ("examples_per_epoch", .int(windows.numExamples))])
+        .object([("step", .int(step)),
+                 ("epochs", .array(cursors.map { .int($0.epoch(step: step)) })),
+                 ("examples_per_epoch", .array(windows.map { .int($0.numExamples) }))])
     }
 
     /// Continues from a checkpoint's state (already loaded into `stateTensors()`).

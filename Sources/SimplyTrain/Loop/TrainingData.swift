@@ -2,18 +2,55 @@ import Foundation
 import SimplyCore
 import SimplyData
 
-/// The token stream a run trains on, resolved from `data.dataset`.
+/// The token streams a run trains on, resolved from `data.dataset`: one
+/// dataset ("builtin:synthetic" or a token shard path), or a weighted mixture
+/// "PATH@0.7,OTHER@0.3".
 public struct TrainingData: Sendable {
-    public let tokens: [Int32]
+    public struct Part: Sendable {
+        public let source: String
+        public let tokens: [Int32]
+        public let weight: Double
+        public let sha256: String
+    }
+
+    public let parts: [Part]
     public let source: String
-    /// SHA-256 of the tokens (little-endian Int32): the data half of the run's identity.
+    /// SHA-256 of the data: for one dataset, of its tokens (little-endian
+    /// Int32); for a mixture, of each part's "source sha256 weight" line. The
+    /// data half of the run's identity.
     public let sha256: String
+
+    public var tokenCount: Int { parts.reduce(0) { $0 + $1.tokens.count } }
 
     public static let builtinSynthetic = "builtin:synthetic"
 
     public static func load(_ config: ExperimentConfig) throws -> TrainingData {
+        let spec = config.data.dataset
+        let items = spec.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var parts: [Part] = []
+        for item in items {
+            var source = item, weight = 1.0
+            if items.count > 1 {
+                guard let at = item.lastIndex(of: "@"), let w = Double(item[item.index(after: at)...]), w >= 0, w.isFinite else {
+                    throw ConfigError("data.dataset: mixture part '\(item)' needs a weight: PATH@WEIGHT")
+                }
+                source = String(item[..<at]); weight = w
+            }
+            let tokens = try loadTokens(source, config: config)
+            let h = SHA256Hasher()
+            tokens.withUnsafeBytes { h.update($0) }
+            parts.append(Part(source: source, tokens: tokens, weight: weight, sha256: h.finalizeHex()))
+        }
+        guard parts.reduce(0, { $0 + $1.weight }) > 0 else { throw ConfigError("data.dataset: mixture weights sum to 0") }
+        let sha: String
+        if parts.count == 1 { sha = parts[0].sha256 } else {
+            sha = sha256Hex(Array(parts.map { "\($0.source) \($0.sha256) \($0.weight)\n" }.joined().utf8))
+        }
+        return TrainingData(parts: parts, source: spec, sha256: sha)
+    }
+
+    static func loadTokens(_ source: String, config: ExperimentConfig) throws -> [Int32] {
         let tokens: [Int32]
-        let source = config.data.dataset
         if source == builtinSynthetic {
             let text = SyntheticCorpus.generate(seed: config.train.seed, bytes: config.data.syntheticBytes)
             tokens = ByteTokenizer().encode(text)
@@ -29,8 +66,6 @@ public struct TrainingData: Sendable {
         if let bad = tokens.first(where: { $0 < 0 || Int($0) >= config.model.vocabSize }) {
             throw ConfigError("data.dataset \(source): token id \(bad) is outside model.vocab_size \(config.model.vocabSize)")
         }
-        let h = SHA256Hasher()
-        tokens.withUnsafeBytes { h.update($0) }
-        return TrainingData(tokens: tokens, source: source, sha256: h.finalizeHex())
+        return tokens
     }
 }

@@ -33,7 +33,7 @@ public func runSection(data: TrainingData, runtime: RuntimeOptions, trainingMode
         ("deterministic", .bool(runtime.deterministic)),
         ("training_mode", .string(trainingMode)),
         ("data_source", .string(data.source)),
-        ("data_tokens", .int(data.tokens.count)),
+        ("data_tokens", .int(data.tokenCount)),
         ("data_sha256", .string(data.sha256)),
         ("config_sha256", .string("")),
     ]
@@ -101,7 +101,7 @@ public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, ru
                               extra: .object([("simply_version", .string(Simply.version))]), options: options)
     }
 
-    log("model: \(trainer.model.layout.count) parameters; data: \(data.source), \(data.tokens.count) tokens; "
+    log("model: \(trainer.model.layout.count) parameters; data: \(data.source), \(data.tokenCount) tokens; "
         + "\(runtime.deterministic ? "deterministic" : "fast (non-deterministic)") mode, \(runtime.threads) thread(s)")
     StopSignal.install()
     let tokensPerStep = Double(config.train.batchSize * config.model.seqLen)
