@@ -10,6 +10,16 @@ public struct ByteTokenizer: Tokenizer {
 
     public init() {}
 
+    /// Only bos, eos and pad: the chat markers are written as text.
+    public func specialToken(_ content: String) -> Int32? {
+        switch content {
+        case SpecialTokens.bos: return bos
+        case SpecialTokens.eos: return eos
+        case SpecialTokens.pad: return pad
+        default: return nil
+        }
+    }
+
     public func encode(_ text: String) -> [Int32] {
         // Fast path over the string's contiguous UTF-8 storage (native strings).
         if let ids = text.utf8.withContiguousStorageIfAvailable({ bytes in

@@ -6,6 +6,24 @@ public protocol Tokenizer: Sendable {
     var pad: Int32 { get }
     /// Recorded in token shards, e.g. "byte".
     var name: String { get }
+    /// Plain text to ids. Special-token strings inside `text` (e.g. "<|eos|>")
+    /// are NOT parsed as specials; they encode as ordinary text, so data can
+    /// never inject control tokens. Specials are placed by id.
     func encode(_ text: String) -> [Int32]
     func decode(_ ids: [Int32]) -> String
+    /// The id of a special token by its content (e.g. "<|im_start|>"), or nil
+    /// when the vocabulary has no such special. The chat template uses this:
+    /// with a tokenizer that lacks the chat specials it writes them as text.
+    func specialToken(_ content: String) -> Int32?
+}
+
+/// The chat specials a trained Simply tokenizer carries, in id order after the
+/// learned vocabulary (ChatML markers, as in TRL's default chat template).
+public enum SpecialTokens {
+    public static let bos = "<|bos|>"
+    public static let eos = "<|eos|>"
+    public static let pad = "<|pad|>"
+    public static let imStart = "<|im_start|>"
+    public static let imEnd = "<|im_end|>"
+    public static let all = [bos, eos, pad, imStart, imEnd]
 }
