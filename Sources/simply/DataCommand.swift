@@ -5,36 +5,82 @@ import SimplyData
 
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "data", abstract: "Prepare and generate datasets.", subcommands: [Prepare.self, Generate.self])
+        commandName: "data", abstract: "Prepare and generate datasets.", subcommands: [Prepare.self, Inspect.self, Generate.self])
 
     struct Prepare: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Tokenize text or JSONL files into a token shard for `simply train --set data.dataset=PATH`.")
+            abstract: "Tokenize text, JSONL or post-training records into a prepared file for `simply train --set data.dataset=PATH`.",
+            discussion: """
+            Plain text and JSONL `text` records become a token shard (documents separated by eos). \
+            Post-training JSONL (alpaca, sharegpt, messages, prompt_completion, preference, prompt_only) \
+            becomes an example shard rendered with the ChatML template, with loss masks on the assistant tokens. \
+            A bad record is an error naming file and line; --skip_invalid leaves such records out and counts them.
+            """)
 
-        @Argument(help: "Input files (plain text, or JSONL with a text field), processed in the order given.")
+        @Argument(help: "Input files (plain text, JSONL with a text field, or post-training JSONL), processed in the order given.")
         var inputs: [String]
 
         @Option(name: .customLong("output"), help: "The token shard to write.")
         var output: String
 
-        @Option(name: .customLong("format"), help: "auto (by extension), text or jsonl.")
+        @Option(name: .customLong("format"), help: "auto (by extension and the first record's fields), text, jsonl, alpaca, sharegpt, messages, prompt_completion, preference or prompt_only.")
         var format: String = "auto"
+
+        @Flag(name: .customLong("skip_invalid"), help: "Leave out malformed records and empty files, count them and report the first few (default: stop at the first).")
+        var skipInvalid = false
 
         @Option(name: .customLong("text_field"), help: "The JSONL field holding the text.")
         var textField: String = "text"
 
-        @Option(name: .customLong("tokenizer"), help: "byte (BPE: not yet available).")
+        @Option(name: .customLong("tokenizer"), help: "byte, or a tokenizer.json (byte-level BPE).")
         var tokenizer: String = "byte"
 
         func run() throws {
             guard !inputs.isEmpty else { fail("no input files") }
-            guard let fmt = InputFormat(rawValue: format) else { fail("--format must be auto, text or jsonl, not '\(format)'") }
-            guard tokenizer == "byte" else { fail("--tokenizer \(tokenizer) is not available (only byte)") }
+            guard let fmt = InputFormat(rawValue: format) else {
+                fail("--format must be one of \(InputFormat.allCases.map(\.rawValue).joined(separator: ", ")), not '\(format)'")
+            }
             let urls = inputs.map { URL(fileURLWithPath: $0) }
             do {
+                let tok = try loadTokenizer(tokenizer)
                 let r = try DataPrepare.prepare(inputs: urls, format: fmt, textField: textField,
-                                                tokenizer: ByteTokenizer(), output: URL(fileURLWithPath: output))
-                print("wrote \(output): \(r.tokens) tokens, \(r.documents) documents from \(r.files) file(s)")
+                                                tokenizer: tok, output: URL(fileURLWithPath: output), skipInvalid: skipInvalid)
+                if let kind = r.kind {
+                    print("wrote \(output): \(r.documents) \(kind.rawValue) examples, \(r.tokens) tokens (\(r.lossTokens) in the loss) from \(r.files) file(s)")
+                } else {
+                    print("wrote \(output): \(r.tokens) tokens, \(r.documents) documents from \(r.files) file(s)")
+                }
+                if r.skipped > 0 {
+                    print("skipped \(r.skipped) invalid record(s) or file(s) (--skip_invalid); first:")
+                    for reason in r.skippedReasons { print("  \(reason)") }
+                }
+            } catch { fail("\(error)") }
+        }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a prepared file: its header, then examples decoded with the tokens in the loss marked.")
+
+        @Argument(help: "A token shard or example shard written by `simply data prepare`.")
+        var file: String
+
+        @Option(name: .customLong("tokenizer"), help: "The tokenizer the file was prepared with: byte, or a tokenizer.json.")
+        var tokenizer: String = "byte"
+
+        @Option(name: .customLong("start"), help: "First example (or document) to show.")
+        var start: Int = 0
+
+        @Option(name: .customLong("count"), help: "How many examples (or documents) to show.")
+        var count: Int = 3
+
+        func run() throws {
+            guard start >= 0, count >= 0 else { fail("--start and --count must be >= 0") }
+            do {
+                let tok = try loadTokenizer(tokenizer)
+                let lines = try DataInspect.describe(URL(fileURLWithPath: file), tokenizer: tok, start: start, count: count,
+                                                     color: isatty(STDOUT_FILENO) != 0)
+                print(lines.joined(separator: "\n"))
             } catch { fail("\(error)") }
         }
     }
@@ -82,4 +128,10 @@ struct DataCommand: ParsableCommand {
                   + (examples.count < count ? "; the task has no more distinct prompts at --max_digits \(maxDigits)" : ""))
         }
     }
+}
+
+/// "byte" or a tokenizer.json path.
+func loadTokenizer(_ spec: String) throws -> any Tokenizer {
+    guard spec == "byte" else { throw ValidationError("--tokenizer \(spec): only byte is available in this build") }
+    return ByteTokenizer()
 }

@@ -85,6 +85,12 @@ public struct TokenShard: Sendable {
         header.replaceSubrange(40..<72, with: sha256(body))
         header.replaceSubrange(72..<(72 + name.count), with: name)
 
+        try writeFile(url, parts: [header, body])
+    }
+
+    /// Writes `parts` to `url` through `url.tmp` (fsynced, then renamed), so a
+    /// reader never sees a half-written file.
+    static func writeFile(_ url: URL, parts: [[UInt8]]) throws {
         let tmp = URL(fileURLWithPath: url.path + ".tmp")
         guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
             throw DataError(tmp, "cannot create file")
@@ -92,8 +98,7 @@ public struct TokenShard: Sendable {
         do {
             let fh = try FileHandle(forWritingTo: tmp)
             defer { try? fh.close() }
-            try fh.write(contentsOf: header)
-            try fh.write(contentsOf: body)
+            for part in parts { try fh.write(contentsOf: part) }
             try fh.synchronize()
         } catch {
             try? FileManager.default.removeItem(at: tmp)

@@ -1,0 +1,124 @@
+/// Tokens with a per-token loss mask (`true`: the token is a target of the loss).
+public struct MaskedTokens: Equatable, Sendable {
+    public var tokens: [Int32] = []
+    public var mask: [Bool] = []
+
+    public init() {}
+    public init(tokens: [Int32], mask: [Bool]) {
+        precondition(tokens.count == mask.count, "tokens and mask differ in length")
+        self.tokens = tokens
+        self.mask = mask
+    }
+
+    public var count: Int { tokens.count }
+    public var lossTokens: Int { mask.reduce(0) { $0 + ($1 ? 1 : 0) } }
+
+    mutating func append(_ ids: [Int32], loss: Bool) {
+        tokens.append(contentsOf: ids)
+        mask.append(contentsOf: repeatElement(loss, count: ids.count))
+    }
+
+    public static func + (a: MaskedTokens, b: MaskedTokens) -> MaskedTokens {
+        MaskedTokens(tokens: a.tokens + b.tokens, mask: a.mask + b.mask)
+    }
+}
+
+/// Simply's chat template: ChatML, the format of TRL's default chat template
+/// (and Qwen's), after a leading bos:
+///
+///     <|bos|><|im_start|>system\n{content}<|im_end|>\n
+///     <|im_start|>user\n{content}<|im_end|>\n
+///     <|im_start|>assistant\n{content}<|im_end|>\n<|eos|>
+///
+/// The markers are special tokens when the tokenizer has them (a trained BPE
+/// does) and plain text otherwise (the byte tokenizer). Each piece is encoded
+/// on its own, so rendering a prefix of a conversation gives a prefix of its
+/// tokens; a prompt's tokens are exactly the start of prompt + response.
+///
+/// Loss mask (TRL `assistant_only_loss`): the content and the `<|im_end|>` of
+/// the assistant turns that are trained, and, when the sequence ends with such
+/// a turn, its newline and the final eos; never the role headers, system or
+/// user turns.
+public struct ChatTemplate: Sendable {
+    public let tokenizer: any Tokenizer
+
+    public init(tokenizer: any Tokenizer) { self.tokenizer = tokenizer }
+
+    func marker(_ s: String) -> [Int32] { tokenizer.specialToken(s).map { [$0] } ?? tokenizer.encode(s) }
+
+    /// `<|bos|>` then the messages; `trainFrom` is the index of the first
+    /// message whose assistant turns carry loss. With `generationPrompt`, the
+    /// header of an assistant turn follows (the prompt for sampling).
+    public func render(_ messages: [ChatMessage], trainFrom: Int = 0, generationPrompt: Bool = false,
+                       endOfSequence: Bool = false) -> MaskedTokens {
+        var out = MaskedTokens()
+        out.append([tokenizer.bos], loss: false)
+        for (i, m) in messages.enumerated() {
+            out.append(marker(SpecialTokens.imStart) + tokenizer.encode(m.role.rawValue + "\n"), loss: false)
+            let loss = m.role == .assistant && i >= trainFrom
+            out.append(tokenizer.encode(m.content), loss: loss)
+            out.append(marker(SpecialTokens.imEnd), loss: loss)
+            // The last trained turn's newline leads to the eos in the loss: train it too,
+            // so a model sampled without a special <|im_end|> learns the whole ending.
+            out.append(tokenizer.encode("\n"), loss: loss && endOfSequence && i == messages.count - 1)
+        }
+        if generationPrompt {
+            out.append(marker(SpecialTokens.imStart) + tokenizer.encode(ChatMessage.Role.assistant.rawValue + "\n"), loss: false)
+        }
+        if endOfSequence {
+            out.append([tokenizer.eos], loss: messages.last?.role == .assistant && messages.count > trainFrom)
+        }
+        return out
+    }
+
+    /// A plain-text prompt: bos then the text, no template.
+    public func plainPrompt(_ text: String) -> MaskedTokens {
+        var out = MaskedTokens()
+        out.append([tokenizer.bos], loss: false)
+        out.append(tokenizer.encode(text), loss: false)
+        return out
+    }
+
+    /// A plain-text completion: the text then eos, all in the loss.
+    public func plainCompletion(_ text: String) -> MaskedTokens {
+        var out = MaskedTokens()
+        out.append(tokenizer.encode(text) + [tokenizer.eos], loss: true)
+        return out
+    }
+
+    /// The tokens of `prompt` ready for generation: bos + text, or the
+    /// rendered messages + the assistant header.
+    public func prompt(_ p: TextOrMessages) -> MaskedTokens {
+        switch p {
+        case let .text(t): return plainPrompt(t)
+        case let .messages(m): return render(m, trainFrom: m.count, generationPrompt: true)
+        }
+    }
+
+    /// Makes a prompt and a completion the same kind: when one is a message
+    /// list, a text prompt becomes a user turn and a text completion an
+    /// assistant turn.
+    public static func pair(_ p: TextOrMessages, _ c: TextOrMessages) -> (TextOrMessages, TextOrMessages) {
+        switch (p, c) {
+        case let (.text(t), .messages): return (.messages([ChatMessage(.user, t)]), c)
+        case let (.messages, .text(t)): return (p, .messages([ChatMessage(.assistant, t)]))
+        default: return (p, c)
+        }
+    }
+
+    /// The continuation of `prompt` by `completion`, with its mask. Both must
+    /// be the same kind (see `pair`).
+    public func completion(after prompt: TextOrMessages, _ completion: TextOrMessages) -> MaskedTokens {
+        switch (prompt, completion) {
+        case let (.messages(p), .messages(c)):
+            let whole = render(p + c, trainFrom: p.count, endOfSequence: true)
+            let head = render(p, trainFrom: p.count, generationPrompt: c.first?.role == .assistant).count
+            // The generation prompt is the first assistant header of `whole`.
+            return MaskedTokens(tokens: Array(whole.tokens[head...]), mask: Array(whole.mask[head...]))
+        case let (.text(_), .text(c)):
+            return plainCompletion(c)
+        default:
+            preconditionFailure("prompt and completion of different kinds: call ChatTemplate.pair first")
+        }
+    }
+}
