@@ -57,7 +57,12 @@ public struct TrainingData: Sendable {
         } else if source.hasPrefix("builtin:") {
             throw ConfigError("data.dataset: unknown built-in dataset '\(source)' (known: \(builtinSynthetic))")
         } else {
-            let shard = try TokenShard.read(URL(fileURLWithPath: source))
+            let url = URL(fileURLWithPath: source)
+            if ExampleShard.isExampleShard(url) {
+                let kind = try ExampleShard.read(url).kind
+                throw ConfigError("data.dataset \(source) holds \(kind.rawValue) examples (post-training data); pretraining reads token shards (plain text or JSONL `text`); the post-training modes that read it are not available yet")
+            }
+            let shard = try TokenShard.read(url)
             if shard.vocabSize > config.model.vocabSize {
                 throw ConfigError("data.dataset \(source) was tokenized with vocabulary \(shard.vocabSize) (\(shard.tokenizerName)), larger than model.vocab_size \(config.model.vocabSize)")
             }
