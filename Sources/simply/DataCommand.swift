@@ -132,6 +132,5 @@ struct DataCommand: ParsableCommand {
 
 /// "byte" or a tokenizer.json path.
 func loadTokenizer(_ spec: String) throws -> any Tokenizer {
-    guard spec == "byte" else { throw ValidationError("--tokenizer \(spec): only byte is available in this build") }
-    return ByteTokenizer()
+    do { return try TokenizerLoader.load(spec) } catch { throw ValidationError("--tokenizer: \(error)") }
 }

@@ -28,6 +28,10 @@ public struct DataConfig: Sendable, Equatable {
     public var dataset = "builtin:synthetic"
     /// Size of the built-in corpus in bytes.
     public var syntheticBytes = 2_000_000
+    /// "byte", or the path of a tokenizer.json (byte-level BPE), relative to
+    /// the current directory. The built-in corpus is encoded with it; a token
+    /// shard must have been prepared with it.
+    public var tokenizer = "byte"
     public init() {}
 }
 
@@ -140,6 +144,7 @@ extension ExperimentConfig {
         }),
         stringKey("data.dataset", \.data.dataset),
         intKey("data.synthetic_bytes", \.data.syntheticBytes, min: 1024),
+        stringKey("data.tokenizer", \.data.tokenizer),
         intKey("checkpoint.interval", \.checkpoint.interval),
         intKey("checkpoint.keep_last", \.checkpoint.keepLast),
         intKey("checkpoint.shard_mb", \.checkpoint.shardMB, min: 1),

@@ -35,6 +35,7 @@ public func runSection(data: TrainingData, runtime: RuntimeOptions, trainingMode
         ("data_source", .string(data.source)),
         ("data_tokens", .int(data.tokenCount)),
         ("data_sha256", .string(data.sha256)),
+        ("tokenizer", .string(data.tokenizerName)),
         ("config_sha256", .string("")),
     ]
     if let i = initCheckpoint {
