@@ -5,7 +5,7 @@ import SimplyData
 
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "data", abstract: "Prepare and generate datasets.", subcommands: [Prepare.self, Inspect.self, Generate.self])
+        commandName: "data", abstract: "Prepare and generate datasets.", subcommands: [Prepare.self, Inspect.self, Generate.self, Synthetic.self])
 
     struct Prepare: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -82,6 +82,29 @@ struct DataCommand: ParsableCommand {
                                                      color: isatty(STDOUT_FILENO) != 0)
                 print(lines.joined(separator: "\n"))
             } catch { fail("\(error)") }
+        }
+    }
+
+    struct Synthetic: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the built-in English-like corpus (data.dataset=builtin:synthetic) as a text file, e.g. to train a tokenizer on it.")
+
+        @Option(name: .customLong("bytes"), help: "Size in bytes (the run's data.synthetic_bytes).")
+        var bytes: Int = 2_000_000
+
+        @Option(name: .customLong("seed"), help: "The corpus seed (a run uses train.seed).")
+        var seed: UInt64 = 1337
+
+        @Option(name: .customLong("output"), help: "The text file to write.")
+        var output: String
+
+        func run() throws {
+            guard bytes >= 1 else { fail("--bytes must be >= 1") }
+            let text = SyntheticCorpus.generate(seed: seed, bytes: bytes)
+            do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
+                fail("cannot write \(output): \(error.localizedDescription)")
+            }
+            print("wrote \(output): \(bytes) bytes of the built-in corpus (seed \(seed))")
         }
     }
 
