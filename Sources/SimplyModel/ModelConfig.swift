@@ -14,6 +14,10 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var ropeTheta: Double
     public var normEps: Float
     public var initStd: Float
+    /// A scalar head `score.weight` [1, d_model] on the final hidden state
+    /// (Hugging Face `LlamaForSequenceClassification`, one label): reward
+    /// models and PPO's value head.
+    public var scoreHead = false
 
     public init(vocabSize: Int, dModel: Int, nLayers: Int, nHeads: Int, nKVHeads: Int, dFF: Int, seqLen: Int,
                 tieEmbeddings: Bool = true, ropeTheta: Double = 10000, normEps: Float = 1e-5, initStd: Float = 0.02) {

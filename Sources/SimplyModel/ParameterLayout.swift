@@ -39,6 +39,7 @@ public struct ParameterLayout: Sendable {
         }
         add("model.norm.weight", [d])
         if !c.tieEmbeddings { add("lm_head.weight", [c.vocabSize, d]) }
+        if c.scoreHead { add("score.weight", [1, d]) }
         self.entries = entries
         self.count = offset
     }

@@ -20,6 +20,7 @@ public final class Transformer: @unchecked Sendable {
     let layerGrads: [LayerWeights]
     let embed, finalNorm, head: Tensor
     let gEmbed, gFinalNorm, gHead: Tensor
+    let score, gScore: Tensor?         // [1, d] when config.scoreHead
 
     // Activations. Rows N = batch · seqLen.
     struct LayerActivations {
@@ -34,6 +35,7 @@ public final class Transformer: @unchecked Sendable {
     // What the last forward saw.
     var lastTokens: [Int32]
     var lastBatch = 0, lastSeqLen = 0
+    var lastWithLogits = true
 
     public init(config: ModelConfig, maxBatch: Int) {
         self.config = config
@@ -64,6 +66,12 @@ public final class Transformer: @unchecked Sendable {
         }
         (layerParams, embed, finalNorm, head) = views(params)
         (layerGrads, gEmbed, gFinalNorm, gHead) = views(grads)
+        if let e = layout.entry("score.weight") {
+            score = Tensor(storage: params.storage, offset: params.offset + e.offset, shape: e.shape)
+            gScore = Tensor(storage: grads.storage, offset: grads.offset + e.offset, shape: e.shape)
+        } else {
+            score = nil; gScore = nil
+        }
 
         let n = maxBatch * config.seqLen, d = config.dModel, hd = config.headDim
         let qd = config.nHeads * hd, kvd = config.nKVHeads * hd, f = config.dFF, t = config.seqLen
@@ -122,9 +130,52 @@ public final class Transformer: @unchecked Sendable {
 
     func view(_ t: Tensor, _ shape: [Int]) -> Tensor { Tensor(storage: t.storage, offset: t.offset, shape: shape) }
 
+    /// Per-position w·CE of the last forward, [batch · seqLen]; −logπ(target)
+    /// where the weight was 1.
+    public var positionLosses: Tensor { Tensor(storage: losses.storage, offset: 0, shape: [lastBatch * lastSeqLen]) }
+
+    /// The final-norm hidden states of the last forward, [batch · seqLen, d].
+    public var finalHidden: Tensor {
+        Tensor(storage: lnFinal.storage, offset: 0, shape: [lastBatch * lastSeqLen, config.dModel])
+    }
+
+    /// Multiplies position i's loss gradient by scale[i]: backward then gives
+    /// the gradient of Σ scale[i]·w[i]·CE[i]. Post-training objectives (DPO,
+    /// policy gradients) use it to turn per-sequence coefficients into one
+    /// backward pass.
+    public func scaleLossGradient(_ scale: [Float], parallel: Parallel) {
+        let n = lastBatch * lastSeqLen, v = config.vocabSize
+        precondition(scale.count >= n, "scale shorter than batch·seqLen")
+        let dl = dlogits
+        scale.withUnsafeBufferPointer { sb in
+            let sp = SendablePointer(UnsafeMutablePointer(mutating: sb.baseAddress!))
+            parallel.forEachRange(n, grain: 4) { r in
+                for i in r {
+                    let s = sp.p[i], row = dl.pointer + i * v
+                    for j in 0..<v { row[j] *= s }
+                }
+            }
+        }
+    }
+
+    /// The score head's value at each of `rows` (indices into batch · seqLen)
+    /// of the last forward: score · finalHidden[row].
+    public func scores(rows: [Int]) -> [Float] {
+        guard let w = score else { preconditionFailure("scores() needs model.score_head") }
+        let d = config.dModel
+        return rows.map { r in
+            var acc: Float = 0
+            let h = lnFinal.pointer + r * d
+            for j in 0..<d { acc = acc.addingProduct(w.pointer[j], h[j]) }
+            return acc
+        }
+    }
+
     /// Σ_i weights[i] · CE(targets[i] | logits at i) over [batch, seqLen] positions.
+    /// With `withLogits: false` the LM head is skipped (score-head models): the
+    /// value is 0 and backward starts from `scoreGradients` alone.
     public func forward(tokens: [Int32], targets: [Int32], weights: [Float], batch: Int, seqLen: Int,
-                        parallel: Parallel) -> Float {
+                        parallel: Parallel, withLogits: Bool = true) -> Float {
         let c = config
         precondition(batch >= 1 && batch <= maxBatch && seqLen >= 1 && seqLen <= c.seqLen, "batch/seqLen out of range")
         let n = batch * seqLen
@@ -165,19 +216,38 @@ public final class Transformer: @unchecked Sendable {
             addInPlace(next, a.xMid, count: n * d, parallel: parallel)       // out = xMid + down(h)
         }
         RMSNorm.forward(lnFinal, rstdFinal, residual[c.nLayers], finalNorm, rows: n, eps: c.normEps, parallel: parallel)
+        lastWithLogits = withLogits
+        guard withLogits else { return 0 }
         linearForward(logitsBuffer, lnFinal, head, rows: n, parallel: parallel)
         return CrossEntropy.forward(dlogits: dlogits, losses: losses, logits: logitsBuffer, targets: targets,
                                     weights: weights, rows: n, vocab: c.vocabSize, parallel: parallel)
     }
 
-    /// Adds the gradient of the last forward's value into `grads`.
-    public func backward(parallel: Parallel) {
+    /// Adds the gradient of the last forward's value into `grads`, plus that
+    /// of Σ dr·scores(row) for each (row, dr) in `scoreGradients`, added in
+    /// the order given.
+    public func backward(parallel: Parallel, scoreGradients: [(row: Int, gradient: Float)] = []) {
         let c = config
         let n = lastBatch * lastSeqLen, f = c.dFF
         precondition(n > 0, "backward before forward")
 
         // Head and final norm.
-        linearBackward(dx: dLn, accumulateDX: false, dw: gHead, dy: dlogits, x: lnFinal, w: head, rows: n, parallel: parallel)
+        if lastWithLogits {
+            linearBackward(dx: dLn, accumulateDX: false, dw: gHead, dy: dlogits, x: lnFinal, w: head, rows: n, parallel: parallel)
+        } else {
+            dLn.zero()
+        }
+        if !scoreGradients.isEmpty {
+            guard let w = score, let gw = gScore else { preconditionFailure("score gradients need model.score_head") }
+            let d = c.dModel
+            for (row, dr) in scoreGradients {
+                let h = lnFinal.pointer + row * d, dh = dLn.pointer + row * d
+                for j in 0..<d {
+                    gw.pointer[j] = gw.pointer[j].addingProduct(dr, h[j])
+                    dh[j] = dh[j].addingProduct(dr, w.pointer[j])
+                }
+            }
+        }
         dResidual.zero()
         RMSNorm.backward(dx: dResidual, dw: gFinalNorm, dy: dLn, x: residual[c.nLayers], rstd: rstdFinal,
                          w: finalNorm, rows: n, parallel: parallel)

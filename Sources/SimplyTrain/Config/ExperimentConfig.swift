@@ -122,6 +122,7 @@ extension ExperimentConfig {
         intKey("model.d_ff", \.model.dFF, min: 1),
         intKey("model.seq_len", \.model.seqLen, min: 1),
         boolKey("model.tie_embeddings", \.model.tieEmbeddings),
+        boolKey("model.score_head", \.model.scoreHead),
         doubleKey("model.rope_theta", \.model.ropeTheta, range: 1...1e12),
         floatKey("model.norm_eps", \.model.normEps),
         floatKey("model.init_std", \.model.initStd),
