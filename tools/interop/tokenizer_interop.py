@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Byte-level BPE interop between Simply and Hugging Face `tokenizers`.
+
+    python tools/interop/tokenizer_interop.py PATH/TO/simply [--golden golden/tokenizer] [--check]
+
+Needs `pip install tokenizers` (PyPI) in whatever Python runs it. It:
+  (a) trains a byte-level BPE with Python `tokenizers` on golden/tokenizer/corpus.txt
+      and saves it as hf-trained.json;
+  (b) runs `simply tokenizer train` on the same corpus with the same settings
+      (vocab 600, min_frequency 2) -> simply-trained.json, and loads it in Python;
+  (c) writes expected-ids.json: for each fixed test string, the ids Python
+      `tokenizers` gives with hf-trained.json and with simply-trained.json;
+  (d) runs `simply tokenizer encode` with both files and compares with (c).
+Prints OK or the mismatches; exits 1 on any mismatch. With --check nothing in
+golden/ is rewritten: the committed files are used and compared instead.
+
+The Swift tests (Tests/SimplyDataTests/BPETokenizerTests.swift) read these
+goldens; Python is never needed to run them. The test strings contain no
+special-token text: HF's `encode` would match "<|eos|>" as a special, Simply's
+never does (see Tokenizer.encode).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+SPECIALS = ["<|bos|>", "<|eos|>", "<|pad|>", "<|im_start|>", "<|im_end|>"]  # SpecialTokens.all
+VOCAB_SIZE = 600
+MIN_FREQUENCY = 2
+
+TEST_STRINGS = [
+    "Hello, world! This is a simple test of the tokenizer.",
+    "The loss fell from 10.83 to 2.17 after 42,000 steps in 2024.",
+    "1234567890 3.14159 1e-10 0x1F $19.99 +1 (555) 010-7788",
+    "Wait!!! What??? ... --- *** ((())) <<>> ||| ;;",
+    "a  b   c    d\n\ne\n\n\nf",
+    "\tindented\twith\ttabs\t\t\n\t x",
+    "don't I'll we've she's they're I'd I'm DON'T It'S 'tis",
+    "' 's ''s \u2019s rock'n'roll",
+    "naïve café résumé jalapeño Größe Straße coöperate",
+    "Ξεσκεπάζω την ψυχοφθόρα βδελυγμία",
+    "Съешь же ещё этих мягких французских булок",
+    "敏捷的棕色狐狸跳过了懒狗。東京は日本の首都です。다람쥐 헌 쳇바퀴",
+    "Emoji 🙂👍🏽 🎉🎉 👩\u200d💻 🇫🇷! ❤️",
+    "Mixed: English, Ελληνικά, Русский, 日本語, العربية, हिन्दी 123.",
+    "  leading spaces",
+    "trailing whitespace\n\n",
+    "   ",
+    "\n",
+    "",
+    "x \n y \t z\r\nw",
+    "\u00a0non-breaking\u2009thin\u3000ideographic\u2028line\u0085nel space",
+    "combining e\u0301 and precomposed \u00e9; zero width\u200bspace\ufeff",
+    "\u0000\u0001 control \u007f chars \u001b[0m",
+    "numbers of all kinds: 1½ ⅷ ① ² ٣ ४ 𝟙",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa ================ ..........",
+    "Zyzzyva quixotic xylophone, pneumonoultramicroscopicsilicovolcanoconiosis",
+    "\U0001F600\U0001F600 \U00010348 \U0001D11E \uE000 \uFFFD",
+    "The model replayed the run from its config and printed the hash. It matched, bit for bit.\n"
+    "The researcher smiled. \"That's what I needed. Now let's find the bug that broke step 1,235.\"\n",
+    "    for i in range(10):\n        print(i * i)  # squares\n",
+    "SELECT name, count(*) FROM runs WHERE loss < 2.5; https://example.com/a?b=c&d=42#x",
+]
+
+
+def train_hf(corpus: str) -> Tokenizer:
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE, min_frequency=MIN_FREQUENCY, special_tokens=SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    # The whole corpus is one sequence, as `simply tokenizer train` reads a text file.
+    tok.train_from_iterator([corpus], trainer=trainer)
+    return tok
+
+
+def simply_encode(simply: str, tokenizer_path: str, text: str) -> list:
+    with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as f:
+        f.write(text.encode("utf-8"))
+        path = f.name
+    try:
+        out = subprocess.run([simply, "tokenizer", "encode", "--tokenizer", tokenizer_path, path],
+                             check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(path)
+    return [int(x) for x in out.split()]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("simply", help="the built simply binary, e.g. .build/release/simply")
+    ap.add_argument("--golden", default=os.path.join(os.path.dirname(__file__), "..", "..", "golden", "tokenizer"))
+    ap.add_argument("--check", action="store_true", help="compare against the committed goldens, write nothing")
+    args = ap.parse_args()
+    g = os.path.normpath(args.golden)
+    corpus_path = os.path.join(g, "corpus.txt")
+    hf_path = os.path.join(g, "hf-trained.json")
+    simply_path = os.path.join(g, "simply-trained.json")
+    expected_path = os.path.join(g, "expected-ids.json")
+    with open(corpus_path, encoding="utf-8") as f:
+        corpus = f.read()
+
+    failures = 0
+    tmp = tempfile.mkdtemp()
+    # (a) HF training
+    hf = train_hf(corpus)
+    if args.check:
+        fresh = os.path.join(tmp, "hf-trained.json")
+        hf.save(fresh)
+        same = open(fresh, "rb").read() == open(hf_path, "rb").read()
+        print(("OK" if same else "MISMATCH") + "  Python retraining reproduces hf-trained.json")
+        failures += not same
+        hf = Tokenizer.from_file(hf_path)
+    else:
+        hf.save(hf_path)
+    # (b) Simply training, loaded by Python
+    target = os.path.join(tmp, "simply-trained.json") if args.check else simply_path
+    subprocess.run([args.simply, "tokenizer", "train", corpus_path, "--vocab_size", str(VOCAB_SIZE),
+                    "--min_frequency", str(MIN_FREQUENCY), "--out", target], check=True)
+    if args.check:
+        same = open(target, "rb").read() == open(simply_path, "rb").read()
+        print(("OK" if same else "MISMATCH") + "  simply tokenizer train reproduces simply-trained.json")
+        failures += not same
+    st = Tokenizer.from_file(simply_path)
+    print(f"hf-trained: vocab {hf.get_vocab_size()}, simply-trained: vocab {st.get_vocab_size()}")
+
+    # (c) expected ids from Python
+    records = []
+    for s in TEST_STRINGS:
+        rec = {"text": s,
+               "hf_trained": hf.encode(s, add_special_tokens=False).ids,
+               "simply_trained": st.encode(s, add_special_tokens=False).ids}
+        for key, t in (("hf_trained", hf), ("simply_trained", st)):
+            back = t.decode(rec[key], skip_special_tokens=False)
+            if back != s:
+                print(f"MISMATCH  Python decode(encode) with {key} of {s!r}: {back!r}")
+                failures += 1
+        records.append(rec)
+    body = "[\n" + ",\n".join(
+        "  {" + f"\"text\": {json.dumps(r['text'], ensure_ascii=False)},\n"
+        f"   \"hf_trained\": {json.dumps(r['hf_trained'])},\n"
+        f"   \"simply_trained\": {json.dumps(r['simply_trained'])}" + "}" for r in records) + "\n]\n"
+    if args.check:
+        same = body == open(expected_path, encoding="utf-8").read()
+        print(("OK" if same else "MISMATCH") + "  expected-ids.json matches Python's ids")
+        failures += not same
+    else:
+        with open(expected_path, "w", encoding="utf-8") as f:
+            f.write(body)
+
+    # (d) Simply's own encoding of both files against Python's
+    for key, path in (("hf_trained", hf_path), ("simply_trained", simply_path)):
+        bad = 0
+        for r in records:
+            ids = simply_encode(args.simply, path, r["text"])
+            if ids != r[key]:
+                bad += 1
+                print(f"MISMATCH  {key} {r['text']!r}\n  python {r[key]}\n  simply {ids}")
+        print(("OK" if bad == 0 else "MISMATCH") + f"  simply encode == Python encode with {key} "
+              f"({len(records) - bad}/{len(records)} strings)")
+        failures += bad
+    print("all OK" if failures == 0 else f"{failures} mismatch(es)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
