@@ -19,6 +19,29 @@ public struct TrainConfig: Sendable, Equatable {
     public var eps = 1e-8
     public var gradClip = 1.0
     public var seed: UInt64 = 1337
+    /// pretrain, sft, reward, dpo or distill (`--training_mode`).
+    public var mode = "pretrain"
+    public init() {}
+}
+
+public enum TrainingMode: String, CaseIterable, Sendable {
+    case pretrain, sft, reward, dpo, distill
+}
+
+/// Post-training hyper-parameters; defaults are TRL's (REFERENCE.md).
+public struct PosttrainConfig: Sendable, Equatable {
+    /// Reward model: −log σ(r_c − r_r − margin) + center_coefficient · mean((r_c + r_r)²).
+    public var rewardMargin = 0.0
+    public var rewardCenterCoefficient = 0.0
+    /// DPO: β, loss sigmoid | ipo | hinge, label smoothing ε (sigmoid only).
+    public var dpoBeta = 0.1
+    public var dpoLoss = "sigmoid"
+    public var dpoLabelSmoothing = 0.0
+    /// Distillation: a teacher run's checkpoint (directory), temperature T and
+    /// the weight α of the label cross-entropy: α·CE + (1 − α)·T²·KL.
+    public var distillTeacher = ""
+    public var distillTemperature = 2.0
+    public var distillAlpha = 0.5
     public init() {}
 }
 
@@ -51,6 +74,7 @@ public struct ExperimentConfig: Sendable, Equatable {
     public var model: ModelConfig
     public var train = TrainConfig()
     public var data = DataConfig()
+    public var posttrain = PosttrainConfig()
     public var checkpoint = CheckpointConfig()
 
     public init(model: ModelConfig) { self.model = model }
@@ -143,9 +167,28 @@ extension ExperimentConfig {
             }
             c.train.seed = u
         }),
+        ConfigKey(name: "train.training_mode", get: { .string($0.train.mode) }, set: { c, v in
+            guard let s = v.stringValue, TrainingMode(rawValue: s) != nil else {
+                throw ConfigError("train.training_mode: expected one of \(TrainingMode.allCases.map(\.rawValue).joined(separator: ", ")), got \(v.serialized())")
+            }
+            c.train.mode = s
+        }),
         stringKey("data.dataset", \.data.dataset),
         intKey("data.synthetic_bytes", \.data.syntheticBytes, min: 1024),
         stringKey("data.tokenizer", \.data.tokenizer),
+        doubleKey("reward.margin", \.posttrain.rewardMargin),
+        doubleKey("reward.center_coefficient", \.posttrain.rewardCenterCoefficient, range: 0...1e6),
+        doubleKey("dpo.beta", \.posttrain.dpoBeta, range: 1e-6...1e6),
+        ConfigKey(name: "dpo.loss_type", get: { .string($0.posttrain.dpoLoss) }, set: { c, v in
+            guard let s = v.stringValue, ["sigmoid", "ipo", "hinge"].contains(s) else {
+                throw ConfigError("dpo.loss_type: expected sigmoid, ipo or hinge, got \(v.serialized())")
+            }
+            c.posttrain.dpoLoss = s
+        }),
+        doubleKey("dpo.label_smoothing", \.posttrain.dpoLabelSmoothing, range: 0...0.5),
+        stringKey("distill.teacher_checkpoint", \.posttrain.distillTeacher),
+        doubleKey("distill.temperature", \.posttrain.distillTemperature, range: 1e-3...1e3),
+        doubleKey("distill.alpha", \.posttrain.distillAlpha, range: 0...1),
         intKey("checkpoint.interval", \.checkpoint.interval),
         intKey("checkpoint.keep_last", \.checkpoint.keepLast),
         intKey("checkpoint.shard_mb", \.checkpoint.shardMB, min: 1),

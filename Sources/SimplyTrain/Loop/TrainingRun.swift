@@ -26,14 +26,14 @@ public enum RunStart: Sendable {
 }
 
 /// The `run` section of config.json: what, besides the config, the bits are a function of.
-public func runSection(data: TrainingData, runtime: RuntimeOptions, trainingMode: String,
+public func runSection(data: DataIdentity, runtime: RuntimeOptions, trainingMode: String,
                        initCheckpoint: (path: String, state: String)? = nil) -> JSONValue {
     var pairs: [(String, JSONValue)] = [
         ("simply_version", .string(Simply.version)),
         ("deterministic", .bool(runtime.deterministic)),
         ("training_mode", .string(trainingMode)),
         ("data_source", .string(data.source)),
-        ("data_tokens", .int(data.tokenCount)),
+        ("data_tokens", .int(data.tokens)),
         ("data_sha256", .string(data.sha256)),
         ("tokenizer", .string(data.tokenizerName)),
         ("config_sha256", .string("")),
@@ -45,28 +45,48 @@ public func runSection(data: TrainingData, runtime: RuntimeOptions, trainingMode
     return .object(pairs)
 }
 
+/// Loads the parameters of `checkpoint` into `trainer`'s model (not the
+/// optimizer). Parameters the checkpoint lacks must be among the objective's
+/// `freshParameters`; they keep their initialization.
+public func loadInitialWeights(_ checkpoint: URL, into trainer: Trainer) throws -> CheckpointManifest {
+    let m = try Checkpoints.manifest(checkpoint)
+    let stored = Set(m.tensors.map(\.name))
+    let parameters = Array(trainer.stateTensors().prefix(trainer.model.layout.entries.count))
+    for p in parameters where !stored.contains(p.name) && !trainer.objective.freshParameters.contains(p.name) {
+        throw CheckpointError(checkpoint.appendingPathComponent("manifest.json").path, field: "tensor \(p.name)", "not in this checkpoint")
+    }
+    return try Checkpoints.load(checkpoint, into: parameters.filter { stored.contains($0.name) }, expectedConfigSHA256: nil)
+}
+
 /// Trains `config` in `runDirectory`, writing hashes.jsonl, metrics.jsonl and
 /// checkpoints as it goes. For `.resume`, `config` must be the run's own
-/// (`ExperimentConfig.fromRunConfig`).
+/// (`ExperimentConfig.fromRunConfig`). `objectives` builds the algorithm for
+/// `config.train.mode`.
 public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, runtime: RuntimeOptions,
-                        start: RunStart = .fresh, log: (String) -> Void) throws -> RunSummary {
-    let data = try TrainingData.load(config)
-    let trainer = try Trainer(config: config, data: data, runtime: runtime)
+                        start: RunStart = .fresh, objectives: ObjectiveFactory = pretrainingObjectiveFactory,
+                        log: (String) -> Void) throws -> RunSummary {
+    var initCheckpoint: URL? = nil
+    switch start {
+    case let .fromCheckpoint(url): initCheckpoint = try Checkpoints.resolve(url)
+    case .resume: initCheckpoint = try runDirectory.recordedRun()["init_checkpoint"]?.stringValue.map { URL(fileURLWithPath: $0) }
+    case .fresh: break
+    }
+    let objective = try objectives(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: initCheckpoint))
+    let data = objective.data
+    let trainer = Trainer(config: config, objective: objective, runtime: runtime)
     let configHash = config.identitySHA256
     var lastCheckpoint: URL? = nil
 
     switch start {
     case .fresh, .fromCheckpoint:
         var initInfo: (path: String, state: String)? = nil
-        if case let .fromCheckpoint(url) = start {
-            let checkpoint = try Checkpoints.resolve(url)
-            let parameters = Array(trainer.stateTensors().prefix(trainer.model.layout.entries.count))
-            let manifest = try Checkpoints.load(checkpoint, into: parameters, expectedConfigSHA256: nil)
+        if let checkpoint = initCheckpoint {
+            let manifest = try loadInitialWeights(checkpoint, into: trainer)
             initInfo = (checkpoint.path, manifest.stateSHA256)
             log("weights from \(checkpoint.path) (step \(manifest.step)); optimizer and step start fresh")
         }
         guard case var .object(sections) = config.json() else { fatalError("config json is an object") }
-        var run = runSection(data: data, runtime: runtime, trainingMode: "pretrain", initCheckpoint: initInfo)
+        var run = runSection(data: data, runtime: runtime, trainingMode: config.train.mode, initCheckpoint: initInfo)
         if case var .object(r) = run, let i = r.firstIndex(where: { $0.0 == "config_sha256" }) {
             r[i].1 = .string(configHash); run = .object(r)
         }
@@ -102,10 +122,10 @@ public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, ru
                               extra: .object([("simply_version", .string(Simply.version))]), options: options)
     }
 
-    log("model: \(trainer.model.layout.count) parameters; data: \(data.source), \(data.tokenCount) tokens; "
+    log("\(config.train.mode): \(trainer.model.layout.count) parameters; data: \(data.source), \(data.tokens) tokens; "
         + "\(runtime.deterministic ? "deterministic" : "fast (non-deterministic)") mode, \(runtime.threads) thread(s)")
     StopSignal.install()
-    let tokensPerStep = Double(config.train.batchSize * config.model.seqLen)
+    let tokensPerStep = Double(objective.tokensPerStep)
     let firstStep = trainer.step + 1
     let progress = Progress(total: config.train.steps, startStep: trainer.step)
     let start = monotonicSeconds()
@@ -119,8 +139,8 @@ public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, ru
         last = r.loss
         hashes.write(r.hashLine)
         metrics.write(.object([("step", .int(r.step)), ("loss", .double(Double(r.loss))), ("lr", .double(r.lr)),
-                               ("grad_norm", .double(r.gradNorm)), ("tokens_per_sec", .double(tokensPerStep / dt)),
-                               ("step_sec", .double(dt))]))
+                               ("grad_norm", .double(r.gradNorm))] + r.metrics.map { ($0.name, .double($0.value)) }
+                              + [("tokens_per_sec", .double(tokensPerStep / dt)), ("step_sec", .double(dt))]))
         progress.update(step: r.step, loss: r.loss, lr: r.lr, tokensPerSecond: tokensPerStep / dt)
         let interval = config.checkpoint.interval
         if r.step == config.train.steps || (interval > 0 && r.step % interval == 0) || StopSignal.pending != nil {

@@ -17,7 +17,8 @@ public enum Verify {
     /// Replays `runDirectory`. `from`: a checkpoint step to start from (nil: step 0).
     /// `steps`: stop after this many steps (nil: all recorded).
     public static func run(_ runDirectory: RunDirectory, from: Int?, steps: Int?, threads: Int,
-                           expected: [Int: String]? = nil, log: (String) -> Void) throws -> VerifyReport {
+                           expected: [Int: String]? = nil, objectives: ObjectiveFactory = pretrainingObjectiveFactory,
+                           log: (String) -> Void) throws -> VerifyReport {
         let config = try ExperimentConfig.fromRunConfig(runDirectory.configURL)
         let recordedRun = try runDirectory.recordedRun()
         let deterministic = recordedRun["deterministic"]?.boolValue ?? false
@@ -28,11 +29,21 @@ public enum Verify {
         guard let lastRecorded = recorded.keys.max() else {
             throw RunError("\(runDirectory.hashesURL.path): no steps recorded")
         }
-        let data = try TrainingData.load(config)
+        let runtime = RuntimeOptions(threads: threads, deterministic: deterministic)
+        let initCheckpoint = recordedRun["init_checkpoint"]?.stringValue.map { URL(fileURLWithPath: $0) }
+        let objective = try objectives(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: initCheckpoint))
+        let data = objective.data
         if let d = recordedRun["data_sha256"]?.stringValue, d != data.sha256 {
             throw RunError("\(runDirectory.configURL.path): run.data_sha256 is \(d), but \(data.source) hashes to \(data.sha256): the data changed")
         }
-        let trainer = try Trainer(config: config, data: data, runtime: RuntimeOptions(threads: threads, deterministic: deterministic))
+        let trainer = Trainer(config: config, objective: objective, runtime: runtime)
+        // A run that started from a checkpoint replays from those weights.
+        if from == nil, let c = initCheckpoint {
+            let m = try loadInitialWeights(c, into: trainer)
+            if let want = recordedRun["init_state_sha256"]?.stringValue, want != m.stateSHA256 {
+                throw RunError("\(c.path): its state_sha256 is \(m.stateSHA256), the run started from \(want): the initial checkpoint changed")
+            }
+        }
         let configHash = config.identitySHA256
         let checkpoints = (try? Checkpoints.list(runDirectory: runDirectory.url)) ?? []
         if let from {
@@ -165,16 +176,18 @@ public struct GoldenHashes: Sendable {
 
     /// Trains the config's first `steps` steps in memory (no run directory) and returns their lines.
     public static func compute(config name: String, overrides: [String], steps: Int, configDirectory: URL,
-                               threads: Int) throws -> [String] {
+                               threads: Int, objectives: ObjectiveFactory = pretrainingObjectiveFactory) throws -> [String] {
         let config = try ExperimentConfig.resolve(experiment: name, configDirectory: configDirectory, overrides: overrides)
-        let trainer = try Trainer(config: config, data: try TrainingData.load(config),
-                                  runtime: RuntimeOptions(threads: threads, deterministic: true))
+        let runtime = RuntimeOptions(threads: threads, deterministic: true)
+        let objective = try objectives(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: nil))
+        let trainer = Trainer(config: config, objective: objective, runtime: runtime)
         return (0..<min(steps, config.train.steps)).map { _ in trainer.trainStep().hashLine.serialized() }
     }
 
     /// The first differing step, or nil.
-    public func check(configDirectory: URL, threads: Int) throws -> String? {
-        let got = try Self.compute(config: config, overrides: overrides, steps: steps, configDirectory: configDirectory, threads: threads)
+    public func check(configDirectory: URL, threads: Int, objectives: ObjectiveFactory = pretrainingObjectiveFactory) throws -> String? {
+        let got = try Self.compute(config: config, overrides: overrides, steps: steps, configDirectory: configDirectory,
+                                   threads: threads, objectives: objectives)
         for (i, (want, have)) in zip(lines, got).enumerated() where want != have {
             let r = try JSONValue.parse(have)
             let w = try JSONValue.parse(want)
