@@ -38,8 +38,10 @@ let package = Package(
                 swiftSettings: hostFlags),
         .target(name: "SimplyTrain", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "CZstd"],
                 swiftSettings: hostFlags),
+        .target(name: "SimplyPosttraining", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyTrain"],
+                swiftSettings: hostFlags),
         .executableTarget(name: "simply",
-                          dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyTrain",
+                          dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyTrain", "SimplyPosttraining",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: hostFlags),
 
@@ -50,6 +52,8 @@ let package = Package(
         .testTarget(name: "SimplyDataTests", dependencies: ["SimplyData"],
                     swiftSettings: hostFlags),
         .testTarget(name: "SimplyTrainTests", dependencies: ["SimplyTrain"],
+                    swiftSettings: hostFlags),
+        .testTarget(name: "SimplyPosttrainingTests", dependencies: ["SimplyPosttraining"],
                     swiftSettings: hostFlags),
     ],
     swiftLanguageModes: [.v6]

@@ -158,6 +158,19 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
+    /// The greedy next token at each position of the last forward: the argmax
+    /// of its logits, the lowest id on ties.
+    public func predictedTokens() -> [Int32] {
+        precondition(lastWithLogits, "predictedTokens() needs a forward with logits")
+        let n = lastBatch * lastSeqLen, v = config.vocabSize
+        return (0..<n).map { i in
+            let row = logitsBuffer.pointer + i * v
+            var best = 0
+            for j in 1..<v where row[j] > row[best] { best = j }
+            return Int32(best)
+        }
+    }
+
     /// The score head's value at each of `rows` (indices into batch · seqLen)
     /// of the last forward: score · finalHidden[row].
     public func scores(rows: [Int]) -> [Float] {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SimplyCore
+import SimplyPosttraining
 import SimplyTrain
 
 struct TrainCommand: ParsableCommand {
@@ -15,8 +16,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("experiment_dir"), help: "The run directory (default: runs/NAME, or runs/NAME-2, … if taken).")
     var experimentDir: String?
 
-    @Option(name: .customLong("training_mode"), help: "pretrain (sft, reward, dpo, ppo, grpo, distill: not yet available).")
-    var trainingMode: String = "pretrain"
+    @Option(name: .customLong("training_mode"), help: "pretrain, sft, reward, dpo or distill (default: the config's train.training_mode, else pretrain). ppo, grpo: not yet available.")
+    var trainingMode: String?
 
     @Flag(name: .customLong("deterministic"), help: "Bitwise reproducible mode: deterministic kernels, same bits on any thread count.")
     var deterministic = false
@@ -37,17 +38,19 @@ struct TrainCommand: ParsableCommand {
     var loadCheckpoint: String?
 
     func run() throws {
-        guard trainingMode == "pretrain" else {
-            fail("--training_mode \(trainingMode) is not available yet (only pretrain is implemented in this version)")
+        if let m = trainingMode, TrainingMode(rawValue: m) == nil {
+            fail("--training_mode \(m) is not available (have: \(TrainingMode.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard threadCount >= 1 else { fail("--threads must be >= 1") }
         if resume && loadCheckpoint != nil { fail("--resume and --load_checkpoint exclude each other") }
-        let config: ExperimentConfig
+        var config: ExperimentConfig
         let dir: URL
         if resume {
             guard let d = experimentDir else { fail("--resume needs --experiment_dir (the run to continue)") }
-            if !overrides.isEmpty { fail("--resume continues the run's own config.json; --set is not allowed") }
+            if !overrides.isEmpty || trainingMode != nil {
+                fail("--resume continues the run's own config.json; --set and --training_mode are not allowed")
+            }
             dir = URL(fileURLWithPath: d)
             do { config = try ExperimentConfig.fromRunConfig(RunDirectory(dir).configURL) } catch { fail("\(error)") }
         } else {
@@ -55,6 +58,10 @@ struct TrainCommand: ParsableCommand {
                 config = try ExperimentConfig.resolve(experiment: experimentConfig,
                                                       configDirectory: URL(fileURLWithPath: configDir),
                                                       overrides: overrides)
+                if let m = trainingMode { config.train.mode = m }
+                // A reward model is the LM with a scalar score head.
+                if config.train.mode == TrainingMode.reward.rawValue { config.model.scoreHead = true }
+                try config.validate()
             } catch { fail("\(error)") }
             dir = URL(fileURLWithPath: experimentDir ?? freeRunDirectory(for: experimentConfig))
         }
@@ -69,7 +76,8 @@ struct TrainCommand: ParsableCommand {
             + (deterministic ? " (not used: deterministic kernels)" : ""))
         let start: RunStart = resume ? .resume : loadCheckpoint.map { .fromCheckpoint(URL(fileURLWithPath: $0)) } ?? .fresh
         do {
-            let s = try runTraining(config: config, runDirectory: RunDirectory(dir), runtime: runtime, start: start, log: log)
+            let s = try runTraining(config: config, runDirectory: RunDirectory(dir), runtime: runtime, start: start,
+                                    objectives: posttrainingObjectiveFactory, log: log)
             if s.lastStep < s.firstStep {
                 print("nothing to do: \(dir.path) already finished its \(s.totalSteps) steps")
                 return

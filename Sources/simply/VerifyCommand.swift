@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SimplyCore
+import SimplyPosttraining
 import SimplyTrain
 
 struct VerifyCommand: ParsableCommand {
@@ -35,7 +36,8 @@ struct VerifyCommand: ParsableCommand {
         guard let runDir else { fail("give a run directory, or --golden FILE") }
         let dir = URL(fileURLWithPath: runDir)
         do {
-            let r = try Verify.run(RunDirectory(dir), from: from, steps: steps, threads: threadCount, log: log)
+            let r = try Verify.run(RunDirectory(dir), from: from, steps: steps, threads: threadCount,
+                                   objectives: posttrainingObjectiveFactory, log: log)
             if let d = r.divergence {
                 print("DIVERGED at \(d)")
                 throw ExitCode(1)
@@ -52,13 +54,14 @@ struct VerifyCommand: ParsableCommand {
             let g = try GoldenHashes.read(url)
             if write {
                 let lines = try GoldenHashes.compute(config: g.config, overrides: g.overrides, steps: g.steps,
-                                                     configDirectory: configs, threads: threads)
+                                                     configDirectory: configs, threads: threads,
+                                                     objectives: posttrainingObjectiveFactory)
                 let updated = GoldenHashes(config: g.config, overrides: g.overrides, steps: g.steps, lines: lines)
                 try Data((updated.json(simplyVersion: Simply.version).pretty() + "\n").utf8).write(to: url)
                 print("wrote \(path): \(lines.count) steps of \(g.config)")
                 return
             }
-            if let d = try g.check(configDirectory: configs, threads: threads) {
+            if let d = try g.check(configDirectory: configs, threads: threads, objectives: posttrainingObjectiveFactory) {
                 print("DIVERGED from \(path) at \(d)")
                 throw ExitCode(1)
             }

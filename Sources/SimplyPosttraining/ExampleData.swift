@@ -1,0 +1,100 @@
+import Foundation
+import SimplyCore
+import SimplyData
+import SimplyModel
+import SimplyTrain
+
+/// A post-training dataset: the example shard named by `data.dataset`, read
+/// and checked against `data.tokenizer`, the model and the kind the mode needs,
+/// with the hashed cursor that picks example (step, slot).
+public struct ExampleData: Sendable {
+    public let shard: ExampleShard
+    public let source: String
+    public let cursor: DataCursor
+
+    public init(config: ExperimentConfig, kind: ExampleKind) throws {
+        let mode = config.train.mode
+        source = config.data.dataset
+        guard !source.hasPrefix("builtin:"), !source.contains(",") else {
+            throw ConfigError("data.dataset: training_mode \(mode) reads one example shard from `simply data prepare` (got '\(source)')")
+        }
+        let url = URL(fileURLWithPath: source)
+        guard ExampleShard.isExampleShard(url) else {
+            throw ConfigError("data.dataset \(source) is not an example shard: prepare \(kind.rawValue) data with `simply data prepare FILE.jsonl`")
+        }
+        shard = try ExampleShard.read(url)
+        guard shard.kind == kind else {
+            throw ConfigError("data.dataset \(source) holds \(shard.kind.rawValue) examples; training_mode \(mode) needs \(kind.rawValue) examples")
+        }
+        let tokenizer = try TrainingData.loadTokenizer(config)
+        guard shard.tokenizerName == tokenizer.name else {
+            throw ConfigError("data.dataset \(source) was prepared with tokenizer '\(shard.tokenizerName)' but data.tokenizer \(config.data.tokenizer) is '\(tokenizer.name)'")
+        }
+        guard !shard.examples.isEmpty else { throw ConfigError("data.dataset \(source) has no examples") }
+        cursor = DataCursor(numExamples: shard.examples.count, batchSize: config.train.batchSize, seed: config.train.seed)
+    }
+
+    public var identity: DataIdentity {
+        DataIdentity(source: source, sha256: shard.contentHash,
+                     tokens: shard.examples.reduce(0) { $0 + $1.tokenCount }, tokenizerName: shard.tokenizerName)
+    }
+
+    public func example(step: Int, slot: Int) -> PreparedExample {
+        shard.examples[cursor.exampleIndex(step: step, slot: slot)]
+    }
+
+    public func dataCursor(step: Int) -> JSONValue {
+        .object([("step", .int(step)), ("epochs", .array([.int(cursor.epoch(step: step))])),
+                 ("examples_per_epoch", .array([.int(shard.examples.count)]))])
+    }
+}
+
+/// Fixed-size rows for the model: [rows, seqLen] inputs, targets, and the
+/// loss mask of each target, filled from token sequences.
+public struct SequenceRows: Sendable {
+    public let rows: Int
+    public let seqLen: Int
+    public let pad: Int32
+    public var inputs: [Int32]
+    public var targets: [Int32]
+    /// 1 where the target is in the loss (its mask), else 0.
+    public var mask: [Float]
+    /// Per row: the number of tokens placed (≤ seqLen + 1), and the index of
+    /// the last input position holding a real token.
+    public var lengths: [Int]
+
+    public init(rows: Int, seqLen: Int, pad: Int32) {
+        self.rows = rows; self.seqLen = seqLen; self.pad = pad
+        inputs = Array(repeating: pad, count: rows * seqLen)
+        targets = Array(repeating: pad, count: rows * seqLen)
+        mask = Array(repeating: 0, count: rows * seqLen)
+        lengths = Array(repeating: 0, count: rows)
+    }
+
+    /// Row `row` := `seq`, cut to seqLen + 1 tokens (the end is dropped, as
+    /// TRL truncates), then padded. Input j is token j, target j is token
+    /// j + 1 with token j + 1's mask. Returns false when the cut dropped masked tokens.
+    @discardableResult
+    public mutating func set(row: Int, _ seq: MaskedTokens) -> Bool {
+        let n = min(seq.count, seqLen + 1)
+        let o = row * seqLen
+        for j in 0..<seqLen {
+            inputs[o + j] = j < n ? seq.tokens[j] : pad
+            let has = j + 1 < n
+            targets[o + j] = has ? seq.tokens[j + 1] : pad
+            mask[o + j] = has && seq.mask[j + 1] ? 1 : 0
+        }
+        lengths[row] = n
+        return !seq.mask[n...].contains(true)
+    }
+
+    /// Input position of the last real token of `row` (where a score head reads).
+    public func lastPosition(row: Int) -> Int { row * seqLen + max(0, min(lengths[row], seqLen) - 1) }
+
+    /// SHA-256 of inputs, targets and mask: the batch hash.
+    public func hash(into h: SHA256Hasher) {
+        inputs.withUnsafeBytes { h.update($0) }
+        targets.withUnsafeBytes { h.update($0) }
+        mask.withUnsafeBytes { h.update($0) }
+    }
+}

@@ -1,0 +1,13 @@
+import SimplyTrain
+
+/// The objective for each `train.training_mode`: what `simply train` and
+/// `simply verify` pass to the shared loop.
+public func posttrainingObjectiveFactory(_ context: ObjectiveContext) throws -> any TrainingObjective {
+    let mode = context.config.train.mode
+    switch TrainingMode(rawValue: mode) {
+    case .pretrain: return try pretrainingObjectiveFactory(context)
+    case .sft: return try SFTObjective(context)
+    case .dpo, .reward, .distill, nil:
+        throw ConfigError("train.training_mode \(mode) is not available yet")
+    }
+}

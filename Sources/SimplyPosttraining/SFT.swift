@@ -1,0 +1,63 @@
+import SimplyCore
+import SimplyData
+import SimplyModel
+import SimplyTrain
+
+/// Supervised fine-tuning: next-token cross-entropy on the completion
+/// (assistant) tokens only — the loss masks of `simply data prepare` — averaged
+/// over the loss tokens of the global batch (TRL's default for SFT). One
+/// example per row, cut to seq_len + 1 tokens and padded; no packing across
+/// examples, so attention never crosses from one example into another.
+///
+/// Metrics (TRL names): `num_tokens` (loss tokens in the batch),
+/// `mean_token_accuracy` (greedy next token = target, over loss tokens).
+public final class SFTObjective: TrainingObjective {
+    let config: ExperimentConfig
+    let examples: ExampleData
+    var batch: SequenceRows
+    var weights: [Float]
+    var lossTokens = 0
+    public let rowsPerShard: Int
+
+    public init(_ context: ObjectiveContext) throws {
+        config = context.config
+        examples = try ExampleData(config: config, kind: .supervised)
+        let tokenizer = try TrainingData.loadTokenizer(config)
+        rowsPerShard = config.train.batchSize / config.train.gradShards
+        batch = SequenceRows(rows: config.train.batchSize, seqLen: config.model.seqLen, pad: tokenizer.pad)
+        weights = Array(repeating: 0, count: config.train.batchSize * config.model.seqLen)
+    }
+
+    public var tokensPerStep: Int { config.train.batchSize * config.model.seqLen }
+    public var data: DataIdentity { examples.identity }
+    public func dataCursor(step: Int) -> JSONValue { examples.dataCursor(step: step) }
+
+    public func loadBatch(step: Int) -> String {
+        for slot in 0..<config.train.batchSize {
+            batch.set(row: slot, examples.example(step: step, slot: slot).sequences[0])
+        }
+        lossTokens = batch.mask.reduce(0) { $0 + Int($1) }
+        let scale = 1 / Float(max(lossTokens, 1))
+        for i in weights.indices { weights[i] = batch.mask[i] * scale }
+        let h = SHA256Hasher()
+        batch.hash(into: h)
+        return h.finalizeHex()
+    }
+
+    public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
+        let t = config.model.seqLen, n = rowsPerShard * t, lo = shard * n
+        let loss = model.forward(tokens: Array(batch.inputs[lo..<(lo + n)]), targets: Array(batch.targets[lo..<(lo + n)]),
+                                 weights: Array(weights[lo..<(lo + n)]), batch: rowsPerShard, seqLen: t, parallel: parallel)
+        let predicted = model.predictedTokens()
+        var correct = 0, count = 0
+        for i in 0..<n where batch.mask[lo + i] != 0 {
+            count += 1
+            if predicted[i] == batch.targets[lo + i] { correct += 1 }
+        }
+        model.backward(parallel: parallel)
+        return ShardResult(loss: loss, metrics: [
+            Metric("num_tokens", Double(count)),
+            Metric("mean_token_accuracy", Double(correct) / Double(max(lossTokens, 1))),
+        ])
+    }
+}
