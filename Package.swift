@@ -40,8 +40,10 @@ let package = Package(
                 swiftSettings: hostFlags),
         .target(name: "SimplyPosttraining", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyTrain"],
                 swiftSettings: hostFlags),
+        .target(name: "SimplyEval", dependencies: ["SimplyCore", "SimplyModel", "SimplyData"],
+                swiftSettings: hostFlags),
         .executableTarget(name: "simply",
-                          dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyTrain", "SimplyPosttraining",
+                          dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyTrain", "SimplyPosttraining", "SimplyEval",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: hostFlags),
 
@@ -53,7 +55,7 @@ let package = Package(
                     swiftSettings: hostFlags),
         .testTarget(name: "SimplyTrainTests", dependencies: ["SimplyTrain"],
                     swiftSettings: hostFlags),
-        .testTarget(name: "SimplyPosttrainingTests", dependencies: ["SimplyPosttraining"],
+        .testTarget(name: "SimplyPosttrainingTests", dependencies: ["SimplyPosttraining", "SimplyEval"],
                     swiftSettings: hostFlags),
     ],
     swiftLanguageModes: [.v6]

@@ -127,6 +127,9 @@ struct DataCommand: ParsableCommand {
         @Option(name: .customLong("seed"), help: "Generator seed.")
         var seed: UInt64 = 1
 
+        @Flag(name: .customLong("conversational"), help: "Prompts as user messages, answers as assistant messages (prompt_completion, preference, prompt_only), so they render with the chat template like alpaca data.")
+        var conversational = false
+
         @Option(name: .customLong("max_digits"), help: "Largest operand size for arithmetic.")
         var maxDigits: Int = 3
 
@@ -143,7 +146,7 @@ struct DataCommand: ParsableCommand {
             }
             guard count >= 1, (1...9).contains(maxDigits) else { fail("--count must be >= 1 and --max_digits in 1...9") }
             let examples = TaskGenerator.examples(kind, seed: seed, split: s, count: count, maxDigits: maxDigits)
-            let text = examples.map { f.record($0).serialized() + "\n" }.joined()
+            let text = examples.map { f.record($0, conversational: conversational).serialized() + "\n" }.joined()
             do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
                 fail("cannot write \(output): \(error.localizedDescription)")
             }

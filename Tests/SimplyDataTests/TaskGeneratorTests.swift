@@ -53,5 +53,10 @@ import SimplyData
                 == #"{"messages":[{"content":"What is 1 + 2?","role":"user"},{"content":"3","role":"assistant"}]}"#)
         #expect(TaskRecordFormat.promptCompletion.record(e)["completion"]?.stringValue == "3")
         #expect(TaskRecordFormat.promptOnly.record(e)["answer"]?.stringValue == "3")
+        // Conversational: the same chat rendering as Alpaca SFT data.
+        #expect(TaskRecordFormat.preference.record(e, conversational: true).serialized()
+                == #"{"chosen":[{"content":"3","role":"assistant"}],"prompt":[{"content":"What is 1 + 2?","role":"user"}],"rejected":[{"content":"4","role":"assistant"}]}"#)
+        #expect(TaskRecordFormat.promptOnly.record(e, conversational: true)["prompt"]
+                == TaskRecordFormat.preference.record(e, conversational: true)["prompt"])
     }
 }

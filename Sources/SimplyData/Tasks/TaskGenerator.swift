@@ -128,7 +128,15 @@ public enum TaskGenerator {
 public enum TaskRecordFormat: String, CaseIterable, Sendable {
     case alpaca, messages, promptCompletion = "prompt_completion", preference, promptOnly = "prompt_only"
 
-    public func record(_ e: TaskExample) -> JSONValue {
+    /// The record of one example. `conversational` writes prompts as a user
+    /// message and answers as assistant messages (TRL's conversational form),
+    /// so the data renders with the same chat template as Alpaca/messages SFT
+    /// data; alpaca and messages are conversational by nature.
+    public func record(_ e: TaskExample, conversational: Bool = false) -> JSONValue {
+        func user(_ s: String) -> JSONValue { .array([.object([("role", .string("user")), ("content", .string(s))])]) }
+        func assistant(_ s: String) -> JSONValue { .array([.object([("role", .string("assistant")), ("content", .string(s))])]) }
+        let prompt: JSONValue = conversational ? user(e.prompt) : .string(e.prompt)
+        func answer(_ s: String) -> JSONValue { conversational ? assistant(s) : .string(s) }
         switch self {
         case .alpaca:
             return .object([("instruction", .string(e.prompt)), ("input", .string("")), ("output", .string(e.answer))])
@@ -138,12 +146,12 @@ public enum TaskRecordFormat: String, CaseIterable, Sendable {
                 .object([("role", .string("assistant")), ("content", .string(e.answer))]),
             ]))])
         case .promptCompletion:
-            return .object([("prompt", .string(e.prompt)), ("completion", .string(e.answer))])
+            return .object([("prompt", prompt), ("completion", answer(e.answer))])
         case .preference:
-            return .object([("prompt", .string(e.prompt)), ("chosen", .string(e.answer)), ("rejected", .string(e.nearMiss))])
+            return .object([("prompt", prompt), ("chosen", answer(e.answer)), ("rejected", answer(e.nearMiss))])
         case .promptOnly:
             // The answer rides along for verifiable rewards and exact-match evals.
-            return .object([("prompt", .string(e.prompt)), ("answer", .string(e.answer))])
+            return .object([("prompt", prompt), ("answer", .string(e.answer))])
         }
     }
 }

@@ -1,0 +1,162 @@
+import Foundation
+import SimplyCore
+import SimplyData
+import SimplyModel
+import SimplyTrain
+
+/// The DPO losses (Rafailov et al. 2023; TRL `dpo_trainer.py`) as functions
+/// of one pair's sequence log-probabilities, with their derivatives. Pure and
+/// in Double, so they are testable against PyTorch on their own.
+public enum DPOLoss {
+    public enum Kind: String, CaseIterable, Sendable { case sigmoid, ipo, hinge }
+
+    public struct Value: Sendable, Equatable {
+        public let loss: Double
+        /// ∂loss/∂log π(chosen) and ∂loss/∂log π(rejected) (summed log-probs).
+        public let dChosen: Double
+        public let dRejected: Double
+    }
+
+    /// Δ = (log π(c) − log π_ref(c)) − (log π(r) − log π_ref(r)), log-probs
+    /// summed over completion tokens; for ipo, averaged per token (lengths).
+    /// - sigmoid: −(1−ε) log σ(βΔ) − ε log σ(−βΔ)
+    /// - hinge:   relu(1 − βΔ)
+    /// - ipo:     (Δ − 1/(2β))²
+    public static func value(_ kind: Kind, beta: Double, labelSmoothing: Double = 0,
+                             policyChosen: Double, policyRejected: Double,
+                             referenceChosen: Double, referenceRejected: Double,
+                             chosenLength: Int = 1, rejectedLength: Int = 1) -> Value {
+        var lc = 1.0, lr = 1.0
+        if kind == .ipo { lc = Double(max(chosenLength, 1)); lr = Double(max(rejectedLength, 1)) }
+        let delta = (policyChosen - referenceChosen) / lc - (policyRejected - referenceRejected) / lr
+        let loss: Double, dDelta: Double
+        switch kind {
+        case .sigmoid:
+            let e = labelSmoothing, z = beta * delta
+            loss = -(1 - e) * ScalarMath.logSigmoid(z) - e * ScalarMath.logSigmoid(-z)
+            // d/dz −log σ(z) = −σ(−z);  d/dz −log σ(−z) = σ(z)
+            dDelta = beta * (-(1 - e) * ScalarMath.sigmoid(-z) + e * ScalarMath.sigmoid(z))
+        case .hinge:
+            let m = 1 - beta * delta
+            loss = max(m, 0)
+            dDelta = m > 0 ? -beta : 0
+        case .ipo:
+            let d = delta - 1 / (2 * beta)
+            loss = d * d
+            dDelta = 2 * d
+        }
+        return Value(loss: loss, dChosen: dDelta / lc, dRejected: -dDelta / lr)
+    }
+}
+
+/// Direct preference optimization against a frozen reference: the policy's
+/// starting weights (`--load_checkpoint`, or the seeded initialization when
+/// there is none). Each pair is two rows, prompt+chosen and prompt+rejected;
+/// their completion log-probs come from one forward of each model, the
+/// per-pair loss derivatives scale the policy's loss gradient per row, and one
+/// backward gives the gradient of the batch's mean DPO loss.
+///
+/// Metrics (TRL names): rewards/chosen = β(log π(c) − log π_ref(c)),
+/// rewards/rejected, rewards/accuracies (chosen > rejected), rewards/margins,
+/// logps/chosen, logps/rejected (summed completion log-probs), means over pairs.
+public final class DPOObjective: TrainingObjective {
+    let config: ExperimentConfig
+    let examples: ExampleData
+    let kind: DPOLoss.Kind
+    let reference: Transformer
+    var rows: SequenceRows            // 2 rows per pair: chosen at 2i, rejected at 2i + 1
+    var ones: [Float]
+    public let rowsPerShard: Int
+    let pairs: Int
+
+    public init(_ context: ObjectiveContext) throws {
+        config = context.config
+        examples = try ExampleData(config: config, kind: .preference)
+        guard let k = DPOLoss.Kind(rawValue: config.posttrain.dpoLoss) else {
+            throw ConfigError("dpo.loss_type: \(config.posttrain.dpoLoss) is not sigmoid, ipo or hinge")
+        }
+        kind = k
+        let tokenizer = try TrainingData.loadTokenizer(config)
+        pairs = config.train.batchSize
+        rowsPerShard = 2 * pairs / config.train.gradShards
+        rows = SequenceRows(rows: 2 * pairs, seqLen: config.model.seqLen, pad: tokenizer.pad)
+        ones = []
+        reference = Transformer(config: config.model, maxBatch: rowsPerShard)
+        reference.initialize(seed: config.train.seed)
+        if let c = context.initCheckpoint {
+            let m = try Checkpoints.manifest(c)
+            let names = Set(m.tensors.map(\.name))
+            let params = reference.layout.entries.filter { names.contains($0.name) }.map {
+                CheckpointTensor(name: $0.name, tensor: reference.parameter($0.name))
+            }
+            _ = try Checkpoints.load(c, into: params, expectedConfigSHA256: nil)
+        }
+    }
+
+    public var tokensPerStep: Int { 2 * pairs * config.model.seqLen }
+    public var data: DataIdentity { examples.identity }
+    public func dataCursor(step: Int) -> JSONValue { examples.dataCursor(step: step) }
+
+    public func loadBatch(step: Int) -> String {
+        for slot in 0..<pairs {
+            let e = examples.example(step: step, slot: slot)
+            rows.set(row: 2 * slot, e.sequences[0] + e.sequences[1])
+            rows.set(row: 2 * slot + 1, e.sequences[0] + e.sequences[2])
+        }
+        let h = SHA256Hasher()
+        rows.hash(into: h)
+        return h.finalizeHex()
+    }
+
+    /// Per row: the summed completion log-prob (−Σ CE over masked targets) and its token count.
+    func rowLogProbs(_ model: Transformer, mask: ArraySlice<Float>) -> [(logp: Double, tokens: Int)] {
+        let t = config.model.seqLen, losses = model.positionLosses
+        return (0..<rowsPerShard).map { r in
+            var s = 0.0, n = 0
+            for j in 0..<t where mask[mask.startIndex + r * t + j] != 0 {
+                s -= Double(losses[r * t + j])
+                n += 1
+            }
+            return (s, n)
+        }
+    }
+
+    public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
+        let t = config.model.seqLen, n = rowsPerShard * t, lo = shard * n
+        let inputs = Array(rows.inputs[lo..<(lo + n)]), targets = Array(rows.targets[lo..<(lo + n)])
+        let mask = rows.mask[lo..<(lo + n)]
+        _ = reference.forward(tokens: inputs, targets: targets, weights: Array(mask), batch: rowsPerShard, seqLen: t,
+                              parallel: parallel)
+        let ref = rowLogProbs(reference, mask: mask)
+        _ = model.forward(tokens: inputs, targets: targets, weights: Array(mask), batch: rowsPerShard, seqLen: t,
+                          parallel: parallel)
+        let pol = rowLogProbs(model, mask: mask)
+
+        let beta = config.posttrain.dpoBeta, b = Double(pairs)
+        var scale = [Float](repeating: 0, count: n)
+        var loss = 0.0, rc = 0.0, rr = 0.0, acc = 0.0, lpc = 0.0, lpr = 0.0
+        for p in 0..<(rowsPerShard / 2) {
+            let c = 2 * p, r = 2 * p + 1
+            let v = DPOLoss.value(kind, beta: beta, labelSmoothing: config.posttrain.dpoLabelSmoothing,
+                                  policyChosen: pol[c].logp, policyRejected: pol[r].logp,
+                                  referenceChosen: ref[c].logp, referenceRejected: ref[r].logp,
+                                  chosenLength: pol[c].tokens, rejectedLength: pol[r].tokens)
+            loss += v.loss / b
+            // log π(row) = −Σ CE, so ∂L/∂CE_i = −∂L/∂log π(row) at every masked position.
+            for j in 0..<t {
+                scale[c * t + j] = Float(-v.dChosen / b)
+                scale[r * t + j] = Float(-v.dRejected / b)
+            }
+            let chosenReward = beta * (pol[c].logp - ref[c].logp), rejectedReward = beta * (pol[r].logp - ref[r].logp)
+            rc += chosenReward / b; rr += rejectedReward / b
+            acc += (chosenReward > rejectedReward ? 1 : 0) / b
+            lpc += pol[c].logp / b; lpr += pol[r].logp / b
+        }
+        model.scaleLossGradient(scale, parallel: parallel)
+        model.backward(parallel: parallel)
+        return ShardResult(loss: Float(loss), metrics: [
+            Metric("rewards/chosen", rc), Metric("rewards/rejected", rr), Metric("rewards/accuracies", acc),
+            Metric("rewards/margins", rc - rr), Metric("logps/chosen", lpc), Metric("logps/rejected", lpr),
+        ])
+    }
+}

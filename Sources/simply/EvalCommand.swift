@@ -1,0 +1,6 @@
+import ArgumentParser
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval", abstract: "Evaluate a trained model.", subcommands: [EvalGenerate.self])
+}
