@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import SimplyCore
+import SimplyData
+import SimplyPosttraining
+import SimplyTrain
+
+/// `simply eval preference`: DPO's held-out implicit-reward accuracy.
+struct EvalPreference: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "preference",
+        abstract: "Held-out DPO metrics: implicit rewards β(log π − log π_ref) of chosen vs rejected on a prepared preference file.")
+
+    @Option(name: .customLong("checkpoint"), help: "The policy: a checkpoint or run directory.")
+    var checkpoint: String
+
+    @Option(name: .customLong("reference"), help: "The reference: a checkpoint or run directory (default: the policy run's --load_checkpoint).")
+    var reference: String?
+
+    @Option(name: .customLong("data"), help: "A preference example shard.")
+    var data: String
+
+    @Option(name: .customLong("beta"), help: "β (default: the policy run's dpo.beta).")
+    var beta: Double?
+
+    @Option(name: .customLong("threads"), help: "Worker threads (never changes the result).")
+    var threads: Int?
+
+    func run() throws {
+        do {
+            let batch = 8
+            let policy = try TrainedModel(URL(fileURLWithPath: checkpoint), maxBatch: 2 * batch)
+            let run = RunDirectory(policy.checkpoint.deletingLastPathComponent().deletingLastPathComponent())
+            let recordedInit = try run.recordedRun()["init_checkpoint"]?.stringValue
+            guard let refPath = reference ?? recordedInit else {
+                fail("--reference is needed: \(run.url.path) did not start from a checkpoint")
+            }
+            let ref = try TrainedModel(URL(fileURLWithPath: refPath), maxBatch: 2 * batch)
+            guard ref.config.model == policy.config.model else { fail("\(refPath): the reference's model differs from the policy's") }
+            let tokenizer = try TrainingData.loadTokenizer(policy.config)
+            let shard = try ExampleShard.read(URL(fileURLWithPath: data))
+            guard shard.kind == .preference else { fail("\(data): holds \(shard.kind.rawValue) examples, not preference pairs") }
+            guard shard.tokenizerName == tokenizer.name else {
+                fail("\(data): prepared with tokenizer '\(shard.tokenizerName)' but the model's is '\(tokenizer.name)'")
+            }
+            let b = beta ?? policy.config.posttrain.dpoBeta
+            let parallel = Parallel(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, deterministic: true)
+            let r = PreferenceEvaluation.evaluate(policy: policy.model, reference: ref.model, examples: shard.examples, beta: b,
+                                                  pad: tokenizer.pad, batch: batch, parallel: parallel)
+            print(String(format: "rewards/accuracies %.4f | rewards/margins %.4f | logps/chosen %.3f | logps/rejected %.3f | %d pairs, beta %g",
+                         r.accuracy, r.meanMargin, r.meanChosenLogProb, r.meanRejectedLogProb, r.pairs, b))
+        } catch { fail("\(error)") }
+    }
+}
