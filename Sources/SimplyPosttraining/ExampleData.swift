@@ -19,6 +19,9 @@ public struct ExampleData: Sendable {
             throw ConfigError("data.dataset: training_mode \(mode) reads one example shard from `simply data prepare` (got '\(source)')")
         }
         let url = URL(fileURLWithPath: source)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ConfigError("data.dataset \(source): no such file (make it with `simply data generate … --format \(kind == .supervised ? "alpaca" : kind == .preference ? "preference --conversational" : "prompt_only --conversational")` and `simply data prepare`)")
+        }
         guard ExampleShard.isExampleShard(url) else {
             throw ConfigError("data.dataset \(source) is not an example shard: prepare \(kind.rawValue) data with `simply data prepare FILE.jsonl`")
         }
