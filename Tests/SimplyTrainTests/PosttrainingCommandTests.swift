@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import SimplyCore
+
+/// Post-training on the real binary: SFT from a pre-trained checkpoint, DPO
+/// from the SFT run; each stopped by a signal and resumed ends with the same
+/// hashes.jsonl as an uninterrupted run, and `simply verify` passes on it
+/// (replaying from the checkpoint the run started from).
+@Suite(.serialized) struct PosttrainingCommandTests {
+    static let model = ["--set", "model.d_model=32", "--set", "model.n_layers=2", "--set", "model.n_heads=4",
+                        "--set", "model.n_kv_heads=2", "--set", "model.d_ff=64", "--set", "model.seq_len=96",
+                        "--set", "model.vocab_size=260", "--set", "train.batch_size=4", "--set", "train.warmup_steps=2",
+                        "--set", "data.synthetic_bytes=100000"]
+    var repo: URL { configsURL.deletingLastPathComponent() }
+
+    func lineCount(_ url: URL) -> Int {
+        (FileManager.default.contents(atPath: url.path) ?? Data()).filter { $0 == UInt8(ascii: "\n") }.count
+    }
+
+    func interrupted(_ args: [String], dir: URL, afterSteps: Int, signal: Int32) throws -> Int32 {
+        guard let bin = simplyBinary() else { throw ConfigErrorForTests("simply binary not found") }
+        let p = Process()
+        p.executableURL = bin
+        p.arguments = args
+        p.currentDirectoryURL = repo
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let hashes = dir.appendingPathComponent("hashes.jsonl")
+        let deadline = Date().addingTimeInterval(120)
+        while lineCount(hashes) < afterSteps && p.isRunning && Date() < deadline { usleep(2_000) }
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    func ok(_ r: ProcessResult, _ what: String) {
+        #expect(r.status == 0, "\(what): \(r.stderr)")
+    }
+
+    @Test func sftAndDPOResumeExactlyAndVerify() throws {
+        let tmp = try temporaryDirectory("posttrain-cli")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        func path(_ s: String) -> String { tmp.appendingPathComponent(s).path }
+        ok(try runSimply(["train", "--experiment_config", "tiny", "--experiment_dir", path("pre"), "--deterministic",
+                          "--set", "train.steps=6"] + Self.model, cwd: repo), "pretrain")
+        ok(try runSimply(["data", "generate", "--task", "copying", "--count", "64", "--format", "alpaca",
+                          "--output", path("sft.jsonl")], cwd: repo), "generate")
+        ok(try runSimply(["data", "generate", "--task", "copying", "--count", "64", "--format", "preference", "--conversational",
+                          "--output", path("pref.jsonl")], cwd: repo), "generate")
+        ok(try runSimply(["data", "prepare", path("sft.jsonl"), "--output", path("sft.ex")], cwd: repo), "prepare")
+        ok(try runSimply(["data", "prepare", path("pref.jsonl"), "--output", path("pref.ex")], cwd: repo), "prepare")
+
+        for (mode, from, data) in [("sft", "pre", "sft.ex"), ("dpo", "sft", "pref.ex")] {
+            let args = ["train", "--experiment_config", "tiny", "--training_mode", mode, "--load_checkpoint", path(from),
+                        "--deterministic", "--threads", "2", "--set", "train.steps=12", "--set", "checkpoint.interval=4",
+                        "--set", "data.dataset=\(path(data))"] + Self.model
+            let clean = try runSimply(args + ["--experiment_dir", path(mode)], cwd: repo)
+            ok(clean, mode)
+            let want = try Data(contentsOf: tmp.appendingPathComponent("\(mode)/hashes.jsonl"))
+            #expect(lineCount(tmp.appendingPathComponent("\(mode)/hashes.jsonl")) == 12)
+            let metrics = try String(contentsOf: tmp.appendingPathComponent("\(mode)/metrics.jsonl"), encoding: .utf8)
+            #expect(metrics.contains(mode == "sft" ? "\"mean_token_accuracy\"" : "\"rewards/accuracies\""))
+
+            // SIGTERM mid-run, resume on 1 thread; SIGKILL, resume on 2.
+            for (signal, name, threads) in [(SIGTERM, "term", 1), (SIGKILL, "kill", 2)] {
+                let dir = tmp.appendingPathComponent("\(mode)-\(name)")
+                let status = try interrupted(args + ["--experiment_dir", dir.path], dir: dir,
+                                             afterSteps: Int.random(in: 5...9), signal: signal)
+                #expect(signal == SIGKILL ? status != 0 : status == 0)
+                ok(try runSimply(["train", "--experiment_dir", dir.path, "--resume", "--threads", "\(threads)"], cwd: repo),
+                   "\(mode) resume after \(name)")
+                #expect(try Data(contentsOf: dir.appendingPathComponent("hashes.jsonl")) == want, "\(mode) after \(name)")
+            }
+            // verify replays from the --load_checkpoint weights, on another thread count.
+            let v = try runSimply(["verify", path(mode), "--threads", "1"], cwd: repo)
+            ok(v, "\(mode) verify")
+            #expect(v.stdout.contains("verified steps 1-12") && v.stdout.contains("12 step hashes"), "\(v.stdout)")
+        }
+    }
+}
