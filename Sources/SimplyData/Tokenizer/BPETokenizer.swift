@@ -144,12 +144,13 @@ public struct BPETokenizer: Tokenizer {
             var out: [Int32] = []
             out.reserveCapacity(buf.count / 3)
             var cache = WordCache()
+            let useCache = buf.count >= 4096  // building the memo costs more than it saves on short texts
             var syms: [Int32] = []
             PreTokenizer.forEachPiece(buf) { r in
                 let word = UnsafeBufferPointer(rebasing: buf[r])
-                if cache.append(word, to: &out) { return }
+                if useCache, cache.append(word, to: &out) { return }
                 mergeWord(word, into: &syms)
-                cache.insert(word, syms)
+                if useCache { cache.insert(word, syms) }
                 out.append(contentsOf: syms)
             }
             return out
