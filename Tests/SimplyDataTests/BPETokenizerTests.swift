@@ -263,6 +263,43 @@ private func replacing(_ root: JSONValue, _ path: [String], _ new: JSONValue?) -
         #expect(small.merges.map { $0.left + " " + $0.right } == a.merges.prefix(300 - 261).map { $0.left + " " + $0.right })
     }
 
+    /// The incremental trainer agrees with a naive one that recounts every
+    /// pair from scratch before each merge (same tie rule: highest count,
+    /// then smallest (left id, right id); same min_frequency stop).
+    @Test func trainerMatchesNaiveRecount() throws {
+        let texts = try corpusTexts()
+        let vocabSize = 600, minFrequency = 2
+        var counts: [[UInt8]: Int] = [:]
+        for t in texts { for p in PreTokenizer.split(t) { counts[Array(p.utf8), default: 0] += 1 } }
+        var words = counts.map { (syms: $0.key.map { Int32($0) }, count: $0.value) }
+        var tokens: [[UInt8]] = (0..<256).map { [UInt8($0)] }
+        var merges: [String] = []
+        while tokens.count < vocabSize - 5 {
+            var pairs: [[Int32]: Int] = [:]
+            for w in words where w.syms.count > 1 {
+                for i in 0..<(w.syms.count - 1) { pairs[[w.syms[i], w.syms[i + 1]], default: 0] += w.count }
+            }
+            guard let best = pairs.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key.lexicographicallyPrecedes($1.key) == false }),
+                  best.value >= minFrequency else { break }
+            let (l, r) = (best.key[0], best.key[1])
+            let bytes = tokens[Int(l)] + tokens[Int(r)]
+            let id = tokens.firstIndex(of: bytes).map { Int32($0) } ?? Int32(tokens.count)
+            if id == Int32(tokens.count) { tokens.append(bytes) }
+            merges.append(ByteLevel.encode(tokens[Int(l)]) + " " + ByteLevel.encode(tokens[Int(r)]))
+            for k in words.indices {
+                var s = words[k].syms, out: [Int32] = [], i = 0
+                while i < s.count {
+                    if i + 1 < s.count && s[i] == l && s[i + 1] == r { out.append(id); i += 2 } else { out.append(s[i]); i += 1 }
+                }
+                s = out
+                words[k].syms = s
+            }
+        }
+        let tok = try BPETrainer.train(texts: texts, vocabSize: vocabSize, minFrequency: minFrequency)
+        #expect(merges.count == 339)
+        #expect(tok.merges.map { $0.left + " " + $0.right } == merges)
+    }
+
     @Test func trainerLimits() throws {
         // No merges: the bytes and the specials only.
         let t = try BPETrainer.train(texts: ["aaaa bbbb"], vocabSize: 261)
