@@ -68,9 +68,24 @@ struct TokenizerCommand: ParsableCommand {
         @Flag(name: .customLong("bench"), help: "Print encoding speed in MB/s instead of the ids.")
         var bench = false
 
+        @Flag(name: .customLong("jsonl"), help: "FILE is JSONL: encode each record's text field, one line of ids per record.")
+        var jsonl = false
+
+        @Option(name: .customLong("text_field"), help: "The JSONL field holding the text (with --jsonl).")
+        var textField: String = "text"
+
         func run() throws {
             let tok: any Tokenizer
             do { tok = try TokenizerLoader.load(tokenizer) } catch { fail("\(error)") }
+            if jsonl {
+                guard let f = file, text == nil, !bench else { fail("--jsonl needs a FILE (and no --text or --bench)") }
+                let docs: [String]
+                do { docs = try DataPrepare.documents(in: URL(fileURLWithPath: f), format: .jsonl, textField: textField) } catch {
+                    fail("\(error)")
+                }
+                for d in docs { print(tok.encode(d).map { String($0) }.joined(separator: " ")) }
+                return
+            }
             let input: String
             switch (text, file) {
             case let (t?, nil): input = t

@@ -14,6 +14,12 @@ Needs `pip install tokenizers` (PyPI) in whatever Python runs it. It:
 Prints OK or the mismatches; exits 1 on any mismatch. With --check nothing in
 golden/ is rewritten: the committed files are used and compared instead.
 
+Extra checks that write nothing to golden/:
+  --fuzz N     N random strings mixing scripts, marks, number kinds, emoji and
+               every kind of whitespace, encoded by Python and Simply with both files;
+  --big FILE   trains both sides on FILE (vocab --big_vocab, default 8192) and
+               compares every line of FILE encoded by Python and Simply with both.
+
 The Swift tests (Tests/SimplyDataTests/BPETokenizerTests.swift) read these
 goldens; Python is never needed to run them. The test strings contain no
 special-token text: HF's `encode` would match "<|eos|>" as a special, Simply's
@@ -22,6 +28,7 @@ never does (see Tokenizer.encode).
 import argparse
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -67,12 +74,12 @@ TEST_STRINGS = [
 ]
 
 
-def train_hf(corpus: str) -> Tokenizer:
+def train_hf(corpus: str, vocab_size: int = VOCAB_SIZE) -> Tokenizer:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE, min_frequency=MIN_FREQUENCY, special_tokens=SPECIALS,
+        vocab_size=vocab_size, min_frequency=MIN_FREQUENCY, special_tokens=SPECIALS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     # The whole corpus is one sequence, as `simply tokenizer train` reads a text file.
     tok.train_from_iterator([corpus], trainer=trainer)
@@ -91,11 +98,78 @@ def simply_encode(simply: str, tokenizer_path: str, text: str) -> list:
     return [int(x) for x in out.split()]
 
 
+FUZZ_POOLS = [
+    (30, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+    (12, " "),
+    (6, "0123456789"),
+    (6, ".,;:!?-_()[]{}<>/\\|@#$%^&*+=~`\"'"),
+    (4, "'"),
+    (3, ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'LL", "n't"]),
+    (6, "\t\n\r\x0b\x0c\x85\xa0\u1680\u2000\u2005\u200a\u2028\u2029\u202f\u205f\u3000"),
+    (2, "\u180e\u200b\u200c\u200d\u2060\ufeff"),  # not White_Space
+    (8, "àéîõüçñßøåæœÀÉÎÕÜÇÑ" "αβγδεζηθλμπσςωΑΒΓΔ" "абвгдежзийклмнЖЗИЙ" "אבגדה" "ابتثجحخ"),
+    (6, "的一是不了人我在有他这中大来上日本語東京" "ぁあいうえおかきくけこ" "アイウエオカキ" "가나다라마바사" "กขฃคฅฆง"),
+    (3, "\u0301\u0308\u0327\u093f\u094d\u0e31\u0e34\u05b7\u064b"),  # combining marks (M*, not L)
+    (3, "ʰʲˆˇˈːˑ々ー"),  # modifier letters (Lm)
+    (3, "²³¹¼½¾ⅠⅡⅫⅷ①②⑳٠١٢٣०१२३߀𝟘𝟙𝟚"),
+    (4, ["🙂", "😀", "👍🏽", "👩\u200d💻", "🇫🇷", "❤️", "🎉", "™", "€", "∑", "→", "•", "…", "©", "\ufffd"]),
+    (2, "\x00\x01\x07\x1b\x1f\x7f\x80\x9f\xad"),
+    (1, "\ue000\U000f0000\U0001d11e\U00010348\U00020000\u0378\U000e0001"),
+]
+
+
+def fuzz_strings(n: int, seed: int = 1234) -> list:
+    rng = random.Random(seed)
+    weights = [w for w, _ in FUZZ_POOLS]
+    out = []
+    for _ in range(n):
+        parts = []
+        for _ in range(rng.randint(1, 40)):
+            pool = rng.choices(FUZZ_POOLS, weights)[0][1]
+            parts.append(rng.choice(pool) * (rng.randint(1, 4) if rng.random() < 0.2 else 1))
+        out.append("".join(parts))
+    return out
+
+
+def simply_encode_many(simply: str, tokenizer_path: str, texts: list) -> list:
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as f:
+        for t in texts:
+            f.write(json.dumps({"text": t}) + "\n")
+        path = f.name
+    try:
+        out = subprocess.run([simply, "tokenizer", "encode", "--tokenizer", tokenizer_path, "--jsonl", path],
+                             check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(path)
+    lines = out.split("\n")[:-1]
+    return [[int(x) for x in line.split()] for line in lines]
+
+
+def compare_many(simply: str, label: str, paths: dict, texts: list) -> int:
+    failures = 0
+    for key, path in paths.items():
+        t = Tokenizer.from_file(path)
+        want = [e.ids for e in t.encode_batch(texts, add_special_tokens=False)]
+        got = simply_encode_many(simply, path, texts)
+        bad = [i for i in range(len(texts)) if i >= len(got) or got[i] != want[i]]
+        if len(got) != len(texts):
+            print(f"MISMATCH  {label} {key}: simply printed {len(got)} lines for {len(texts)} texts")
+        for i in bad[:5]:
+            print(f"MISMATCH  {label} {key} {texts[i]!r}\n  python {want[i]}\n  simply {got[i] if i < len(got) else None}")
+        print(("OK" if not bad else "MISMATCH") + f"  {label}: simply encode == Python encode with {key} "
+              f"({len(texts) - len(bad)}/{len(texts)} texts, {sum(len(w) for w in want)} tokens)")
+        failures += len(bad)
+    return failures
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("simply", help="the built simply binary, e.g. .build/release/simply")
     ap.add_argument("--golden", default=os.path.join(os.path.dirname(__file__), "..", "..", "golden", "tokenizer"))
     ap.add_argument("--check", action="store_true", help="compare against the committed goldens, write nothing")
+    ap.add_argument("--fuzz", type=int, default=0, help="also compare N random strings")
+    ap.add_argument("--big", help="also train both sides on this text file and compare its lines")
+    ap.add_argument("--big_vocab", type=int, default=8192)
     args = ap.parse_args()
     g = os.path.normpath(args.golden)
     corpus_path = os.path.join(g, "corpus.txt")
@@ -164,6 +238,20 @@ def main() -> int:
         print(("OK" if bad == 0 else "MISMATCH") + f"  simply encode == Python encode with {key} "
               f"({len(records) - bad}/{len(records)} strings)")
         failures += bad
+    if args.fuzz:
+        failures += compare_many(args.simply, "fuzz", {"hf_trained": hf_path, "simply_trained": simply_path},
+                                 fuzz_strings(args.fuzz))
+    if args.big:
+        with open(args.big, encoding="utf-8") as f:
+            big = f.read()
+        hf_big = os.path.join(tmp, "hf-big.json")
+        simply_big = os.path.join(tmp, "simply-big.json")
+        t = train_hf(big, args.big_vocab)
+        t.save(hf_big)
+        subprocess.run([args.simply, "tokenizer", "train", args.big, "--vocab_size", str(args.big_vocab),
+                        "--min_frequency", str(MIN_FREQUENCY), "--out", simply_big], check=True)
+        lines = [line + "\n" for line in big.split("\n")]
+        failures += compare_many(args.simply, "big", {"hf_big": hf_big, "simply_big": simply_big}, lines)
     print("all OK" if failures == 0 else f"{failures} mismatch(es)")
     return 1 if failures else 0
 
