@@ -71,6 +71,11 @@ TEST_STRINGS = [
     "The researcher smiled. \"That's what I needed. Now let's find the bug that broke step 1,235.\"\n",
     "    for i in range(10):\n        print(i * i)  # squares\n",
     "SELECT name, count(*) FROM runs WHERE loss < 2.5; https://example.com/a?b=c&d=42#x",
+    # Long pre-tokens (more than 64 bytes take Simply's heap-based merge path).
+    "的一是不了人我在有他这中大来上日本語東京" * 30,
+    "Thequickbrownfoxjumpsoverthelazydogandthemodelreplayedtherun" * 8,
+    "a" * 300 + " " + "=" * 130 + " " * 70 + "x",
+    "aGVsbG8gd29ybGQsIHRoaXMgaXMgYmFzZTY0" * 6,
 ]
 
 
@@ -123,6 +128,10 @@ def fuzz_strings(n: int, seed: int = 1234) -> list:
     weights = [w for w, _ in FUZZ_POOLS]
     out = []
     for _ in range(n):
+        if rng.random() < 0.1:  # one long pre-token
+            pool = rng.choice([FUZZ_POOLS[0][1], FUZZ_POOLS[8][1], FUZZ_POOLS[9][1]])
+            out.append("".join(rng.choice(pool) for _ in range(rng.randint(60, 400))))
+            continue
         parts = []
         for _ in range(rng.randint(1, 40)):
             pool = rng.choices(FUZZ_POOLS, weights)[0][1]
