@@ -171,6 +171,32 @@ def compare_many(simply: str, label: str, paths: dict, texts: list) -> int:
     return failures
 
 
+def compare_decode(simply: str, paths: dict, n: int, seed: int = 99) -> int:
+    """Random id sequences (specials included): Simply's decode against Python's
+    (skip_special_tokens=False), so invalid UTF-8 handling (U+FFFD) is compared too."""
+    failures = 0
+    for key, path in paths.items():
+        t = Tokenizer.from_file(path)
+        rng = random.Random(seed)
+        seqs = [[rng.randrange(t.get_vocab_size()) for _ in range(rng.randint(0, 30))] for _ in range(n)]
+        want = [t.decode(s, skip_special_tokens=False) for s in seqs]
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write("".join(" ".join(map(str, s)) + "\n" for s in seqs))
+            path_ids = f.name
+        try:
+            out = subprocess.run([simply, "tokenizer", "decode", "--tokenizer", path, path_ids],
+                                 check=True, capture_output=True, text=True).stdout
+        finally:
+            os.unlink(path_ids)
+        got = [json.loads(line) for line in out.split("\n")[:-1]]
+        bad = [i for i in range(n) if i >= len(got) or got[i] != want[i]]
+        for i in bad[:5]:
+            print(f"MISMATCH  decode {key} {seqs[i]}\n  python {want[i]!r}\n  simply {got[i] if i < len(got) else None!r}")
+        print(("OK" if not bad else "MISMATCH") + f"  fuzz: simply decode == Python decode with {key} ({n - len(bad)}/{n} id sequences)")
+        failures += len(bad)
+    return failures
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("simply", help="the built simply binary, e.g. .build/release/simply")
@@ -250,6 +276,7 @@ def main() -> int:
     if args.fuzz:
         failures += compare_many(args.simply, "fuzz", {"hf_trained": hf_path, "simply_trained": simply_path},
                                  fuzz_strings(args.fuzz))
+        failures += compare_decode(args.simply, {"hf_trained": hf_path, "simply_trained": simply_path}, args.fuzz)
     if args.big:
         with open(args.big, encoding="utf-8") as f:
             big = f.read()
