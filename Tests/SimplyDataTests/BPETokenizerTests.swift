@@ -162,6 +162,26 @@ private func replacing(_ root: JSONValue, _ path: [String], _ new: JSONValue?) -
         #expect(st.encode("") == [] && st.decode([]) == "")
     }
 
+    /// Python's decode (skip_special_tokens=False) of random id sequences,
+    /// from expected-decode.json: bytes cut from their character become U+FFFD
+    /// exactly as Rust's `from_utf8_lossy` does; specials render as content.
+    @Test func decodeMatchesPython() throws {
+        let root = try JSONValue.parse(try String(contentsOf: tokenizerGolden("expected-decode.json"), encoding: .utf8))
+        var checked = 0, replacements = 0
+        for (key, file) in [("hf_trained", "hf-trained.json"), ("simply_trained", "simply-trained.json")] {
+            let tok = try BPETokenizer.load(tokenizerGolden(file))
+            guard case let .array(items)? = root[key] else { Issue.record("no \(key)"); continue }
+            for item in items {
+                guard case let .array(ids)? = item["ids"], let text = item["text"]?.stringValue else { Issue.record("bad record"); continue }
+                let got = tok.decode(ids.map { Int32($0.intValue!) })
+                #expect(Array(got.utf8) == Array(text.utf8), "\(key) \(ids.map { $0.intValue! })")
+                checked += 1
+                if text.contains("\u{FFFD}") { replacements += 1 }
+            }
+        }
+        #expect(checked == 80 && replacements > 10)
+    }
+
     @Test func writeLoadWriteIsByteIdentical() throws {
         let dir = try TempDir()
         for name in ["hf-trained.json", "simply-trained.json"] {

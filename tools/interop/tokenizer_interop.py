@@ -9,7 +9,8 @@ Needs `pip install tokenizers` (PyPI) in whatever Python runs it. It:
   (b) runs `simply tokenizer train` on the same corpus with the same settings
       (vocab 600, min_frequency 2) -> simply-trained.json, and loads it in Python;
   (c) writes expected-ids.json: for each fixed test string, the ids Python
-      `tokenizers` gives with hf-trained.json and with simply-trained.json;
+      `tokenizers` gives with hf-trained.json and with simply-trained.json, and
+      expected-decode.json: Python's text for fixed random id sequences;
   (d) runs `simply tokenizer encode` with both files and compares with (c).
 Prints OK or the mismatches; exits 1 on any mismatch. With --check nothing in
 golden/ is rewritten: the committed files are used and compared instead.
@@ -261,6 +262,27 @@ def main() -> int:
     else:
         with open(expected_path, "w", encoding="utf-8") as f:
             f.write(body)
+
+    # (c') expected decodes: random id sequences (specials, bytes cut from their
+    # characters) and the text Python gives, so Swift tests can check U+FFFD handling.
+    decode_body = "{\n"
+    for n, (key, t) in enumerate((("hf_trained", hf), ("simply_trained", st))):
+        rng = random.Random(7 + n)
+        seqs = [[rng.randrange(t.get_vocab_size()) for _ in range(rng.randint(1, 12))] for _ in range(40)]
+        for i, sp in enumerate(SPECIALS):  # make sure every special appears
+            seqs[i].insert(rng.randrange(len(seqs[i]) + 1), t.token_to_id(sp))
+        decode_body += f"  \"{key}\": [\n" + ",\n".join(
+            f"    {{\"ids\": {json.dumps(q)}, \"text\": {json.dumps(t.decode(q, skip_special_tokens=False), ensure_ascii=False)}}}"
+            for q in seqs) + ("\n  ],\n" if n == 0 else "\n  ]\n")
+    decode_body += "}\n"
+    decode_path = os.path.join(g, "expected-decode.json")
+    if args.check:
+        same = decode_body == open(decode_path, encoding="utf-8").read()
+        print(("OK" if same else "MISMATCH") + "  expected-decode.json matches Python's decode")
+        failures += not same
+    else:
+        with open(decode_path, "w", encoding="utf-8") as f:
+            f.write(decode_body)
 
     # (d) Simply's own encoding of both files against Python's
     for key, path in (("hf_trained", hf_path), ("simply_trained", simply_path)):
