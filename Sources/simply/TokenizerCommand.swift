@@ -6,7 +6,7 @@ import SimplyData
 struct TokenizerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenizer", abstract: "Train a byte-level BPE tokenizer, or encode text with one.",
-        subcommands: [Train.self, Encode.self])
+        subcommands: [Train.self, Encode.self, Decode.self])
 
     struct Train: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -68,9 +68,24 @@ struct TokenizerCommand: ParsableCommand {
         @Flag(name: .customLong("bench"), help: "Print encoding speed in MB/s instead of the ids.")
         var bench = false
 
+        @Flag(name: .customLong("jsonl"), help: "FILE is JSONL: encode each record's text field, one line of ids per record.")
+        var jsonl = false
+
+        @Option(name: .customLong("text_field"), help: "The JSONL field holding the text (with --jsonl).")
+        var textField: String = "text"
+
         func run() throws {
             let tok: any Tokenizer
             do { tok = try TokenizerLoader.load(tokenizer) } catch { fail("\(error)") }
+            if jsonl {
+                guard let f = file, text == nil, !bench else { fail("--jsonl needs a FILE (and no --text or --bench)") }
+                let docs: [String]
+                do { docs = try DataPrepare.documents(in: URL(fileURLWithPath: f), format: .jsonl, textField: textField) } catch {
+                    fail("\(error)")
+                }
+                for d in docs { print(tok.encode(d).map { String($0) }.joined(separator: " ")) }
+                return
+            }
             let input: String
             switch (text, file) {
             case let (t?, nil): input = t
@@ -101,6 +116,45 @@ struct TokenizerCommand: ParsableCommand {
             let (perLine, _) = measure { lines.reduce(0) { $0 + tok.encode($1).count } }
             print("\(tok.name): \(Int(bytes)) bytes -> \(count) tokens (\(String(format: "%.2f", bytes / Double(count))) bytes/token)")
             print(String(format: "encode: %.1f MB/s as one text, %.1f MB/s line by line (1 thread)", whole, perLine))
+        }
+    }
+
+    struct Decode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the text of token ids: --ids as raw text, or each line of FILE (space-separated ids) as a JSON string.")
+
+        @Option(name: .customLong("tokenizer"), help: "byte, or the path of a tokenizer.json.")
+        var tokenizer: String
+
+        @Option(name: .customLong("ids"), help: "Space-separated ids (instead of a file).")
+        var ids: String?
+
+        @Argument(help: "A file with one space-separated id sequence per line.")
+        var file: String?
+
+        func run() throws {
+            let tok: any Tokenizer
+            do { tok = try TokenizerLoader.load(tokenizer) } catch { fail("\(error)") }
+            func parse(_ line: Substring, _ place: String) -> [Int32] {
+                line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map {
+                    guard let id = Int32($0) else { fail("\(place): '\($0)' is not a token id") }
+                    return id
+                }
+            }
+            switch (ids, file) {
+            case let (i?, nil):
+                print(tok.decode(parse(Substring(i), "--ids")), terminator: "")
+            case let (nil, f?):
+                guard let data = FileManager.default.contents(atPath: f), let text = String(data: data, encoding: .utf8) else {
+                    fail("cannot read \(f) as UTF-8 text")
+                }
+                var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+                if text.hasSuffix("\n") { lines.removeLast() }
+                for (n, line) in lines.enumerated() {
+                    print(JSONValue.string(tok.decode(parse(line, "\(f):\(n + 1)"))).serialized())
+                }
+            default: fail("give exactly one of --ids or a FILE")
+            }
         }
     }
 }

@@ -144,12 +144,13 @@ public struct BPETokenizer: Tokenizer {
             var out: [Int32] = []
             out.reserveCapacity(buf.count / 3)
             var cache = WordCache()
+            let useCache = buf.count >= 4096  // building the memo costs more than it saves on short texts
             var syms: [Int32] = []
             PreTokenizer.forEachPiece(buf) { r in
                 let word = UnsafeBufferPointer(rebasing: buf[r])
-                if cache.append(word, to: &out) { return }
+                if useCache, cache.append(word, to: &out) { return }
                 mergeWord(word, into: &syms)
-                cache.insert(word, syms)
+                if useCache { cache.insert(word, syms) }
                 out.append(contentsOf: syms)
             }
             return out
@@ -167,6 +168,7 @@ public struct BPETokenizer: Tokenizer {
             let id = byteIds[Int(b)]
             if id >= 0 { syms.append(id) } else if unkId >= 0 { syms.append(unkId) }  // no unk: HF drops the byte
         }
+        if syms.count > 64 { mergeLong(&syms); return }
         while syms.count >= 2 {
             var bestRank = UInt32.max
             var bestId: Int32 = -1
@@ -189,6 +191,44 @@ public struct BPETokenizer: Tokenizer {
             }
             syms.removeLast(n - w)
         }
+    }
+
+    /// The same merges for long words (a page of CJK text or a base64 blob
+    /// is one pre-token) in O(n log n), as HF does it: a min-heap of
+    /// (rank, position) over a linked list of symbols. An entry is stale when
+    /// its left symbol is gone or the pair there no longer has its rank.
+    private func mergeLong(_ syms: inout [Int32]) {
+        let n = syms.count
+        var next = [Int32](unsafeUninitializedCapacity: n) { b, c in for i in 0..<n { b[i] = Int32(i + 1) }; c = n }
+        var prev = [Int32](unsafeUninitializedCapacity: n) { b, c in for i in 0..<n { b[i] = Int32(i - 1) }; c = n }
+        next[n - 1] = -1
+        var alive = [Bool](repeating: true, count: n)
+        var heap = MinHeap()
+        for i in 0..<(n - 1) {
+            if let (rank, _) = mergeTable.find(PairTable.key(syms[i], syms[i + 1])) { heap.push(UInt64(rank) << 32 | UInt64(i)) }
+        }
+        while let top = heap.pop() {
+            let rank = UInt32(top >> 32), pos = Int(top & 0xFFFF_FFFF)
+            let right = Int(next[pos])
+            guard alive[pos], right >= 0, let (r, merged) = mergeTable.find(PairTable.key(syms[pos], syms[right])), r == rank else {
+                continue
+            }
+            syms[pos] = merged
+            alive[right] = false
+            let after = Int(next[right])
+            next[pos] = Int32(after)
+            if after >= 0 { prev[after] = Int32(pos) }
+            let before = Int(prev[pos])
+            if before >= 0, let (r2, _) = mergeTable.find(PairTable.key(syms[before], merged)) {
+                heap.push(UInt64(r2) << 32 | UInt64(before))
+            }
+            if after >= 0, let (r2, _) = mergeTable.find(PairTable.key(merged, syms[after])) {
+                heap.push(UInt64(r2) << 32 | UInt64(pos))
+            }
+        }
+        var w = 0
+        for i in 0..<n where alive[i] { syms[w] = syms[i]; w += 1 }
+        syms.removeLast(n - w)
     }
 
     // MARK: Decode
@@ -412,6 +452,39 @@ struct PairTable: Sendable {
             if x == Self.empty { return nil }
             i = (i + 1) & mask
         }
+    }
+}
+
+/// Binary min-heap of packed (rank, position) keys.
+struct MinHeap {
+    private var a: [UInt64] = []
+
+    mutating func push(_ x: UInt64) {
+        a.append(x)
+        var i = a.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if a[p] <= a[i] { break }
+            a.swapAt(i, p); i = p
+        }
+    }
+
+    mutating func pop() -> UInt64? {
+        guard let top = a.first else { return nil }
+        let last = a.removeLast()
+        if !a.isEmpty {
+            a[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < a.count && a[l] < a[m] { m = l }
+                if r < a.count && a[r] < a[m] { m = r }
+                if m == i { break }
+                a.swapAt(i, m); i = m
+            }
+        }
+        return top
     }
 }
 

@@ -75,28 +75,40 @@ public enum BPETrainer {
             for w in ws where w != previous {
                 previous = w
                 var syms = words[Int(w)]
+                words[Int(w)] = []  // move out, so editing `syms` does not copy it
                 let c = wordCounts[Int(w)]
-                var found = false
-                for i in 0..<(syms.count - 1) where syms[i] == left && syms[i + 1] == right { found = true; break }
-                if !found { continue }
-                for i in 0..<(syms.count - 1) { pairCounts[PairTable.key(syms[i], syms[i + 1])]! -= c }
-                var out = 0, i = 0
+                func add(_ k: UInt64) {
+                    pairCounts[k, default: 0] += c
+                    touched.append(k)
+                    if wordsWith[k]?.last != w { wordsWith[k, default: []].append(w) }
+                }
+                // Merge left to right in place, updating only the pairs next to
+                // each merge (as HF's `Word::merge` reports its changes): the pair
+                // before now ends in `merged` — its left symbol may be a merge
+                // made earlier in this pass — and the pair after starts with it.
+                // Changes to (left, right) itself are moot: it is dropped below.
                 let n = syms.count
+                var out = 0, i = 0, changed = false
                 while i < n {
-                    if i + 1 < n && syms[i] == left && syms[i + 1] == right { syms[out] = merged; i += 2 } else { syms[out] = syms[i]; i += 1 }
+                    if i + 1 < n && syms[i] == left && syms[i + 1] == right {
+                        changed = true
+                        if out > 0 {
+                            let p = syms[out - 1]
+                            pairCounts[PairTable.key(p, left)]! -= c
+                            add(PairTable.key(p, merged))
+                        }
+                        if i + 2 < n {
+                            let next = syms[i + 2]
+                            pairCounts[PairTable.key(right, next)]! -= c
+                            add(PairTable.key(merged, next))
+                        }
+                        syms[out] = merged; i += 2
+                    } else {
+                        syms[out] = syms[i]; i += 1
+                    }
                     out += 1
                 }
-                syms.removeLast(n - out)
-                if syms.count >= 2 {
-                    for i in 0..<(syms.count - 1) {
-                        let k = PairTable.key(syms[i], syms[i + 1])
-                        pairCounts[k, default: 0] += c
-                        if syms[i] == merged || syms[i + 1] == merged {
-                            touched.append(k)
-                            if wordsWith[k]?.last != w { wordsWith[k, default: []].append(w) }
-                        }
-                    }
-                }
+                if changed { syms.removeLast(n - out) }  // else a stale entry of wordsWith
                 words[Int(w)] = syms
             }
             pairCounts[top.key] = nil
