@@ -36,7 +36,10 @@ struct EvalPreference: ParsableCommand {
                 fail("--reference is needed: \(run.url.path) did not start from a checkpoint")
             }
             let ref = try TrainedModel(URL(fileURLWithPath: refPath), maxBatch: 2 * batch)
-            guard ref.config.model == policy.config.model else { fail("\(refPath): the reference's model differs from the policy's") }
+            guard ref.model.layout.entries.map(\.name) == policy.model.layout.entries.map(\.name),
+                  ref.model.layout.entries.map(\.shape) == policy.model.layout.entries.map(\.shape) else {
+                fail("\(refPath): the reference's parameters differ from the policy's in names or shapes")
+            }
             let tokenizer = try TrainingData.loadTokenizer(policy.config)
             let shard = try ExampleShard.read(URL(fileURLWithPath: data))
             guard shard.kind == .preference else { fail("\(data): holds \(shard.kind.rawValue) examples, not preference pairs") }
