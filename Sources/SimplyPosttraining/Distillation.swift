@@ -25,6 +25,9 @@ public final class DistillObjective: TrainingObjective {
     let windows: PretrainObjective
     public let teacher: Transformer
     public let teacherCheckpoint: URL
+    /// The windows' data and the teacher: source "DATA + teacher CHECKPOINT",
+    /// sha256 over the data's sha256 and the teacher's state_sha256.
+    public let data: DataIdentity
     let alpha: Float, temperature: Float
     let ceScale: [Float]          // α at every position (the CE gradient's factor)
     let kdWeights: [Float]        // 1 / (batch_size · seq_len) at every position
@@ -40,8 +43,14 @@ public final class DistillObjective: TrainingObjective {
         let frozen = Transformer(config: teacherConfig.model, maxBatch: windows.rowsPerShard)
         // Parameters only: the layout's names (the checkpoint also holds AdamW's moments).
         let parameters = frozen.layout.entries.map { CheckpointTensor(name: $0.name, tensor: frozen.parameter($0.name)) }
-        try Checkpoints.load(url, into: parameters, expectedConfigSHA256: nil)
+        let manifest = try Checkpoints.load(url, into: parameters, expectedConfigSHA256: nil)
         teacher = frozen
+        // The teacher is part of what the bits are a function of: a resume or
+        // verify against another teacher checkpoint fails as "the data changed".
+        let d = windows.data
+        data = DataIdentity(source: "\(d.source) + teacher \(url.path)",
+                            sha256: sha256Hex(Array("\(d.sha256) teacher \(manifest.stateSHA256)".utf8)),
+                            tokens: d.tokens, tokenizerName: d.tokenizerName)
         let n = windows.rowsPerShard * config.model.seqLen
         ceScale = Array(repeating: alpha, count: n)
         kdWeights = windows.shardWeights
@@ -82,7 +91,6 @@ public final class DistillObjective: TrainingObjective {
 
     public var rowsPerShard: Int { windows.rowsPerShard }
     public var tokensPerStep: Int { windows.tokensPerStep }
-    public var data: DataIdentity { windows.data }
     public func dataCursor(step: Int) -> JSONValue { windows.dataCursor(step: step) }
     public func loadBatch(step: Int) -> String { windows.loadBatch(step: step) }
 

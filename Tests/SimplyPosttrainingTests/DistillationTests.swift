@@ -236,4 +236,18 @@ private func configError(_ body: () throws -> Void) -> String? {
         missing.posttrain.distillTeacher = teacher.url.appendingPathComponent("nope").path
         #expect(configError { try build(missing) }?.contains("distill.teacher_checkpoint") == true)
     }
+    /// The teacher checkpoint is part of the run's data identity (what resume
+    /// and verify check): another teacher, another data_sha256.
+    @Test func teacherIsPartOfTheDataIdentity() throws {
+        let a = try TeacherRun(try microConfig(), steps: 1), b = try TeacherRun(try microConfig(), steps: 2)
+        let runtime = RuntimeOptions(threads: 1, deterministic: true)
+        func identity(_ t: TeacherRun) throws -> DataIdentity {
+            try DistillObjective(ObjectiveContext(config: distillConfig(teacher: t), runtime: runtime, initCheckpoint: nil)).data
+        }
+        let ia = try identity(a)
+        #expect(try identity(a).sha256 == ia.sha256)
+        #expect(try identity(b).sha256 != ia.sha256)
+        #expect(ia.source.contains("teacher"))
+        #expect(ia.sha256 != (try TrainingData.load(distillConfig(teacher: a))).sha256)
+    }
 }
