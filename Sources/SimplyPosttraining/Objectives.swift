@@ -8,7 +8,8 @@ public func posttrainingObjectiveFactory(_ context: ObjectiveContext) throws -> 
     case .pretrain: return try pretrainingObjectiveFactory(context)
     case .sft: return try SFTObjective(context)
     case .dpo: return try DPOObjective(context)
-    case .reward, .distill, nil:
+    case .distill: return try DistillObjective(context)
+    case .reward, nil:
         throw ConfigError("train.training_mode \(mode) is not available yet")
     }
 }

@@ -16,7 +16,10 @@ public final class PretrainObjective: TrainingObjective {
 
     // Batch buffers, allocated once: [batchSize, seqLen] and per shard.
     var inputs: [Int32], targets: [Int32]
-    var shardInputs: [Int32], shardTargets: [Int32], shardWeights: [Float]
+    /// Gradient shard `k` of the loaded batch after `loadShard(k)`:
+    /// [rowsPerShard · seqLen] inputs and targets, and the weight of each
+    /// position, 1 / (batch_size · seq_len) (the mean over the global batch).
+    public internal(set) var shardInputs: [Int32], shardTargets: [Int32], shardWeights: [Float]
 
     public init(config: ExperimentConfig, data: TrainingData) throws {
         self.config = config
@@ -58,13 +61,20 @@ public final class PretrainObjective: TrainingObjective {
         return h.finalizeHex()
     }
 
-    public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
+    /// Copies gradient shard `shard` of the loaded batch into `shardInputs` and
+    /// `shardTargets` (objectives that train on the same windows reuse it).
+    public func loadShard(_ shard: Int) {
         let t = config.model.seqLen
         let lo = shard * rowsPerShard * t
         for i in 0..<(rowsPerShard * t) {
             shardInputs[i] = inputs[lo + i]
             shardTargets[i] = targets[lo + i]
         }
+    }
+
+    public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
+        let t = config.model.seqLen
+        loadShard(shard)
         let l = model.forward(tokens: shardInputs, targets: shardTargets, weights: shardWeights,
                               batch: rowsPerShard, seqLen: t, parallel: parallel)
         model.backward(parallel: parallel)

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import SimplyCore
+import SimplyData
+import SimplyModel
+import SimplyTrain
+
+/// `simply eval loss`: the mean next-token cross-entropy of a checkpoint on
+/// held-out windows. By default the data is the run's own `data.dataset`; for
+/// the built-in corpus it is regenerated with another seed
+/// (`--synthetic_seed`, default the run's train.seed + 1), so the text is
+/// new sentences from the same grammar, never the training text.
+///
+/// Windows 0, 1, 2, … of seq_len tokens (the pretraining windows, in stream
+/// order, no shuffling) are run in batches; every position counts once. The
+/// positions' CE values are summed in stream order in float64, so the number
+/// is the same for any thread count and batch size.
+struct EvalLoss: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loss",
+        abstract: "Mean next-token loss of a checkpoint on held-out windows (deterministic, batched).")
+
+    @Option(name: .customLong("checkpoint"), help: "A checkpoint directory, or a run directory (its newest checkpoint).")
+    var checkpoint: String
+
+    @Option(name: .customLong("set"), parsing: .singleValue,
+            help: "Override a data key of the run's config: --set data.dataset=PATH, --set data.synthetic_bytes=N (repeatable).")
+    var overrides: [String] = []
+
+    @Option(name: .customLong("synthetic_seed"), help: "Seed of the built-in corpus to evaluate on (default: the run's train.seed + 1, text it never trained on).")
+    var syntheticSeed: UInt64?
+
+    @Option(name: .customLong("max_windows"), help: "Evaluate at most this many windows (0: all).")
+    var maxWindows: Int = 1024
+
+    @Option(name: .customLong("batch_size"), help: "Windows per forward pass (changes speed, never the result).")
+    var batchSize: Int = 8
+
+    @Option(name: .customLong("threads"), help: "Threads (default: all cores). Never changes the result.")
+    var threads: Int?
+
+    @Flag(name: .customLong("json"), help: "Print one JSON line instead of text.")
+    var json = false
+
+    func run() throws {
+        guard batchSize >= 1 else { fail("--batch_size must be >= 1") }
+        guard maxWindows >= 0 else { fail("--max_windows must be >= 0") }
+        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        guard threadCount >= 1 else { fail("--threads must be >= 1") }
+        do {
+            let url = try Checkpoints.resolve(URL(fileURLWithPath: checkpoint))
+            let runConfig = url.standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("config.json")
+            var config = try ExperimentConfig.fromRunConfig(runConfig)
+            guard !config.model.scoreHead else { throw ConfigError("\(runConfig.path): a score-head model has no next-token loss") }
+            for o in overrides {
+                guard let eq = o.firstIndex(of: "=") else { throw ConfigError("--set \(o): expected key=value") }
+                let key = String(o[..<eq])
+                guard key.hasPrefix("data.") else { throw ConfigError("--set \(key): only data.* keys can change for an evaluation") }
+                try config.set(key, text: String(o[o.index(after: eq)...]))
+            }
+            let builtin = config.data.dataset == TrainingData.builtinSynthetic
+            if let s = syntheticSeed {
+                guard builtin else { throw ConfigError("--synthetic_seed applies to data.dataset \(TrainingData.builtinSynthetic), not \(config.data.dataset)") }
+                config.train.seed = s
+            } else if builtin {
+                config.train.seed = config.train.seed &+ 1
+            }
+            // The built-in corpus is generated from train.seed: here, the evaluation seed.
+            let data = try TrainingData.load(config)
+            guard data.parts.count == 1 else { throw ConfigError("data.dataset: evaluate one dataset at a time, not a mixture") }
+            let t = config.model.seqLen
+            let windows = try PretrainWindows(tokens: data.parts[0].tokens, seqLen: t)
+            let count = maxWindows == 0 ? windows.numExamples : min(maxWindows, windows.numExamples)
+
+            let model = Transformer(config: config.model, maxBatch: batchSize)
+            let parameters = model.layout.entries.map { CheckpointTensor(name: $0.name, tensor: model.parameter($0.name)) }
+            let manifest = try Checkpoints.load(url, into: parameters, expectedConfigSHA256: nil)
+
+            let parallel = Parallel(threads: threadCount, deterministic: true)
+            var inputs = [Int32](repeating: 0, count: batchSize * t), targets = inputs
+            let weights = [Float](repeating: 1, count: batchSize * t)
+            var total = 0.0
+            let start = monotonicSeconds()
+            var first = 0
+            while first < count {
+                let rows = min(batchSize, count - first)
+                for r in 0..<rows { windows.fill(example: first + r, inputs: &inputs, targets: &targets, at: r * t) }
+                _ = model.forward(tokens: inputs, targets: targets, weights: weights, batch: rows, seqLen: t, parallel: parallel)
+                // Each position's CE, summed in stream order in float64: the batch size does not group the sum.
+                let losses = model.positionLosses
+                for i in 0..<(rows * t) { total += Double(losses[i]) }
+                first += rows
+            }
+            let seconds = monotonicSeconds() - start
+            let tokens = count * t
+            let mean = total / Double(tokens)
+            let source = builtin ? "\(config.data.dataset) seed \(config.train.seed), \(config.data.syntheticBytes) bytes" : config.data.dataset
+            if json {
+                print(JSONValue.object([
+                    ("checkpoint", .string(url.path)), ("step", .int(manifest.step)), ("data", .string(source)),
+                    ("windows", .int(count)), ("tokens", .int(tokens)), ("loss", .double(mean)),
+                    ("loss_bits", .string(String(Double(mean).bitPattern, radix: 16))),
+                ]).serialized())
+            } else {
+                print(String(format: "held-out loss %.4f over %d windows x %d = %d tokens; %@; %@ (step %d); %.1f s",
+                             mean, count, t, tokens, source, url.path, manifest.step, seconds))
+            }
+        } catch { fail("\(error)") }
+    }
+}
