@@ -7,7 +7,8 @@ public func posttrainingObjectiveFactory(_ context: ObjectiveContext) throws -> 
     switch TrainingMode(rawValue: mode) {
     case .pretrain: return try pretrainingObjectiveFactory(context)
     case .sft: return try SFTObjective(context)
-    case .dpo, .reward, .distill, nil:
+    case .reward: return try RewardObjective(context)
+    case .dpo, .distill, nil:
         throw ConfigError("train.training_mode \(mode) is not available yet")
     }
 }
