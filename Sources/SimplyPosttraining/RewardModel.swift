@@ -142,7 +142,7 @@ public final class RewardObjective: TrainingObjective {
         public let meanRejected: Double
         /// The Bradley–Terry loss with margin 0 and no centering.
         public let loss: Double
-        /// Pairs where either sequence was cut to seq_len + 1 tokens.
+        /// Pairs where the score could not see all of a sequence (longer than seq_len tokens).
         public let truncated: Int
     }
 
@@ -185,5 +185,47 @@ public final class RewardObjective: TrainingObjective {
         return Evaluation(pairs: examples.count, accuracy: correct / n, margin: margin / n,
                           meanChosen: sc / n, meanRejected: sr / n,
                           loss: BradleyTerry.loss(chosen: chosen, rejected: rejected).loss, truncated: truncated)
+    }
+
+    /// A checkpoint's model as a reward model: the config of the run that wrote
+    /// it (`checkpoint` is a run directory or one of its step-N checkpoints),
+    /// its weights, and — when the run had no score head (a pretrained LM) — a
+    /// fresh `score.weight` from the run's train.seed, which is where a reward
+    /// run with that seed starts. Returns the config and whether the head is fresh.
+    public static func loadModel(checkpoint: URL, maxRows: Int) throws -> (model: Transformer, config: ExperimentConfig, freshHead: Bool) {
+        let resolved = try Checkpoints.resolve(checkpoint)
+        let fm = FileManager.default
+        let runDir = fm.fileExists(atPath: checkpoint.appendingPathComponent("config.json").path)
+            ? checkpoint : resolved.deletingLastPathComponent().deletingLastPathComponent()
+        var config = try ExperimentConfig.fromRunConfig(RunDirectory(runDir).configURL)
+        let freshHead = !config.model.scoreHead
+        config.model.scoreHead = true
+        let model = Transformer(config: config.model, maxBatch: maxRows)
+        model.initialize(seed: config.train.seed)
+        let stored = Set(try Checkpoints.manifest(resolved).tensors.map(\.name))
+        var wanted: [CheckpointTensor] = []
+        for e in model.layout.entries {
+            if stored.contains(e.name) { wanted.append(CheckpointTensor(name: e.name, tensor: model.parameter(e.name))) }
+            else if e.name != "score.weight" {
+                throw CheckpointError(resolved.appendingPathComponent("manifest.json").path, field: "tensor \(e.name)", "not in this checkpoint")
+            }
+        }
+        try Checkpoints.load(resolved, into: wanted, expectedConfigSHA256: nil)
+        return (model, config, freshHead && !stored.contains("score.weight"))
+    }
+
+    /// `evaluate` on a prepared preference shard, checked against the model's tokenizer.
+    public static func evaluate(model: Transformer, config: ExperimentConfig, data: URL, pairsPerForward: Int,
+                                parallel: Parallel) throws -> Evaluation {
+        let shard = try ExampleShard.read(data)
+        guard shard.kind == .preference else {
+            throw ConfigError("\(data.path) holds \(shard.kind.rawValue) examples; a reward model is evaluated on preference examples")
+        }
+        let tokenizer = try TrainingData.loadTokenizer(config)
+        guard shard.tokenizerName == tokenizer.name else {
+            throw ConfigError("\(data.path) was prepared with tokenizer '\(shard.tokenizerName)' but the model's data.tokenizer is '\(tokenizer.name)'")
+        }
+        return evaluate(model: model, examples: shard.examples, pad: tokenizer.pad, pairsPerForward: pairsPerForward,
+                        parallel: parallel)
     }
 }

@@ -7,7 +7,7 @@ struct SimplyCommand: ParsableCommand {
         commandName: "simply",
         abstract: "Train and post-train small language models on the CPU, bit for bit reproducibly.",
         version: Simply.version,
-        subcommands: [TrainCommand.self, VerifyCommand.self, DataCommand.self, TokenizerCommand.self, PlotCommand.self])
+        subcommands: [TrainCommand.self, VerifyCommand.self, DataCommand.self, TokenizerCommand.self, PlotCommand.self, EvalCommand.self])
 }
 
 /// Prints a one-line error and exits non-zero (no stack trace for bad input).
