@@ -206,12 +206,12 @@ public final class RewardObjective: TrainingObjective {
         var wanted: [CheckpointTensor] = []
         for e in model.layout.entries {
             if stored.contains(e.name) { wanted.append(CheckpointTensor(name: e.name, tensor: model.parameter(e.name))) }
-            else if e.name != "score.weight" {
+            else if e.name != "score.weight" || !freshHead {
                 throw CheckpointError(resolved.appendingPathComponent("manifest.json").path, field: "tensor \(e.name)", "not in this checkpoint")
             }
         }
         try Checkpoints.load(resolved, into: wanted, expectedConfigSHA256: nil)
-        return (model, config, freshHead && !stored.contains("score.weight"))
+        return (model, config, freshHead)
     }
 
     /// `evaluate` on a prepared preference shard, checked against the model's tokenizer.
