@@ -174,7 +174,7 @@ func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
         config.train.minLR = 1e-3
         let trainer = try rewardTrainer(config, threads: 2)
         let examples = try ExampleShard.read(shardURL).examples
-        let before = RewardObjective.evaluate(model: trainer.model, examples: examples, pad: 258, pairsPerForward: 4,
+        let before = RewardObjective.evaluate(model: trainer.model, examples: examples, pad: ByteTokenizer().pad, pairsPerForward: 4,
                                               parallel: Parallel(threads: 2))
         let records = (0..<config.train.steps).map { _ in trainer.trainStep() }
         func mean(_ r: ArraySlice<StepRecord>) -> Double { r.reduce(0) { $0 + Double($1.loss) } / Double(r.count) }
@@ -182,9 +182,9 @@ func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
         print("reward loss first 5 steps \(first), last 5 \(last)")
         #expect(first > 0.6, "starts near log 2 = 0.693 (got \(first))")
         #expect(last < first - 0.2, "loss \(first) -> \(last)")
-        let after = RewardObjective.evaluate(model: trainer.model, examples: examples, pad: 258, pairsPerForward: 4,
+        let after = RewardObjective.evaluate(model: trainer.model, examples: examples, pad: ByteTokenizer().pad, pairsPerForward: 4,
                                              parallel: Parallel(threads: 2))
-        let afterOne = RewardObjective.evaluate(model: trainer.model, examples: examples, pad: 258, pairsPerForward: 4,
+        let afterOne = RewardObjective.evaluate(model: trainer.model, examples: examples, pad: ByteTokenizer().pad, pairsPerForward: 4,
                                                 parallel: .serial)
         print("training-pair accuracy \(before.accuracy) -> \(after.accuracy)")
         #expect(after == afterOne)
@@ -219,7 +219,7 @@ func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
         let examples = try ExampleShard.read(URL(fileURLWithPath: config.data.dataset))
         let cursor = DataCursor(numExamples: examples.examples.count, batchSize: 8, seed: config.train.seed)
         let t = config.model.seqLen
-        var rows = SequenceRows(rows: 16, seqLen: t, pad: 258)
+        var rows = SequenceRows(rows: 16, seqLen: t, pad: ByteTokenizer().pad)
         for p in 0..<8 {
             let e = examples.examples[cursor.exampleIndex(step: 0, slot: p)]
             rows.set(row: 2 * p, e.sequences[0] + e.sequences[1])
