@@ -9,7 +9,8 @@ public func posttrainingObjectiveFactory(_ context: ObjectiveContext) throws -> 
     case .sft: return try SFTObjective(context)
     case .dpo: return try DPOObjective(context)
     case .distill: return try DistillObjective(context)
-    case .reward, nil:
+    case .reward: return try RewardObjective(context)
+    case nil:
         throw ConfigError("train.training_mode \(mode) is not available yet")
     }
 }

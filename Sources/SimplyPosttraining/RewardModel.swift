@@ -1,0 +1,231 @@
+import Foundation
+import SimplyCore
+import SimplyData
+import SimplyModel
+import SimplyTrain
+
+/// The Bradley–Terry pairwise loss of a reward model (TRL `RewardTrainer`):
+///
+///     L = 1/N Σ_i [ −log σ(r_c,i − r_r,i − margin) + center_coefficient · (r_c,i + r_r,i)² ]
+///
+/// and its gradient with respect to each reward, in Double on ScalarMath (no
+/// libm), summed in index order.
+public enum BradleyTerry {
+    public struct Result: Sendable, Equatable {
+        /// The mean loss (Σ over the pairs given, divided by `divisor`).
+        public let loss: Double
+        public let dChosen: [Double]
+        public let dRejected: [Double]
+    }
+
+    /// Loss and gradients of `chosen.count` pairs, divided by `divisor` pairs
+    /// (default: the pairs given; a gradient shard passes the global batch, so
+    /// summing the shards gives the batch mean).
+    public static func loss(chosen: [Double], rejected: [Double], margin: Double = 0, centerCoefficient: Double = 0,
+                            divisor: Int? = nil) -> Result {
+        precondition(chosen.count == rejected.count, "chosen and rejected differ in count")
+        let scale = 1 / Double(max(divisor ?? chosen.count, 1))
+        var total = 0.0
+        var dc = [Double](repeating: 0, count: chosen.count), dr = dc
+        for i in chosen.indices {
+            let z = chosen[i] - rejected[i] - margin, s = chosen[i] + rejected[i]
+            total += -ScalarMath.logSigmoid(z) + centerCoefficient * s * s
+            // d/dz −log σ(z) = −σ(−z); d/dr (c·s²) = 2c·s for both rewards.
+            let g = ScalarMath.sigmoid(-z), center = 2 * centerCoefficient * s
+            dc[i] = (-g + center) * scale
+            dr[i] = (g + center) * scale
+        }
+        return Result(loss: total * scale, dChosen: dc, dRejected: dr)
+    }
+}
+
+/// Reward modelling: the LM with a scalar score head (`model.score_head`)
+/// learns r(prompt + completion) so that chosen completions outscore rejected
+/// ones, with the Bradley–Terry loss above (margin `reward.margin`, centering
+/// `reward.center_coefficient`), averaged over the pairs of the global batch.
+///
+/// Each preference pair becomes two rows, interleaved: row 2i is prompt +
+/// chosen of pair i, row 2i + 1 is prompt + rejected. A gradient shard holds
+/// batch_size / grad_shards whole pairs. A row's reward is the score head at
+/// its last real token (cut to seq_len + 1 tokens as SFT does; the reward then
+/// reads the last input position). The LM head is skipped.
+///
+/// Metrics: `accuracy` (r_c > r_r), `margin` (mean r_c − r_r), `reward_mean`,
+/// `reward_min`, `reward_max` (over the 2·batch_size rewards).
+public final class RewardObjective: TrainingObjective {
+    let config: ExperimentConfig
+    let examples: ExampleData
+    var batch: SequenceRows
+    let zeroWeights: [Float]
+    let pairsPerShard: Int
+    public let rowsPerShard: Int
+
+    public init(_ context: ObjectiveContext) throws {
+        config = context.config
+        guard config.model.scoreHead else {
+            throw ConfigError("model.score_head must be true for training_mode reward (the reward is read from the score head)")
+        }
+        examples = try ExampleData(config: config, kind: .preference)
+        let tokenizer = try TrainingData.loadTokenizer(config)
+        pairsPerShard = config.train.batchSize / config.train.gradShards
+        rowsPerShard = 2 * pairsPerShard
+        batch = SequenceRows(rows: 2 * config.train.batchSize, seqLen: config.model.seqLen, pad: tokenizer.pad)
+        zeroWeights = Array(repeating: 0, count: rowsPerShard * config.model.seqLen)
+    }
+
+    public var tokensPerStep: Int { 2 * config.train.batchSize * config.model.seqLen }
+    public var data: DataIdentity { examples.identity }
+    public var freshParameters: Set<String> { ["score.weight"] }
+    public func dataCursor(step: Int) -> JSONValue { examples.dataCursor(step: step) }
+
+    public func loadBatch(step: Int) -> String {
+        for slot in 0..<config.train.batchSize {
+            RewardObjective.setPair(&batch, pair: slot, examples.example(step: step, slot: slot))
+        }
+        let h = SHA256Hasher()
+        batch.hash(into: h)
+        return h.finalizeHex()
+    }
+
+    /// Rows 2·pair and 2·pair + 1 := prompt + chosen, prompt + rejected.
+    static func setPair(_ rows: inout SequenceRows, pair: Int, _ e: PreparedExample) {
+        let prompt = e.sequences[0]
+        rows.set(row: 2 * pair, prompt + e.sequences[1])
+        rows.set(row: 2 * pair + 1, prompt + e.sequences[2])
+    }
+
+    public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
+        let t = config.model.seqLen, n = rowsPerShard * t, lo = shard * n
+        _ = model.forward(tokens: Array(batch.inputs[lo..<(lo + n)]), targets: Array(batch.targets[lo..<(lo + n)]),
+                          weights: zeroWeights, batch: rowsPerShard, seqLen: t, parallel: parallel, withLogits: false)
+        // Score positions relative to this shard's forward.
+        let positions = (0..<rowsPerShard).map { batch.lastPosition(row: shard * rowsPerShard + $0) - lo }
+        let r = model.scores(rows: positions).map(Double.init)
+        let chosen = stride(from: 0, to: r.count, by: 2).map { r[$0] }
+        let rejected = stride(from: 1, to: r.count, by: 2).map { r[$0] }
+        let bt = BradleyTerry.loss(chosen: chosen, rejected: rejected, margin: config.posttrain.rewardMargin,
+                                   centerCoefficient: config.posttrain.rewardCenterCoefficient,
+                                   divisor: config.train.batchSize)
+        var grads: [(row: Int, gradient: Float)] = []
+        for i in 0..<pairsPerShard {
+            grads.append((positions[2 * i], Float(bt.dChosen[i])))
+            grads.append((positions[2 * i + 1], Float(bt.dRejected[i])))
+        }
+        model.backward(parallel: parallel, scoreGradients: grads)
+
+        let pairs = Double(config.train.batchSize)
+        var correct = 0.0, margin = 0.0, sum = 0.0
+        for i in 0..<pairsPerShard {
+            if chosen[i] > rejected[i] { correct += 1 }
+            margin += chosen[i] - rejected[i]
+            sum += chosen[i] + rejected[i]
+        }
+        return ShardResult(loss: Float(bt.loss), metrics: [
+            Metric("accuracy", correct / pairs),
+            Metric("margin", margin / pairs),
+            Metric("reward_mean", sum / (2 * pairs)),
+            Metric("reward_min", r.min() ?? 0, .min),
+            Metric("reward_max", r.max() ?? 0, .max),
+        ])
+    }
+
+    // MARK: - Evaluation
+
+    /// How a reward model ranks held-out preference pairs.
+    public struct Evaluation: Sendable, Equatable {
+        public let pairs: Int
+        /// Fraction of pairs with r_c > r_r (ties count as wrong).
+        public let accuracy: Double
+        /// Mean r_c − r_r.
+        public let margin: Double
+        public let meanChosen: Double
+        public let meanRejected: Double
+        /// The Bradley–Terry loss with margin 0 and no centering.
+        public let loss: Double
+        /// Pairs where the score could not see all of a sequence (longer than seq_len tokens).
+        public let truncated: Int
+    }
+
+    /// Scores every pair of a preference example shard with `model` (a score-head
+    /// model), `pairsPerForward` pairs per forward. Deterministic: the result does
+    /// not depend on the thread count.
+    public static func evaluate(model: Transformer, examples: [PreparedExample], pad: Int32,
+                                pairsPerForward: Int, parallel: Parallel) -> Evaluation {
+        precondition(model.config.scoreHead, "evaluate needs a score-head model")
+        precondition(2 * pairsPerForward <= model.maxBatch, "model.maxBatch < 2 · pairsPerForward")
+        let t = model.config.seqLen
+        var chosen: [Double] = [], rejected: [Double] = []
+        var truncated = 0
+        var start = 0
+        while start < examples.count {
+            let k = min(pairsPerForward, examples.count - start)
+            var rows = SequenceRows(rows: 2 * k, seqLen: t, pad: pad)
+            for p in 0..<k {
+                let e = examples[start + p]
+                precondition(e.kind == .preference, "evaluate needs preference examples")
+                setPair(&rows, pair: p, e)
+                if e.sequences[0].count + max(e.sequences[1].count, e.sequences[2].count) > t { truncated += 1 }
+            }
+            _ = model.forward(tokens: rows.inputs, targets: rows.targets, weights: [Float](repeating: 0, count: 2 * k * t),
+                              batch: 2 * k, seqLen: t, parallel: parallel, withLogits: false)
+            let r = model.scores(rows: (0..<(2 * k)).map { rows.lastPosition(row: $0) })
+            for p in 0..<k {
+                chosen.append(Double(r[2 * p]))
+                rejected.append(Double(r[2 * p + 1]))
+            }
+            start += k
+        }
+        let n = Double(max(examples.count, 1))
+        var correct = 0.0, margin = 0.0, sc = 0.0, sr = 0.0
+        for i in chosen.indices {
+            if chosen[i] > rejected[i] { correct += 1 }
+            margin += chosen[i] - rejected[i]
+            sc += chosen[i]; sr += rejected[i]
+        }
+        return Evaluation(pairs: examples.count, accuracy: correct / n, margin: margin / n,
+                          meanChosen: sc / n, meanRejected: sr / n,
+                          loss: BradleyTerry.loss(chosen: chosen, rejected: rejected).loss, truncated: truncated)
+    }
+
+    /// A checkpoint's model as a reward model: the config of the run that wrote
+    /// it (`checkpoint` is a run directory or one of its step-N checkpoints),
+    /// its weights, and — when the run had no score head (a pretrained LM) — a
+    /// fresh `score.weight` from the run's train.seed, which is where a reward
+    /// run with that seed starts. Returns the config and whether the head is fresh.
+    public static func loadModel(checkpoint: URL, maxRows: Int) throws -> (model: Transformer, config: ExperimentConfig, freshHead: Bool) {
+        let resolved = try Checkpoints.resolve(checkpoint)
+        let fm = FileManager.default
+        let runDir = fm.fileExists(atPath: checkpoint.appendingPathComponent("config.json").path)
+            ? checkpoint : resolved.deletingLastPathComponent().deletingLastPathComponent()
+        var config = try ExperimentConfig.fromRunConfig(RunDirectory(runDir).configURL)
+        let freshHead = !config.model.scoreHead
+        config.model.scoreHead = true
+        let model = Transformer(config: config.model, maxBatch: maxRows)
+        model.initialize(seed: config.train.seed)
+        let stored = Set(try Checkpoints.manifest(resolved).tensors.map(\.name))
+        var wanted: [CheckpointTensor] = []
+        for e in model.layout.entries {
+            if stored.contains(e.name) { wanted.append(CheckpointTensor(name: e.name, tensor: model.parameter(e.name))) }
+            else if e.name != "score.weight" || !freshHead {
+                throw CheckpointError(resolved.appendingPathComponent("manifest.json").path, field: "tensor \(e.name)", "not in this checkpoint")
+            }
+        }
+        try Checkpoints.load(resolved, into: wanted, expectedConfigSHA256: nil)
+        return (model, config, freshHead)
+    }
+
+    /// `evaluate` on a prepared preference shard, checked against the model's tokenizer.
+    public static func evaluate(model: Transformer, config: ExperimentConfig, data: URL, pairsPerForward: Int,
+                                parallel: Parallel) throws -> Evaluation {
+        let shard = try ExampleShard.read(data)
+        guard shard.kind == .preference else {
+            throw ConfigError("\(data.path) holds \(shard.kind.rawValue) examples; a reward model is evaluated on preference examples")
+        }
+        let tokenizer = try TrainingData.loadTokenizer(config)
+        guard shard.tokenizerName == tokenizer.name else {
+            throw ConfigError("\(data.path) was prepared with tokenizer '\(shard.tokenizerName)' but the model's data.tokenizer is '\(tokenizer.name)'")
+        }
+        return evaluate(model: model, examples: shard.examples, pad: tokenizer.pad, pairsPerForward: pairsPerForward,
+                        parallel: parallel)
+    }
+}
