@@ -3,7 +3,8 @@ import Testing
 import SimplyCore
 
 /// Post-training on the real binary: SFT from a pre-trained checkpoint, DPO
-/// from the SFT run; each stopped by a signal and resumed ends with the same
+/// from the SFT run, distillation from the pre-trained run as teacher; each
+/// stopped by a signal and resumed ends with the same
 /// hashes.jsonl as an uninterrupted run, and `simply verify` passes on it
 /// (replaying from the checkpoint the run started from).
 @Suite(.serialized) struct PosttrainingCommandTests {
@@ -51,16 +52,18 @@ import SimplyCore
         ok(try runSimply(["data", "prepare", path("sft.jsonl"), "--output", path("sft.ex")], cwd: repo), "prepare")
         ok(try runSimply(["data", "prepare", path("pref.jsonl"), "--output", path("pref.ex")], cwd: repo), "prepare")
 
-        for (mode, from, data) in [("sft", "pre", "sft.ex"), ("dpo", "sft", "pref.ex")] {
-            let args = ["train", "--experiment_config", "tiny", "--training_mode", mode, "--load_checkpoint", path(from),
-                        "--deterministic", "--threads", "2", "--set", "train.steps=12", "--set", "checkpoint.interval=4",
-                        "--set", "data.dataset=\(path(data))"] + Self.model
+        // Distillation: a fresh student of the same shape learns from the pre-trained run as its teacher.
+        for (mode, from, data) in [("sft", "pre", "sft.ex"), ("dpo", "sft", "pref.ex"), ("distill", "", "builtin:synthetic")] {
+            let start = from.isEmpty ? ["--set", "distill.teacher_checkpoint=\(path("pre"))"] : ["--load_checkpoint", path(from)]
+            let args = ["train", "--experiment_config", "tiny", "--training_mode", mode] + start
+                + ["--deterministic", "--threads", "2", "--set", "train.steps=12", "--set", "checkpoint.interval=4",
+                   "--set", "data.dataset=\(data.hasPrefix("builtin:") ? data : path(data))"] + Self.model
             let clean = try runSimply(args + ["--experiment_dir", path(mode)], cwd: repo)
             ok(clean, mode)
             let want = try Data(contentsOf: tmp.appendingPathComponent("\(mode)/hashes.jsonl"))
             #expect(lineCount(tmp.appendingPathComponent("\(mode)/hashes.jsonl")) == 12)
             let metrics = try String(contentsOf: tmp.appendingPathComponent("\(mode)/metrics.jsonl"), encoding: .utf8)
-            #expect(metrics.contains(mode == "sft" ? "\"mean_token_accuracy\"" : "\"rewards/accuracies\""))
+            #expect(metrics.contains(["sft": "\"mean_token_accuracy\"", "dpo": "\"rewards/accuracies\"", "distill": "\"kd\""][mode]!))
 
             // SIGTERM mid-run, resume on 1 thread; SIGKILL, resume on 2.
             for (signal, name, threads) in [(SIGTERM, "term", 1), (SIGKILL, "kill", 2)] {
