@@ -5,7 +5,7 @@ import SimplyData
 
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "data", abstract: "Prepare and generate datasets.", subcommands: [Prepare.self, Inspect.self, Generate.self, Synthetic.self])
+        commandName: "data", abstract: "Prepare and generate datasets.", subcommands: [Prepare.self, Inspect.self, Generate.self, Synthetic.self, DataPreferences.self])
 
     struct Prepare: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -52,6 +52,26 @@ import SimplyCore
         ok(try runSimply(["data", "prepare", path("sft.jsonl"), "--output", path("sft.ex")], cwd: repo), "prepare")
         ok(try runSimply(["data", "prepare", path("pref.jsonl"), "--output", path("pref.ex")], cwd: repo), "prepare")
 
+        // On-policy pairs: the pre-trained model's own wrong answers as rejected.
+        ok(try runSimply(["data", "generate", "--task", "addition", "--count", "6", "--format", "prompt_only", "--conversational",
+                          "--output", path("q.jsonl")], cwd: repo), "generate")
+        let pairs = try runSimply(["data", "preferences", "--checkpoint", path("pre"), "--prompts", path("q.jsonl"),
+                                   "--max_new_tokens", "4", "--output", path("onpolicy.jsonl")], cwd: repo)
+        ok(pairs, "preferences")
+        let prompts = try String(contentsOf: tmp.appendingPathComponent("q.jsonl"), encoding: .utf8).split(separator: "\n")
+        let written = try String(contentsOf: tmp.appendingPathComponent("onpolicy.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(pairs.stdout.contains("wrote") && written.count == 6, "\(pairs.stdout)")   // a 6-step model gets none right
+        for (q, p) in zip(prompts, written) {
+            let qv = try JSONValue.parse(String(q)), pv = try JSONValue.parse(String(p))
+            #expect(pv["prompt"] == qv["prompt"])
+            guard case let .array(c)? = pv["chosen"], case let .array(r)? = pv["rejected"] else {
+                Issue.record("chosen/rejected are not message lists: \(p)"); continue
+            }
+            #expect(c.first?["role"]?.stringValue == "assistant" && c.first?["content"] == qv["answer"])
+            #expect(r.first?["role"]?.stringValue == "assistant" && r.first?["content"] != qv["answer"])
+        }
+        ok(try runSimply(["data", "prepare", path("onpolicy.jsonl"), "--output", path("onpolicy.ex")], cwd: repo), "prepare pairs")
+
         // Distillation: a fresh student of the same shape learns from the pre-trained run as its teacher.
         for (mode, from, data) in [("sft", "pre", "sft.ex"), ("dpo", "sft", "pref.ex"), ("distill", "", "builtin:synthetic")] {
             let start = from.isEmpty ? ["--set", "distill.teacher_checkpoint=\(path("pre"))"] : ["--load_checkpoint", path(from)]
