@@ -65,7 +65,7 @@ public final class DPOObjective: TrainingObjective {
     let kind: DPOLoss.Kind
     let reference: Transformer
     var rows: SequenceRows            // 2 rows per pair: chosen at 2i, rejected at 2i + 1
-    var ones: [Float]
+    var chosenTokens = 0              // loss tokens of the batch's chosen completions (for RPO's mean)
     public let rowsPerShard: Int
     let pairs: Int
 
@@ -80,7 +80,6 @@ public final class DPOObjective: TrainingObjective {
         pairs = config.train.batchSize
         rowsPerShard = 2 * pairs / config.train.gradShards
         rows = SequenceRows(rows: 2 * pairs, seqLen: config.model.seqLen, pad: tokenizer.pad)
-        ones = []
         reference = Transformer(config: config.model, maxBatch: rowsPerShard)
         reference.initialize(seed: config.train.seed)
         if let c = context.initCheckpoint {
@@ -102,6 +101,10 @@ public final class DPOObjective: TrainingObjective {
             let e = examples.example(step: step, slot: slot)
             rows.set(row: 2 * slot, e.sequences[0] + e.sequences[1])
             rows.set(row: 2 * slot + 1, e.sequences[0] + e.sequences[2])
+        }
+        let t = config.model.seqLen
+        chosenTokens = (0..<pairs).reduce(0) { acc, p in
+            acc + rows.mask[(2 * p * t)..<((2 * p + 1) * t)].reduce(0) { $0 + Int($1) }
         }
         let h = SHA256Hasher()
         rows.hash(into: h)
@@ -133,8 +136,9 @@ public final class DPOObjective: TrainingObjective {
         let pol = rowLogProbs(model, mask: mask)
 
         let beta = config.posttrain.dpoBeta, b = Double(pairs)
+        let rpo = config.posttrain.dpoRPOAlpha, nc = Double(max(chosenTokens, 1))
         var scale = [Float](repeating: 0, count: n)
-        var loss = 0.0, rc = 0.0, rr = 0.0, acc = 0.0, lpc = 0.0, lpr = 0.0
+        var loss = 0.0, rc = 0.0, rr = 0.0, acc = 0.0, lpc = 0.0, lpr = 0.0, nll = 0.0
         for p in 0..<(rowsPerShard / 2) {
             let c = 2 * p, r = 2 * p + 1
             let v = DPOLoss.value(kind, beta: beta, labelSmoothing: config.posttrain.dpoLabelSmoothing,
@@ -142,11 +146,13 @@ public final class DPOObjective: TrainingObjective {
                                   referenceChosen: ref[c].logp, referenceRejected: ref[r].logp,
                                   chosenLength: pol[c].tokens, rejectedLength: pol[r].tokens)
             loss += v.loss / b
-            // log π(row) = −Σ CE, so ∂L/∂CE_i = −∂L/∂log π(row) at every masked position.
+            // log π(row) = −Σ CE, so ∂L/∂CE_i = −∂L/∂log π(row) at every masked position;
+            // RPO adds α·Σ CE(chosen) / (chosen tokens of the batch).
             for j in 0..<t {
-                scale[c * t + j] = Float(-v.dChosen / b)
+                scale[c * t + j] = Float(-v.dChosen / b + rpo / nc)
                 scale[r * t + j] = Float(-v.dRejected / b)
             }
+            nll += -pol[c].logp / nc
             let chosenReward = beta * (pol[c].logp - ref[c].logp), rejectedReward = beta * (pol[r].logp - ref[r].logp)
             rc += chosenReward / b; rr += rejectedReward / b
             acc += (chosenReward > rejectedReward ? 1 : 0) / b
@@ -154,7 +160,8 @@ public final class DPOObjective: TrainingObjective {
         }
         model.scaleLossGradient(scale, parallel: parallel)
         model.backward(parallel: parallel)
-        return ShardResult(loss: Float(loss), metrics: [
+        return ShardResult(loss: Float(loss + rpo * nll), metrics: [
+            Metric("nll_loss", nll),
             Metric("rewards/chosen", rc), Metric("rewards/rejected", rr), Metric("rewards/accuracies", acc),
             Metric("rewards/margins", rc - rr), Metric("logps/chosen", lpc), Metric("logps/rejected", lpr),
         ])

@@ -43,6 +43,7 @@ import SimplyTrain
         let data = try preparedTasks(.preference, count: 40, in: dir, name: "pref")
         var config = smallConfig(mode: .dpo, dataset: data, batch: 4, shards: 1)
         config.posttrain.dpoBeta = 0.5
+        config.posttrain.dpoRPOAlpha = 0.7   // the RPO term's gradient is checked too
         let (o, trainer) = try objective(config)
         for _ in 0..<3 { _ = trainer.trainStep() }
         let model = trainer.model
@@ -99,6 +100,23 @@ import SimplyTrain
         for (x, y) in zip(c.stateTensors(), d.stateTensors()) { y.tensor.copy(from: x.tensor) }
         d.resume(atStep: 2)
         #expect((0..<2).map { _ in d.trainStep().hashLine.serialized() } == records[2...].map { $0.hashLine.serialized() })
+    }
+
+    /// RPO adds α · (mean NLL of the chosen tokens) to the loss at step 1, where
+    /// the DPO part is ln 2, and changes the bits.
+    @Test func rpoAddsTheChosenNLL() throws {
+        let dir = try Scratch()
+        let data = try preparedTasks(.preference, count: 40, in: dir, name: "pref")
+        var config = smallConfig(mode: .dpo, dataset: data, batch: 4, shards: 2)
+        let (_, plain) = try objective(config)
+        let p = plain.trainStep()
+        config.posttrain.dpoRPOAlpha = 2
+        let (_, rpo) = try objective(config)
+        let r = rpo.trainStep()
+        let nll = try #require(r.metrics.first { $0.name == "nll_loss" }?.value)
+        #expect(nll > 1 && p.metrics.first { $0.name == "nll_loss" }?.value == nll)
+        #expect(abs(Double(r.loss) - (log(2.0) + 2 * nll)) < 1e-5 * Double(r.loss))
+        #expect(r.stateSHA256 != p.stateSHA256 && r.batchSHA256 == p.batchSHA256)
     }
 
     @Test func wrongDataIsRefused() throws {

@@ -37,6 +37,9 @@ public struct PosttrainConfig: Sendable, Equatable {
     public var dpoBeta = 0.1
     public var dpoLoss = "sigmoid"
     public var dpoLabelSmoothing = 0.0
+    /// RPO (Pang et al. 2024; TRL `rpo_alpha`): adds α · the mean NLL of the
+    /// chosen completions' tokens, which keeps their log-probabilities up. 0: off.
+    public var dpoRPOAlpha = 0.0
     /// Distillation: a teacher run's checkpoint (directory), temperature T and
     /// the weight α of the label cross-entropy: α·CE + (1 − α)·T²·KL.
     public var distillTeacher = ""
@@ -186,6 +189,7 @@ extension ExperimentConfig {
             c.posttrain.dpoLoss = s
         }),
         doubleKey("dpo.label_smoothing", \.posttrain.dpoLabelSmoothing, range: 0...0.5),
+        doubleKey("dpo.rpo_alpha", \.posttrain.dpoRPOAlpha, range: 0...1e3),
         stringKey("distill.teacher_checkpoint", \.posttrain.distillTeacher),
         doubleKey("distill.temperature", \.posttrain.distillTemperature, range: 1e-3...1e3),
         doubleKey("distill.alpha", \.posttrain.distillAlpha, range: 0...1),
