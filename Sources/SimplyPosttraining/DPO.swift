@@ -66,6 +66,8 @@ public final class DPOObjective: TrainingObjective {
     let reference: Transformer
     var rows: SequenceRows            // 2 rows per pair: chosen at 2i, rejected at 2i + 1
     var chosenTokens = 0              // loss tokens of the batch's chosen completions (for RPO's mean)
+    // One gradient shard's rows and the per-position gradient scale, allocated once.
+    var shardInputs: [Int32], shardTargets: [Int32], shardMask: [Float], scale: [Float]
     public let rowsPerShard: Int
     let pairs: Int
 
@@ -76,20 +78,16 @@ public final class DPOObjective: TrainingObjective {
             throw ConfigError("dpo.loss_type: \(config.posttrain.dpoLoss) is not sigmoid, ipo or hinge")
         }
         kind = k
-        let tokenizer = try TrainingData.loadTokenizer(config)
+        let tokenizer = examples.tokenizer
         pairs = config.train.batchSize
         rowsPerShard = 2 * pairs / config.train.gradShards
         rows = SequenceRows(rows: 2 * pairs, seqLen: config.model.seqLen, pad: tokenizer.pad)
+        let n = rowsPerShard * config.model.seqLen
+        shardInputs = Array(repeating: 0, count: n); shardTargets = shardInputs
+        shardMask = Array(repeating: 0, count: n); scale = shardMask
         reference = Transformer(config: config.model, maxBatch: rowsPerShard)
         reference.initialize(seed: config.train.seed)
-        if let c = context.initCheckpoint {
-            let m = try Checkpoints.manifest(c)
-            let names = Set(m.tensors.map(\.name))
-            let params = reference.layout.entries.filter { names.contains($0.name) }.map {
-                CheckpointTensor(name: $0.name, tensor: reference.parameter($0.name))
-            }
-            _ = try Checkpoints.load(c, into: params, expectedConfigSHA256: nil)
-        }
+        if let c = context.initCheckpoint { try Checkpoints.loadParameters(c, into: reference) }
     }
 
     public var tokensPerStep: Int { 2 * pairs * config.model.seqLen }
@@ -98,9 +96,7 @@ public final class DPOObjective: TrainingObjective {
 
     public func loadBatch(step: Int) -> String {
         for slot in 0..<pairs {
-            let e = examples.example(step: step, slot: slot)
-            rows.set(row: 2 * slot, e.sequences[0] + e.sequences[1])
-            rows.set(row: 2 * slot + 1, e.sequences[0] + e.sequences[2])
+            rows.setPair(slot, examples.example(step: step, slot: slot))
         }
         let t = config.model.seqLen
         chosenTokens = (0..<pairs).reduce(0) { acc, p in
@@ -125,19 +121,17 @@ public final class DPOObjective: TrainingObjective {
     }
 
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
-        let t = config.model.seqLen, n = rowsPerShard * t, lo = shard * n
-        let inputs = Array(rows.inputs[lo..<(lo + n)]), targets = Array(rows.targets[lo..<(lo + n)])
-        let mask = rows.mask[lo..<(lo + n)]
-        _ = reference.forward(tokens: inputs, targets: targets, weights: Array(mask), batch: rowsPerShard, seqLen: t,
+        let t = config.model.seqLen
+        rows.copyShard(shard, rows: rowsPerShard, inputs: &shardInputs, targets: &shardTargets, mask: &shardMask)
+        _ = reference.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard, seqLen: t,
                               parallel: parallel)
-        let ref = rowLogProbs(reference, mask: mask)
-        _ = model.forward(tokens: inputs, targets: targets, weights: Array(mask), batch: rowsPerShard, seqLen: t,
+        let ref = rowLogProbs(reference, mask: shardMask[...])
+        _ = model.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard, seqLen: t,
                           parallel: parallel)
-        let pol = rowLogProbs(model, mask: mask)
+        let pol = rowLogProbs(model, mask: shardMask[...])
 
         let beta = config.posttrain.dpoBeta, b = Double(pairs)
         let rpo = config.posttrain.dpoRPOAlpha, nc = Double(max(chosenTokens, 1))
-        var scale = [Float](repeating: 0, count: n)
         var loss = 0.0, rc = 0.0, rr = 0.0, acc = 0.0, lpc = 0.0, lpr = 0.0, nll = 0.0
         for p in 0..<(rowsPerShard / 2) {
             let c = 2 * p, r = 2 * p + 1
@@ -187,8 +181,7 @@ public struct PreferenceEvaluation: Sendable {
             let chunk = examples[start..<min(start + batch, examples.count)]
             var rows = SequenceRows(rows: 2 * chunk.count, seqLen: t, pad: pad)
             for (i, e) in chunk.enumerated() {
-                rows.set(row: 2 * i, e.sequences[0] + e.sequences[1])
-                rows.set(row: 2 * i + 1, e.sequences[0] + e.sequences[2])
+                rows.setPair(i, e)
             }
             func logps(_ m: Transformer) -> [Double] {
                 _ = m.forward(tokens: rows.inputs, targets: rows.targets, weights: rows.mask, batch: rows.rows, seqLen: t,

@@ -38,41 +38,33 @@ public final class DistillObjective: TrainingObjective {
         let p = config.posttrain
         alpha = Float(p.distillAlpha)
         temperature = Float(p.distillTemperature)
-        let (url, teacherConfig) = try Self.teacherConfig(config)
+        let frozen = try Self.loadTeacher(config, maxBatch: windows.rowsPerShard)
+        let url = frozen.checkpoint
         teacherCheckpoint = url
-        let frozen = Transformer(config: teacherConfig.model, maxBatch: windows.rowsPerShard)
-        // Parameters only: the layout's names (the checkpoint also holds AdamW's moments).
-        let parameters = frozen.layout.entries.map { CheckpointTensor(name: $0.name, tensor: frozen.parameter($0.name)) }
-        let manifest = try Checkpoints.load(url, into: parameters, expectedConfigSHA256: nil)
-        teacher = frozen
+        teacher = frozen.model
         // The teacher is part of what the bits are a function of: a resume or
         // verify against another teacher checkpoint fails as "the data changed".
         let d = windows.data
         data = DataIdentity(source: "\(d.source) + teacher \(url.path)",
-                            sha256: sha256Hex(Array("\(d.sha256) teacher \(manifest.stateSHA256)".utf8)),
+                            sha256: sha256Hex(Array("\(d.sha256) teacher \(frozen.stateSHA256)".utf8)),
                             tokens: d.tokens, tokenizerName: d.tokenizerName)
         let n = windows.rowsPerShard * config.model.seqLen
         ceScale = Array(repeating: alpha, count: n)
         kdWeights = windows.shardWeights
     }
 
-    /// The teacher's checkpoint and its run's config, checked against the student's.
-    static func teacherConfig(_ config: ExperimentConfig) throws -> (URL, ExperimentConfig) {
+    /// The teacher (parameters only) from its checkpoint and its run's config,
+    /// checked against the student's.
+    static func loadTeacher(_ config: ExperimentConfig, maxBatch: Int) throws -> TrainedModel {
         let path = config.posttrain.distillTeacher
         guard !path.isEmpty else {
             throw ConfigError("distill.teacher_checkpoint is empty: set it to a teacher run directory or checkpoint (e.g. runs/tiny)")
         }
-        let url: URL
-        do { url = try Checkpoints.resolve(URL(fileURLWithPath: path)) } catch {
-            throw ConfigError("distill.teacher_checkpoint: \(error)")
+        let loaded: TrainedModel
+        do { loaded = try TrainedModel(URL(fileURLWithPath: path), maxBatch: maxBatch) } catch {
+            throw ConfigError("distill.teacher_checkpoint \(path): \(error)")
         }
-        // RUN/checkpoints/step-N: the run directory is the checkpoint's grandparent.
-        let runConfig = url.standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("config.json")
-        let teacher: ExperimentConfig
-        do { teacher = try ExperimentConfig.fromRunConfig(runConfig) } catch {
-            throw ConfigError("distill.teacher_checkpoint \(path): the teacher's run config: \(error)")
-        }
+        let teacher = loaded.config
         let t = teacher.model, s = config.model
         if t.vocabSize != s.vocabSize {
             throw ConfigError("distill.teacher_checkpoint \(path) has model.vocab_size \(t.vocabSize), the student's model.vocab_size is \(s.vocabSize): they must be equal")
@@ -86,7 +78,7 @@ public final class DistillObjective: TrainingObjective {
         if teacher.data.tokenizer != config.data.tokenizer {
             throw ConfigError("distill.teacher_checkpoint \(path) was trained with data.tokenizer \(teacher.data.tokenizer), the student uses data.tokenizer \(config.data.tokenizer)")
         }
-        return (url, teacher)
+        return loaded
     }
 
     public var rowsPerShard: Int { windows.rowsPerShard }

@@ -10,6 +10,8 @@ import SimplyTrain
 public struct ExampleData: Sendable {
     public let shard: ExampleShard
     public let source: String
+    /// `data.tokenizer`, the one the shard was prepared with.
+    public let tokenizer: any Tokenizer
     public let cursor: DataCursor
 
     public init(config: ExperimentConfig, kind: ExampleKind) throws {
@@ -29,7 +31,7 @@ public struct ExampleData: Sendable {
         guard shard.kind == kind else {
             throw ConfigError("data.dataset \(source) holds \(shard.kind.rawValue) examples; training_mode \(mode) needs \(kind.rawValue) examples")
         }
-        let tokenizer = try TrainingData.loadTokenizer(config)
+        tokenizer = try TrainingData.loadTokenizer(config)
         guard shard.tokenizerName == tokenizer.name else {
             throw ConfigError("data.dataset \(source) was prepared with tokenizer '\(shard.tokenizerName)' but data.tokenizer \(config.data.tokenizer) is '\(tokenizer.name)'")
         }
@@ -89,6 +91,26 @@ public struct SequenceRows: Sendable {
         }
         lengths[row] = n
         return !seq.mask[n...].contains(true)
+    }
+
+    /// Rows 2·pair and 2·pair + 1 := prompt + chosen, prompt + rejected of a
+    /// preference example (the layout the reward model and DPO share, so a
+    /// gradient shard always holds whole pairs).
+    public mutating func setPair(_ pair: Int, _ e: PreparedExample) {
+        set(row: 2 * pair, e.sequences[0] + e.sequences[1])
+        set(row: 2 * pair + 1, e.sequences[0] + e.sequences[2])
+    }
+
+    /// Copies the `rows`-row gradient shard `shard` into buffers the caller
+    /// allocated once, so the training step allocates nothing.
+    public func copyShard(_ shard: Int, rows: Int, inputs: inout [Int32], targets: inout [Int32], mask: inout [Float]) {
+        let n = rows * seqLen, lo = shard * n
+        precondition(inputs.count == n && targets.count == n && mask.count == n, "shard buffers must hold \(n) positions")
+        for i in 0..<n {
+            inputs[i] = self.inputs[lo + i]
+            targets[i] = self.targets[lo + i]
+            mask[i] = self.mask[lo + i]
+        }
     }
 
     /// Input position of the last real token of `row` (where a score head reads).

@@ -57,6 +57,7 @@ public final class RewardObjective: TrainingObjective {
     let examples: ExampleData
     var batch: SequenceRows
     let zeroWeights: [Float]
+    var shardInputs: [Int32], shardTargets: [Int32], shardMask: [Float]   // one shard, allocated once
     let pairsPerShard: Int
     public let rowsPerShard: Int
 
@@ -66,11 +67,12 @@ public final class RewardObjective: TrainingObjective {
             throw ConfigError("model.score_head must be true for training_mode reward (the reward is read from the score head)")
         }
         examples = try ExampleData(config: config, kind: .preference)
-        let tokenizer = try TrainingData.loadTokenizer(config)
+        let tokenizer = examples.tokenizer
         pairsPerShard = config.train.batchSize / config.train.gradShards
         rowsPerShard = 2 * pairsPerShard
         batch = SequenceRows(rows: 2 * config.train.batchSize, seqLen: config.model.seqLen, pad: tokenizer.pad)
         zeroWeights = Array(repeating: 0, count: rowsPerShard * config.model.seqLen)
+        shardInputs = Array(repeating: 0, count: zeroWeights.count); shardTargets = shardInputs; shardMask = zeroWeights
     }
 
     public var tokensPerStep: Int { 2 * config.train.batchSize * config.model.seqLen }
@@ -80,23 +82,17 @@ public final class RewardObjective: TrainingObjective {
 
     public func loadBatch(step: Int) -> String {
         for slot in 0..<config.train.batchSize {
-            RewardObjective.setPair(&batch, pair: slot, examples.example(step: step, slot: slot))
+            batch.setPair(slot, examples.example(step: step, slot: slot))
         }
         let h = SHA256Hasher()
         batch.hash(into: h)
         return h.finalizeHex()
     }
 
-    /// Rows 2·pair and 2·pair + 1 := prompt + chosen, prompt + rejected.
-    static func setPair(_ rows: inout SequenceRows, pair: Int, _ e: PreparedExample) {
-        let prompt = e.sequences[0]
-        rows.set(row: 2 * pair, prompt + e.sequences[1])
-        rows.set(row: 2 * pair + 1, prompt + e.sequences[2])
-    }
-
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
         let t = config.model.seqLen, n = rowsPerShard * t, lo = shard * n
-        _ = model.forward(tokens: Array(batch.inputs[lo..<(lo + n)]), targets: Array(batch.targets[lo..<(lo + n)]),
+        batch.copyShard(shard, rows: rowsPerShard, inputs: &shardInputs, targets: &shardTargets, mask: &shardMask)
+        _ = model.forward(tokens: shardInputs, targets: shardTargets,
                           weights: zeroWeights, batch: rowsPerShard, seqLen: t, parallel: parallel, withLogits: false)
         // Score positions relative to this shard's forward.
         let positions = (0..<rowsPerShard).map { batch.lastPosition(row: shard * rowsPerShard + $0) - lo }
@@ -163,7 +159,7 @@ public final class RewardObjective: TrainingObjective {
             for p in 0..<k {
                 let e = examples[start + p]
                 precondition(e.kind == .preference, "evaluate needs preference examples")
-                setPair(&rows, pair: p, e)
+                rows.setPair(p, e)
                 if e.sequences[0].count + max(e.sequences[1].count, e.sequences[2].count) > t { truncated += 1 }
             }
             _ = model.forward(tokens: rows.inputs, targets: rows.targets, weights: [Float](repeating: 0, count: 2 * k * t),
@@ -193,25 +189,11 @@ public final class RewardObjective: TrainingObjective {
     /// fresh `score.weight` from the run's train.seed, which is where a reward
     /// run with that seed starts. Returns the config and whether the head is fresh.
     public static func loadModel(checkpoint: URL, maxRows: Int) throws -> (model: Transformer, config: ExperimentConfig, freshHead: Bool) {
-        let resolved = try Checkpoints.resolve(checkpoint)
-        let fm = FileManager.default
-        let runDir = fm.fileExists(atPath: checkpoint.appendingPathComponent("config.json").path)
-            ? checkpoint : resolved.deletingLastPathComponent().deletingLastPathComponent()
-        var config = try ExperimentConfig.fromRunConfig(RunDirectory(runDir).configURL)
-        let freshHead = !config.model.scoreHead
-        config.model.scoreHead = true
-        let model = Transformer(config: config.model, maxBatch: maxRows)
-        model.initialize(seed: config.train.seed)
-        let stored = Set(try Checkpoints.manifest(resolved).tensors.map(\.name))
-        var wanted: [CheckpointTensor] = []
-        for e in model.layout.entries {
-            if stored.contains(e.name) { wanted.append(CheckpointTensor(name: e.name, tensor: model.parameter(e.name))) }
-            else if e.name != "score.weight" || !freshHead {
-                throw CheckpointError(resolved.appendingPathComponent("manifest.json").path, field: "tensor \(e.name)", "not in this checkpoint")
-            }
+        let m = try TrainedModel(checkpoint, maxBatch: maxRows) { model in
+            defer { model.scoreHead = true }
+            return model.scoreHead ? [] : ["score.weight"]
         }
-        try Checkpoints.load(resolved, into: wanted, expectedConfigSHA256: nil)
-        return (model, config, freshHead)
+        return (m.model, m.config, !m.freshParameters.isEmpty)
     }
 
     /// `evaluate` on a prepared preference shard, checked against the model's tokenizer.

@@ -15,17 +15,20 @@ public final class SFTObjective: TrainingObjective {
     let config: ExperimentConfig
     let examples: ExampleData
     var batch: SequenceRows
-    var weights: [Float]
     var lossTokens = 0
+    // One gradient shard's rows and loss weights, allocated once.
+    var shardInputs: [Int32], shardTargets: [Int32], shardMask: [Float], shardWeights: [Float]
     public let rowsPerShard: Int
 
     public init(_ context: ObjectiveContext) throws {
         config = context.config
         examples = try ExampleData(config: config, kind: .supervised)
-        let tokenizer = try TrainingData.loadTokenizer(config)
+        let tokenizer = examples.tokenizer
         rowsPerShard = config.train.batchSize / config.train.gradShards
         batch = SequenceRows(rows: config.train.batchSize, seqLen: config.model.seqLen, pad: tokenizer.pad)
-        weights = Array(repeating: 0, count: config.train.batchSize * config.model.seqLen)
+        let n = rowsPerShard * config.model.seqLen
+        shardInputs = Array(repeating: 0, count: n); shardTargets = shardInputs
+        shardMask = Array(repeating: 0, count: n); shardWeights = shardMask
     }
 
     public var tokensPerStep: Int { config.train.batchSize * config.model.seqLen }
@@ -37,22 +40,24 @@ public final class SFTObjective: TrainingObjective {
             batch.set(row: slot, examples.example(step: step, slot: slot).sequences[0])
         }
         lossTokens = batch.mask.reduce(0) { $0 + Int($1) }
-        let scale = 1 / Float(max(lossTokens, 1))
-        for i in weights.indices { weights[i] = batch.mask[i] * scale }
         let h = SHA256Hasher()
         batch.hash(into: h)
         return h.finalizeHex()
     }
 
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
-        let t = config.model.seqLen, n = rowsPerShard * t, lo = shard * n
-        let loss = model.forward(tokens: Array(batch.inputs[lo..<(lo + n)]), targets: Array(batch.targets[lo..<(lo + n)]),
-                                 weights: Array(weights[lo..<(lo + n)]), batch: rowsPerShard, seqLen: t, parallel: parallel)
+        let t = config.model.seqLen, n = rowsPerShard * t
+        batch.copyShard(shard, rows: rowsPerShard, inputs: &shardInputs, targets: &shardTargets, mask: &shardMask)
+        // The mean over the global batch's loss tokens.
+        let scale = 1 / Float(max(lossTokens, 1))
+        for i in 0..<n { shardWeights[i] = shardMask[i] * scale }
+        let loss = model.forward(tokens: shardInputs, targets: shardTargets, weights: shardWeights,
+                                 batch: rowsPerShard, seqLen: t, parallel: parallel)
         let predicted = model.predictedTokens()
         var correct = 0, count = 0
-        for i in 0..<n where batch.mask[lo + i] != 0 {
+        for i in 0..<n where shardMask[i] != 0 {
             count += 1
-            if predicted[i] == batch.targets[lo + i] { correct += 1 }
+            if predicted[i] == shardTargets[i] { correct += 1 }
         }
         model.backward(parallel: parallel)
         return ShardResult(loss: loss, metrics: [

@@ -48,11 +48,10 @@ struct EvalLoss: ParsableCommand {
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard threadCount >= 1 else { fail("--threads must be >= 1") }
         do {
-            let url = try Checkpoints.resolve(URL(fileURLWithPath: checkpoint))
-            let runConfig = url.standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("config.json")
-            var config = try ExperimentConfig.fromRunConfig(runConfig)
-            guard !config.model.scoreHead else { throw ConfigError("\(runConfig.path): a score-head model has no next-token loss") }
+            let trained = try TrainedModel(URL(fileURLWithPath: checkpoint), maxBatch: batchSize)
+            let url = trained.checkpoint, model = trained.model
+            var config = trained.config
+            guard !config.model.scoreHead else { throw ConfigError("\(url.path): a score-head model has no next-token loss") }
             for o in overrides {
                 guard let eq = o.firstIndex(of: "=") else { throw ConfigError("--set \(o): expected key=value") }
                 let key = String(o[..<eq])
@@ -73,9 +72,6 @@ struct EvalLoss: ParsableCommand {
             let windows = try PretrainWindows(tokens: data.parts[0].tokens, seqLen: t)
             let count = maxWindows == 0 ? windows.numExamples : min(maxWindows, windows.numExamples)
 
-            let model = Transformer(config: config.model, maxBatch: batchSize)
-            let parameters = model.layout.entries.map { CheckpointTensor(name: $0.name, tensor: model.parameter($0.name)) }
-            let manifest = try Checkpoints.load(url, into: parameters, expectedConfigSHA256: nil)
 
             let parallel = Parallel(threads: threadCount, deterministic: true)
             var inputs = [Int32](repeating: 0, count: batchSize * t), targets = inputs
@@ -98,13 +94,13 @@ struct EvalLoss: ParsableCommand {
             let source = builtin ? "\(config.data.dataset) seed \(config.train.seed), \(config.data.syntheticBytes) bytes" : config.data.dataset
             if json {
                 print(JSONValue.object([
-                    ("checkpoint", .string(url.path)), ("step", .int(manifest.step)), ("data", .string(source)),
+                    ("checkpoint", .string(url.path)), ("step", .int(trained.step)), ("data", .string(source)),
                     ("windows", .int(count)), ("tokens", .int(tokens)), ("loss", .double(mean)),
                     ("loss_bits", .string(String(Double(mean).bitPattern, radix: 16))),
                 ]).serialized())
             } else {
                 print(String(format: "held-out loss %.4f over %d windows x %d = %d tokens; %@; %@ (step %d); %.1f s",
-                             mean, count, t, tokens, source, url.path, manifest.step, seconds))
+                             mean, count, t, tokens, source, url.path, trained.step, seconds))
             }
         } catch { fail("\(error)") }
     }

@@ -49,13 +49,7 @@ public func runSection(data: DataIdentity, runtime: RuntimeOptions, trainingMode
 /// optimizer). Parameters the checkpoint lacks must be among the objective's
 /// `freshParameters`; they keep their initialization.
 public func loadInitialWeights(_ checkpoint: URL, into trainer: Trainer) throws -> CheckpointManifest {
-    let m = try Checkpoints.manifest(checkpoint)
-    let stored = Set(m.tensors.map(\.name))
-    let parameters = Array(trainer.stateTensors().prefix(trainer.model.layout.entries.count))
-    for p in parameters where !stored.contains(p.name) && !trainer.objective.freshParameters.contains(p.name) {
-        throw CheckpointError(checkpoint.appendingPathComponent("manifest.json").path, field: "tensor \(p.name)", "not in this checkpoint")
-    }
-    return try Checkpoints.load(checkpoint, into: parameters.filter { stored.contains($0.name) }, expectedConfigSHA256: nil)
+    try Checkpoints.loadParameters(checkpoint, into: trainer.model, fresh: trainer.objective.freshParameters)
 }
 
 /// Trains `config` in `runDirectory`, writing hashes.jsonl, metrics.jsonl and

@@ -1,23 +1,56 @@
 import Foundation
 import SimplyModel
 
-/// A model loaded from a checkpoint for evaluation or as a frozen reference:
-/// the config from its run's config.json, the parameters from the checkpoint.
+extension Checkpoints {
+    /// Loads the parameters (not the optimizer state) of `checkpoint` into
+    /// `model`. Parameters the checkpoint lacks must be in `fresh`; they keep
+    /// the values they have (a reward head on a pre-trained LM).
+    @discardableResult
+    public static func loadParameters(_ checkpoint: URL, into model: Transformer,
+                                      fresh: Set<String> = []) throws -> CheckpointManifest {
+        let stored = Set(try manifest(checkpoint).tensors.map(\.name))
+        var wanted: [CheckpointTensor] = []
+        for e in model.layout.entries {
+            if stored.contains(e.name) {
+                wanted.append(CheckpointTensor(name: e.name, tensor: model.parameter(e.name)))
+            } else if !fresh.contains(e.name) {
+                throw CheckpointError(checkpoint.appendingPathComponent(manifestFileName).path, field: "tensor \(e.name)",
+                                      "not in this checkpoint")
+            }
+        }
+        return try load(checkpoint, into: wanted, expectedConfigSHA256: nil)
+    }
+}
+
+/// A model loaded from a checkpoint for evaluation or as a frozen reference
+/// or teacher: the config from its run's config.json, the parameters from the
+/// checkpoint.
 public struct TrainedModel {
     public let config: ExperimentConfig
     public let model: Transformer
     public let checkpoint: URL
     public let step: Int
+    /// The checkpoint's state hash (parameters and optimizer moments).
+    public let stateSHA256: String
+    /// Parameters the checkpoint did not hold: seeded initialization.
+    public let freshParameters: Set<String>
 
     /// `path`: a checkpoint directory or a run directory (its newest checkpoint).
-    public init(_ path: URL, maxBatch: Int) throws {
+    /// `prepare` may change the run's model config (e.g. add a score head) and
+    /// returns the parameters the checkpoint may lack; those get the seeded
+    /// initialization of `train.seed`.
+    public init(_ path: URL, maxBatch: Int, prepare: (inout ModelConfig) -> Set<String> = { _ in [] }) throws {
         checkpoint = try Checkpoints.resolve(path)
         // RUN/checkpoints/step-N → RUN
-        let run = RunDirectory(checkpoint.deletingLastPathComponent().deletingLastPathComponent())
-        config = try ExperimentConfig.fromRunConfig(run.configURL)
+        let run = RunDirectory(checkpoint.standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent())
+        var config = try ExperimentConfig.fromRunConfig(run.configURL)
+        freshParameters = prepare(&config.model)
+        self.config = config
         let m = Transformer(config: config.model, maxBatch: maxBatch)
-        let params = m.layout.entries.map { CheckpointTensor(name: $0.name, tensor: m.parameter($0.name)) }
-        step = try Checkpoints.load(checkpoint, into: params, expectedConfigSHA256: nil).step
+        if !freshParameters.isEmpty { m.initialize(seed: config.train.seed) }
+        let manifest = try Checkpoints.loadParameters(checkpoint, into: m, fresh: freshParameters)
+        step = manifest.step
+        stateSHA256 = manifest.stateSHA256
         model = m
     }
 }
