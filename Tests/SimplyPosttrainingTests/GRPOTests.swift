@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 import SimplyCore
+import SimplyModel
 import SimplyPosttraining
+import SimplyTrain
 
 @Suite struct GRPOLossTests {
     func reference() throws -> JSONValue {
@@ -68,5 +70,127 @@ import SimplyPosttraining
             clippedSomewhere = clippedSomewhere || low + high > 0
         }
         #expect(clippedSomewhere, "the cases exercise the clip")
+    }
+}
+
+@Suite struct GRPOObjectiveTests {
+    func objective(_ config: ExperimentConfig, threads: Int = 1,
+                   rewards: [(reward: any RewardFunction, weight: Double)]? = nil) throws -> (GRPOObjective, Trainer) {
+        let runtime = RuntimeOptions(threads: threads, deterministic: true)
+        let o = try GRPOObjective(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: nil), rewards: rewards)
+        return (o, Trainer(config: config, objective: o, runtime: runtime))
+    }
+
+    func config(_ dir: Scratch, batch: Int = 8, shards: Int = 2) throws -> ExperimentConfig {
+        let data = try preparedTasks(.promptOnly, count: 40, in: dir, name: "prompts")
+        var c = smallConfig(mode: .grpo, dataset: data, batch: batch, shards: shards, steps: 4)
+        c.posttrain.grpoNumGenerations = 4
+        c.posttrain.grpoMaxCompletionLength = 6
+        // An untrained model never answers a sum right; `format` (a clean
+        // turn) is what gives some groups a spread of rewards.
+        c.posttrain.grpoRewards = "exact_match,format:0.5"
+        return c
+    }
+
+    func metrics(_ r: StepRecord) -> [String: Double] { Dictionary(uniqueKeysWithValues: r.metrics.map { ($0.name, $0.value) }) }
+
+    /// Rollouts are part of the contract: the same hashes on 1 and 2 threads,
+    /// and a trainer restarted from step 2's state samples the same rollouts
+    /// and continues with the same hashes.
+    @Test func deterministicAndResumable() throws {
+        let dir = try Scratch()
+        let c = try config(dir)
+        let (_, a) = try objective(c, threads: 1)
+        let records = (0..<4).map { _ in a.trainStep() }
+        let m = metrics(records[0])
+        for key in ["reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "rewards/exact_match/mean",
+                    "rewards/format/mean", "clip_ratio/region_mean", "completions/mean_length", "completions/clipped_ratio"] {
+            #expect(m[key] != nil, "metric \(key)")
+        }
+        #expect(m["kl"] == 0, "step 1: the policy is the reference")
+        #expect(m["clip_ratio/region_mean"] == 0, "one update per rollout: ρ = 1 exactly")
+        #expect(m["entropy"]! > 1, "an untrained model is uncertain")
+        #expect(m["completions/mean_length"]! >= 1 && m["completions/max_length"]! <= 6)
+        #expect(Set(records.map(\.batchSHA256)).count == 4, "each step samples new completions")
+
+        let (_, b) = try objective(c, threads: 2)
+        #expect((0..<4).map { _ in b.trainStep().hashLine.serialized() } == records.map { $0.hashLine.serialized() })
+
+        let (_, d) = try objective(c, threads: 2)
+        let (_, e) = try objective(c, threads: 1)
+        _ = e.trainStep(); _ = e.trainStep()
+        for (x, y) in zip(e.stateTensors(), d.stateTensors()) { y.tensor.copy(from: x.tensor) }
+        d.resume(atStep: 2)
+        #expect((0..<2).map { _ in d.trainStep().hashLine.serialized() } == records[2...].map { $0.hashLine.serialized() })
+    }
+
+    /// The objective's gradient is the gradient of its loss, with the
+    /// rollout (advantages, old log-probs) held fixed: analytic vs central
+    /// differences, with β > 0 so the KL term is in it too.
+    @Test func gradientMatchesFiniteDifferences() throws {
+        let dir = try Scratch()
+        var c = try config(dir, batch: 8, shards: 1)
+        c.posttrain.grpoBeta = 0.5
+        let (o, trainer) = try objective(c, rewards: [(DigitCount(), 1)])
+        for _ in 0..<3 { _ = trainer.trainStep() }
+        let model = trainer.model
+        var spread = false
+        for step in 3..<12 {
+            _ = o.loadBatch(step: step, policy: model, parallel: .serial)
+            model.zeroGrads()
+            let r = o.shardGradient(0, model: model, parallel: .serial)
+            if let z = r.metrics.first(where: { $0.name == "frac_reward_zero_std" })?.value, z < 1 { spread = true; break }
+        }
+        #expect(spread, "some group has rewards that differ (else the advantages are all 0)")
+        func loss() -> Double {
+            model.zeroGrads()
+            return Double(o.shardGradient(0, model: model, parallel: .serial).loss)
+        }
+        _ = loss()
+        let grads = Tensor(shape: [model.layout.count])
+        grads.copy(from: model.grads)
+        for name in ["model.layers.1.mlp.down_proj.weight", "model.norm.weight", "model.embed_tokens.weight"] {
+            let e = try #require(model.layout.entry(name))
+            let i = (0..<e.count).max { abs(grads.pointer[e.offset + $0]) < abs(grads.pointer[e.offset + $1]) }!
+            let p = model.parameter(name), saved = p.pointer[i]
+            func central(_ h: Float) -> Double {
+                p.pointer[i] = saved + h; let up = loss()
+                p.pointer[i] = saved - h; let down = loss()
+                p.pointer[i] = saved
+                return (up - down) / (Double(saved + h) - Double(saved - h))
+            }
+            let fd = (4 * central(2e-3) - central(4e-3)) / 3
+            let g = Double(grads.pointer[e.offset + i])
+            #expect(abs(g) > 1e-5, "\(name): pick a sizeable gradient")
+            #expect(abs(fd - g) <= 3e-2 * abs(g), "\(name)[\(i)]: analytic \(g) vs numeric \(fd)")
+        }
+    }
+
+    @Test func badSettingsAreRefused() throws {
+        let dir = try Scratch()
+        var c = try config(dir)
+        c.train.batchSize = 6
+        do { _ = try objective(c); Issue.record("accepted batch 6 with 4 generations") } catch {
+            #expect("\(error)".contains("train.batch_size 6 must be a multiple of grpo.num_generations 4"), "\(error)")
+        }
+        c = try config(dir)
+        c.posttrain.grpoRewards = "exact_match,bleu"
+        do { _ = try objective(c); Issue.record("accepted an unknown reward") } catch {
+            #expect("\(error)".contains("grpo.rewards: unknown reward 'bleu'"), "\(error)")
+        }
+        c = try config(dir)
+        c.posttrain.grpoRewards = "reward_model"
+        do { _ = try objective(c); Issue.record("accepted reward_model without a checkpoint") } catch {
+            #expect("\(error)".contains("grpo.reward_model"), "\(error)")
+        }
+    }
+}
+
+/// A reward a library user might plug in: the number of digits in the
+/// completion (an untrained model's samples differ in it, so groups spread).
+struct DigitCount: RewardFunction {
+    var name: String { "digits" }
+    func rewards(_ inputs: [RewardInput], parallel: Parallel) -> [Double] {
+        inputs.map { Double($0.completion.filter { $0 >= 48 && $0 <= 57 }.count) }
     }
 }

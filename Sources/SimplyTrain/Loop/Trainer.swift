@@ -98,7 +98,7 @@ public final class Trainer {
 
     /// Runs one optimizer step and returns its record.
     public func trainStep() -> StepRecord {
-        let batchHash = objective.loadBatch(step: step)
+        let batchHash = objective.loadBatch(step: step, policy: model, parallel: parallel)
         var shardMetrics = [[Metric]](repeating: [], count: config.train.gradShards)
         let loss = tree.reduce(into: model.grads, parallel: parallel) { shard, into in
             model.zeroGrads()
