@@ -187,6 +187,7 @@ def simply_to_hf(simply, work, steps):
     rm_hf = os.path.join(work, "export-score")
     run(simply, "export", "--format", "hf", "--checkpoint", rm_dir, rm_hf)
     rm = AutoModelForSequenceClassification.from_pretrained(rm_hf).eval()
+    assert rm.config.num_labels == 1 and rm.config.pad_token_id == 258, (rm.config.num_labels, rm.config.pad_token_id)
     with torch.no_grad():
         score = rm(input_ids=ids).logits[:, 0]       # the last non-pad position: the last one here
     s, _ = simply_logits(simply, rm_dir, ids, work, "score")
@@ -223,7 +224,9 @@ def bpe_export(simply, work, byte_rows):
     if bad:
         failures.append("BPE tokenizer")
     text = open(os.path.join(work, "corpus.txt")).read()
-    ids = torch.tensor([[tok.bos_token_id] + tok(text, add_special_tokens=False)["input_ids"][:127]], dtype=torch.int64)
+    text_ids = tok(text[:600], add_special_tokens=False)["input_ids"]  # under model_max_length: no warning
+    assert len(text_ids) >= 127, len(text_ids)
+    ids = torch.tensor([[tok.bos_token_id] + text_ids[:127]], dtype=torch.int64)
     with torch.no_grad():
         o = model(input_ids=ids, labels=ids)
     s, s_loss = simply_logits(simply, run_dir, ids, work, "small")
