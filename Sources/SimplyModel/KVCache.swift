@@ -84,9 +84,10 @@ extension Transformer {
     /// forward's arithmetic for one query row (the full forward's trailing
     /// masked probabilities are exact zeros, which add nothing to its chains).
     /// With a non-deterministic `parallel` the linear layers use OpenBLAS and
-    /// that guarantee is lost.
+    /// that guarantee is lost. `transposed` (current with the weights) makes
+    /// steps of a few tokens faster; it never changes bits.
     public func forward(cache: KVCache, segments: [(slot: Int, tokens: [Int32])], allLogits: Bool = false,
-                        parallel: Parallel) -> Tensor {
+                        transposed: TransposedWeights? = nil, parallel: Parallel) -> Tensor {
         let c = config
         precondition(cache.config == c, "the cache was made for another model config")
         var tokens: [Int32] = [], slotOf: [Int] = [], positions: [Int] = [], lastRows: [Int] = []
@@ -111,11 +112,11 @@ extension Transformer {
 
         Embedding.forward(x, table: embed, tokens: tokens, parallel: parallel)
         for l in 0..<c.nLayers {
-            let w = layerParams[l]
+            let w = layerParams[l], wt = transposed?.layers[l]
             RMSNorm.forward(ln, cache.rstd, x, w.norm1, rows: n, eps: c.normEps, parallel: parallel)
-            linearForward(cache.q, ln, w.wq, rows: n, parallel: parallel)
-            linearForward(cache.k, ln, w.wk, rows: n, parallel: parallel)
-            linearForward(cache.v, ln, w.wv, rows: n, parallel: parallel)
+            decodeLinear(cache.q, ln, w.wq, wt?.wq, rows: n, parallel: parallel)
+            decodeLinear(cache.k, ln, w.wk, wt?.wk, rows: n, parallel: parallel)
+            decodeLinear(cache.v, ln, w.wv, wt?.wv, rows: n, parallel: parallel)
             rope.apply(cache.q, positions: positions, heads: h, parallel: parallel)
             rope.apply(cache.k, positions: positions, heads: kvh, parallel: parallel)
             let kc = cache.keys[l], vc = cache.values[l]
@@ -125,13 +126,13 @@ extension Transformer {
                 (vc.pointer + o).update(from: cache.v.pointer + r * kvd, count: kvd)
             }
             cachedAttention(cache: cache, layer: l, rows: n, slotOf: slotOf, positions: positions, parallel: parallel)
-            linearForward(mid, cache.att, w.wo, rows: n, parallel: parallel)
+            decodeLinear(mid, cache.att, w.wo, wt?.wo, rows: n, parallel: parallel)
             addInPlace(mid, x, count: n * d, parallel: parallel)            // xMid = x + o_proj(att)
             RMSNorm.forward(ln, cache.rstd, mid, w.norm2, rows: n, eps: c.normEps, parallel: parallel)
-            linearForward(cache.gate, ln, w.wg, rows: n, parallel: parallel)
-            linearForward(cache.up, ln, w.wu, rows: n, parallel: parallel)
+            decodeLinear(cache.gate, ln, w.wg, wt?.wg, rows: n, parallel: parallel)
+            decodeLinear(cache.up, ln, w.wu, wt?.wu, rows: n, parallel: parallel)
             SwiGLU.forward(cache.hidden, gate: cache.gate, up: cache.up, count: n * f, parallel: parallel)
-            linearForward(x, cache.hidden, w.wd, rows: n, parallel: parallel)
+            decodeLinear(x, cache.hidden, w.wd, wt?.wd, rows: n, parallel: parallel)
             addInPlace(x, mid, count: n * d, parallel: parallel)            // out = xMid + down(h)
         }
         for (slot, segment) in segments { cache.append(slot: slot, count: segment.count) }
@@ -146,7 +147,7 @@ extension Transformer {
                 (headInput.pointer + i * d).update(from: ln.pointer + r * d, count: d)
             }
         }
-        linearForward(cache.logitsBuffer, headInput, head, rows: rows, parallel: parallel)
+        decodeLinear(cache.logitsBuffer, headInput, head, transposed?.head, rows: rows, parallel: parallel)
         return Tensor(storage: cache.logitsBuffer.storage, offset: 0, shape: [rows, c.vocabSize])
     }
 
@@ -199,3 +200,53 @@ extension Transformer {
         }
     }
 }
+
+/// The model's matrices transposed to [in, out], so a decoding step of a few
+/// rows reads each weight once, in place (`Matmul.fewRows`), instead of
+/// packing it for every token. A snapshot: `update` after the weights change
+/// (the sampler does at every `generate`). Same bits as the packed product.
+public final class TransposedWeights: @unchecked Sendable {
+    struct Layer { let wq, wk, wv, wo, wg, wu, wd: Tensor }
+    let layers: [Layer]
+    let head: Tensor
+
+    public init(config c: ModelConfig) {
+        let d = c.dModel, qd = c.nHeads * c.headDim, kvd = c.nKVHeads * c.headDim, f = c.dFF
+        layers = (0..<c.nLayers).map { _ in
+            Layer(wq: Tensor(shape: [d, qd]), wk: Tensor(shape: [d, kvd]), wv: Tensor(shape: [d, kvd]),
+                  wo: Tensor(shape: [qd, d]), wg: Tensor(shape: [d, f]), wu: Tensor(shape: [d, f]), wd: Tensor(shape: [f, d]))
+        }
+        head = Tensor(shape: [d, c.vocabSize])
+    }
+
+    /// Copies the model's current weights in.
+    public func update(from model: Transformer, parallel: Parallel) {
+        func transpose(_ w: Tensor, into t: Tensor) {
+            let rows = w.shape[0], cols = w.shape[1]
+            parallel.forEachRange(cols, grain: 16) { r in
+                for j in r { for i in 0..<rows { t.pointer[j * rows + i] = w.pointer[i * cols + j] } }
+            }
+        }
+        for (l, t) in layers.enumerated() {
+            let w = model.layerParams[l]
+            transpose(w.wq, into: t.wq); transpose(w.wk, into: t.wk); transpose(w.wv, into: t.wv)
+            transpose(w.wo, into: t.wo); transpose(w.wg, into: t.wg); transpose(w.wu, into: t.wu)
+            transpose(w.wd, into: t.wd)
+        }
+        transpose(model.head, into: head)
+    }
+}
+
+/// y[N, out] = x[N, in] · Wᵀ: from the transposed copy for a few rows, else
+/// the model's product (deterministic or OpenBLAS, as the run says).
+@inline(__always)
+func decodeLinear(_ y: Tensor, _ x: Tensor, _ w: Tensor, _ wt: Tensor?, rows: Int, parallel: Parallel) {
+    if let wt, rows <= fewRowsLimit {
+        Matmul.fewRows(y.pointer, x.pointer, wt.pointer, m: rows, n: wt.shape[1], k: wt.shape[0], parallel: parallel)
+    } else {
+        linearForward(y, x, w, rows: rows, parallel: parallel)
+    }
+}
+
+/// Up to this many rows, a decoding step reads transposed weights in place.
+let fewRowsLimit = 32

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+import SimplyCore
+import SimplyData
+import SimplyEval
+import SimplyModel
+import SimplyTrain
+
+/// Sampling throughput, opt-in (SIMPLY_SAMPLER_BENCH=1; SIMPLY_BENCH_THREADS,
+/// default 1): the KV-cache sampler against the old one-full-forward-per-token
+/// greedy loop, on the shapes of configs/tiny.json and configs/small.json with
+/// random weights and no stop tokens (every row runs to max_new_tokens).
+@Suite(.serialized) struct SamplerBenchmarkTests {
+    static let enabled = ProcessInfo.processInfo.environment["SIMPLY_SAMPLER_BENCH"] != nil
+    static let threads = Int(ProcessInfo.processInfo.environment["SIMPLY_BENCH_THREADS"] ?? "1") ?? 1
+
+    func model(_ name: String) throws -> Transformer {
+        let c = try ExperimentConfig.resolve(experiment: name, configDirectory: repositoryURL.appendingPathComponent("configs"),
+                                             overrides: [])
+        let m = Transformer(config: c.model, maxBatch: 1)
+        m.initialize(seed: 1)
+        return m
+    }
+
+    func prompts(_ n: Int, vocab: Int) -> [[Int32]] {
+        let s = RandomStream(seed: 3, name: "bench.prompts")
+        return (0..<n).map { p in (0..<(16 + p % 17)).map { Int32(s.uint64(UInt64(p), UInt64($0)) % UInt64(vocab)) } }
+    }
+
+    func seconds(_ body: () -> Void) -> Double {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+    }
+
+    @Test(.enabled(if: enabled)) func throughput() throws {
+        let parallel = Parallel(threads: Self.threads)
+        for (name, batches, newTokens, baseline) in [("tiny", [1, 16], 32, true), ("small", [1, 8], 32, false)] {
+            let m = try model(name)
+            for batch in batches {
+                let ps = prompts(batch, vocab: m.config.vocabSize)
+                let sampler = Sampler(model: m, maxRows: batch)
+                let config = SamplingConfig(temperature: 1, maxNewTokens: newTokens, seed: 1)
+                _ = sampler.generate(prompts: ps, config: config, parallel: parallel)   // warm up
+                var out: [SampledCompletion] = []
+                let t = seconds { out = sampler.generate(prompts: ps, config: config, parallel: parallel) }
+                let n = out.reduce(0) { $0 + $1.count }
+                print(String(format: "sampler %@ batch %d: %d tokens in %.3f s = %.1f tokens/s (%d threads)",
+                             name, batch, n, t, Double(n) / t, Self.threads))
+                if baseline && batch > 1 {
+                    var old = 0
+                    let tOld = seconds {
+                        for p in ps {
+                            old += Greedy.generateWithoutCache(model: m, prompt: p, maxNewTokens: newTokens,
+                                                               tokenizer: ByteTokenizer(), parallel: parallel).count
+                        }
+                    }
+                    print(String(format: "old greedy loop %@ %d prompts: %d tokens in %.3f s = %.1f tokens/s (%d threads)",
+                                 name, batch, old, tOld, Double(old) / tOld, Self.threads))
+                }
+            }
+        }
+    }
+}
