@@ -61,4 +61,35 @@ import SimplyTrain
             }
         }
     }
+
+    /// On a real checkpoint (SIMPLY_EM_CHECKPOINT, SIMPLY_EM_DATA: a prepared
+    /// prompt_only shard): `ExactMatch.evaluate` on the sampler gives the same
+    /// answers and accuracy as the old full-forward loop, and how much faster.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["SIMPLY_EM_CHECKPOINT"] != nil))
+    func exactMatchUnchangedOnACheckpoint() throws {
+        let env = ProcessInfo.processInfo.environment
+        let m = try TrainedModel(URL(fileURLWithPath: env["SIMPLY_EM_CHECKPOINT"]!), maxBatch: 1)
+        let tok = try TrainingData.loadTokenizer(m.config)
+        let examples = try ExampleShard.read(URL(fileURLWithPath: env["SIMPLY_EM_DATA"]!)).examples
+        let parallel = Parallel(threads: Self.threads)
+        var oldTexts: [String] = [], oldCorrect = 0, endedAtMarkerText = 0
+        let tOld = seconds {
+            for e in examples where e.kind == .prompt {
+                let out = Greedy.generateWithoutCache(model: m.model, prompt: e.sequences[0].tokens, maxNewTokens: 16,
+                                                      tokenizer: tok, parallel: parallel)
+                let text = Greedy.answerText(out, tokenizer: tok)
+                if tok.decode(out).contains(SpecialTokens.imEnd) { endedAtMarkerText += 1 }
+                oldTexts.append(text)
+                if TaskGenerator.isCorrect(text, expected: e.answer!) { oldCorrect += 1 }
+            }
+        }
+        var r: ExactMatchReport?
+        let tNew = seconds {
+            r = ExactMatch.evaluate(model: m.model, examples: examples, tokenizer: tok, maxNewTokens: 16,
+                                    keepSamples: examples.count, parallel: parallel)
+        }
+        print(String(format: "exact match: old loop %d/%d in %.2f s; sampler %d/%d in %.2f s; %d completions contained <|im_end|> text",
+                     oldCorrect, oldTexts.count, tOld, r!.correct, r!.total, tNew, endedAtMarkerText))
+        #expect(r!.correct == oldCorrect && r!.samples.map(\.generated) == oldTexts)
+    }
 }
