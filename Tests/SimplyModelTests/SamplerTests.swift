@@ -130,6 +130,11 @@ func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
             #expect(abs(Double(t.logProb) - Foundation.log(q / 0.85)) < 1e-6)
             #expect(abs(Double(t.modelLogProb) - Foundation.log(q)) < 1e-6)
         }
+        // u just below 1, where u·S can round up to S: the last token with weight, never a zero-weight one.
+        let edge: [Float] = [3, 1.5, 2, -200]   // exp(-203) is 0 in float32
+        let u = Float(1).nextDown
+        #expect(NextToken.choose(logits: edge, config: SamplingConfig(), uniform: u).token == 2)
+        #expect(NextToken.choose(logits: edge, config: SamplingConfig(topK: 3), uniform: u).token == 2)
         // Temperature 1, no filter: the two log-probabilities are the same bits.
         for u: Float in [0, 0.3, 0.9] {
             let t = NextToken.choose(logits: Self.logits, config: SamplingConfig(), uniform: u)
