@@ -84,10 +84,10 @@ extension Transformer {
     /// forward's arithmetic for one query row (the full forward's trailing
     /// masked probabilities are exact zeros, which add nothing to its chains).
     /// With a non-deterministic `parallel` the linear layers use OpenBLAS and
-    /// that guarantee is lost. `transposed` (current with the weights) makes
+    /// that guarantee is lost. `decodeWeights` (current with the weights) makes
     /// steps of a few tokens faster; it never changes bits.
     public func forward(cache: KVCache, segments: [(slot: Int, tokens: [Int32])], allLogits: Bool = false,
-                        transposed: TransposedWeights? = nil, parallel: Parallel) -> Tensor {
+                        decodeWeights: DecodeWeights? = nil, parallel: Parallel) -> Tensor {
         let c = config
         precondition(cache.config == c, "the cache was made for another model config")
         var tokens: [Int32] = [], slotOf: [Int] = [], positions: [Int] = [], lastRows: [Int] = []
@@ -112,7 +112,7 @@ extension Transformer {
 
         Embedding.forward(x, table: embed, tokens: tokens, parallel: parallel)
         for l in 0..<c.nLayers {
-            let w = layerParams[l], wt = transposed?.layers[l]
+            let w = layerParams[l], wt = decodeWeights?.layers[l]
             RMSNorm.forward(ln, cache.rstd, x, w.norm1, rows: n, eps: c.normEps, parallel: parallel)
             decodeLinear(cache.q, ln, w.wq, wt?.wq, rows: n, parallel: parallel)
             decodeLinear(cache.k, ln, w.wk, wt?.wk, rows: n, parallel: parallel)
@@ -147,7 +147,7 @@ extension Transformer {
                 (headInput.pointer + i * d).update(from: ln.pointer + r * d, count: d)
             }
         }
-        decodeLinear(cache.logitsBuffer, headInput, head, transposed?.head, rows: rows, parallel: parallel)
+        decodeLinear(cache.logitsBuffer, headInput, head, decodeWeights?.head, rows: rows, parallel: parallel)
         return Tensor(storage: cache.logitsBuffer.storage, offset: 0, shape: [rows, c.vocabSize])
     }
 
@@ -201,52 +201,49 @@ extension Transformer {
     }
 }
 
-/// The model's matrices transposed to [in, out], so a decoding step of a few
-/// rows reads each weight once, in place (`Matmul.fewRows`), instead of
+/// The model's matrices packed as `Matmul.fewRows` panels, so a decoding
+/// step of a few rows streams each weight once, contiguously, instead of
 /// packing it for every token. A snapshot: `update` after the weights change
 /// (the sampler does at every `generate`). Same bits as the packed product.
-public final class TransposedWeights: @unchecked Sendable {
+public final class DecodeWeights: @unchecked Sendable {
     struct Layer { let wq, wk, wv, wo, wg, wu, wd: Tensor }
     let layers: [Layer]
     let head: Tensor
 
     public init(config c: ModelConfig) {
         let d = c.dModel, qd = c.nHeads * c.headDim, kvd = c.nKVHeads * c.headDim, f = c.dFF
+        func panels(in k: Int, out n: Int) -> Tensor { Tensor(shape: [Matmul.packedPanelsCount(k: k, n: n)]) }
         layers = (0..<c.nLayers).map { _ in
-            Layer(wq: Tensor(shape: [d, qd]), wk: Tensor(shape: [d, kvd]), wv: Tensor(shape: [d, kvd]),
-                  wo: Tensor(shape: [qd, d]), wg: Tensor(shape: [d, f]), wu: Tensor(shape: [d, f]), wd: Tensor(shape: [f, d]))
+            Layer(wq: panels(in: d, out: qd), wk: panels(in: d, out: kvd), wv: panels(in: d, out: kvd),
+                  wo: panels(in: qd, out: d), wg: panels(in: d, out: f), wu: panels(in: d, out: f), wd: panels(in: f, out: d))
         }
-        head = Tensor(shape: [d, c.vocabSize])
+        head = panels(in: d, out: c.vocabSize)
     }
 
-    /// Copies the model's current weights in.
+    /// Packs the model's current weights.
     public func update(from model: Transformer, parallel: Parallel) {
-        func transpose(_ w: Tensor, into t: Tensor) {
-            let rows = w.shape[0], cols = w.shape[1]
-            parallel.forEachRange(cols, grain: 16) { r in
-                for j in r { for i in 0..<rows { t.pointer[j * rows + i] = w.pointer[i * cols + j] } }
-            }
+        func pack(_ w: Tensor, into t: Tensor) {   // w [out, in] (nn.Linear) → op(B) = wᵀ [in, out]
+            Matmul.packPanels(t.pointer, w.pointer, k: w.shape[1], n: w.shape[0], transB: true, parallel: parallel)
         }
         for (l, t) in layers.enumerated() {
             let w = model.layerParams[l]
-            transpose(w.wq, into: t.wq); transpose(w.wk, into: t.wk); transpose(w.wv, into: t.wv)
-            transpose(w.wo, into: t.wo); transpose(w.wg, into: t.wg); transpose(w.wu, into: t.wu)
-            transpose(w.wd, into: t.wd)
+            pack(w.wq, into: t.wq); pack(w.wk, into: t.wk); pack(w.wv, into: t.wv); pack(w.wo, into: t.wo)
+            pack(w.wg, into: t.wg); pack(w.wu, into: t.wu); pack(w.wd, into: t.wd)
         }
-        transpose(model.head, into: head)
+        pack(model.head, into: head)
     }
 }
 
-/// y[N, out] = x[N, in] · Wᵀ: from the transposed copy for a few rows, else
+/// y[N, out] = x[N, in] · Wᵀ: from the packed panels for a few rows, else
 /// the model's product (deterministic or OpenBLAS, as the run says).
 @inline(__always)
-func decodeLinear(_ y: Tensor, _ x: Tensor, _ w: Tensor, _ wt: Tensor?, rows: Int, parallel: Parallel) {
-    if let wt, rows <= fewRowsLimit {
-        Matmul.fewRows(y.pointer, x.pointer, wt.pointer, m: rows, n: wt.shape[1], k: wt.shape[0], parallel: parallel)
+func decodeLinear(_ y: Tensor, _ x: Tensor, _ w: Tensor, _ packed: Tensor?, rows: Int, parallel: Parallel) {
+    if let packed, rows <= fewRowsLimit {
+        Matmul.fewRows(y.pointer, x.pointer, packedB: packed.pointer, m: rows, n: w.shape[0], k: w.shape[1], parallel: parallel)
     } else {
         linearForward(y, x, w, rows: rows, parallel: parallel)
     }
 }
 
-/// Up to this many rows, a decoding step reads transposed weights in place.
+/// Up to this many rows, a decoding step reads packed weights.
 let fewRowsLimit = 32

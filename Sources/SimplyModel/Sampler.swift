@@ -50,11 +50,11 @@ public final class Sampler: @unchecked Sendable {
     public var maxRows: Int { cache.slots }
     let rowLogits: Tensor   // [maxRows, vocab]: the logits each row samples its next token from
     /// Refreshed from the model at every `generate` (the weights may have changed).
-    let transposed: TransposedWeights
+    let decodeWeights: DecodeWeights
 
     /// `tokensPerForward` bounds the prompt tokens prefilled per forward
     /// (default: max(maxRows, 512)); it changes speed and memory, never bits.
-    /// The sampler keeps a transposed copy of the weight matrices for fast
+    /// The sampler keeps a packed copy of the weight matrices for fast
     /// decoding steps (one more copy of the parameters in memory).
     public init(model: Transformer, maxRows: Int, tokensPerForward: Int? = nil) {
         precondition(maxRows >= 1, "maxRows must be >= 1")
@@ -62,7 +62,7 @@ public final class Sampler: @unchecked Sendable {
         let n = max(maxRows, tokensPerForward ?? 512)
         cache = KVCache(config: model.config, slots: maxRows, tokensPerForward: n)
         rowLogits = Tensor(shape: [maxRows, model.config.vocabSize])
-        transposed = TransposedWeights(config: model.config)
+        decodeWeights = DecodeWeights(config: model.config)
     }
 
     /// `samplesPerPrompt` completions of every prompt, prompt-major: element
@@ -79,7 +79,7 @@ public final class Sampler: @unchecked Sendable {
         precondition(step >= 0 && step <= Int(UInt32.max) && ids.allSatisfy { $0 >= 0 && $0 <= Int(UInt32.max) },
                      "step and prompt ids must fit in 32 bits")
         precondition(prompts.allSatisfy { !$0.isEmpty }, "empty prompt")
-        transposed.update(from: model, parallel: parallel)
+        decodeWeights.update(from: model, parallel: parallel)
         let perCall = maxRows / samplesPerPrompt
         var out: [SampledCompletion] = []
         out.reserveCapacity(prompts.count * samplesPerPrompt)
@@ -112,7 +112,7 @@ public final class Sampler: @unchecked Sendable {
         var pending: [(slot: Int, tokens: [Int32])] = [], finalPiece: [Bool] = [], used = 0
         func flush() {
             guard !pending.isEmpty else { return }
-            let logits = model.forward(cache: cache, segments: pending, transposed: transposed, parallel: parallel)
+            let logits = model.forward(cache: cache, segments: pending, decodeWeights: decodeWeights, parallel: parallel)
             for (i, seg) in pending.enumerated() where finalPiece[i] {
                 (rowLogits.pointer + seg.slot * vocab).update(from: logits.pointer + i * vocab, count: vocab)
             }
@@ -161,7 +161,7 @@ public final class Sampler: @unchecked Sendable {
                 }
             }
             if segments.isEmpty { break }
-            let logits = model.forward(cache: cache, segments: segments, transposed: transposed, parallel: parallel)
+            let logits = model.forward(cache: cache, segments: segments, decodeWeights: decodeWeights, parallel: parallel)
             for (i, seg) in segments.enumerated() {
                 (rowLogits.pointer + seg.slot * vocab).update(from: logits.pointer + i * vocab, count: vocab)
             }

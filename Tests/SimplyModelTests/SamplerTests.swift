@@ -39,15 +39,15 @@ func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
         let v = m.config.vocabSize
         let seqs = [someTokens(24, vocab: v, seed: 1), someTokens(5, vocab: v, seed: 2), someTokens(13, vocab: v, seed: 3)]
         let want = seqs.map { fullLogits(m, $0) }
-        let transposed = TransposedWeights(config: m.config)
-        transposed.update(from: m, parallel: .serial)
-        let runs: [(Int, TransposedWeights?)] = [(1, nil), (3, nil), (1, transposed), (2, transposed)]
+        let packed = DecodeWeights(config: m.config)
+        packed.update(from: m, parallel: .serial)
+        let runs: [(Int, DecodeWeights?)] = [(1, nil), (3, nil), (1, packed), (2, packed)]
         for (threads, wt) in runs {
             let parallel = Parallel(threads: threads)
             // All of each sequence in one call, every position's logits.
             let cache = KVCache(config: m.config, slots: 3, tokensPerForward: 64)
             let all = m.forward(cache: cache, segments: seqs.enumerated().map { ($0.offset, $0.element) }, allLogits: true,
-                                transposed: wt, parallel: parallel).toArray()
+                                decodeWeights: wt, parallel: parallel).toArray()
             var o = 0
             for (s, seq) in seqs.enumerated() {
                 #expect(bits(Array(all[(o * v)..<((o + seq.count) * v)])) == bits(want[s]), "prefill, seq \(s), \(threads) threads")
@@ -58,7 +58,7 @@ func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
             cache.clear()
             for p in 0..<24 {
                 let live = seqs.indices.filter { p < seqs[$0].count }
-                let logits = m.forward(cache: cache, segments: live.map { ($0, [seqs[$0][p]]) }, transposed: wt, parallel: parallel).toArray()
+                let logits = m.forward(cache: cache, segments: live.map { ($0, [seqs[$0][p]]) }, decodeWeights: wt, parallel: parallel).toArray()
                 for (i, s) in live.enumerated() {
                     #expect(bits(Array(logits[(i * v)..<((i + 1) * v)])) == bits(Array(want[s][(p * v)..<((p + 1) * v)])),
                             "decode, seq \(s) position \(p), \(threads) threads")
@@ -66,18 +66,18 @@ func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
             }
             // Odd pieces: 7, then 1, then 16 tokens of the long sequence, the middle piece beside a fresh short one.
             cache.clear()
-            _ = m.forward(cache: cache, segments: [(2, Array(seqs[0][0..<7]))], transposed: wt, parallel: parallel)
-            let mid = m.forward(cache: cache, segments: [(0, Array(seqs[1])), (2, [seqs[0][7]])], transposed: wt, parallel: parallel).toArray()
+            _ = m.forward(cache: cache, segments: [(2, Array(seqs[0][0..<7]))], decodeWeights: wt, parallel: parallel)
+            let mid = m.forward(cache: cache, segments: [(0, Array(seqs[1])), (2, [seqs[0][7]])], decodeWeights: wt, parallel: parallel).toArray()
             #expect(bits(Array(mid[v..<(2 * v)])) == bits(Array(want[0][(7 * v)..<(8 * v)])))
             #expect(bits(Array(mid[0..<v])) == bits(Array(want[1][(4 * v)..<(5 * v)])))
-            let rest = m.forward(cache: cache, segments: [(2, Array(seqs[0][8...]))], allLogits: true, transposed: wt,
+            let rest = m.forward(cache: cache, segments: [(2, Array(seqs[0][8...]))], allLogits: true, decodeWeights: wt,
                                  parallel: parallel).toArray()
             #expect(bits(rest) == bits(Array(want[0][(8 * v)...])))
             // A copied slot continues like the original.
             cache.copy(slot: 0, to: 1)
             let next = someTokens(3, vocab: v, seed: 9)
-            let a = m.forward(cache: cache, segments: [(0, next)], transposed: wt, parallel: parallel).toArray()
-            let b = m.forward(cache: cache, segments: [(1, next)], transposed: wt, parallel: parallel).toArray()
+            let a = m.forward(cache: cache, segments: [(0, next)], decodeWeights: wt, parallel: parallel).toArray()
+            let b = m.forward(cache: cache, segments: [(1, next)], decodeWeights: wt, parallel: parallel).toArray()
             #expect(bits(a) == bits(b) && bits(a) == bits(Array(fullLogits(m, seqs[1] + next)[(7 * v)...])))
         }
     }

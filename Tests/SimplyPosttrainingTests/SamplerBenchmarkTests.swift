@@ -7,7 +7,7 @@ import SimplyModel
 import SimplyTrain
 
 /// Sampling throughput, opt-in (SIMPLY_SAMPLER_BENCH=1; SIMPLY_BENCH_THREADS,
-/// default 1): the KV-cache sampler against the old one-full-forward-per-token
+/// default 1; times are process CPU seconds unless SIMPLY_BENCH_WALL=1): the KV-cache sampler against the old one-full-forward-per-token
 /// greedy loop, on the shapes of configs/tiny.json and configs/small.json with
 /// random weights and no stop tokens (every row runs to max_new_tokens).
 @Suite(.serialized) struct SamplerBenchmarkTests {
@@ -27,10 +27,19 @@ import SimplyTrain
         return (0..<n).map { p in (0..<(16 + p % 17)).map { Int32(s.uint64(UInt64(p), UInt64($0)) % UInt64(vocab)) } }
     }
 
+    /// Process CPU seconds (with one thread, the compute time even on a busy machine;
+    /// SIMPLY_BENCH_WALL=1 for wall-clock seconds).
     func seconds(_ body: () -> Void) -> Double {
-        let t0 = DispatchTime.now().uptimeNanoseconds
+        if ProcessInfo.processInfo.environment["SIMPLY_BENCH_WALL"] != nil {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        }
+        var a = timespec(), b = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a)
         body()
-        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b)
+        return Double(b.tv_sec - a.tv_sec) + Double(b.tv_nsec - a.tv_nsec) / 1e9
     }
 
     @Test(.enabled(if: enabled)) func throughput() throws {
@@ -45,8 +54,15 @@ import SimplyTrain
                 var out: [SampledCompletion] = []
                 let t = seconds { out = sampler.generate(prompts: ps, config: config, parallel: parallel) }
                 let n = out.reduce(0) { $0 + $1.count }
-                print(String(format: "sampler %@ batch %d: %d tokens in %.3f s = %.1f tokens/s (%d threads)",
-                             name, batch, n, t, Double(n) / t, Self.threads))
+                // The prompts' prefill (and the first token): the rest is decoding steps.
+                var first = config
+                first.maxNewTokens = 1
+                let tPrefill = seconds { _ = sampler.generate(prompts: ps, config: first, parallel: parallel) }
+                let promptTokens = ps.reduce(0) { $0 + $1.count }
+                print(String(format: "sampler %@ batch %d: %d tokens in %.3f s = %.1f tokens/s (%d threads); "
+                             + "prefill of %d prompt tokens %.3f s, decoding steps %.1f tokens/s",
+                             name, batch, n, t, Double(n) / t, Self.threads, promptTokens, tPrefill,
+                             Double(n - batch) / (t - tPrefill)))
                 if baseline && batch > 1 {
                     var old = 0
                     let tOld = seconds {
