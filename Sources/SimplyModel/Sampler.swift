@@ -14,9 +14,9 @@ public enum FinishReason: String, Sendable, Equatable {
 /// One sampled completion of one prompt.
 public struct SampledCompletion: Sendable, Equatable {
     /// Index of the prompt in the `prompts` passed to `generate`.
-    public let prompt: Int
+    public let promptIndex: Int
     /// Which of the prompt's samples (0..<samplesPerPrompt).
-    public let sample: Int
+    public let sampleIndex: Int
     /// The new tokens, the stop sequence included when finishReason is .stop.
     public var tokens: [Int32] = []
     /// Per token: log-probability under the sampling distribution.
@@ -98,7 +98,7 @@ public final class Sampler: @unchecked Sendable {
                        step: Int, parallel: Parallel) -> [SampledCompletion] {
         let c = model.config, vocab = c.vocabSize
         var rows: [SampledCompletion] = []
-        for p in range { for s in 0..<samples { rows.append(SampledCompletion(prompt: p, sample: s)) } }
+        for p in range { for s in 0..<samples { rows.append(SampledCompletion(promptIndex: p, sampleIndex: s)) } }
         cache.clear()
         // A prompt longer than the context gets nothing (Greedy's old loop did the same).
         let runnable = range.filter { prompts[$0].count <= c.seqLen && config.maxNewTokens > 0 }
@@ -144,7 +144,7 @@ public final class Sampler: @unchecked Sendable {
         while !active.isEmpty {
             var segments: [(slot: Int, tokens: [Int32])] = []
             for r in active {
-                let p = rows[r].prompt, s = rows[r].sample, position = rows[r].count
+                let p = rows[r].promptIndex, s = rows[r].sampleIndex, position = rows[r].count
                 let u = stream.uniform(UInt64(step) | UInt64(ids[p]) << 32, UInt64(s) | UInt64(position) << 32)
                 let choice = NextToken.choose(rowLogits.pointer + r * vocab, vocab: vocab, config: config, uniform: u)
                 rows[r].tokens.append(choice.token)

@@ -194,7 +194,7 @@ func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
         let config = SamplingConfig(temperature: 1, topK: 30, topP: 0.95, maxNewTokens: 10, seed: 42)
         let base = Sampler(model: m, maxRows: 8).generate(prompts: Self.prompts, samplesPerPrompt: 2, config: config,
                                                            step: 3, parallel: .serial)
-        #expect(base.map(\.prompt) == [0, 0, 1, 1, 2, 2, 3, 3] && base.map(\.sample) == [0, 1, 0, 1, 0, 1, 0, 1])
+        #expect(base.map(\.promptIndex) == [0, 0, 1, 1, 2, 2, 3, 3] && base.map(\.sampleIndex) == [0, 1, 0, 1, 0, 1, 0, 1])
         let two = Sampler(model: m, maxRows: 8).generate(prompts: Self.prompts, samplesPerPrompt: 2, config: config,
                                                           step: 3, parallel: Parallel(threads: 2))
         #expect(two == base)
