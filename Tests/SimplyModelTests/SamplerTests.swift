@@ -232,6 +232,22 @@ func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
             #expect(bits(c.modelLogProbs) == bits(want))
             #expect(zip(c.logProbs, c.modelLogProbs).allSatisfy { $0 != $1 })   // top-k and temperature change them
         }
+        // The same bits from one batched forward of all rows padded to seq_len (a training step's layout).
+        let t = m.config.seqLen
+        var tokens = [Int32](repeating: 0, count: 4 * t), targets = tokens, weights = [Float](repeating: 0, count: 4 * t)
+        for (r, (p, c)) in zip(Self.prompts, out).enumerated() {
+            let seq = p + c.tokens
+            for j in 0..<min(seq.count - 1, t) {
+                tokens[r * t + j] = seq[j]; targets[r * t + j] = seq[j + 1]
+                weights[r * t + j] = j >= p.count - 1 ? 1 : 0
+            }
+        }
+        _ = m.forward(tokens: tokens, targets: targets, weights: weights, batch: 4, seqLen: t, parallel: Parallel(threads: 3))
+        let losses = m.positionLosses.toArray()
+        for (r, (p, c)) in zip(Self.prompts, out).enumerated() {
+            let n = min(c.count, t - p.count + 1)
+            #expect(bits(Array(c.modelLogProbs.prefix(n))) == bits((0..<n).map { -losses[r * t + p.count - 1 + $0] }))
+        }
     }
 
     /// Top-k 1 is greedy at any temperature; greedy is the argmax of the
