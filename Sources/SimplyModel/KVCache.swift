@@ -84,9 +84,10 @@ extension Transformer {
     /// forward's arithmetic for one query row (the full forward's trailing
     /// masked probabilities are exact zeros, which add nothing to its chains).
     /// With a non-deterministic `parallel` the linear layers use OpenBLAS and
-    /// that guarantee is lost.
+    /// that guarantee is lost. `decodeWeights` (current with the weights) makes
+    /// steps of a few tokens faster; it never changes bits.
     public func forward(cache: KVCache, segments: [(slot: Int, tokens: [Int32])], allLogits: Bool = false,
-                        parallel: Parallel) -> Tensor {
+                        decodeWeights: DecodeWeights? = nil, parallel: Parallel) -> Tensor {
         let c = config
         precondition(cache.config == c, "the cache was made for another model config")
         var tokens: [Int32] = [], slotOf: [Int] = [], positions: [Int] = [], lastRows: [Int] = []
@@ -111,11 +112,11 @@ extension Transformer {
 
         Embedding.forward(x, table: embed, tokens: tokens, parallel: parallel)
         for l in 0..<c.nLayers {
-            let w = layerParams[l]
+            let w = layerParams[l], wt = decodeWeights?.layers[l]
             RMSNorm.forward(ln, cache.rstd, x, w.norm1, rows: n, eps: c.normEps, parallel: parallel)
-            linearForward(cache.q, ln, w.wq, rows: n, parallel: parallel)
-            linearForward(cache.k, ln, w.wk, rows: n, parallel: parallel)
-            linearForward(cache.v, ln, w.wv, rows: n, parallel: parallel)
+            decodeLinear(cache.q, ln, w.wq, wt?.wq, rows: n, parallel: parallel)
+            decodeLinear(cache.k, ln, w.wk, wt?.wk, rows: n, parallel: parallel)
+            decodeLinear(cache.v, ln, w.wv, wt?.wv, rows: n, parallel: parallel)
             rope.apply(cache.q, positions: positions, heads: h, parallel: parallel)
             rope.apply(cache.k, positions: positions, heads: kvh, parallel: parallel)
             let kc = cache.keys[l], vc = cache.values[l]
@@ -125,13 +126,13 @@ extension Transformer {
                 (vc.pointer + o).update(from: cache.v.pointer + r * kvd, count: kvd)
             }
             cachedAttention(cache: cache, layer: l, rows: n, slotOf: slotOf, positions: positions, parallel: parallel)
-            linearForward(mid, cache.att, w.wo, rows: n, parallel: parallel)
+            decodeLinear(mid, cache.att, w.wo, wt?.wo, rows: n, parallel: parallel)
             addInPlace(mid, x, count: n * d, parallel: parallel)            // xMid = x + o_proj(att)
             RMSNorm.forward(ln, cache.rstd, mid, w.norm2, rows: n, eps: c.normEps, parallel: parallel)
-            linearForward(cache.gate, ln, w.wg, rows: n, parallel: parallel)
-            linearForward(cache.up, ln, w.wu, rows: n, parallel: parallel)
+            decodeLinear(cache.gate, ln, w.wg, wt?.wg, rows: n, parallel: parallel)
+            decodeLinear(cache.up, ln, w.wu, wt?.wu, rows: n, parallel: parallel)
             SwiGLU.forward(cache.hidden, gate: cache.gate, up: cache.up, count: n * f, parallel: parallel)
-            linearForward(x, cache.hidden, w.wd, rows: n, parallel: parallel)
+            decodeLinear(x, cache.hidden, w.wd, wt?.wd, rows: n, parallel: parallel)
             addInPlace(x, mid, count: n * d, parallel: parallel)            // out = xMid + down(h)
         }
         for (slot, segment) in segments { cache.append(slot: slot, count: segment.count) }
@@ -146,7 +147,7 @@ extension Transformer {
                 (headInput.pointer + i * d).update(from: ln.pointer + r * d, count: d)
             }
         }
-        linearForward(cache.logitsBuffer, headInput, head, rows: rows, parallel: parallel)
+        decodeLinear(cache.logitsBuffer, headInput, head, decodeWeights?.head, rows: rows, parallel: parallel)
         return Tensor(storage: cache.logitsBuffer.storage, offset: 0, shape: [rows, c.vocabSize])
     }
 
@@ -199,3 +200,50 @@ extension Transformer {
         }
     }
 }
+
+/// The model's matrices packed as `Matmul.fewRows` panels, so a decoding
+/// step of a few rows streams each weight once, contiguously, instead of
+/// packing it for every token. A snapshot: `update` after the weights change
+/// (the sampler does at every `generate`). Same bits as the packed product.
+public final class DecodeWeights: @unchecked Sendable {
+    struct Layer { let wq, wk, wv, wo, wg, wu, wd: Tensor }
+    let layers: [Layer]
+    let head: Tensor
+
+    public init(config c: ModelConfig) {
+        let d = c.dModel, qd = c.nHeads * c.headDim, kvd = c.nKVHeads * c.headDim, f = c.dFF
+        func panels(in k: Int, out n: Int) -> Tensor { Tensor(shape: [Matmul.packedPanelsCount(k: k, n: n)]) }
+        layers = (0..<c.nLayers).map { _ in
+            Layer(wq: panels(in: d, out: qd), wk: panels(in: d, out: kvd), wv: panels(in: d, out: kvd),
+                  wo: panels(in: qd, out: d), wg: panels(in: d, out: f), wu: panels(in: d, out: f), wd: panels(in: f, out: d))
+        }
+        head = panels(in: d, out: c.vocabSize)
+    }
+
+    /// Packs the model's current weights.
+    public func update(from model: Transformer, parallel: Parallel) {
+        func pack(_ w: Tensor, into t: Tensor) {   // w [out, in] (nn.Linear) → op(B) = wᵀ [in, out]
+            Matmul.packPanels(t.pointer, w.pointer, k: w.shape[1], n: w.shape[0], transB: true, parallel: parallel)
+        }
+        for (l, t) in layers.enumerated() {
+            let w = model.layerParams[l]
+            pack(w.wq, into: t.wq); pack(w.wk, into: t.wk); pack(w.wv, into: t.wv); pack(w.wo, into: t.wo)
+            pack(w.wg, into: t.wg); pack(w.wu, into: t.wu); pack(w.wd, into: t.wd)
+        }
+        pack(model.head, into: head)
+    }
+}
+
+/// y[N, out] = x[N, in] · Wᵀ: from the packed panels for a few rows, else
+/// the model's product (deterministic or OpenBLAS, as the run says).
+@inline(__always)
+func decodeLinear(_ y: Tensor, _ x: Tensor, _ w: Tensor, _ packed: Tensor?, rows: Int, parallel: Parallel) {
+    if let packed, rows <= fewRowsLimit {
+        Matmul.fewRows(y.pointer, x.pointer, packedB: packed.pointer, m: rows, n: w.shape[0], k: w.shape[1], parallel: parallel)
+    } else {
+        linearForward(y, x, w, rows: rows, parallel: parallel)
+    }
+}
+
+/// Up to this many rows, a decoding step reads packed weights.
+let fewRowsLimit = 32

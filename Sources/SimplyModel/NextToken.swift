@@ -18,7 +18,8 @@ public struct TokenChoice: Sendable, Equatable {
 ///
 /// With u uniform in [0, 1), the token is the first kept id j (ascending ids)
 /// with u·S < Σ_{kept i ≤ j} e_i, where e_i = exp(z_i − max z), z = logits /
-/// temperature, and S = Σ_kept e_i summed in id order.
+/// temperature, and S = Σ_kept e_i summed in id order (when u·S rounds up to
+/// S, the last id with e_i > 0).
 public enum NextToken {
     /// The token for `logits[0..<vocab]`.
     public static func choose(_ logits: UnsafePointer<Float>, vocab: Int, config: SamplingConfig,
@@ -45,11 +46,14 @@ public enum NextToken {
             var s: Float = 0
             for j in 0..<vocab { s += DetMath.exp(logits[j] / t - mz) }
             let target = u * s
-            var acc: Float = 0, pick = vocab - 1
+            var acc: Float = 0, pick = -1, lastPositive = 0
             for j in 0..<vocab {
-                acc += DetMath.exp(logits[j] / t - mz)
+                let e = DetMath.exp(logits[j] / t - mz)
+                acc += e
                 if target < acc { pick = j; break }
+                if e > 0 { lastPositive = j }
             }
+            if pick < 0 { pick = lastPositive }   // u·S rounded up to S
             return TokenChoice(token: Int32(pick), logProb: -((mz + DetMath.log(s)) - logits[pick] / t),
                                modelLogProb: modelLogProb(pick))
         }
@@ -58,11 +62,14 @@ public enum NextToken {
         var s: Float = 0
         for j in kept { s += DetMath.exp(logits[j] / t - mz) }
         let target = u * s
-        var acc: Float = 0, pick = kept[kept.count - 1]
+        var acc: Float = 0, pick = -1, lastPositive = kept[0]
         for j in kept {
-            acc += DetMath.exp(logits[j] / t - mz)
+            let e = DetMath.exp(logits[j] / t - mz)
+            acc += e
             if target < acc { pick = j; break }
+            if e > 0 { lastPositive = j }
         }
+        if pick < 0 { pick = lastPositive }   // u·S rounded up to S
         return TokenChoice(token: Int32(pick), logProb: -((mz + DetMath.log(s)) - logits[pick] / t),
                            modelLogProb: modelLogProb(pick))
     }

@@ -14,9 +14,9 @@ public enum FinishReason: String, Sendable, Equatable {
 /// One sampled completion of one prompt.
 public struct SampledCompletion: Sendable, Equatable {
     /// Index of the prompt in the `prompts` passed to `generate`.
-    public let prompt: Int
+    public let promptIndex: Int
     /// Which of the prompt's samples (0..<samplesPerPrompt).
-    public let sample: Int
+    public let sampleIndex: Int
     /// The new tokens, the stop sequence included when finishReason is .stop.
     public var tokens: [Int32] = []
     /// Per token: log-probability under the sampling distribution.
@@ -49,15 +49,20 @@ public final class Sampler: @unchecked Sendable {
     /// Rows (prompts × samples) decoded together.
     public var maxRows: Int { cache.slots }
     let rowLogits: Tensor   // [maxRows, vocab]: the logits each row samples its next token from
+    /// Refreshed from the model at every `generate` (the weights may have changed).
+    let decodeWeights: DecodeWeights
 
     /// `tokensPerForward` bounds the prompt tokens prefilled per forward
     /// (default: max(maxRows, 512)); it changes speed and memory, never bits.
+    /// The sampler keeps a packed copy of the weight matrices for fast
+    /// decoding steps (one more copy of the parameters in memory).
     public init(model: Transformer, maxRows: Int, tokensPerForward: Int? = nil) {
         precondition(maxRows >= 1, "maxRows must be >= 1")
         self.model = model
         let n = max(maxRows, tokensPerForward ?? 512)
         cache = KVCache(config: model.config, slots: maxRows, tokensPerForward: n)
         rowLogits = Tensor(shape: [maxRows, model.config.vocabSize])
+        decodeWeights = DecodeWeights(config: model.config)
     }
 
     /// `samplesPerPrompt` completions of every prompt, prompt-major: element
@@ -74,6 +79,7 @@ public final class Sampler: @unchecked Sendable {
         precondition(step >= 0 && step <= Int(UInt32.max) && ids.allSatisfy { $0 >= 0 && $0 <= Int(UInt32.max) },
                      "step and prompt ids must fit in 32 bits")
         precondition(prompts.allSatisfy { !$0.isEmpty }, "empty prompt")
+        decodeWeights.update(from: model, parallel: parallel)
         let perCall = maxRows / samplesPerPrompt
         var out: [SampledCompletion] = []
         out.reserveCapacity(prompts.count * samplesPerPrompt)
@@ -92,7 +98,7 @@ public final class Sampler: @unchecked Sendable {
                        step: Int, parallel: Parallel) -> [SampledCompletion] {
         let c = model.config, vocab = c.vocabSize
         var rows: [SampledCompletion] = []
-        for p in range { for s in 0..<samples { rows.append(SampledCompletion(prompt: p, sample: s)) } }
+        for p in range { for s in 0..<samples { rows.append(SampledCompletion(promptIndex: p, sampleIndex: s)) } }
         cache.clear()
         // A prompt longer than the context gets nothing (Greedy's old loop did the same).
         let runnable = range.filter { prompts[$0].count <= c.seqLen && config.maxNewTokens > 0 }
@@ -106,7 +112,7 @@ public final class Sampler: @unchecked Sendable {
         var pending: [(slot: Int, tokens: [Int32])] = [], finalPiece: [Bool] = [], used = 0
         func flush() {
             guard !pending.isEmpty else { return }
-            let logits = model.forward(cache: cache, segments: pending, parallel: parallel)
+            let logits = model.forward(cache: cache, segments: pending, decodeWeights: decodeWeights, parallel: parallel)
             for (i, seg) in pending.enumerated() where finalPiece[i] {
                 (rowLogits.pointer + seg.slot * vocab).update(from: logits.pointer + i * vocab, count: vocab)
             }
@@ -138,7 +144,7 @@ public final class Sampler: @unchecked Sendable {
         while !active.isEmpty {
             var segments: [(slot: Int, tokens: [Int32])] = []
             for r in active {
-                let p = rows[r].prompt, s = rows[r].sample, position = rows[r].count
+                let p = rows[r].promptIndex, s = rows[r].sampleIndex, position = rows[r].count
                 let u = stream.uniform(UInt64(step) | UInt64(ids[p]) << 32, UInt64(s) | UInt64(position) << 32)
                 let choice = NextToken.choose(rowLogits.pointer + r * vocab, vocab: vocab, config: config, uniform: u)
                 rows[r].tokens.append(choice.token)
@@ -155,7 +161,7 @@ public final class Sampler: @unchecked Sendable {
                 }
             }
             if segments.isEmpty { break }
-            let logits = model.forward(cache: cache, segments: segments, parallel: parallel)
+            let logits = model.forward(cache: cache, segments: segments, decodeWeights: decodeWeights, parallel: parallel)
             for (i, seg) in segments.enumerated() {
                 (rowLogits.pointer + seg.slot * vocab).update(from: logits.pointer + i * vocab, count: vocab)
             }

@@ -150,8 +150,8 @@ public final class GRPOObjective: TrainingObjective {
         let promptTokens = batch.map { $0.sequences[0].tokens }
         let sampled = sampler!.generate(prompts: promptTokens, samplesPerPrompt: groupSize, config: sampling, step: step,
                                         promptIDs: Array(0..<prompts), parallel: parallel)
-        let inputs = sampled.map { RewardInput(prompt: promptTokens[$0.prompt], completion: $0.tokens,
-                                               answer: batch[$0.prompt].answer) }
+        let inputs = sampled.map { RewardInput(prompt: promptTokens[$0.promptIndex], completion: $0.tokens,
+                                               answer: batch[$0.promptIndex].answer) }
         var total = [Double](repeating: 0, count: completions)
         var perReward: [Metric] = []
         for (reward, weight) in rewards {
@@ -163,7 +163,7 @@ public final class GRPOObjective: TrainingObjective {
         advantages = adv
 
         for (i, c) in sampled.enumerated() {
-            let prompt = promptTokens[c.prompt]
+            let prompt = promptTokens[c.promptIndex]
             rows.set(row: i, MaskedTokens(tokens: prompt + c.tokens,
                                           mask: Array(repeating: false, count: prompt.count) + Array(repeating: true, count: c.count)))
             completionTokens[i] = c.count

@@ -37,7 +37,7 @@ struct DataPreferences: ParsableCommand {
             let url = URL(fileURLWithPath: prompts)
             let parallel = Parallel(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, deterministic: true)
             let text = try String(contentsOf: url, encoding: .utf8)
-            var out = "", total = 0, wrong = 0
+            var records: [(value: JSONValue, prompt: TextOrMessages, answer: String, tokens: [Int32])] = []
             for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
             where !line.trimmingCharacters(in: .whitespaces).isEmpty {
                 let value = try JSONValue.parse(String(line))
@@ -48,17 +48,22 @@ struct DataPreferences: ParsableCommand {
                 guard case let .promptOnly(prompt, answer?) = record else {
                     throw DataError(url, line: n + 1, "prompt_only: field \"answer\" is missing (needed to tell right from wrong)")
                 }
-                let tokens = PreparedExample(record, template: template).sequences[0].tokens
-                let generated = Greedy.answerText(Greedy.generate(model: m.model, prompt: tokens, maxNewTokens: maxNewTokens,
-                                                                  tokenizer: tokenizer, parallel: parallel), tokenizer: tokenizer)
-                total += 1
-                if TaskGenerator.isCorrect(generated, expected: answer) { continue }
+                records.append((value, prompt, answer, PreparedExample(record, template: template).sequences[0].tokens))
+            }
+            // All prompts decoded in batches: each completion is the one it would be alone.
+            let completions = Greedy.generate(model: m.model, prompts: records.map(\.tokens), maxNewTokens: maxNewTokens,
+                                              tokenizer: tokenizer, parallel: parallel)
+            var out = "", wrong = 0
+            let total = records.count
+            for (r, completion) in zip(records, completions) {
+                let generated = Greedy.answerText(completion, tokenizer: tokenizer)
+                if TaskGenerator.isCorrect(generated, expected: r.answer) { continue }
                 wrong += 1
                 func reply(_ s: String) -> JSONValue {
-                    if case .messages = prompt { return .array([.object([("role", .string("assistant")), ("content", .string(s))])]) }
+                    if case .messages = r.prompt { return .array([.object([("role", .string("assistant")), ("content", .string(s))])]) }
                     return .string(s)
                 }
-                out += JSONValue.object([("prompt", value["prompt"]!), ("chosen", reply(answer)),
+                out += JSONValue.object([("prompt", r.value["prompt"]!), ("chosen", reply(r.answer)),
                                          ("rejected", reply(generated.trimmingCharacters(in: .whitespacesAndNewlines)))]).serialized() + "\n"
             }
             try Data(out.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)

@@ -82,12 +82,12 @@ struct SampleCommand: ParsableCommand {
                 let logProb = c.logProbs.reduce(0, +), modelLogProb = c.modelLogProbs.reduce(0, +)
                 if json {
                     print(JSONValue.object([
-                        ("prompt", .int(c.prompt)), ("sample", .int(c.sample)), ("text", .string(text)),
+                        ("prompt", .int(c.promptIndex)), ("sample", .int(c.sampleIndex)), ("text", .string(text)),
                         ("tokens", .array(c.tokens.map { .int(Int($0)) })), ("finish_reason", .string(c.finishReason.rawValue)),
                         ("logprob", .double(Double(logProb))), ("model_logprob", .double(Double(modelLogProb))),
                     ]).serialized())
                 } else {
-                    print("--- prompt \(c.prompt), sample \(c.sample): \(c.count) tokens, \(c.finishReason.rawValue), "
+                    print("--- prompt \(c.promptIndex), sample \(c.sampleIndex): \(c.count) tokens, \(c.finishReason.rawValue), "
                           + String(format: "model logprob %.3f", modelLogProb))
                     print(text)
                 }

@@ -39,12 +39,15 @@ func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
         let v = m.config.vocabSize
         let seqs = [someTokens(24, vocab: v, seed: 1), someTokens(5, vocab: v, seed: 2), someTokens(13, vocab: v, seed: 3)]
         let want = seqs.map { fullLogits(m, $0) }
-        for threads in [1, 3] {
+        let packed = DecodeWeights(config: m.config)
+        packed.update(from: m, parallel: .serial)
+        let runs: [(Int, DecodeWeights?)] = [(1, nil), (3, nil), (1, packed), (2, packed)]
+        for (threads, wt) in runs {
             let parallel = Parallel(threads: threads)
             // All of each sequence in one call, every position's logits.
             let cache = KVCache(config: m.config, slots: 3, tokensPerForward: 64)
             let all = m.forward(cache: cache, segments: seqs.enumerated().map { ($0.offset, $0.element) }, allLogits: true,
-                                parallel: parallel).toArray()
+                                decodeWeights: wt, parallel: parallel).toArray()
             var o = 0
             for (s, seq) in seqs.enumerated() {
                 #expect(bits(Array(all[(o * v)..<((o + seq.count) * v)])) == bits(want[s]), "prefill, seq \(s), \(threads) threads")
@@ -55,7 +58,7 @@ func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
             cache.clear()
             for p in 0..<24 {
                 let live = seqs.indices.filter { p < seqs[$0].count }
-                let logits = m.forward(cache: cache, segments: live.map { ($0, [seqs[$0][p]]) }, parallel: parallel).toArray()
+                let logits = m.forward(cache: cache, segments: live.map { ($0, [seqs[$0][p]]) }, decodeWeights: wt, parallel: parallel).toArray()
                 for (i, s) in live.enumerated() {
                     #expect(bits(Array(logits[(i * v)..<((i + 1) * v)])) == bits(Array(want[s][(p * v)..<((p + 1) * v)])),
                             "decode, seq \(s) position \(p), \(threads) threads")
@@ -63,17 +66,18 @@ func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
             }
             // Odd pieces: 7, then 1, then 16 tokens of the long sequence, the middle piece beside a fresh short one.
             cache.clear()
-            _ = m.forward(cache: cache, segments: [(2, Array(seqs[0][0..<7]))], parallel: parallel)
-            let mid = m.forward(cache: cache, segments: [(0, Array(seqs[1])), (2, [seqs[0][7]])], parallel: parallel).toArray()
+            _ = m.forward(cache: cache, segments: [(2, Array(seqs[0][0..<7]))], decodeWeights: wt, parallel: parallel)
+            let mid = m.forward(cache: cache, segments: [(0, Array(seqs[1])), (2, [seqs[0][7]])], decodeWeights: wt, parallel: parallel).toArray()
             #expect(bits(Array(mid[v..<(2 * v)])) == bits(Array(want[0][(7 * v)..<(8 * v)])))
             #expect(bits(Array(mid[0..<v])) == bits(Array(want[1][(4 * v)..<(5 * v)])))
-            let rest = m.forward(cache: cache, segments: [(2, Array(seqs[0][8...]))], allLogits: true, parallel: parallel).toArray()
+            let rest = m.forward(cache: cache, segments: [(2, Array(seqs[0][8...]))], allLogits: true, decodeWeights: wt,
+                                 parallel: parallel).toArray()
             #expect(bits(rest) == bits(Array(want[0][(8 * v)...])))
             // A copied slot continues like the original.
             cache.copy(slot: 0, to: 1)
             let next = someTokens(3, vocab: v, seed: 9)
-            let a = m.forward(cache: cache, segments: [(0, next)], parallel: parallel).toArray()
-            let b = m.forward(cache: cache, segments: [(1, next)], parallel: parallel).toArray()
+            let a = m.forward(cache: cache, segments: [(0, next)], decodeWeights: wt, parallel: parallel).toArray()
+            let b = m.forward(cache: cache, segments: [(1, next)], decodeWeights: wt, parallel: parallel).toArray()
             #expect(bits(a) == bits(b) && bits(a) == bits(Array(fullLogits(m, seqs[1] + next)[(7 * v)...])))
         }
     }
@@ -126,6 +130,11 @@ func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
             #expect(abs(Double(t.logProb) - Foundation.log(q / 0.85)) < 1e-6)
             #expect(abs(Double(t.modelLogProb) - Foundation.log(q)) < 1e-6)
         }
+        // u just below 1, where u·S can round up to S: the last token with weight, never a zero-weight one.
+        let edge: [Float] = [3, 1.5, 2, -200]   // exp(-203) is 0 in float32
+        let u = Float(1).nextDown
+        #expect(NextToken.choose(logits: edge, config: SamplingConfig(), uniform: u).token == 2)
+        #expect(NextToken.choose(logits: edge, config: SamplingConfig(topK: 3), uniform: u).token == 2)
         // Temperature 1, no filter: the two log-probabilities are the same bits.
         for u: Float in [0, 0.3, 0.9] {
             let t = NextToken.choose(logits: Self.logits, config: SamplingConfig(), uniform: u)
@@ -185,7 +194,7 @@ func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
         let config = SamplingConfig(temperature: 1, topK: 30, topP: 0.95, maxNewTokens: 10, seed: 42)
         let base = Sampler(model: m, maxRows: 8).generate(prompts: Self.prompts, samplesPerPrompt: 2, config: config,
                                                            step: 3, parallel: .serial)
-        #expect(base.map(\.prompt) == [0, 0, 1, 1, 2, 2, 3, 3] && base.map(\.sample) == [0, 1, 0, 1, 0, 1, 0, 1])
+        #expect(base.map(\.promptIndex) == [0, 0, 1, 1, 2, 2, 3, 3] && base.map(\.sampleIndex) == [0, 1, 0, 1, 0, 1, 0, 1])
         let two = Sampler(model: m, maxRows: 8).generate(prompts: Self.prompts, samplesPerPrompt: 2, config: config,
                                                           step: 3, parallel: Parallel(threads: 2))
         #expect(two == base)
@@ -222,6 +231,22 @@ func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
             let want = (0..<c.count).map { -losses[p.count - 1 + $0] }
             #expect(bits(c.modelLogProbs) == bits(want))
             #expect(zip(c.logProbs, c.modelLogProbs).allSatisfy { $0 != $1 })   // top-k and temperature change them
+        }
+        // The same bits from one batched forward of all rows padded to seq_len (a training step's layout).
+        let t = m.config.seqLen
+        var tokens = [Int32](repeating: 0, count: 4 * t), targets = tokens, weights = [Float](repeating: 0, count: 4 * t)
+        for (r, (p, c)) in zip(Self.prompts, out).enumerated() {
+            let seq = p + c.tokens
+            for j in 0..<min(seq.count - 1, t) {
+                tokens[r * t + j] = seq[j]; targets[r * t + j] = seq[j + 1]
+                weights[r * t + j] = j >= p.count - 1 ? 1 : 0
+            }
+        }
+        _ = m.forward(tokens: tokens, targets: targets, weights: weights, batch: 4, seqLen: t, parallel: Parallel(threads: 3))
+        let losses = m.positionLosses.toArray()
+        for (r, (p, c)) in zip(Self.prompts, out).enumerated() {
+            let n = min(c.count, t - p.count + 1)
+            #expect(bits(Array(c.modelLogProbs.prefix(n))) == bits((0..<n).map { -losses[r * t + p.count - 1 + $0] }))
         }
     }
 

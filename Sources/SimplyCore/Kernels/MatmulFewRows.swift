@@ -1,0 +1,151 @@
+extension Matmul {
+    /// Floats `packPanels` writes for op(B) of k rows and n columns.
+    public static func packedPanelsCount(k: Int, n: Int) -> Int { (n + 15) / 16 * 16 * k }
+
+    /// op(B) [k, n] — B [k, n] row-major, or Bᵀ of a B stored [n, k] with
+    /// `transB` (a weight in nn.Linear layout) — as 16-column panels for
+    /// `fewRows`: panel q holds element (p, 16q + l) at [q·k·16 + p·16 + l];
+    /// the columns past n are 0. Packing only copies values.
+    public static func packPanels(_ dst: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, k: Int, n: Int,
+                                  ldb: Int? = nil, transB: Bool = false, parallel: Parallel = .serial) {
+        let ldb = ldb ?? (transB ? k : n)
+        let dp = SendablePointer(dst), bp = SendablePointer(UnsafeMutablePointer(mutating: b))
+        parallel.forEachRange((n + 15) / 16, grain: 4) { panels in
+            for q in panels {
+                let panel = dp.p + q * k * 16, width = min(16, n - q * 16)
+                for l in 0..<16 {
+                    let j = q * 16 + l
+                    if l >= width {
+                        for p in 0..<k { panel[p * 16 + l] = 0 }
+                    } else if transB {
+                        let src = bp.p + j * ldb
+                        for p in 0..<k { panel[p * 16 + l] = src[p] }
+                    } else {
+                        for p in 0..<k { panel[p * 16 + l] = bp.p[p * ldb + j] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// C[m, n] = A[m, k] · op(B), op(B) packed by `packPanels`, C overwritten:
+    /// the product of a few rows (a decoding step) with a weight packed once.
+    /// `deterministic` packs B on every call, which for a handful of rows
+    /// costs as much as the product itself.
+    ///
+    /// Bits: vectorized across the 16 columns of a panel, 4 rows per tile (or
+    /// 64 columns of one row); lane (i, j) does acc = fma(a(i,p), b(p,j), acc)
+    /// for p = 0, 1, … in order from 0, so each C[i,j] is `reference`'s chain.
+    /// Threads split panels.
+    public static func fewRows(
+        _ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, packedB: UnsafePointer<Float>,
+        m: Int, n: Int, k: Int, lda: Int? = nil, ldc: Int? = nil, parallel: Parallel = .serial
+    ) {
+        guard let (lda, _, ldc) = strides(c, m: m, n: n, k: k, transA: false, transB: false, accumulate: false,
+                                          lda: lda, ldb: nil, ldc: ldc) else { return }
+        let cp = SendablePointer(c), ap = SendablePointer(UnsafeMutablePointer(mutating: a))
+        let bp = SendablePointer(UnsafeMutablePointer(mutating: packedB))
+        let full = n / 16, panels = (n + 15) / 16, panelSize = k * 16
+        let body: @Sendable (Range<Int>) -> Void = { range in
+            let tiled = m - m % 4
+            var tile = [Float](repeating: 0, count: 4 * 16)
+            for q in range {
+                let b = bp.p + q * panelSize, width = min(16, n - q * 16)
+                var i = 0
+                while i < tiled {
+                    if width == 16 {
+                        kernel4x16(k: k, a: ap.p + i * lda, lda: lda, b: b, c: cp.p + i * ldc + q * 16, ldc: ldc)
+                    } else {
+                        // The last, narrower panel: compute all 16 lanes (the padding is 0), keep `width`.
+                        tile.withUnsafeMutableBufferPointer { t in
+                            kernel4x16(k: k, a: ap.p + i * lda, lda: lda, b: b, c: t.baseAddress!, ldc: 16)
+                            for r in 0..<4 { (cp.p + (i + r) * ldc + q * 16).update(from: t.baseAddress! + r * 16, count: width) }
+                        }
+                    }
+                    i += 4
+                }
+            }
+            // The remaining rows, 64 columns (4 panels) at a time: 8 independent chains keep the FMA units busy.
+            let fullEnd = max(range.lowerBound, min(range.upperBound, full))
+            for i in tiled..<m {
+                var q = range.lowerBound
+                while q + 4 <= fullEnd {
+                    kernel1x64(k: k, a: ap.p + i * lda, b: bp.p + q * panelSize, panelSize: panelSize, c: cp.p + i * ldc + q * 16)
+                    q += 4
+                }
+                while q < range.upperBound {
+                    let width = min(16, n - q * 16)
+                    tile.withUnsafeMutableBufferPointer { t in
+                        kernel1x16(k: k, a: ap.p + i * lda, b: bp.p + q * panelSize, c: t.baseAddress!)
+                        (cp.p + i * ldc + q * 16).update(from: t.baseAddress!, count: width)
+                    }
+                    q += 1
+                }
+            }
+        }
+        if parallel.threads == 1 || m * n * k < 1 << 20 {
+            body(0..<panels)
+        } else {
+            parallel.forEachRange(panels, body)
+        }
+    }
+
+    /// C[0..<4, 0..<16] = A[0..<4, 0..<k] · one packed panel, one FMA chain per lane.
+    @inline(never)
+    static func kernel4x16(k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
+        var bp = b
+        for p in 0..<k {
+            let b0 = PackedProduct.load8(bp), b1 = PackedProduct.load8(bp + 8)
+            var av = SIMD8<Float>(repeating: a0[p])
+            c00 = c00.addingProduct(av, b0); c01 = c01.addingProduct(av, b1)
+            av = SIMD8<Float>(repeating: a1[p])
+            c10 = c10.addingProduct(av, b0); c11 = c11.addingProduct(av, b1)
+            av = SIMD8<Float>(repeating: a2[p])
+            c20 = c20.addingProduct(av, b0); c21 = c21.addingProduct(av, b1)
+            av = SIMD8<Float>(repeating: a3[p])
+            c30 = c30.addingProduct(av, b0); c31 = c31.addingProduct(av, b1)
+            bp += 16
+        }
+        PackedProduct.store8(c00, c); PackedProduct.store8(c01, c + 8)
+        PackedProduct.store8(c10, c + ldc); PackedProduct.store8(c11, c + ldc + 8)
+        PackedProduct.store8(c20, c + 2 * ldc); PackedProduct.store8(c21, c + 2 * ldc + 8)
+        PackedProduct.store8(c30, c + 3 * ldc); PackedProduct.store8(c31, c + 3 * ldc + 8)
+    }
+
+    /// C[0, 0..<64] = A[0, 0..<k] · four consecutive packed panels, one FMA chain per lane.
+    @inline(never)
+    static func kernel1x64(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, panelSize: Int,
+                           c: UnsafeMutablePointer<Float>) {
+        var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+        var c4 = SIMD8<Float>(), c5 = SIMD8<Float>(), c6 = SIMD8<Float>(), c7 = SIMD8<Float>()
+        var b0 = b, b1 = b + panelSize, b2 = b + 2 * panelSize, b3 = b + 3 * panelSize
+        for p in 0..<k {
+            let av = SIMD8<Float>(repeating: a[p])
+            c0 = c0.addingProduct(av, PackedProduct.load8(b0)); c1 = c1.addingProduct(av, PackedProduct.load8(b0 + 8))
+            c2 = c2.addingProduct(av, PackedProduct.load8(b1)); c3 = c3.addingProduct(av, PackedProduct.load8(b1 + 8))
+            c4 = c4.addingProduct(av, PackedProduct.load8(b2)); c5 = c5.addingProduct(av, PackedProduct.load8(b2 + 8))
+            c6 = c6.addingProduct(av, PackedProduct.load8(b3)); c7 = c7.addingProduct(av, PackedProduct.load8(b3 + 8))
+            b0 += 16; b1 += 16; b2 += 16; b3 += 16
+        }
+        PackedProduct.store8(c0, c); PackedProduct.store8(c1, c + 8); PackedProduct.store8(c2, c + 16)
+        PackedProduct.store8(c3, c + 24); PackedProduct.store8(c4, c + 32); PackedProduct.store8(c5, c + 40)
+        PackedProduct.store8(c6, c + 48); PackedProduct.store8(c7, c + 56)
+    }
+
+    /// C[0, 0..<16] = A[0, 0..<k] · one packed panel.
+    @inline(never)
+    static func kernel1x16(k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
+        var c0 = SIMD8<Float>(), c1 = SIMD8<Float>()
+        var bp = b
+        for p in 0..<k {
+            let av = SIMD8<Float>(repeating: a[p])
+            c0 = c0.addingProduct(av, PackedProduct.load8(bp)); c1 = c1.addingProduct(av, PackedProduct.load8(bp + 8))
+            bp += 16
+        }
+        PackedProduct.store8(c0, c); PackedProduct.store8(c1, c + 8)
+    }
+}
