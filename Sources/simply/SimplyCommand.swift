@@ -17,7 +17,8 @@ nonisolated(unsafe) var jobWorkers = Workers.single
 
 /// Prints a one-line error and exits non-zero (no stack trace for bad input).
 func fail(_ message: String) -> Never {
-    if jobWorkers.size > 1 { jobWorkers.abort(message) }
+    // Before training, every rank meets the same bad input: rank 0 reports it once.
+    if jobWorkers.size > 1 { jobWorkers.abortTogether(message) }
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     exit(1)
 }

@@ -69,16 +69,23 @@ public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, ru
         return try trainRun(config: config, runDirectory: runDirectory, runtime: runtime, start: start,
                             objectives: objectives, workers: workers, log: log)
     }
+    let phase = RunPhase()
     do {
         return try trainRun(config: config, runDirectory: runDirectory, runtime: runtime, start: start,
-                            objectives: objectives, workers: workers, log: workers.isRoot ? log : { _ in })
+                            objectives: objectives, workers: workers, phase: phase, log: workers.isRoot ? log : { _ in })
+    } catch let e as Workers.SharedFailure {
+        workers.abortTogether(e.description)
     } catch {
-        workers.abort("\(error)")
+        // Setting up, every worker meets the same bad input (config, data, checkpoint): say it once.
+        if phase.training { workers.abort("\(error)") } else { workers.abortTogether("\(error)") }
     }
 }
 
+final class RunPhase { var training = false }
+
 func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: RuntimeOptions, start: RunStart,
-              objectives: ObjectiveFactory, workers: Workers, log: (String) -> Void) throws -> RunSummary {
+              objectives: ObjectiveFactory, workers: Workers, phase: RunPhase = RunPhase(),
+              log: (String) -> Void) throws -> RunSummary {
     let root = workers.isRoot
     var initCheckpoint: URL? = nil
     switch start {
@@ -146,6 +153,7 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
         + "\(runtime.deterministic ? "deterministic" : "fast (non-deterministic)") mode, \(runtime.threads) thread(s)"
         + (workers.size > 1 ? " per worker, \(workers.size) workers (MPI ranks) sharing \(config.train.gradShards) gradient shards" : ""))
     StopSignal.install()
+    phase.training = true
     let tokensPerStep = Double(objective.tokensPerStep)
     let firstStep = trainer.step + 1
     let progress = Progress(total: config.train.steps, startStep: trainer.step)

@@ -20,8 +20,8 @@ extension Checkpoints {
             do { try prepare(root: root, tmp: tmp) } catch { prepared = error }
         }
         let preparedText = workers.broadcast(prepared.map { "\($0)" } ?? "")
-        if let prepared { throw prepared }
-        if !preparedText.isEmpty { throw CheckpointError(tmp.path, "not written: worker 0 failed: \(preparedText)") }
+        if let prepared { throw Workers.SharedFailure("\(prepared)") }
+        if !preparedText.isEmpty { throw Workers.SharedFailure(preparedText) }
 
         // 2. Every worker writes its shards and reports their entries (or its error).
         let groups = shardGroups(tensors, shardBytes: options.shardBytes)
@@ -59,7 +59,7 @@ extension Checkpoints {
             }
         }
         outcome = workers.broadcast(outcome)
-        if !outcome.isEmpty { throw CheckpointError(final.path, "not completed: \(outcome)") }
+        if !outcome.isEmpty { throw Workers.SharedFailure("checkpoint \(final.path) not completed: \(outcome)") }
         return final
     }
 
@@ -101,7 +101,7 @@ extension Checkpoints {
                 byShard[index] = (tensors, .init(file: file, sha256: sha, bytes: bytes, rawBytes: raw))
             }
         }
-        if !errors.isEmpty { throw CheckpointError(tmp.path, errors.joined(separator: "; ")) }
+        if !errors.isEmpty { throw RunError(errors.joined(separator: "; ")) }
         return try (0..<shards).map { s in
             guard let e = byShard[s] else { throw CheckpointError(tmp.path, "no worker reported shard \(s)") }
             return e

@@ -14,6 +14,13 @@ public final class Workers: @unchecked Sendable {
     let mpi: Bool
     public var isRoot: Bool { rank == 0 }
 
+    /// An error every worker throws together, having agreed on it through a
+    /// collective (see `abortTogether`).
+    public struct SharedFailure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
     init(rank: Int, size: Int, localSize: Int, mpi: Bool) {
         self.rank = rank; self.size = size; self.localSize = localSize; self.mpi = mpi
     }
@@ -52,6 +59,16 @@ public final class Workers: @unchecked Sendable {
         FileHandle.standardError.write(Data("error: \(who)\(message)\n".utf8))
         if mpi { MPI_Abort(simply_mpi_comm_world(), 1) }
         exit(1)
+    }
+
+    /// Ends the job for an error every worker met together (a bad config, a
+    /// checkpoint the workers agreed failed): worker 0 reports it and aborts;
+    /// the others wait for that, so the message appears once. Should worker 0
+    /// not abort within a minute, this worker does.
+    public func abortTogether(_ message: String) -> Never {
+        if isRoot || !mpi { abort(message) }
+        for _ in 0..<600 { usleep(100_000) }
+        abort(message)
     }
 
     public func barrier() {
