@@ -105,6 +105,8 @@ public final class Trainer {
 
     /// Seconds the last step spent exchanging gradients between workers (0 for one worker).
     public var communicationSeconds: Double { exchange?.seconds ?? 0 }
+    /// Seconds the last step waited for the slowest worker before the exchange (0 for one worker).
+    public var waitSeconds: Double { exchange?.waitSeconds ?? 0 }
 
     /// Runs one optimizer step and returns its record. With several workers
     /// every worker applies the same update; only worker 0 hashes the state

@@ -168,7 +168,7 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
         last = r.loss
         if root {
             hashes?.write(r.hashLine)
-            let comm: [(String, JSONValue)] = workers.size > 1 ? [("comm_sec", .double(trainer.communicationSeconds))] : []
+            let comm: [(String, JSONValue)] = workers.size > 1 ? [("comm_sec", .double(trainer.communicationSeconds)), ("wait_sec", .double(trainer.waitSeconds))] : []
             metrics?.write(.object([("step", .int(r.step)), ("loss", .double(Double(r.loss))), ("lr", .double(r.lr)),
                                     ("grad_norm", .double(r.gradNorm))] + r.metrics.map { ($0.name, .double($0.value)) }
                                    + [("tokens_per_sec", .double(tokensPerStep / dt)), ("step_sec", .double(dt))] + comm))

@@ -21,8 +21,10 @@ final class GradientExchange {
     let nodes: Tensor                   // [mine.count, P]: this worker's node sums
     let packed: Tensor?                 // the same, regrouped by destination (when > 1 node)
     let received: Tensor                // [frontier.count, my slice]
-    /// Seconds the last step spent in MPI calls (including waiting for slower workers).
-    private(set) var seconds = 0.0
+    /// Seconds the last step spent moving gradients, losses and metrics
+    /// between workers, and before that waiting for the slowest worker to
+    /// finish its shards (a barrier, so the two are told apart).
+    private(set) var seconds = 0.0, waitSeconds = 0.0
 
     init(shards: Int, parameterCount: Int, workers: Workers) {
         self.workers = workers
@@ -59,7 +61,10 @@ final class GradientExchange {
                 return r.loss
             })
         }
+        let tw = monotonicSeconds()
+        workers.barrier()
         let t0 = monotonicSeconds()
+        waitSeconds = t0 - tw
         // 2. Losses and metrics to everyone; node slices to their owners.
         let all = workers.allGather(Self.encode(losses: nodeLosses, metrics: shardMetrics))
         var source = nodes.pointer
