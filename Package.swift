@@ -42,8 +42,11 @@ let package = Package(
                 swiftSettings: hostFlags),
         .target(name: "SimplyEval", dependencies: ["SimplyCore", "SimplyModel", "SimplyData"],
                 swiftSettings: hostFlags),
+        .target(name: "SimplyExport", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyTrain"],
+                swiftSettings: hostFlags),
         .executableTarget(name: "simply",
                           dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyTrain", "SimplyPosttraining", "SimplyEval",
+                                         "SimplyExport",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: hostFlags),
 
@@ -56,6 +59,8 @@ let package = Package(
         .testTarget(name: "SimplyTrainTests", dependencies: ["SimplyTrain"],
                     swiftSettings: hostFlags),
         .testTarget(name: "SimplyPosttrainingTests", dependencies: ["SimplyPosttraining", "SimplyEval"],
+                    swiftSettings: hostFlags),
+        .testTarget(name: "SimplyExportTests", dependencies: ["SimplyExport", "SimplyTrain"],
                     swiftSettings: hostFlags),
     ],
     swiftLanguageModes: [.v6]

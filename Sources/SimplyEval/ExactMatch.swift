@@ -14,19 +14,24 @@ public struct ExactMatchReport: Sendable {
 }
 
 public enum ExactMatch {
+    /// `batch` prompts are decoded together (speed only: a prompt's completion
+    /// does not depend on the others).
     public static func evaluate(model: Transformer, examples: [PreparedExample], tokenizer: any Tokenizer,
-                                maxNewTokens: Int = 16, keepSamples: Int = 5, parallel: Parallel) -> ExactMatchReport {
-        var correct = 0, total = 0
-        var samples: [(String, String, String)] = []
-        for e in examples {
-            guard e.kind == .prompt, let expected = e.answer else { continue }
-            let out = Greedy.generate(model: model, prompt: e.sequences[0].tokens, maxNewTokens: maxNewTokens,
-                                      tokenizer: tokenizer, parallel: parallel)
-            let text = Greedy.answerText(out, tokenizer: tokenizer)
-            total += 1
-            if TaskGenerator.isCorrect(text, expected: expected) { correct += 1 }
-            if samples.count < keepSamples { samples.append((tokenizer.decode(e.sequences[0].tokens), expected, text)) }
+                                maxNewTokens: Int = 16, keepSamples: Int = 5, batch: Int = 16,
+                                parallel: Parallel) -> ExactMatchReport {
+        let items = examples.compactMap { e -> (prompt: [Int32], answer: String)? in
+            guard e.kind == .prompt, let expected = e.answer else { return nil }
+            return (e.sequences[0].tokens, expected)
         }
-        return ExactMatchReport(total: total, correct: correct, samples: samples)
+        let outs = Greedy.generate(model: model, prompts: items.map(\.prompt), maxNewTokens: maxNewTokens,
+                                   tokenizer: tokenizer, batch: batch, parallel: parallel)
+        var correct = 0
+        var samples: [(String, String, String)] = []
+        for (item, out) in zip(items, outs) {
+            let text = Greedy.answerText(out, tokenizer: tokenizer)
+            if TaskGenerator.isCorrect(text, expected: item.answer) { correct += 1 }
+            if samples.count < keepSamples { samples.append((tokenizer.decode(item.prompt), item.answer, text)) }
+        }
+        return ExactMatchReport(total: items.count, correct: correct, samples: samples)
     }
 }

@@ -42,4 +42,29 @@ struct RoPE {
             }
         }
     }
+
+    /// Rotates x[N, heads, hd] in place, row n at position positions[n]: the
+    /// forward rotation of `apply` with the same arithmetic, so a token gets
+    /// the same bits whether its position comes from its row or from a KV cache.
+    func apply(_ x: Tensor, positions: [Int], heads: Int, parallel: Parallel) {
+        let hd = 2 * half, half = self.half
+        let cosT = self.cos, sinT = self.sin
+        positions.withUnsafeBufferPointer { pb in
+            let pp = SendablePointer(UnsafeMutablePointer(mutating: pb.baseAddress!))
+            parallel.forEachRange(pb.count, grain: 8) { r in
+                for n in r {
+                    let t = pp.p[n]
+                    for h in 0..<heads {
+                        let v = x.pointer + (n * heads + h) * hd
+                        for i in 0..<half {
+                            let c = cosT[t * half + i], s = sinT[t * half + i]
+                            let x1 = v[i], x2 = v[i + half]
+                            v[i] = x1 * c - x2 * s
+                            v[i + half] = x2 * c + x1 * s
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

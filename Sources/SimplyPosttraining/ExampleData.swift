@@ -14,7 +14,9 @@ public struct ExampleData: Sendable {
     public let tokenizer: any Tokenizer
     public let cursor: DataCursor
 
-    public init(config: ExperimentConfig, kind: ExampleKind) throws {
+    /// `perStep`: examples a step reads (default train.batch_size; GRPO reads
+    /// batch_size / num_generations prompts).
+    public init(config: ExperimentConfig, kind: ExampleKind, perStep: Int? = nil) throws {
         let mode = config.train.mode
         source = config.data.dataset
         guard !source.hasPrefix("builtin:"), !source.contains(",") else {
@@ -36,7 +38,7 @@ public struct ExampleData: Sendable {
             throw ConfigError("data.dataset \(source) was prepared with tokenizer '\(shard.tokenizerName)' but data.tokenizer \(config.data.tokenizer) is '\(tokenizer.name)'")
         }
         guard !shard.examples.isEmpty else { throw ConfigError("data.dataset \(source) has no examples") }
-        cursor = DataCursor(numExamples: shard.examples.count, batchSize: config.train.batchSize, seed: config.train.seed)
+        cursor = DataCursor(numExamples: shard.examples.count, batchSize: perStep ?? config.train.batchSize, seed: config.train.seed)
     }
 
     public var identity: DataIdentity {

@@ -10,6 +10,7 @@ public func posttrainingObjectiveFactory(_ context: ObjectiveContext) throws -> 
     case .dpo: return try DPOObjective(context)
     case .distill: return try DistillObjective(context)
     case .reward: return try RewardObjective(context)
+    case .grpo: return try GRPOObjective(context)
     case nil:
         throw ConfigError("train.training_mode \(mode) is not available yet")
     }

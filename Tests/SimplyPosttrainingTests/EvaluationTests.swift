@@ -45,6 +45,39 @@ import SimplyTrain
         #expect(long.count <= 3)
     }
 
+    /// The KV-cache greedy path equals the old full-forward loop token for
+    /// token (same stops), alone or batched; with the chat template's stops
+    /// it only ends earlier, at the `<|im_end|>` text, so answers and
+    /// exact-match results are unchanged.
+    @Test func cachedGreedyEqualsTheUncachedLoop() throws {
+        let dir = try Scratch()
+        let data = try preparedTasks(.promptOnly, count: 12, split: .test, in: dir, name: "prompts")
+        let examples = try ExampleShard.read(data).examples
+        var c = ModelConfig(vocabSize: 260, dModel: 32, nLayers: 2, nHeads: 4, nKVHeads: 2, dFF: 64, seqLen: 64)
+        c.initStd = 0.3
+        let m = Transformer(config: c, maxBatch: 1)
+        m.initialize(seed: 7)
+        let tok = ByteTokenizer()
+        let prompts = examples.map { $0.sequences[0].tokens }
+        let old = prompts.map { Greedy.generateWithoutCache(model: m, prompt: $0, maxNewTokens: 20, tokenizer: tok, parallel: .serial) }
+        let sampler = Sampler(model: m, maxRows: 5)
+        let cached = sampler.generate(prompts: prompts, config: .greedy(maxNewTokens: 20, stopSequences: [[tok.eos]]),
+                                      parallel: Parallel(threads: 2))
+        #expect(cached.map(\.tokens) == old)
+        let batched = Greedy.generate(model: m, prompts: prompts, maxNewTokens: 20, tokenizer: tok, batch: 4, parallel: .serial)
+        for (b, o) in zip(batched, old) {
+            #expect(o.starts(with: b))
+            #expect(Greedy.answerText(b, tokenizer: tok) == Greedy.answerText(o, tokenizer: tok))
+        }
+        let r = ExactMatch.evaluate(model: m, examples: examples, tokenizer: tok, maxNewTokens: 20, keepSamples: 12, batch: 3,
+                                    parallel: .serial)
+        #expect(r.total == 12 && r.samples.map(\.generated) == old.map { Greedy.answerText($0, tokenizer: tok) })
+        // A model trained to answer "7<|im_end|>\n<|eos|>" is cut at the marker's text.
+        let turn = tok.encode("7<|im_end|>\n") + [tok.eos]
+        #expect(ChatTemplate(tokenizer: tok).stopSequences == [[tok.eos], tok.encode("<|im_end|>")])
+        #expect(Greedy.answerText(Array(turn.prefix(11)), tokenizer: tok) == Greedy.answerText(turn, tokenizer: tok))
+    }
+
     /// A policy equal to its reference has zero implicit rewards: accuracy 0
     /// (ties are not wins), margin 0.
     @Test func preferenceEvaluationOfTheReferenceItself() throws {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Tokens with a per-token loss mask (`true`: the token is a target of the loss).
 public struct MaskedTokens: Equatable, Sendable {
     public var tokens: [Int32] = []
@@ -69,6 +71,26 @@ public struct ChatTemplate: Sendable {
             out.append([tokenizer.eos], loss: messages.last?.role == .assistant && messages.count > trainFrom)
         }
         return out
+    }
+
+    /// Where a generated turn ends, as token sequences for the sampler: eos,
+    /// and `<|im_end|>` the way `render` writes it (one special token, or its
+    /// text's tokens with a tokenizer that lacks the special).
+    public var stopSequences: [[Int32]] { [[tokenizer.eos], endOfTurn] }
+
+    /// `<|im_end|>` as `render` writes it.
+    public var endOfTurn: [Int32] { marker(SpecialTokens.imEnd) }
+
+    /// The answer text of a completion: decoded, cut at the end-of-turn marker
+    /// (`<|im_end|>`, special or text) or eos.
+    public func answerText(_ completion: [Int32]) -> String {
+        var ids = completion
+        if let i = ids.firstIndex(where: { $0 == tokenizer.eos || $0 == tokenizer.specialToken(SpecialTokens.imEnd) }) {
+            ids.removeSubrange(i...)
+        }
+        var text = tokenizer.decode(ids)
+        if let r = text.range(of: SpecialTokens.imEnd) { text = String(text[..<r.lowerBound]) }
+        return text
     }
 
     /// A plain-text prompt: bos then the text, no template.

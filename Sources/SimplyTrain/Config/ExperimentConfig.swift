@@ -25,7 +25,7 @@ public struct TrainConfig: Sendable, Equatable {
 }
 
 public enum TrainingMode: String, CaseIterable, Sendable {
-    case pretrain, sft, reward, dpo, distill
+    case pretrain, sft, reward, dpo, distill, grpo
 }
 
 /// Post-training hyper-parameters; defaults are TRL's (REFERENCE.md).
@@ -45,6 +45,26 @@ public struct PosttrainConfig: Sendable, Equatable {
     public var distillTeacher = ""
     public var distillTemperature = 2.0
     public var distillAlpha = 0.5
+    /// GRPO (TRL `GRPOConfig` names): G completions per prompt, sampled with
+    /// temperature / top-k / top-p up to max_completion_length tokens; k3 KL
+    /// weight β (Tunix and DeepSeekMath's 0.04; TRL's default is 0); clip ε
+    /// and ε_high; loss aggregation grpo | dr_grpo | dapo; reward scaling
+    /// group | batch | none; ratio per token or per sequence (GSPO); the
+    /// rewards, comma-separated `name` or `name:weight`.
+    public var grpoNumGenerations = 8
+    public var grpoMaxCompletionLength = 16
+    public var grpoTemperature = 1.0
+    public var grpoTopK = 0
+    public var grpoTopP = 1.0
+    public var grpoBeta = 0.04
+    public var grpoEpsilon = 0.2
+    public var grpoEpsilonHigh = 0.2
+    public var grpoLossType = "dapo"
+    public var grpoScaleRewards = "group"
+    public var grpoImportanceSamplingLevel = "token"
+    public var grpoRewards = "exact_match"
+    /// A reward-model run or checkpoint for the `reward_model` reward.
+    public var grpoRewardModel = ""
     public init() {}
 }
 
@@ -138,6 +158,17 @@ private func stringKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, S
     })
 }
 
+/// A string key that takes one of `choices`.
+private func choiceKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, String> & Sendable,
+                       _ choices: [String]) -> ConfigKey {
+    ConfigKey(name: name, get: { .string($0[keyPath: kp]) }, set: { c, v in
+        guard let s = v.stringValue, choices.contains(s) else {
+            throw ConfigError("\(name): expected one of \(choices.joined(separator: ", ")), got \(v.serialized())")
+        }
+        c[keyPath: kp] = s
+    })
+}
+
 extension ExperimentConfig {
     /// Every key, in the order `simply train --help-config` lists them.
     static let keys: [ConfigKey] = [
@@ -182,17 +213,25 @@ extension ExperimentConfig {
         doubleKey("reward.margin", \.posttrain.rewardMargin),
         doubleKey("reward.center_coefficient", \.posttrain.rewardCenterCoefficient, range: 0...1e6),
         doubleKey("dpo.beta", \.posttrain.dpoBeta, range: 1e-6...1e6),
-        ConfigKey(name: "dpo.loss_type", get: { .string($0.posttrain.dpoLoss) }, set: { c, v in
-            guard let s = v.stringValue, ["sigmoid", "ipo", "hinge"].contains(s) else {
-                throw ConfigError("dpo.loss_type: expected sigmoid, ipo or hinge, got \(v.serialized())")
-            }
-            c.posttrain.dpoLoss = s
-        }),
+        choiceKey("dpo.loss_type", \.posttrain.dpoLoss, ["sigmoid", "ipo", "hinge"]),
         doubleKey("dpo.label_smoothing", \.posttrain.dpoLabelSmoothing, range: 0...0.5),
         doubleKey("dpo.rpo_alpha", \.posttrain.dpoRPOAlpha, range: 0...1e3),
         stringKey("distill.teacher_checkpoint", \.posttrain.distillTeacher),
         doubleKey("distill.temperature", \.posttrain.distillTemperature, range: 1e-3...1e3),
         doubleKey("distill.alpha", \.posttrain.distillAlpha, range: 0...1),
+        intKey("grpo.num_generations", \.posttrain.grpoNumGenerations, min: 2),
+        intKey("grpo.max_completion_length", \.posttrain.grpoMaxCompletionLength, min: 1),
+        doubleKey("grpo.temperature", \.posttrain.grpoTemperature, range: 0...100),
+        intKey("grpo.top_k", \.posttrain.grpoTopK),
+        doubleKey("grpo.top_p", \.posttrain.grpoTopP, range: 1e-6...1),
+        doubleKey("grpo.beta", \.posttrain.grpoBeta, range: 0...1e3),
+        doubleKey("grpo.epsilon", \.posttrain.grpoEpsilon, range: 0...1),
+        doubleKey("grpo.epsilon_high", \.posttrain.grpoEpsilonHigh, range: 0...100),
+        choiceKey("grpo.loss_type", \.posttrain.grpoLossType, ["grpo", "dr_grpo", "dapo"]),
+        choiceKey("grpo.scale_rewards", \.posttrain.grpoScaleRewards, ["group", "batch", "none"]),
+        choiceKey("grpo.importance_sampling_level", \.posttrain.grpoImportanceSamplingLevel, ["token", "sequence"]),
+        stringKey("grpo.rewards", \.posttrain.grpoRewards),
+        stringKey("grpo.reward_model", \.posttrain.grpoRewardModel),
         intKey("checkpoint.interval", \.checkpoint.interval),
         intKey("checkpoint.keep_last", \.checkpoint.keepLast),
         intKey("checkpoint.shard_mb", \.checkpoint.shardMB, min: 1),

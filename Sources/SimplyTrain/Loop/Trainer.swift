@@ -112,7 +112,7 @@ public final class Trainer {
     /// every worker applies the same update; only worker 0 hashes the state
     /// (`stateSHA256` is empty on the others).
     public func trainStep() -> StepRecord {
-        let batchHash = objective.loadBatch(step: step)
+        let batchHash = objective.loadBatch(step: step, policy: model, parallel: parallel)
         let loss: Float, metrics: [Metric]
         if let exchange {
             (loss, metrics) = exchange.reduce(into: model.grads, parallel: parallel) { shard, into in

@@ -68,6 +68,10 @@ public protocol TrainingObjective: AnyObject {
     var freshParameters: Set<String> { get }
     /// Loads the global batch of `step` (0-based); returns batch_sha256.
     func loadBatch(step: Int) -> String
+    /// The loop calls this one: the batch of `step` may depend on the
+    /// policy's weights at the start of the step (RL rollouts sampled from
+    /// it), which are themselves a function of the step. Default: `loadBatch(step:)`.
+    func loadBatch(step: Int, policy: Transformer, parallel: Parallel) -> String
     /// Forward and backward of gradient shard `shard` of the loaded batch,
     /// adding into the (zeroed) `model.grads`.
     func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult
@@ -77,6 +81,7 @@ public protocol TrainingObjective: AnyObject {
 
 extension TrainingObjective {
     public var freshParameters: Set<String> { [] }
+    public func loadBatch(step: Int, policy: Transformer, parallel: Parallel) -> String { loadBatch(step: step) }
 }
 
 /// What an objective may need to build itself.

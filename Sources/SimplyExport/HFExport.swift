@@ -1,0 +1,77 @@
+import Foundation
+import SimplyCore
+import SimplyData
+import SimplyModel
+import SimplyTrain
+
+/// `simply export --format hf`: a checkpoint as a Hugging Face model directory
+/// that `transformers` loads with no custom code:
+///
+///     model.safetensors        every parameter, float32, under its HF name
+///     config.json              LlamaForCausalLM (LlamaForSequenceClassification with a score head)
+///     generation_config.json   bos / eos / pad ids
+///     tokenizer.json           the run's tokenizer (the byte tokenizer as an equivalent byte-level BPE)
+///     tokenizer_config.json    PreTrainedTokenizerFast, specials, chat template
+///
+/// Simply's parameter names are already Hugging Face's, so the weights are
+/// copied bit for bit; a tied model has no lm_head.weight, as HF saves it.
+public enum HFExport {
+    public struct Summary: Sendable {
+        public let checkpoint: URL
+        public let step: Int
+        public let architecture: HFArchitecture
+        public let parameters: Int
+        public let tokenizer: String
+    }
+
+    /// The files, by name, for the checkpoint (or run directory) at `path`.
+    public static func files(from path: URL) throws -> (files: [(name: String, bytes: [UInt8])], summary: Summary) {
+        let trained = try TrainedModel(path, maxBatch: 1)
+        let config = trained.config
+        let tokenizer = try exportTokenizer(config, checkpoint: trained.checkpoint)
+        let ids = HFTokenIds(bos: tokenizer.bos, eos: tokenizer.eos, pad: tokenizer.pad)
+        let model = trained.model
+        let tensors = model.layout.entries.map { (name: $0.name, tensor: model.parameter($0.name)) }
+        let weights = SafetensorsWriter.encode(tensors: tensors, metadata: ["format": "pt"])
+        func text(_ j: JSONValue) -> [UInt8] { Array((j.pretty() + "\n").utf8) }
+        let files: [(name: String, bytes: [UInt8])] = [
+            ("model.safetensors", weights),
+            ("config.json", text(HFConfig.json(config.model, tokens: ids))),
+            ("generation_config.json", text(HFTokenizerFiles.generationConfig(ids))),
+            ("tokenizer.json", Array(tokenizer.serialized().utf8)),
+            ("tokenizer_config.json", text(HFTokenizerFiles.tokenizerConfig(tokenizer, maxLength: config.model.seqLen))),
+        ]
+        let arch: HFArchitecture = config.model.scoreHead ? .sequenceClassification : .causalLM
+        return (files, Summary(checkpoint: trained.checkpoint, step: trained.step, architecture: arch,
+                               parameters: model.layout.count, tokenizer: config.data.tokenizer))
+    }
+
+    /// Writes the files into `directory`, which must not exist or be empty.
+    @discardableResult
+    public static func export(from path: URL, to directory: URL) throws -> Summary {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: directory.path, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw HFError("\(directory.path): exists and is not a directory") }
+            let entries = (try? fm.contentsOfDirectory(atPath: directory.path)) ?? []
+            guard entries.isEmpty else { throw HFError("\(directory.path): not empty (holds \(entries.sorted().prefix(3).joined(separator: ", "))); export into a new directory") }
+        }
+        let (files, summary) = try Self.files(from: path)
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        for f in files { try writeAtomically(f.bytes, to: directory.appendingPathComponent(f.name)) }
+        return summary
+    }
+
+    /// The run's tokenizer as a BPETokenizer; a tokenizer file that changed
+    /// since the run recorded it is refused.
+    static func exportTokenizer(_ config: ExperimentConfig, checkpoint: URL) throws -> BPETokenizer {
+        let spec = config.data.tokenizer
+        if spec == "byte" { return HFTokenizerFiles.byteTokenizer() }
+        let t = try BPETokenizer.load(URL(fileURLWithPath: spec))
+        let run = RunDirectory(checkpoint.standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent())
+        if let recorded = (try? run.recordedRun())?["tokenizer"]?.stringValue, recorded != t.name {
+            throw HFError("\(spec): this tokenizer is \(t.name), but \(run.configURL.path) run.tokenizer records \(recorded): the file changed since training")
+        }
+        return t
+    }
+}

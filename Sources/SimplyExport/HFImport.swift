@@ -1,0 +1,168 @@
+import Foundation
+import SimplyCore
+import SimplyData
+import SimplyModel
+import SimplyTrain
+
+/// `simply import HF_DIR OUT`: a Hugging Face Llama checkpoint (safetensors,
+/// one file or sharded) as a Simply run directory
+///
+///     OUT/config.json            the resolved config (+ a `run` section naming the source)
+///     OUT/experiment.json        the same config without `run`: `--experiment_config` for `simply train`
+///     OUT/checkpoints/step-00000000/   the weights (float32), loadable with --load_checkpoint / --checkpoint
+///     OUT/tokenizer.json         the model's tokenizer when it is not the byte tokenizer
+///
+/// F32 weights are copied bit for bit; F16 and BF16 widen to float32
+/// exactly; F64 is rounded to float32 (and said so).
+public enum HFImport {
+    public struct Options: Sendable {
+        /// model.seq_len; default max_position_embeddings, at most `defaultMaxSeqLen`.
+        public var seqLen: Int? = nil
+        /// "byte" or a tokenizer.json path; default: HF_DIR/tokenizer.json.
+        public var tokenizer: String? = nil
+        public init(seqLen: Int? = nil, tokenizer: String? = nil) { self.seqLen = seqLen; self.tokenizer = tokenizer }
+    }
+
+    /// Activations and RoPE tables grow with seq_len; a larger context is asked for with --seq_len.
+    public static let defaultMaxSeqLen = 2048
+
+    public struct Summary: Sendable {
+        public let config: ExperimentConfig
+        public let architecture: HFArchitecture
+        public let checkpoint: URL
+        /// Lines worth telling the user (conversions, ignored tensors, a capped context).
+        public let notes: [String]
+    }
+
+    /// The Simply config for the model in `directory` (config.json + tokenizer).
+    public static func experimentConfig(_ directory: URL, options: Options = Options(), out: URL? = nil,
+                                        notes: inout [String]) throws -> (ExperimentConfig, HFArchitecture, BPETokenizer?) {
+        let configURL = directory.appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: configURL.path) else {
+            throw HFError("\(configURL.path): missing (not a Hugging Face model directory?)")
+        }
+        let json: JSONValue
+        do { json = try JSONValue.parse(String(decoding: data, as: UTF8.self)) } catch {
+            throw HFError("\(configURL.path): invalid JSON: \(error)")
+        }
+        var seqLen = options.seqLen
+        if seqLen == nil, let m = json["max_position_embeddings"]?.intValue, m > defaultMaxSeqLen {
+            seqLen = defaultMaxSeqLen
+            notes.append("max_position_embeddings \(m): model.seq_len set to \(defaultMaxSeqLen) (choose with --seq_len)")
+        }
+        let (model, arch) = try HFConfig.parse(json, file: configURL.path, seqLen: seqLen)
+        var config = ExperimentConfig.defaults
+        config.model = model
+        if arch == .sequenceClassification { config.train.mode = TrainingMode.reward.rawValue }
+
+        // The tokenizer.
+        var copied: BPETokenizer? = nil
+        let tokenizer: any Tokenizer
+        if let spec = options.tokenizer {
+            tokenizer = try TokenizerLoader.load(spec)
+            config.data.tokenizer = spec
+        } else {
+            let url = directory.appendingPathComponent("tokenizer.json")
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw HFError("\(directory.path): no tokenizer.json; pass --tokenizer byte or --tokenizer FILE.json")
+            }
+            let t: BPETokenizer
+            do { t = try BPETokenizer.load(url) } catch {
+                throw HFError("\(error); pass --tokenizer byte or --tokenizer FILE.json to import the weights with another tokenizer")
+            }
+            if HFTokenizerFiles.isByteTokenizer(t) {
+                tokenizer = ByteTokenizer()
+                config.data.tokenizer = "byte"
+            } else {
+                tokenizer = t
+                copied = t
+                config.data.tokenizer = (out ?? directory).appendingPathComponent("tokenizer.json").standardizedFileURL.path
+            }
+        }
+        if tokenizer.vocabSize > model.vocabSize {
+            throw HFError("\(configURL.path): vocab_size: \(model.vocabSize) is smaller than the tokenizer's \(tokenizer.vocabSize) ids")
+        }
+        do { try config.validate() } catch { throw HFError("\(configURL.path): \(error)") }
+        return (config, arch, copied)
+    }
+
+    /// Reads the model in `directory` and writes the run directory `out`.
+    @discardableResult
+    public static func importModel(from directory: URL, to out: URL, options: Options = Options()) throws -> Summary {
+        var notes: [String] = []
+        let (config, arch, tokenizer) = try experimentConfig(directory, options: options, out: out, notes: &notes)
+        let params = try weights(directory, config: config.model, notes: &notes)
+        let layout = ParameterLayout(config: config.model)
+
+        let run = RunDirectory(out)
+        guard case var .object(sections) = config.json() else { fatalError("config json is an object") }
+        let configHash = config.identitySHA256
+        let tokenizerName = try tokenizer?.name ?? TokenizerLoader.load(config.data.tokenizer).name
+        sections.append(("run", .object([
+            ("simply_version", .string(Simply.version)),
+            ("training_mode", .string("import")),
+            ("imported_from", .string(directory.standardizedFileURL.path)),
+            ("hf_architecture", .string(arch.rawValue)),
+            ("tokenizer", .string(tokenizerName)),
+            ("config_sha256", .string(configHash)),
+        ])))
+        try run.create(config: .object(sections))
+        guard case let .object(plain) = config.json() else { fatalError("config json is an object") }
+        try writeAtomically(Array((JSONValue.object(plain.filter { $0.0 != "checkpoint" }).pretty() + "\n").utf8),
+                            to: out.appendingPathComponent("experiment.json"))
+        if let t = tokenizer { try t.write(to: out.appendingPathComponent("tokenizer.json")) }
+
+        let tensors = layout.entries.map {
+            CheckpointTensor(name: $0.name, tensor: Tensor(storage: params.storage, offset: params.offset + $0.offset, shape: $0.shape))
+        }
+        let checkpoint = try Checkpoints.write(
+            runDirectory: out, step: 0, tensors: tensors, configSHA256: configHash, dataCursor: .object([]),
+            extra: .object([("simply_version", .string(Simply.version)), ("imported_from", .string(directory.standardizedFileURL.path))]),
+            options: CheckpointOptions(shardBytes: config.checkpoint.shardMB << 20, compressionLevel: config.checkpoint.compressionLevel,
+                                       keepLast: 0))
+        return Summary(config: config, architecture: arch, checkpoint: checkpoint, notes: notes)
+    }
+
+    /// The flat parameter buffer of `model`, filled from the HF tensors. Every
+    /// tensor of the file must be used, except the rotary tables old
+    /// checkpoints stored and lm_head.weight of a tied model.
+    public static func weights(_ directory: URL, config model: ModelConfig, notes: inout [String]) throws -> Tensor {
+        let hf = try HFWeights(directory: directory)
+        let layout = ParameterLayout(config: model)
+        let params = Tensor(shape: [layout.count])
+        var converted: [String: Int] = [:]
+        for e in layout.entries {
+            guard let file = hf.file(of: e.name) else {
+                let where_ = FileManager.default.fileExists(atPath: directory.appendingPathComponent(HFWeights.indexFile).path)
+                    ? directory.appendingPathComponent(HFWeights.indexFile) : directory.appendingPathComponent(HFWeights.singleFile)
+                throw HFError("\(where_.path): tensor '\(e.name)' is missing"
+                              + (e.name == "lm_head.weight" ? " (config.json says tie_word_embeddings false)" : ""))
+            }
+            let (_, entry) = try hf.entry(e.name)
+            guard entry.shape == e.shape else {
+                throw HFError("\(file.path): tensor '\(e.name)' has shape \(entry.shape), config.json implies \(e.shape)")
+            }
+            guard ["F32", "BF16", "F16", "F64"].contains(entry.dtype) else {
+                throw HFError("\(file.path): tensor '\(e.name)' is \(entry.dtype); only F32, BF16, F16 and F64 are read")
+            }
+            if entry.dtype != "F32" { converted[entry.dtype, default: 0] += 1 }
+            let t = try hf.tensor(e.name)
+            (params.pointer + e.offset).update(from: t.pointer, count: e.count)
+        }
+        let used = Set(layout.entries.map(\.name))
+        for (name, file) in hf.location where !used.contains(name) {
+            if name.hasSuffix(".rotary_emb.inv_freq") { continue }
+            if name == "lm_head.weight" && model.tieEmbeddings {
+                notes.append("lm_head.weight ignored: tie_word_embeddings is true, so the head is model.embed_tokens.weight (as in transformers)")
+                continue
+            }
+            throw HFError("\(file.path): tensor '\(name)' has no place in a Llama model of this config"
+                          + (name.hasSuffix(".bias") ? " (biases are not supported)" : ""))
+        }
+        for (dtype, n) in converted.sorted(by: { $0.key < $1.key }) {
+            notes.append(dtype == "F64" ? "\(n) F64 tensor(s) rounded to float32"
+                                        : "\(n) \(dtype) tensor(s) widened to float32 (exact)")
+        }
+        return params
+    }
+}

@@ -1,0 +1,53 @@
+import SimplyCore
+import SimplyData
+
+/// The tokenizer files of an exported model.
+public enum HFTokenizerFiles {
+    /// The built-in byte tokenizer as a Hugging Face tokenizer.json: a
+    /// byte-level BPE whose vocabulary is the 256 byte characters with id =
+    /// byte value and no merges, plus bos/eos/pad as special added tokens at
+    /// 256, 257, 258. Every text encodes to the ids `ByteTokenizer` gives
+    /// (tools/interop/hf_interop.py checks it with `tokenizers`).
+    public static func byteTokenizer() -> BPETokenizer {
+        let b = ByteTokenizer()
+        let vocab = (0..<256).map { (token: String(Character(ByteLevel.scalars[$0])), id: Int32($0)) }
+        let added = [(b.bos, SpecialTokens.bos), (b.eos, SpecialTokens.eos), (b.pad, SpecialTokens.pad)].map {
+            BPETokenizer.AddedToken(id: $0.0, content: $0.1, special: true)
+        }
+        // The parts are valid by construction.
+        return try! BPETokenizer(vocab: vocab, merges: [], addedTokens: added)
+    }
+
+    /// True when `t` is `byteTokenizer()` (however the file was formatted).
+    public static func isByteTokenizer(_ t: BPETokenizer) -> Bool {
+        t.serialized() == byteTokenizer().serialized()
+    }
+
+    /// Simply's chat template (ChatTemplate.swift) in Jinja: bos, then ChatML
+    /// turns. With the byte tokenizer the markers are plain text on both sides;
+    /// with a trained BPE they are its special tokens on both sides.
+    public static let chatTemplate =
+        "{{ bos_token }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}"
+        + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+
+    /// tokenizer_config.json: a `PreTrainedTokenizerFast` over tokenizer.json
+    /// that adds no bos/eos by itself (as Simply's `encode`).
+    public static func tokenizerConfig(_ t: any Tokenizer, maxLength: Int) -> JSONValue {
+        .object([
+            ("tokenizer_class", .string("PreTrainedTokenizerFast")),
+            ("bos_token", .string(SpecialTokens.bos)),
+            ("eos_token", .string(SpecialTokens.eos)),
+            ("pad_token", .string(SpecialTokens.pad)),
+            ("add_bos_token", .bool(false)),
+            ("add_eos_token", .bool(false)),
+            ("clean_up_tokenization_spaces", .bool(false)),
+            ("model_max_length", .int(maxLength)),
+            ("chat_template", .string(chatTemplate)),
+        ])
+    }
+
+    public static func generationConfig(_ ids: HFTokenIds) -> JSONValue {
+        .object([("bos_token_id", .int(Int(ids.bos))), ("eos_token_id", .int(Int(ids.eos))),
+                 ("pad_token_id", .int(Int(ids.pad)))])
+    }
+}

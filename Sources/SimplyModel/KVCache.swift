@@ -1,0 +1,201 @@
+import SimplyCore
+
+/// The keys and values of past positions of `slots` sequences, per layer, so
+/// a new token costs one row of every layer instead of a forward over the
+/// whole prefix. Each slot has its own length: prompts of different lengths
+/// share a cache without padding, and a slot's positions are 0, 1, 2, … as
+/// in a forward over that sequence alone.
+///
+/// It also owns the scratch buffers of `Transformer.forward(cache:segments:)`
+/// for up to `tokensPerForward` new tokens, so decoding never touches the
+/// model's training activations and allocates nothing per step.
+public final class KVCache: @unchecked Sendable {
+    public let config: ModelConfig
+    public let slots: Int
+    /// The most new tokens one cached forward may take (over all segments).
+    public let tokensPerForward: Int
+    /// Per slot: the positions filled so far.
+    public private(set) var lengths: [Int]
+
+    let keys: [Tensor], values: [Tensor]   // per layer [slots, seqLen, kvHeads·hd], keys after RoPE
+    // Scratch, rows = new tokens.
+    let x, ln, mid: Tensor                 // [n, d]
+    let rstd: Tensor                       // [n]
+    let q, att: Tensor                     // [n, heads·hd]
+    let k, v: Tensor                       // [n, kvHeads·hd]
+    let gate, up, hidden: Tensor           // [n, dFF]
+    let scores: Tensor                     // [n·heads, seqLen]
+    let lastHidden: Tensor                 // [n, d] rows gathered for the LM head
+    let logitsBuffer: Tensor               // [n, vocab]
+
+    public init(config c: ModelConfig, slots: Int, tokensPerForward: Int) {
+        precondition(slots >= 1 && tokensPerForward >= 1, "KVCache needs slots >= 1 and tokensPerForward >= 1")
+        config = c
+        self.slots = slots
+        self.tokensPerForward = tokensPerForward
+        lengths = Array(repeating: 0, count: slots)
+        let kvd = c.nKVHeads * c.headDim, qd = c.nHeads * c.headDim, n = tokensPerForward
+        keys = (0..<c.nLayers).map { _ in Tensor(shape: [slots, c.seqLen, kvd]) }
+        values = (0..<c.nLayers).map { _ in Tensor(shape: [slots, c.seqLen, kvd]) }
+        x = Tensor(shape: [n, c.dModel]); ln = Tensor(shape: [n, c.dModel]); mid = Tensor(shape: [n, c.dModel])
+        rstd = Tensor(shape: [n])
+        q = Tensor(shape: [n, qd]); att = Tensor(shape: [n, qd])
+        k = Tensor(shape: [n, kvd]); v = Tensor(shape: [n, kvd])
+        gate = Tensor(shape: [n, c.dFF]); up = Tensor(shape: [n, c.dFF]); hidden = Tensor(shape: [n, c.dFF])
+        scores = Tensor(shape: [n * c.nHeads, c.seqLen])
+        lastHidden = Tensor(shape: [n, c.dModel])
+        logitsBuffer = Tensor(shape: [n, c.vocabSize])
+    }
+
+    /// Empties every slot (the stored keys and values are simply overwritten later).
+    public func clear() { for s in 0..<slots { lengths[s] = 0 } }
+
+    /// Empties one slot.
+    public func clear(slot: Int) { lengths[slot] = 0 }
+
+    /// Makes slot `to` a copy of slot `from` (a prompt prefilled once, then
+    /// sampled several times).
+    public func copy(slot from: Int, to: Int) {
+        precondition(from >= 0 && from < slots && to >= 0 && to < slots, "slot out of range")
+        guard from != to else { return }
+        let n = lengths[from] * config.nKVHeads * config.headDim, stride = config.seqLen * config.nKVHeads * config.headDim
+        for l in 0..<config.nLayers {
+            (keys[l].pointer + to * stride).update(from: keys[l].pointer + from * stride, count: n)
+            (values[l].pointer + to * stride).update(from: values[l].pointer + from * stride, count: n)
+        }
+        lengths[to] = lengths[from]
+    }
+
+    func append(slot: Int, count: Int) { lengths[slot] += count }
+}
+
+extension Transformer {
+    /// Feeds new tokens to cache slots: each segment's tokens go at its slot's
+    /// next positions (prefill a prompt, or one sampled token). Returns the
+    /// logits of each segment's last token, [segments.count, vocab], or with
+    /// `allLogits` those of every new token in order, [Σ tokens, vocab]. The
+    /// tensor is the cache's buffer, valid until the next call.
+    ///
+    /// Bits: every number equals the one `forward(tokens:…)` computes for the
+    /// same token at the same position of its sequence (deterministic mode),
+    /// whatever else is in the call. Rows never mix: norms, RoPE, SwiGLU and
+    /// the head are per row; the deterministic matmul gives each output the
+    /// same FMA chain for any row count; attention below is the full
+    /// forward's arithmetic for one query row (the full forward's trailing
+    /// masked probabilities are exact zeros, which add nothing to its chains).
+    /// With a non-deterministic `parallel` the linear layers use OpenBLAS and
+    /// that guarantee is lost.
+    public func forward(cache: KVCache, segments: [(slot: Int, tokens: [Int32])], allLogits: Bool = false,
+                        parallel: Parallel) -> Tensor {
+        let c = config
+        precondition(cache.config == c, "the cache was made for another model config")
+        var tokens: [Int32] = [], slotOf: [Int] = [], positions: [Int] = [], lastRows: [Int] = []
+        var seen = Set<Int>()
+        for (slot, segment) in segments {
+            precondition(slot >= 0 && slot < cache.slots, "slot \(slot) out of range 0..<\(cache.slots)")
+            precondition(seen.insert(slot).inserted, "slot \(slot) appears twice in one cached forward")
+            precondition(!segment.isEmpty, "empty segment for slot \(slot)")
+            let start = cache.lengths[slot]
+            precondition(start + segment.count <= c.seqLen,
+                         "slot \(slot): \(start + segment.count) positions exceed model.seq_len \(c.seqLen)")
+            for (i, t) in segment.enumerated() {
+                precondition(t >= 0 && Int(t) < c.vocabSize, "token \(t) outside the vocabulary")
+                tokens.append(t); slotOf.append(slot); positions.append(start + i)
+            }
+            lastRows.append(tokens.count - 1)
+        }
+        let n = tokens.count
+        precondition(n >= 1 && n <= cache.tokensPerForward, "\(n) new tokens; the cache takes 1...\(cache.tokensPerForward)")
+        let d = c.dModel, f = c.dFF, hd = c.headDim, h = c.nHeads, kvh = c.nKVHeads, kvd = kvh * hd, t = c.seqLen
+        let x = cache.x, ln = cache.ln, mid = cache.mid
+
+        Embedding.forward(x, table: embed, tokens: tokens, parallel: parallel)
+        for l in 0..<c.nLayers {
+            let w = layerParams[l]
+            RMSNorm.forward(ln, cache.rstd, x, w.norm1, rows: n, eps: c.normEps, parallel: parallel)
+            linearForward(cache.q, ln, w.wq, rows: n, parallel: parallel)
+            linearForward(cache.k, ln, w.wk, rows: n, parallel: parallel)
+            linearForward(cache.v, ln, w.wv, rows: n, parallel: parallel)
+            rope.apply(cache.q, positions: positions, heads: h, parallel: parallel)
+            rope.apply(cache.k, positions: positions, heads: kvh, parallel: parallel)
+            let kc = cache.keys[l], vc = cache.values[l]
+            for r in 0..<n {
+                let o = (slotOf[r] * t + positions[r]) * kvd
+                (kc.pointer + o).update(from: cache.k.pointer + r * kvd, count: kvd)
+                (vc.pointer + o).update(from: cache.v.pointer + r * kvd, count: kvd)
+            }
+            cachedAttention(cache: cache, layer: l, rows: n, slotOf: slotOf, positions: positions, parallel: parallel)
+            linearForward(mid, cache.att, w.wo, rows: n, parallel: parallel)
+            addInPlace(mid, x, count: n * d, parallel: parallel)            // xMid = x + o_proj(att)
+            RMSNorm.forward(ln, cache.rstd, mid, w.norm2, rows: n, eps: c.normEps, parallel: parallel)
+            linearForward(cache.gate, ln, w.wg, rows: n, parallel: parallel)
+            linearForward(cache.up, ln, w.wu, rows: n, parallel: parallel)
+            SwiGLU.forward(cache.hidden, gate: cache.gate, up: cache.up, count: n * f, parallel: parallel)
+            linearForward(x, cache.hidden, w.wd, rows: n, parallel: parallel)
+            addInPlace(x, mid, count: n * d, parallel: parallel)            // out = xMid + down(h)
+        }
+        for (slot, segment) in segments { cache.append(slot: slot, count: segment.count) }
+
+        RMSNorm.forward(ln, cache.rstd, x, finalNorm, rows: n, eps: c.normEps, parallel: parallel)
+        let rows: Int, headInput: Tensor
+        if allLogits {
+            rows = n; headInput = ln
+        } else {
+            rows = lastRows.count; headInput = cache.lastHidden
+            for (i, r) in lastRows.enumerated() {
+                (headInput.pointer + i * d).update(from: ln.pointer + r * d, count: d)
+            }
+        }
+        linearForward(cache.logitsBuffer, headInput, head, rows: rows, parallel: parallel)
+        return Tensor(storage: cache.logitsBuffer.storage, offset: 0, shape: [rows, c.vocabSize])
+    }
+
+    /// att[r] for each new row r: its query against the cached keys and values
+    /// of positions 0...positions[r] of its slot. The arithmetic of
+    /// `Attention.forward` for one query row: scores are FMA chains over the
+    /// head dimension, scaled, a max-subtracted DetMath softmax summed left to
+    /// right, and each output an FMA chain over the positions.
+    func cachedAttention(cache: KVCache, layer: Int, rows n: Int, slotOf: [Int], positions: [Int], parallel: Parallel) {
+        let c = config
+        let hd = c.headDim, h = c.nHeads, kvh = c.nKVHeads, kvd = kvh * hd, t = c.seqLen, group = h / kvh
+        let scale = 1 / Float(hd).squareRoot()
+        let q = cache.q, att = cache.att, scores = cache.scores
+        let kc = cache.keys[layer], vc = cache.values[layer]
+        slotOf.withUnsafeBufferPointer { sb in
+            positions.withUnsafeBufferPointer { pb in
+                let sp = SendablePointer(UnsafeMutablePointer(mutating: sb.baseAddress!))
+                let pp = SendablePointer(UnsafeMutablePointer(mutating: pb.baseAddress!))
+                parallel.forEachRange(n * h, grain: 4) { range in
+                    for rh in range {
+                        let r = rh / h, head = rh % h, kv = head / group
+                        let i = pp.p[r]
+                        let qp = q.pointer + r * h * hd + head * hd
+                        let kp = kc.pointer + sp.p[r] * t * kvd + kv * hd
+                        let vp = vc.pointer + sp.p[r] * t * kvd + kv * hd
+                        let row = scores.pointer + rh * t
+                        var mx = -Float.infinity
+                        for j in 0...i {
+                            let kj = kp + j * kvd
+                            var acc: Float = 0
+                            for p in 0..<hd { acc = acc.addingProduct(qp[p], kj[p]) }
+                            row[j] = acc
+                            row[j] *= scale
+                            mx = max(mx, row[j])
+                        }
+                        var sum: Float = 0
+                        for j in 0...i { let e = DetMath.exp(row[j] - mx); row[j] = e; sum += e }
+                        let inv = 1 / sum
+                        for j in 0...i { row[j] *= inv }
+                        let out = att.pointer + r * h * hd + head * hd
+                        // Each out[e] is the chain over j in order; j outermost walks v by rows.
+                        out.update(repeating: 0, count: hd)
+                        for j in 0...i {
+                            let pj = row[j], vj = vp + j * kvd
+                            for e in 0..<hd { out[e] = out[e].addingProduct(pj, vj[e]) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

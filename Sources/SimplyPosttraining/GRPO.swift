@@ -1,0 +1,265 @@
+import Foundation
+import SimplyCore
+import SimplyData
+import SimplyModel
+import SimplyTrain
+
+/// Group relative policy optimization (Shao et al. 2024; TRL `grpo_trainer.py`,
+/// Tunix `grpo_learner.py`) with verifiable rewards.
+///
+/// Each step samples `num_generations` (G) completions of batch_size / G
+/// prompts from the policy as it is at the start of the step (the sampler's
+/// Philox stream is keyed by train.seed and counted by (step, prompt slot,
+/// sample, position), so a rollout is a function of the step's state and
+/// resumes reproduce it), scores them with the configured rewards, turns the
+/// scores into group-normalized advantages, and takes one gradient step on
+///
+///     ℓ_t = −min(ρ_t A, clip(ρ_t, 1 − ε, 1 + ε_high) A) + β · KL_t
+///
+/// aggregated by `grpo.loss_type` (GRPOLoss has the math). log π_old are the
+/// sampler's log-probabilities of the model (temperature 1), bit-identical
+/// to the policy's forward at the rollout weights; with one update per
+/// rollout (TRL's num_iterations = 1) ρ is exactly 1 and the clip never acts.
+/// The reference for the k3 KL is the starting weights (`--load_checkpoint`),
+/// run only when β > 0. Log-probabilities are the model's at temperature 1
+/// (TRL divides the logits by the sampling temperature; the same at 1).
+///
+/// Metrics (TRL names): reward, reward_std, rewards/NAME/mean,
+/// frac_reward_zero_std, kl, entropy, clip_ratio/low_mean,
+/// clip_ratio/high_mean, clip_ratio/region_mean, completions/mean_length,
+/// completions/min_length, completions/max_length, completions/clipped_ratio.
+public final class GRPOObjective: TrainingObjective {
+    let config: ExperimentConfig
+    let examples: ExampleData
+    let template: ChatTemplate
+    let settings: GRPOLoss.Settings
+    let scaling: GRPOLoss.RewardScaling
+    let sampling: SamplingConfig
+    let rewards: [(reward: any RewardFunction, weight: Double)]
+    let reference: Transformer?
+    var sampler: Sampler?
+    let groupSize: Int, prompts: Int, completions: Int
+    public let rowsPerShard: Int
+
+    // The step's rollout: one row per completion (prompt + completion, loss
+    // mask on the completion), its advantage, and the batch-level metrics.
+    var rows: SequenceRows
+    var advantages: [Double]
+    var oldLogps: [[Double]]
+    var completionTokens: [Int]
+    var batchTokens = 0
+    var rolloutMetrics: [Metric] = []
+    // One gradient shard's rows and per-position gradient scale, allocated once.
+    var shardInputs: [Int32], shardTargets: [Int32], shardMask: [Float], scale: [Float]
+
+    /// `rewards`: the reward functions and their weights; nil reads them from
+    /// `grpo.rewards`. A library user plugs in their own `RewardFunction` here.
+    public init(_ context: ObjectiveContext, rewards custom: [(reward: any RewardFunction, weight: Double)]? = nil) throws {
+        config = context.config
+        let p = config.posttrain
+        groupSize = p.grpoNumGenerations
+        completions = config.train.batchSize
+        guard completions % groupSize == 0 else {
+            throw ConfigError("train.batch_size \(completions) must be a multiple of grpo.num_generations \(groupSize) (batch_size counts completions)")
+        }
+        prompts = completions / groupSize
+        guard completions % config.train.gradShards == 0 else {
+            throw ConfigError("train.batch_size \(completions) must be a multiple of train.grad_shards \(config.train.gradShards)")
+        }
+        rowsPerShard = completions / config.train.gradShards
+        examples = try ExampleData(config: config, kind: .prompt, perStep: prompts)
+        guard examples.shard.examples.allSatisfy({ $0.answer != nil }) || custom != nil || !p.grpoRewards.contains("match") else {
+            throw ConfigError("data.dataset \(examples.source): the match rewards need each prompt's answer (simply data generate --format prompt_only)")
+        }
+        template = ChatTemplate(tokenizer: examples.tokenizer)
+        settings = GRPOLoss.Settings(epsilonLow: p.grpoEpsilon, epsilonHigh: p.grpoEpsilonHigh, beta: p.grpoBeta,
+                                     aggregation: GRPOLoss.Aggregation(rawValue: p.grpoLossType)!,
+                                     level: GRPOLoss.Level(rawValue: p.grpoImportanceSamplingLevel)!)
+        scaling = GRPOLoss.RewardScaling(rawValue: p.grpoScaleRewards)!
+        sampling = SamplingConfig(temperature: Float(p.grpoTemperature), topK: p.grpoTopK, topP: Float(p.grpoTopP),
+                                  maxNewTokens: p.grpoMaxCompletionLength, stopSequences: template.stopSequences,
+                                  seed: config.train.seed)
+        do { try sampling.validate() } catch { throw ConfigError("grpo: \(error)") }
+        rewards = try custom ?? Self.rewardFunctions(p.grpoRewards, config: config, tokenizer: examples.tokenizer,
+                                           batch: max(1, rowsPerShard))
+        if p.grpoBeta > 0 {
+            let r = Transformer(config: config.model, maxBatch: rowsPerShard)
+            r.initialize(seed: config.train.seed)
+            if let c = context.initCheckpoint { try Checkpoints.loadParameters(c, into: r) }
+            reference = r
+        } else {
+            reference = nil
+        }
+        let t = config.model.seqLen
+        rows = SequenceRows(rows: completions, seqLen: t, pad: examples.tokenizer.pad)
+        advantages = Array(repeating: 0, count: completions)
+        oldLogps = Array(repeating: [], count: completions)
+        completionTokens = Array(repeating: 0, count: completions)
+        let n = rowsPerShard * t
+        shardInputs = Array(repeating: 0, count: n); shardTargets = shardInputs
+        shardMask = Array(repeating: 0, count: n); scale = shardMask
+    }
+
+    /// `grpo.rewards`: comma-separated `name` or `name:weight`, names
+    /// exact_match, numeric_match, format, reward_model (`grpo.reward_model`).
+    static func rewardFunctions(_ spec: String, config: ExperimentConfig, tokenizer: any Tokenizer,
+                                batch: Int) throws -> [(reward: any RewardFunction, weight: Double)] {
+        var out: [(reward: any RewardFunction, weight: Double)] = []
+        for item in spec.split(separator: ",") {
+            let parts = item.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            var weight = 1.0
+            if parts.count == 2 {
+                guard let w = Double(parts[1]), w.isFinite else {
+                    throw ConfigError("grpo.rewards: weight '\(parts[1])' of \(parts[0]) is not a number")
+                }
+                weight = w
+            }
+            let reward: any RewardFunction
+            switch parts[0] {
+            case "exact_match": reward = ExactMatchReward(tokenizer: tokenizer)
+            case "numeric_match": reward = NumericAnswerReward(tokenizer: tokenizer)
+            case "format": reward = FormatReward(tokenizer: tokenizer)
+            case "reward_model":
+                guard !config.posttrain.grpoRewardModel.isEmpty else {
+                    throw ConfigError("grpo.rewards: reward_model needs grpo.reward_model (a reward run or checkpoint)")
+                }
+                reward = try ModelReward.load(checkpoint: URL(fileURLWithPath: config.posttrain.grpoRewardModel), batch: batch)
+            default:
+                throw ConfigError("grpo.rewards: unknown reward '\(parts[0])' (exact_match, numeric_match, format, reward_model)")
+            }
+            out.append((reward, weight))
+        }
+        guard !out.isEmpty else { throw ConfigError("grpo.rewards: name at least one reward") }
+        return out
+    }
+
+    public var tokensPerStep: Int { completions * config.model.seqLen }
+    public var data: DataIdentity { examples.identity }
+    public func dataCursor(step: Int) -> JSONValue { examples.dataCursor(step: step) }
+
+    public func loadBatch(step: Int) -> String {
+        preconditionFailure("GRPO samples its batch from the policy: loadBatch(step:policy:parallel:)")
+    }
+
+    /// The rollout: sample, score, normalize; fills the rows the shards train on.
+    public func loadBatch(step: Int, policy: Transformer, parallel: Parallel) -> String {
+        if sampler == nil || sampler!.model !== policy {
+            sampler = Sampler(model: policy, maxRows: completions)
+        }
+        let batch = (0..<prompts).map { examples.example(step: step, slot: $0) }
+        let promptTokens = batch.map { $0.sequences[0].tokens }
+        let sampled = sampler!.generate(prompts: promptTokens, samplesPerPrompt: groupSize, config: sampling, step: step,
+                                        promptIDs: Array(0..<prompts), parallel: parallel)
+        let inputs = sampled.map { RewardInput(prompt: promptTokens[$0.prompt], completion: $0.tokens,
+                                               answer: batch[$0.prompt].answer) }
+        var total = [Double](repeating: 0, count: completions)
+        var perReward: [Metric] = []
+        for (reward, weight) in rewards {
+            let r = reward.rewards(inputs, parallel: parallel)
+            for i in total.indices { total[i] += weight * r[i] }
+            perReward.append(Metric("rewards/\(reward.name)/mean", r.reduce(0, +) / Double(completions)))
+        }
+        let (adv, zeroStd) = GRPOLoss.advantages(total, groupSize: groupSize, scaling: scaling)
+        advantages = adv
+
+        for (i, c) in sampled.enumerated() {
+            let prompt = promptTokens[c.prompt]
+            rows.set(row: i, MaskedTokens(tokens: prompt + c.tokens,
+                                          mask: Array(repeating: false, count: prompt.count) + Array(repeating: true, count: c.count)))
+            completionTokens[i] = c.count
+            oldLogps[i] = c.modelLogProbs.map(Double.init)
+        }
+        batchTokens = completionTokens.reduce(0, +)
+        let lengths = completionTokens.map(Double.init)
+        let mean = total.reduce(0, +) / Double(completions)
+        rolloutMetrics = [
+            Metric("reward", mean),
+            Metric("reward_std", GRPOLoss.unbiasedStd(total[...])),
+        ] + perReward + [
+            Metric("frac_reward_zero_std", Double(zeroStd.filter { $0 }.count) / Double(zeroStd.count)),
+            Metric("completions/mean_length", lengths.reduce(0, +) / Double(completions)),
+            Metric("completions/min_length", lengths.min() ?? 0),
+            Metric("completions/max_length", lengths.max() ?? 0),
+            Metric("completions/clipped_ratio", Double(sampled.filter { $0.finishReason != .stop }.count) / Double(completions)),
+        ]
+        // The batch: rows, then each completion's advantage (its bits decide the update too).
+        let h = SHA256Hasher()
+        rows.hash(into: h)
+        advantages.withUnsafeBytes { h.update($0) }
+        for l in oldLogps { l.withUnsafeBytes { h.update($0) } }
+        return h.finalizeHex()
+    }
+
+    /// Per row of the last forward: the completion tokens' log-probabilities (−CE).
+    func completionLogProbs(_ model: Transformer) -> [[Double]] {
+        let t = config.model.seqLen, losses = model.positionLosses
+        return (0..<rowsPerShard).map { r in
+            (0..<t).compactMap { j in shardMask[r * t + j] != 0 ? -Double(losses[r * t + j]) : nil }
+        }
+    }
+
+    /// Mean entropy of the policy's next-token distribution over the shard's
+    /// completion positions, summed (divided by the batch's completion tokens).
+    func entropySum(_ model: Transformer) -> Double {
+        let v = config.model.vocabSize, logits = model.logits.pointer, n = rowsPerShard * config.model.seqLen
+        var sum = 0.0
+        for i in 0..<n where shardMask[i] != 0 {
+            let row = logits + i * v
+            var m = row[0]
+            for j in 1..<v { m = max(m, row[j]) }
+            var z = 0.0, ez = 0.0
+            for j in 0..<v {
+                let x = Double(row[j] - m), e = DetMath.exp(x)
+                z += e; ez += e * x
+            }
+            sum += DetMath.log(z) - ez / z      // H = log Z − Σ p·x (x = logit − max)
+        }
+        return sum
+    }
+
+    public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
+        let t = config.model.seqLen
+        rows.copyShard(shard, rows: rowsPerShard, inputs: &shardInputs, targets: &shardTargets, mask: &shardMask)
+        var refLogps: [[Double]]? = nil
+        if let reference {
+            _ = reference.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard,
+                                  seqLen: t, parallel: parallel)
+            refLogps = completionLogProbs(reference)
+        }
+        _ = model.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard, seqLen: t,
+                          parallel: parallel)
+        let logps = completionLogProbs(model)
+        let entropy = entropySum(model)
+
+        var loss = 0.0, kl = 0.0, low = 0, high = 0
+        for i in scale.indices { scale[i] = 0 }
+        for r in 0..<rowsPerShard {
+            let g = shard * rowsPerShard + r
+            let c = GRPOLoss.Completion(logps: logps[r], oldLogps: Array(oldLogps[g].prefix(logps[r].count)), refLogps: refLogps?[r] ?? logps[r],
+                                        advantage: advantages[g])
+            let w = GRPOLoss.weight(settings.aggregation, tokens: completionTokens[g], sequences: completions,
+                                    batchTokens: batchTokens, maxCompletionLength: sampling.maxNewTokens)
+            let v = GRPOLoss.sequence(c, settings: settings, weight: w)
+            loss += v.loss; kl += v.klSum; low += v.lowClipped; high += v.highClipped
+            // log π_t = −CE_t, so ∂L/∂CE_t = −∂L/∂log π_t at the row's completion positions, in order.
+            var k = 0
+            for j in 0..<t where shardMask[r * t + j] != 0 {
+                scale[r * t + j] = Float(-v.dLogps[k])
+                k += 1
+            }
+        }
+        model.scaleLossGradient(scale, parallel: parallel)
+        model.backward(parallel: parallel)
+
+        let nt = Double(max(batchTokens, 1))
+        var metrics = shard == 0 ? rolloutMetrics : rolloutMetrics.map { Metric($0.name, 0, $0.combine) }
+        if reference != nil { metrics.append(Metric("kl", kl / nt)) }
+        metrics += [
+            Metric("entropy", entropy / nt),
+            Metric("clip_ratio/low_mean", Double(low) / nt),
+            Metric("clip_ratio/high_mean", Double(high) / nt),
+            Metric("clip_ratio/region_mean", Double(low + high) / nt),
+        ]
+        return ShardResult(loss: Float(loss), metrics: metrics)
+    }
+}
