@@ -270,9 +270,10 @@ struct WorkersTests {
         #expect(lineCount(dir.appendingPathComponent("hashes.jsonl")) == 2)   // the steps before the first checkpoint
     }
 
-    /// Post-training goes through the same shard interface: SFT, DPO and the
-    /// reward model (whose metrics include min and max) on 2 ranks write the
-    /// hashes and metrics of 1 process.
+    /// Post-training goes through the same shard interface: SFT, DPO, the
+    /// reward model (whose metrics include min and max) and GRPO (whose
+    /// rollouts the ranks split by prompt) on 2 ranks write the hashes and
+    /// metrics of 1 process.
     @Test func posttrainingOnTwoRanksMatchesOneProcess() throws {
         let tmp = try temporaryDirectory("mpi-posttrain")
         defer { try? FileManager.default.removeItem(at: tmp) }
@@ -282,10 +283,16 @@ struct WorkersTests {
                                    "--output", path("\(name).jsonl")], cwd: repo).status == 0)
             #expect(try runSimply(["data", "prepare", path("\(name).jsonl"), "--output", path("\(name).ex")], cwd: repo).status == 0)
         }
-        for (mode, data) in [("sft", "sft.ex"), ("dpo", "pref.ex"), ("reward", "pref.ex")] {
+        #expect(try runSimply(["data", "generate", "--task", "addition", "--count", "32", "--format", "prompt_only",
+                               "--conversational", "--output", path("q.jsonl")], cwd: repo).status == 0)
+        #expect(try runSimply(["data", "prepare", path("q.jsonl"), "--output", path("q.ex")], cwd: repo).status == 0)
+        // GRPO: 12 completions = 3 prompts × 4; rank 0 samples prompts 0-1, rank 1 prompt 2.
+        let grpo = ["--set", "train.batch_size=12", "--set", "grpo.num_generations=4", "--set", "grpo.max_completion_length=6",
+                    "--set", "grpo.rewards=exact_match,format:0.5"]
+        for (mode, data, extra) in [("sft", "sft.ex", []), ("dpo", "pref.ex", []), ("reward", "pref.ex", []), ("grpo", "q.ex", grpo)] {
             let args = ["train", "--experiment_config", "tiny", "--training_mode", mode, "--deterministic", "--threads", "1",
                         "--set", "train.steps=4", "--set", "train.grad_shards=2", "--set", "checkpoint.interval=2",
-                        "--set", "data.dataset=\(path(data))"] + PosttrainingCommandTests.model
+                        "--set", "data.dataset=\(path(data))"] + PosttrainingCommandTests.model + extra
             let one = try runSimply(args + ["--experiment_dir", path("\(mode)-1")], cwd: repo)
             #expect(one.status == 0, "\(mode): \(one.stderr)")
             let two = try runMPI(2, args + ["--experiment_dir", path("\(mode)-2")], cwd: repo)
@@ -293,7 +300,8 @@ struct WorkersTests {
             let a = tmp.appendingPathComponent("\(mode)-1"), b = tmp.appendingPathComponent("\(mode)-2")
             #expect(try Data(contentsOf: b.appendingPathComponent("hashes.jsonl")) == Data(contentsOf: a.appendingPathComponent("hashes.jsonl")), "\(mode)")
             let metrics = try metricsWithoutTimes(a)
-            #expect(metrics.count == 4 && metrics[0].contains(["sft": "mean_token_accuracy", "dpo": "rewards/accuracies", "reward": "reward_min"][mode]!))
+            #expect(metrics.count == 4 && metrics[0].contains(["sft": "mean_token_accuracy", "dpo": "rewards/accuracies",
+                                                                "reward": "reward_min", "grpo": "completions/mean_length"][mode]!))
             #expect(try metricsWithoutTimes(b) == metrics, "\(mode)")
         }
     }

@@ -93,7 +93,8 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
     case .resume: initCheckpoint = try runDirectory.recordedRun()["init_checkpoint"]?.stringValue.map { URL(fileURLWithPath: $0) }
     case .fresh: break
     }
-    let objective = try objectives(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: initCheckpoint))
+    let objective = try objectives(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: initCheckpoint,
+                                                    workers: workers))
     let data = objective.data
     let trainer = Trainer(config: config, objective: objective, runtime: runtime, workers: workers)
     let configHash = config.identitySHA256
