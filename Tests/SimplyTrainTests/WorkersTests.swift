@@ -271,9 +271,9 @@ struct WorkersTests {
     }
 
     /// Post-training goes through the same shard interface: SFT, DPO, the
-    /// reward model (whose metrics include min and max) and GRPO (whose
-    /// rollouts the ranks split by prompt) on 2 ranks write the hashes and
-    /// metrics of 1 process.
+    /// reward model (whose metrics include min and max), GRPO (whose
+    /// rollouts the ranks split by prompt) and distillation on 2 ranks write
+    /// the hashes and metrics of 1 process.
     @Test func posttrainingOnTwoRanksMatchesOneProcess() throws {
         let tmp = try temporaryDirectory("mpi-posttrain")
         defer { try? FileManager.default.removeItem(at: tmp) }
@@ -289,10 +289,15 @@ struct WorkersTests {
         // GRPO: 12 completions = 3 prompts × 4; rank 0 samples prompts 0-1, rank 1 prompt 2.
         let grpo = ["--set", "train.batch_size=12", "--set", "grpo.num_generations=4", "--set", "grpo.max_completion_length=6",
                     "--set", "grpo.rewards=exact_match,format:0.5"]
-        for (mode, data, extra) in [("sft", "sft.ex", []), ("dpo", "pref.ex", []), ("reward", "pref.ex", []), ("grpo", "q.ex", grpo)] {
+        // Distillation from a 2-step teacher of the same shape.
+        #expect(try runSimply(["train", "--experiment_config", "tiny", "--experiment_dir", path("teacher"), "--deterministic",
+                               "--set", "train.steps=2"] + PosttrainingCommandTests.model, cwd: repo).status == 0)
+        let distill = ["--set", "distill.teacher_checkpoint=\(path("teacher"))"]
+        for (mode, data, extra) in [("sft", "sft.ex", []), ("dpo", "pref.ex", []), ("reward", "pref.ex", []), ("grpo", "q.ex", grpo),
+                                    ("distill", "", distill)] {
             let args = ["train", "--experiment_config", "tiny", "--training_mode", mode, "--deterministic", "--threads", "1",
                         "--set", "train.steps=4", "--set", "train.grad_shards=2", "--set", "checkpoint.interval=2",
-                        "--set", "data.dataset=\(path(data))"] + PosttrainingCommandTests.model + extra
+                        "--set", "data.dataset=\(data.isEmpty ? "builtin:synthetic" : path(data))"] + PosttrainingCommandTests.model + extra
             let one = try runSimply(args + ["--experiment_dir", path("\(mode)-1")], cwd: repo)
             #expect(one.status == 0, "\(mode): \(one.stderr)")
             let two = try runMPI(2, args + ["--experiment_dir", path("\(mode)-2")], cwd: repo)
@@ -301,7 +306,8 @@ struct WorkersTests {
             #expect(try Data(contentsOf: b.appendingPathComponent("hashes.jsonl")) == Data(contentsOf: a.appendingPathComponent("hashes.jsonl")), "\(mode)")
             let metrics = try metricsWithoutTimes(a)
             #expect(metrics.count == 4 && metrics[0].contains(["sft": "mean_token_accuracy", "dpo": "rewards/accuracies",
-                                                                "reward": "reward_min", "grpo": "completions/mean_length"][mode]!))
+                                                                "reward": "reward_min", "grpo": "completions/mean_length",
+                                                                "distill": "teacher_ce"][mode]!))
             #expect(try metricsWithoutTimes(b) == metrics, "\(mode)")
         }
     }
