@@ -36,7 +36,7 @@ let package = Package(
                 swiftSettings: hostFlags),
         .target(name: "SimplyData", dependencies: ["SimplyCore"],
                 swiftSettings: hostFlags),
-        .target(name: "SimplyTrain", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "CZstd"],
+        .target(name: "SimplyTrain", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "CZstd", "CMPI"],
                 swiftSettings: hostFlags),
         .target(name: "SimplyPosttraining", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyTrain"],
                 swiftSettings: hostFlags),

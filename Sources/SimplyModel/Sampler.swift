@@ -28,6 +28,12 @@ public struct SampledCompletion: Sendable, Equatable {
     public var finishReason: FinishReason = .length
 
     public var count: Int { tokens.count }
+
+    public init(promptIndex: Int, sampleIndex: Int, tokens: [Int32] = [], logProbs: [Float] = [], modelLogProbs: [Float] = [],
+                finishReason: FinishReason = .length) {
+        self.promptIndex = promptIndex; self.sampleIndex = sampleIndex; self.tokens = tokens; self.logProbs = logProbs
+        self.modelLogProbs = modelLogProbs; self.finishReason = finishReason
+    }
 }
 
 /// Batched autoregressive generation with a KV cache.

@@ -38,6 +38,7 @@ public final class GRPOObjective: TrainingObjective {
     let rewards: [(reward: any RewardFunction, weight: Double)]
     let reference: Transformer?
     var sampler: Sampler?
+    let workers: Workers
     let groupSize: Int, prompts: Int, completions: Int
     public let rowsPerShard: Int
 
@@ -56,6 +57,7 @@ public final class GRPOObjective: TrainingObjective {
     /// `grpo.rewards`. A library user plugs in their own `RewardFunction` here.
     public init(_ context: ObjectiveContext, rewards custom: [(reward: any RewardFunction, weight: Double)]? = nil) throws {
         config = context.config
+        workers = context.workers
         let p = config.posttrain
         groupSize = p.grpoNumGenerations
         completions = config.train.batchSize
@@ -148,8 +150,18 @@ public final class GRPOObjective: TrainingObjective {
         }
         let batch = (0..<prompts).map { examples.example(step: step, slot: $0) }
         let promptTokens = batch.map { $0.sequences[0].tokens }
-        let sampled = sampler!.generate(prompts: promptTokens, samplesPerPrompt: groupSize, config: sampling, step: step,
+        let sampled: [SampledCompletion]
+        if workers.size > 1 {
+            // Each worker samples its share of the prompts; a completion's bits
+            // depend on its prompt id, not on the batch, so all get the same rollouts.
+            let mine = ShardPlan(shards: prompts, workers: workers.size).shards(of: workers.rank)
+            let part = mine.isEmpty ? [] : sampler!.generate(prompts: Array(promptTokens[mine]), samplesPerPrompt: groupSize,
+                                                             config: sampling, step: step, promptIDs: Array(mine), parallel: parallel)
+            sampled = RolloutExchange.allGather(part, firstPrompt: mine.lowerBound, workers: workers)
+        } else {
+            sampled = sampler!.generate(prompts: promptTokens, samplesPerPrompt: groupSize, config: sampling, step: step,
                                         promptIDs: Array(0..<prompts), parallel: parallel)
+        }
         let inputs = sampled.map { RewardInput(prompt: promptTokens[$0.promptIndex], completion: $0.tokens,
                                                answer: batch[$0.promptIndex].answer) }
         var total = [Double](repeating: 0, count: completions)

@@ -41,7 +41,11 @@ struct TrainCommand: ParsableCommand {
         if let m = trainingMode, TrainingMode(rawValue: m) == nil {
             fail("--training_mode \(m) is not available (have: \(TrainingMode.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        // Under mpirun every rank runs this; the ranks on one host share its cores.
+        let workers = Workers.start()
+        jobWorkers = workers
+        let say: (String) -> Void = workers.isRoot ? log : { _ in }
+        let threadCount = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / workers.localSize)
         guard threadCount >= 1 else { fail("--threads must be >= 1") }
         if resume && loadCheckpoint != nil { fail("--resume and --load_checkpoint exclude each other") }
         var config: ExperimentConfig
@@ -63,7 +67,8 @@ struct TrainCommand: ParsableCommand {
                 if config.train.mode == TrainingMode.reward.rawValue { config.model.scoreHead = true }
                 try config.validate()
             } catch { fail("\(error)") }
-            dir = URL(fileURLWithPath: experimentDir ?? freeRunDirectory(for: experimentConfig))
+            // Worker 0 picks the directory, so all workers use the same one.
+            dir = URL(fileURLWithPath: workers.broadcast(experimentDir ?? freeRunDirectory(for: experimentConfig)))
         }
 
         // A resumed run keeps its recorded mode.
@@ -72,24 +77,27 @@ struct TrainCommand: ParsableCommand {
             deterministic = d
         }
         let runtime = RuntimeOptions(threads: threadCount, deterministic: deterministic)
-        log("simply \(Simply.version) | run \(dir.path) | OpenBLAS core \(OpenBLASRuntime.coreName)"
+        say("simply \(Simply.version) | run \(dir.path) | OpenBLAS core \(OpenBLASRuntime.coreName)"
             + (deterministic ? " (not used: deterministic kernels)" : ""))
         let start: RunStart = resume ? .resume : loadCheckpoint.map { .fromCheckpoint(URL(fileURLWithPath: $0)) } ?? .fresh
         do {
             let s = try runTraining(config: config, runDirectory: RunDirectory(dir), runtime: runtime, start: start,
-                                    objectives: posttrainingObjectiveFactory, log: log)
+                                    objectives: posttrainingObjectiveFactory, workers: workers, log: say)
+            workers.finish()
+            if !workers.isRoot { return }
             if s.lastStep < s.firstStep {
                 print("nothing to do: \(dir.path) already finished its \(s.totalSteps) steps")
                 return
             }
             if let signal = s.stoppedBy {
                 print("stopped by \(signal) after step \(s.lastStep)/\(s.totalSteps); checkpoint \(s.lastCheckpoint?.path ?? "none")")
-                print("resume with: simply train --experiment_dir \(dir.path) --resume\(deterministic ? " --deterministic" : "")")
+                print("resume with: \(workers.size > 1 ? "mpirun -np N " : "")simply train --experiment_dir \(dir.path) --resume\(deterministic ? " --deterministic" : "")")
                 return
             }
-            print(String(format: "trained steps %d-%d in %.1f s: loss %.4f -> %.4f, %.0f tokens/s (%@, %d thread%@) -> %@",
+            print(String(format: "trained steps %d-%d in %.1f s: loss %.4f -> %.4f, %.0f tokens/s (%@, %d thread%@%@) -> %@",
                          s.firstStep, s.lastStep, s.seconds, s.firstLoss, s.lastLoss, s.tokensPerSecond,
-                         deterministic ? "deterministic" : "fast", threadCount, threadCount == 1 ? "" : "s", dir.path))
+                         deterministic ? "deterministic" : "fast", threadCount, threadCount == 1 ? "" : "s",
+                         workers.size > 1 ? " x \(workers.size) workers" : "", dir.path))
         } catch { fail("\(error)") }
     }
 

@@ -32,6 +32,8 @@ public struct CheckpointOptions: Sendable {
     public var keepLast: Int = 3
     /// For tests: throw at this point of the write, as a crash would stop it.
     public var simulatedFailure: CheckpointWriteFault? = nil
+    /// For tests: this worker's share of a cooperative write fails (as a full disk would).
+    public var failingWorker: Int? = nil
 
     public init(shardBytes: Int = 64 << 20, compressionLevel: Int = 3, keepLast: Int = 3) {
         self.shardBytes = shardBytes
@@ -83,9 +85,14 @@ public enum Checkpoints {
 
     // MARK: - Write
 
+    /// Writes the state as checkpoint `step` of the run. With several
+    /// workers every worker calls this with the same (replicated) tensors:
+    /// each writes its share of the shards, worker 0 commits the manifest and
+    /// LATEST (see `writeCooperatively`). The files are the same either way.
     @discardableResult
     public static func write(runDirectory: URL, step: Int, tensors: [CheckpointTensor], configSHA256: String,
-                             dataCursor: JSONValue, extra: JSONValue, options: CheckpointOptions = CheckpointOptions()) throws -> URL {
+                             dataCursor: JSONValue, extra: JSONValue, options: CheckpointOptions = CheckpointOptions(),
+                             workers: Workers = .single) throws -> URL {
         try requireRunDirectory(runDirectory)
         let root = checkpointsDirectory(runDirectory)
         let name = directoryName(step: step)
@@ -108,7 +115,28 @@ public enum Checkpoints {
             guard !t.name.isEmpty, t.name != "__metadata__" else { throw bad("tensors", "\"\(t.name)\" is not a valid tensor name") }
             guard names.insert(t.name).inserted else { throw bad("tensors", "\"\(t.name)\" appears twice") }
         }
+        if workers.size > 1 {
+            return try writeCooperatively(root: root, name: name, step: step, tensors: tensors, configSHA256: configSHA256,
+                                          dataCursor: dataCursor, extra: extra, options: options, workers: workers)
+        }
 
+        try prepare(root: root, tmp: tmp)
+        do {
+            let manifest = try writeShards(tensors, into: tmp, step: step, configSHA256: configSHA256,
+                                           dataCursor: dataCursor, extra: extra, options: options)
+            try fault(options, .beforeManifest, tmp)
+            try commit(manifest, tmp: tmp, final: final, root: root, options: options)
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+        try fault(options, .beforeLatest, final)
+        try publish(root: root, name: name, keepLast: options.keepLast)
+        return final
+    }
+
+    /// Creates checkpoints/ if needed, removes what an interrupted write left, creates `tmp`.
+    static func prepare(root: URL, tmp: URL) throws {
         let fm = FileManager.default
         if !CheckpointFiles.isDirectory(root.path) {
             do { try fm.createDirectory(at: root, withIntermediateDirectories: false) } catch {
@@ -119,39 +147,35 @@ public enum Checkpoints {
         do { try fm.createDirectory(at: tmp, withIntermediateDirectories: false) } catch {
             throw CheckpointError(tmp.path, "cannot create directory (\(error.localizedDescription))")
         }
-        do {
-            let manifest = try writeShards(tensors, into: tmp, step: step, configSHA256: configSHA256,
-                                           dataCursor: dataCursor, extra: extra, options: options)
-            try fault(options, .beforeManifest, tmp)
-            try CheckpointFiles.writeSynced(manifest.fileBytes, to: tmp.appendingPathComponent(manifestFileName).path)
-            try CheckpointFiles.syncDirectory(tmp.path)
-            try fault(options, .beforeRename, tmp)
-            if CheckpointFiles.exists(final.path) {
-                // The same step again (e.g. a stop signal right after a periodic
-                // checkpoint): the new copy replaces the old one.
-                let old = root.appendingPathComponent(name + ".replaced.tmp")
-                try CheckpointFiles.rename(final.path, old.path)
-                try CheckpointFiles.rename(tmp.path, final.path)
-                try CheckpointFiles.syncDirectory(root.path)
-                try? fm.removeItem(at: old)
-            } else {
-                try CheckpointFiles.rename(tmp.path, final.path)
-                try CheckpointFiles.syncDirectory(root.path)
-            }
-        } catch {
-            try? fm.removeItem(at: tmp)
-            throw error
-        }
-        try fault(options, .beforeLatest, final)
+    }
 
+    /// Writes and syncs the manifest into `tmp`, then renames `tmp` to `final`.
+    static func commit(_ manifest: CheckpointManifest, tmp: URL, final: URL, root: URL, options: CheckpointOptions) throws {
+        try CheckpointFiles.writeSynced(manifest.fileBytes, to: tmp.appendingPathComponent(manifestFileName).path)
+        try CheckpointFiles.syncDirectory(tmp.path)
+        try fault(options, .beforeRename, tmp)
+        if CheckpointFiles.exists(final.path) {
+            // The same step again (e.g. a stop signal right after a periodic
+            // checkpoint): the new copy replaces the old one.
+            let old = root.appendingPathComponent(final.lastPathComponent + ".replaced.tmp")
+            try CheckpointFiles.rename(final.path, old.path)
+            try CheckpointFiles.rename(tmp.path, final.path)
+            try CheckpointFiles.syncDirectory(root.path)
+            try? FileManager.default.removeItem(at: old)
+        } else {
+            try CheckpointFiles.rename(tmp.path, final.path)
+            try CheckpointFiles.syncDirectory(root.path)
+        }
+    }
+
+    /// Points LATEST at the complete checkpoint `name`, then prunes old ones.
+    static func publish(root: URL, name: String, keepLast: Int) throws {
         let latest = root.appendingPathComponent(latestFileName)
         let latestTmp = root.appendingPathComponent(latestFileName + ".tmp")
         try CheckpointFiles.writeSynced(Array((name + "\n").utf8), to: latestTmp.path)
         try CheckpointFiles.rename(latestTmp.path, latest.path)
         try CheckpointFiles.syncDirectory(root.path)
-
-        try prune(root, keep: options.keepLast, newest: name)
-        return final
+        try prune(root, keep: keepLast, newest: name)
     }
 
     static func fault(_ options: CheckpointOptions, _ point: CheckpointWriteFault, _ dir: URL) throws {
@@ -200,29 +224,47 @@ public enum Checkpoints {
     /// of a safetensors file, and returns the manifest describing them.
     static func writeShards(_ tensors: [CheckpointTensor], into dir: URL, step: Int, configSHA256: String,
                             dataCursor: JSONValue, extra: JSONValue, options: CheckpointOptions) throws -> CheckpointManifest {
-        // Shard boundaries: a new shard when the next tensor would pass shardBytes.
+        let groups = shardGroups(tensors, shardBytes: options.shardBytes)
+        let state = SHA256Hasher()
+        let written = try writeShardFiles(tensors, groups: groups, only: Array(groups.indices), into: dir,
+                                          options: options, state: state)
+        return CheckpointManifest(formatVersion: CheckpointManifest.currentFormatVersion, step: step,
+                                  configSHA256: configSHA256, stateSHA256: state.finalizeHex(), dataCursor: dataCursor,
+                                  extra: extra, tensors: written.flatMap(\.tensors), shards: written.map(\.shard))
+    }
+
+    /// Shard boundaries, a function of the tensors' sizes and `shardBytes`
+    /// alone: a new shard when the next tensor would pass shardBytes.
+    static func shardGroups(_ tensors: [CheckpointTensor], shardBytes: Int) -> [[Int]] {
         var groups: [[Int]] = []
         var current = 0
         for (i, t) in tensors.enumerated() {
             let bytes = 4 * t.tensor.count
-            if groups.isEmpty || (current > 0 && current + bytes > options.shardBytes) {
+            if groups.isEmpty || (current > 0 && current + bytes > shardBytes) {
                 groups.append([])
                 current = 0
             }
             groups[groups.count - 1].append(i)
             current += bytes
         }
+        return groups
+    }
 
+    /// Writes the shards `only` (indices into `groups`, ascending) into `dir`;
+    /// returns each one's manifest entries. `state`, when given, is fed every
+    /// tensor's bytes in order (the state hash, when all shards are written).
+    static func writeShardFiles(_ tensors: [CheckpointTensor], groups: [[Int]], only: [Int], into dir: URL,
+                                options: CheckpointOptions, state: SHA256Hasher?)
+        throws -> [(tensors: [CheckpointManifest.TensorEntry], shard: CheckpointManifest.ShardEntry)] {
         let compressor = try CheckpointZstd.Compressor(level: options.compressionLevel)
-        let state = SHA256Hasher()
-        var entries: [CheckpointManifest.TensorEntry] = []
-        var shards: [CheckpointManifest.ShardEntry] = []
+        var out: [(tensors: [CheckpointManifest.TensorEntry], shard: CheckpointManifest.ShardEntry)] = []
         // One raw and one compressed buffer, reused for every shard.
         var rawCapacity = 0, raw = UnsafeMutableRawBufferPointer(start: nil, count: 0)
         var zstCapacity = 0, zst = UnsafeMutableRawBufferPointer(start: nil, count: 0)
         defer { raw.deallocate(); zst.deallocate() }
 
-        for (s, group) in groups.enumerated() {
+        for s in only {
+            let group = groups[s]
             let file = CheckpointManifest.shardFileName(s)
             let path = dir.appendingPathComponent(file).path
             let header = safetensorsHeader(group.map { (tensors[$0].name, tensors[$0].tensor.shape, tensors[$0].tensor.count) })
@@ -241,6 +283,7 @@ public enum Checkpoints {
             }
             header.withUnsafeBytes { raw.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: header.count) }
             var offset = 0
+            var entries: [CheckpointManifest.TensorEntry] = []
             for i in group {
                 let t = tensors[i]
                 let length = 4 * t.tensor.count
@@ -248,7 +291,7 @@ public enum Checkpoints {
                 t.tensor.withBytes { bytes in
                     if length > 0 { (raw.baseAddress! + header.count + offset).copyMemory(from: bytes.baseAddress!, byteCount: length) }
                     tensorHash.update(bytes)
-                    state.update(bytes)
+                    state?.update(bytes)
                 }
                 entries.append(.init(name: t.name, dtype: "F32", shape: t.tensor.shape, shard: s, offset: offset,
                                      length: length, sha256: tensorHash.finalizeHex()))
@@ -260,12 +303,10 @@ public enum Checkpoints {
             try CheckpointFiles.writeSynced(frame, to: path)
             let fileHash = SHA256Hasher()
             fileHash.update(frame)
-            shards.append(.init(file: file, sha256: fileHash.finalizeHex(), bytes: n, rawBytes: rawBytes))
+            out.append((entries, .init(file: file, sha256: fileHash.finalizeHex(), bytes: n, rawBytes: rawBytes)))
             try fault(options, .afterShard(s), dir)
         }
-        return CheckpointManifest(formatVersion: CheckpointManifest.currentFormatVersion, step: step,
-                                  configSHA256: configSHA256, stateSHA256: state.finalizeHex(), dataCursor: dataCursor,
-                                  extra: extra, tensors: entries, shards: shards)
+        return out
     }
 
     /// The 8-byte length and JSON header of a safetensors file holding these

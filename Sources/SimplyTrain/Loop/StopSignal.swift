@@ -8,7 +8,9 @@ import Synchronization
 /// SIGTERM/SIGINT during training: the handler only stores the signal number
 /// (a lock-free atomic, so it is async-signal-safe and the loop is sure to see
 /// it); the loop finishes its step, writes a checkpoint and exits cleanly
-/// (DESIGN.md, Checkpoints).
+/// (DESIGN.md, Checkpoints). SIGUSR1 does the same: Open MPI's mpirun
+/// forwards it to every rank at once, while it holds SIGTERM back
+/// (docs/workers.md).
 public enum StopSignal {
     static let received = Atomic<Int32>(0)
 
@@ -18,9 +20,11 @@ public enum StopSignal {
         sigemptyset(&set)
         sigaddset(&set, SIGTERM)
         sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGUSR1)
         sigprocmask(SIG_UNBLOCK, &set, nil)
         signal(SIGTERM) { s in StopSignal.received.store(s, ordering: .relaxed) }
         signal(SIGINT) { s in StopSignal.received.store(s, ordering: .relaxed) }
+        signal(SIGUSR1) { s in StopSignal.received.store(s, ordering: .relaxed) }
     }
 
     /// The signal that asked to stop, or nil.
@@ -33,6 +37,7 @@ public enum StopSignal {
         switch received.load(ordering: .relaxed) {
         case SIGTERM: return "SIGTERM"
         case SIGINT: return "SIGINT"
+        case SIGUSR1: return "SIGUSR1"
         case let s: return "signal \(s)"
         }
     }

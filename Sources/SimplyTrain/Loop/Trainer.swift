@@ -44,17 +44,24 @@ public final class Trainer {
     public let optimizer: AdamW
     public let objective: any TrainingObjective
     let tree: GradientTree
+    /// Set when several workers (MPI ranks) share the gradient shards.
+    let exchange: GradientExchange?
+    public let workers: Workers
     let parallel: Parallel
     let segments: [AdamW.Segment]
     public private(set) var step = 0
 
-    public init(config: ExperimentConfig, objective: any TrainingObjective, runtime: RuntimeOptions) {
+    public init(config: ExperimentConfig, objective: any TrainingObjective, runtime: RuntimeOptions,
+                workers: Workers = .single) {
         self.config = config
+        self.workers = workers
         self.objective = objective
         model = Transformer(config: config.model, maxBatch: objective.rowsPerShard)
         model.initialize(seed: config.train.seed)
         optimizer = AdamW(parameterCount: model.layout.count, config: config.train)
         tree = GradientTree(shards: config.train.gradShards, parameterCount: model.layout.count)
+        exchange = workers.size > 1
+            ? GradientExchange(shards: config.train.gradShards, parameterCount: model.layout.count, workers: workers) : nil
         parallel = Parallel(threads: runtime.threads, deterministic: runtime.deterministic)
         segments = model.layout.entries.map { AdamW.Segment(offset: $0.offset, count: $0.count, decay: $0.decay) }
     }
@@ -96,22 +103,40 @@ public final class Trainer {
         optimizer.setStep(step)
     }
 
-    /// Runs one optimizer step and returns its record.
+    /// Seconds the last step spent exchanging gradients between workers (0 for one worker).
+    public var communicationSeconds: Double { exchange?.seconds ?? 0 }
+    /// Seconds the last step waited for the slowest worker before the exchange (0 for one worker).
+    public var waitSeconds: Double { exchange?.waitSeconds ?? 0 }
+
+    /// Runs one optimizer step and returns its record. With several workers
+    /// every worker applies the same update; only worker 0 hashes the state
+    /// (`stateSHA256` is empty on the others).
     public func trainStep() -> StepRecord {
         let batchHash = objective.loadBatch(step: step, policy: model, parallel: parallel)
-        var shardMetrics = [[Metric]](repeating: [], count: config.train.gradShards)
-        let loss = tree.reduce(into: model.grads, parallel: parallel) { shard, into in
-            model.zeroGrads()
-            let r = objective.shardGradient(shard, model: model, parallel: parallel)
-            shardMetrics[shard] = r.metrics
-            if into.storage !== model.grads.storage { into.copy(from: model.grads) }
-            return r.loss
+        let loss: Float, metrics: [Metric]
+        if let exchange {
+            (loss, metrics) = exchange.reduce(into: model.grads, parallel: parallel) { shard, into in
+                model.zeroGrads()
+                let r = objective.shardGradient(shard, model: model, parallel: parallel)
+                into.copy(from: model.grads)
+                return r
+            }
+        } else {
+            var shardMetrics = [[Metric]](repeating: [], count: config.train.gradShards)
+            loss = tree.reduce(into: model.grads, parallel: parallel) { shard, into in
+                model.zeroGrads()
+                let r = objective.shardGradient(shard, model: model, parallel: parallel)
+                shardMetrics[shard] = r.metrics
+                if into.storage !== model.grads.storage { into.copy(from: model.grads) }
+                return r.loss
+            }
+            metrics = Metric.combine(shardMetrics)
         }
         let norm = clipGradients(model.grads, maxNorm: config.train.gradClip, parallel: parallel)
         let lr = learningRate(step: step, config: config.train)
         optimizer.step(params: model.params, grads: model.grads, segments: segments, lr: lr, parallel: parallel)
         step += 1
         return StepRecord(step: step, loss: loss, lr: lr, gradNorm: norm,
-                          batchSHA256: batchHash, stateSHA256: stateHash(), metrics: Metric.combine(shardMetrics))
+                          batchSHA256: batchHash, stateSHA256: workers.isRoot ? stateHash() : "", metrics: metrics)
     }
 }

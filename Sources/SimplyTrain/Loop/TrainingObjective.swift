@@ -91,8 +91,12 @@ public struct ObjectiveContext: Sendable {
     /// The checkpoint the run's weights started from (`--load_checkpoint`), if any:
     /// DPO's frozen reference.
     public let initCheckpoint: URL?
-    public init(config: ExperimentConfig, runtime: RuntimeOptions, initCheckpoint: URL?) {
-        self.config = config; self.runtime = runtime; self.initCheckpoint = initCheckpoint
+    /// The run's workers (MPI ranks): an objective may split work that is not
+    /// per shard among them (GRPO's rollouts), as long as every worker ends
+    /// with the same batch.
+    public let workers: Workers
+    public init(config: ExperimentConfig, runtime: RuntimeOptions, initCheckpoint: URL?, workers: Workers = .single) {
+        self.config = config; self.runtime = runtime; self.initCheckpoint = initCheckpoint; self.workers = workers
     }
 }
 

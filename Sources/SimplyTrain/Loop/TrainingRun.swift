@@ -56,18 +56,47 @@ public func loadInitialWeights(_ checkpoint: URL, into trainer: Trainer) throws 
 /// checkpoints as it goes. For `.resume`, `config` must be the run's own
 /// (`ExperimentConfig.fromRunConfig`). `objectives` builds the algorithm for
 /// `config.train.mode`.
+///
+/// With several `workers` every worker calls this with the same arguments:
+/// they share the gradient shards and write checkpoints together; worker 0
+/// alone creates the run directory and writes hashes.jsonl, metrics.jsonl and
+/// progress. An error on any worker ends the whole job (`Workers.abort`), so
+/// no worker is left waiting.
 public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, runtime: RuntimeOptions,
                         start: RunStart = .fresh, objectives: ObjectiveFactory = pretrainingObjectiveFactory,
-                        log: (String) -> Void) throws -> RunSummary {
+                        workers: Workers = .single, log: (String) -> Void) throws -> RunSummary {
+    if workers.size == 1 {
+        return try trainRun(config: config, runDirectory: runDirectory, runtime: runtime, start: start,
+                            objectives: objectives, workers: workers, log: log)
+    }
+    let phase = RunPhase()
+    do {
+        return try trainRun(config: config, runDirectory: runDirectory, runtime: runtime, start: start,
+                            objectives: objectives, workers: workers, phase: phase, log: workers.isRoot ? log : { _ in })
+    } catch let e as Workers.SharedFailure {
+        workers.abortTogether(e.description)
+    } catch {
+        // Setting up, every worker meets the same bad input (config, data, checkpoint): say it once.
+        if phase.training { workers.abort("\(error)") } else { workers.abortTogether("\(error)") }
+    }
+}
+
+final class RunPhase { var training = false }
+
+func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: RuntimeOptions, start: RunStart,
+              objectives: ObjectiveFactory, workers: Workers, phase: RunPhase = RunPhase(),
+              log: (String) -> Void) throws -> RunSummary {
+    let root = workers.isRoot
     var initCheckpoint: URL? = nil
     switch start {
     case let .fromCheckpoint(url): initCheckpoint = try Checkpoints.resolve(url)
     case .resume: initCheckpoint = try runDirectory.recordedRun()["init_checkpoint"]?.stringValue.map { URL(fileURLWithPath: $0) }
     case .fresh: break
     }
-    let objective = try objectives(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: initCheckpoint))
+    let objective = try objectives(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: initCheckpoint,
+                                                    workers: workers))
     let data = objective.data
-    let trainer = Trainer(config: config, objective: objective, runtime: runtime)
+    let trainer = Trainer(config: config, objective: objective, runtime: runtime, workers: workers)
     let configHash = config.identitySHA256
     var lastCheckpoint: URL? = nil
 
@@ -85,7 +114,8 @@ public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, ru
             r[i].1 = .string(configHash); run = .object(r)
         }
         sections.append(("run", run))
-        try runDirectory.create(config: .object(sections))
+        if root { try runDirectory.create(config: .object(sections)) }
+        workers.barrier()   // the run directory exists before anyone writes into it
     case .resume:
         let recorded = try runDirectory.recordedRun()
         if let d = recorded["data_sha256"]?.stringValue, d != data.sha256 {
@@ -94,31 +124,37 @@ public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, ru
         if recorded["deterministic"]?.boolValue != runtime.deterministic {
             throw RunError("\(runDirectory.configURL.path): run.deterministic is \(recorded["deterministic"]?.serialized() ?? "missing"); resume with the same mode")
         }
-        let checkpoint = try Checkpoints.latest(runDirectory: runDirectory.url)
+        // Worker 0 names the checkpoint, so every worker loads the same one.
+        let latest = root ? try Checkpoints.latest(runDirectory: runDirectory.url).path : ""
+        let checkpoint = URL(fileURLWithPath: workers.broadcast(latest))
         let manifest = try Checkpoints.load(checkpoint, into: trainer.stateTensors(), expectedConfigSHA256: configHash)
         trainer.resume(atStep: manifest.step)
         if trainer.stateHash() != manifest.stateSHA256 {
             throw RunError("\(checkpoint.path)/manifest.json: state_sha256 does not match the loaded state")
         }
-        try runDirectory.truncateLogs(afterStep: manifest.step)
+        if root { try runDirectory.truncateLogs(afterStep: manifest.step) }
         lastCheckpoint = checkpoint
         log("resuming at step \(manifest.step) from \(checkpoint.path)")
     }
 
-    let hashes = try LineWriter(runDirectory.hashesURL)
-    let metrics = try LineWriter(runDirectory.metricsURL)
-    let options = CheckpointOptions(shardBytes: config.checkpoint.shardMB << 20,
+    let hashes: LineWriter? = root ? try LineWriter(runDirectory.hashesURL) : nil
+    let metrics: LineWriter? = root ? try LineWriter(runDirectory.metricsURL) : nil
+    var options = CheckpointOptions(shardBytes: config.checkpoint.shardMB << 20,
                                     compressionLevel: config.checkpoint.compressionLevel,
                                     keepLast: config.checkpoint.keepLast)
+    options.failingWorker = ProcessInfo.processInfo.environment["SIMPLY_TEST_FAILING_WORKER"].flatMap { Int($0) }
     func checkpoint() throws -> URL {
         try Checkpoints.write(runDirectory: runDirectory.url, step: trainer.step, tensors: trainer.stateTensors(),
                               configSHA256: configHash, dataCursor: trainer.dataCursor,
-                              extra: .object([("simply_version", .string(Simply.version))]), options: options)
+                              extra: .object([("simply_version", .string(Simply.version))]), options: options,
+                              workers: workers)
     }
 
     log("\(config.train.mode): \(trainer.model.layout.count) parameters; data: \(data.source), \(data.tokens) tokens; "
-        + "\(runtime.deterministic ? "deterministic" : "fast (non-deterministic)") mode, \(runtime.threads) thread(s)")
+        + "\(runtime.deterministic ? "deterministic" : "fast (non-deterministic)") mode, \(runtime.threads) thread(s)"
+        + (workers.size > 1 ? " per worker, \(workers.size) workers (MPI ranks) sharing \(config.train.gradShards) gradient shards" : ""))
     StopSignal.install()
+    phase.training = true
     let tokensPerStep = Double(objective.tokensPerStep)
     let firstStep = trainer.step + 1
     let progress = Progress(total: config.train.steps, startStep: trainer.step)
@@ -131,17 +167,22 @@ public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, ru
         let dt = monotonicSeconds() - t0
         if r.step == firstStep { first = r.loss }
         last = r.loss
-        hashes.write(r.hashLine)
-        metrics.write(.object([("step", .int(r.step)), ("loss", .double(Double(r.loss))), ("lr", .double(r.lr)),
-                               ("grad_norm", .double(r.gradNorm))] + r.metrics.map { ($0.name, .double($0.value)) }
-                              + [("tokens_per_sec", .double(tokensPerStep / dt)), ("step_sec", .double(dt))]))
-        progress.update(step: r.step, loss: r.loss, lr: r.lr, tokensPerSecond: tokensPerStep / dt)
+        if root {
+            hashes?.write(r.hashLine)
+            let comm: [(String, JSONValue)] = workers.size > 1 ? [("comm_sec", .double(trainer.communicationSeconds)), ("wait_sec", .double(trainer.waitSeconds))] : []
+            metrics?.write(.object([("step", .int(r.step)), ("loss", .double(Double(r.loss))), ("lr", .double(r.lr)),
+                                    ("grad_norm", .double(r.gradNorm))] + r.metrics.map { ($0.name, .double($0.value)) }
+                                   + [("tokens_per_sec", .double(tokensPerStep / dt)), ("step_sec", .double(dt))] + comm))
+            progress.update(step: r.step, loss: r.loss, lr: r.lr, tokensPerSecond: tokensPerStep / dt)
+        }
+        // A signal on any worker stops every worker after this same step.
+        let stop = workers.anyTrue(StopSignal.pending != nil)
         let interval = config.checkpoint.interval
-        if r.step == config.train.steps || (interval > 0 && r.step % interval == 0) || StopSignal.pending != nil {
+        if r.step == config.train.steps || (interval > 0 && r.step % interval == 0) || stop {
             lastCheckpoint = try checkpoint()
         }
-        if StopSignal.pending != nil, trainer.step < config.train.steps {
-            stoppedBy = StopSignal.pendingName
+        if stop, trainer.step < config.train.steps {
+            stoppedBy = StopSignal.pending != nil ? StopSignal.pendingName : "a signal to another worker"
             break
         }
     }

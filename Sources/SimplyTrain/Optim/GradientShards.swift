@@ -25,11 +25,43 @@ public final class GradientTree: @unchecked Sendable {
     /// tree sum of gradients in `result`. Returns the tree sum of the losses.
     public func reduce(into result: Tensor, parallel: Parallel,
                        leaf: (Int, Tensor) -> Float) -> Float {
-        if shards == 1 { return leaf(0, result) }
-        let (slot, loss) = node(0, shards, parallel: parallel, leaf: leaf)
+        reduce(node: 0..<shards, into: result, parallel: parallel, leaf: leaf)
+    }
+
+    /// The same for the subtree `node` alone (a node of this tree, e.g. from
+    /// `ShardPlan.cover`): its sum has the bits the whole tree gives it.
+    public func reduce(node range: Range<Int>, into result: Tensor, parallel: Parallel,
+                       leaf: (Int, Tensor) -> Float) -> Float {
+        if range.count == 1 { return leaf(range.lowerBound, result) }
+        let (slot, loss) = node(range.lowerBound, range.upperBound, parallel: parallel, leaf: leaf)
         result.copy(from: buffers[slot])
         free.append(slot)
         return loss
+    }
+
+    /// Finishes the tree from `frontier`: tree nodes that cut 0..<shards into
+    /// consecutive pieces (each worker's `ShardPlan.cover`, in shard order),
+    /// with their sums in `values` and `losses`. Adds them up exactly as
+    /// `reduce` would (the left operand is overwritten) and returns the index
+    /// of the value holding the total, and the total loss.
+    public static func combine(frontier: [Range<Int>], values: [Tensor], losses: [Float], shards: Int,
+                               parallel: Parallel) -> (index: Int, loss: Float) {
+        precondition(frontier.count == values.count && frontier.count == losses.count)
+        var losses = losses
+        func up(_ lo: Int, _ hi: Int) -> Int {
+            if let i = frontier.firstIndex(of: lo..<hi) { return i }
+            precondition(hi - lo > 1, "the frontier does not cover shard \(lo) with tree nodes")
+            let mid = lo + (hi - lo + 1) / 2
+            let a = up(lo, mid), b = up(mid, hi)
+            let x = values[a], y = values[b]
+            parallel.forEachRange(x.count, grain: 16384) { r in
+                for i in r { x.pointer[i] += y.pointer[i] }
+            }
+            losses[a] = losses[a] + losses[b]
+            return a
+        }
+        let i = up(0, shards)
+        return (i, losses[i])
     }
 
     private func node(_ lo: Int, _ hi: Int, parallel: Parallel, leaf: (Int, Tensor) -> Float) -> (Int, Float) {
