@@ -82,8 +82,8 @@ public final class GRPOObjective: TrainingObjective {
                                   maxNewTokens: p.grpoMaxCompletionLength, stopSequences: template.stopSequences,
                                   seed: config.train.seed)
         do { try sampling.validate() } catch { throw ConfigError("grpo: \(error)") }
-        rewards = try custom ?? Self.rewardFunctions(p.grpoRewards, config: config, tokenizer: examples.tokenizer,
-                                           batch: max(1, rowsPerShard))
+        rewards = try custom ?? Self.rewardFunctions(p.grpoRewards, rewardModel: p.grpoRewardModel, section: "grpo",
+                                                     tokenizer: examples.tokenizer, batch: max(1, rowsPerShard))
         if p.grpoBeta > 0 {
             let r = Transformer(config: config.model, maxBatch: rowsPerShard)
             r.initialize(seed: config.train.seed)
@@ -102,9 +102,10 @@ public final class GRPOObjective: TrainingObjective {
         shardMask = Array(repeating: 0, count: n); scale = shardMask
     }
 
-    /// `grpo.rewards`: comma-separated `name` or `name:weight`, names
-    /// exact_match, numeric_match, format, reward_model (`grpo.reward_model`).
-    static func rewardFunctions(_ spec: String, config: ExperimentConfig, tokenizer: any Tokenizer,
+    /// `grpo.rewards` (or `ppo.rewards`, `section` names it in errors):
+    /// comma-separated `name` or `name:weight`, names exact_match,
+    /// numeric_match, format, reward_model (the run or checkpoint `rewardModel`).
+    static func rewardFunctions(_ spec: String, rewardModel: String, section: String, tokenizer: any Tokenizer,
                                 batch: Int) throws -> [(reward: any RewardFunction, weight: Double)] {
         var out: [(reward: any RewardFunction, weight: Double)] = []
         for item in spec.split(separator: ",") {
@@ -112,7 +113,7 @@ public final class GRPOObjective: TrainingObjective {
             var weight = 1.0
             if parts.count == 2 {
                 guard let w = Double(parts[1]), w.isFinite else {
-                    throw ConfigError("grpo.rewards: weight '\(parts[1])' of \(parts[0]) is not a number")
+                    throw ConfigError("\(section).rewards: weight '\(parts[1])' of \(parts[0]) is not a number")
                 }
                 weight = w
             }
@@ -122,16 +123,16 @@ public final class GRPOObjective: TrainingObjective {
             case "numeric_match": reward = NumericAnswerReward(tokenizer: tokenizer)
             case "format": reward = FormatReward(tokenizer: tokenizer)
             case "reward_model":
-                guard !config.posttrain.grpoRewardModel.isEmpty else {
-                    throw ConfigError("grpo.rewards: reward_model needs grpo.reward_model (a reward run or checkpoint)")
+                guard !rewardModel.isEmpty else {
+                    throw ConfigError("\(section).rewards: reward_model needs \(section).reward_model (a reward run or checkpoint)")
                 }
-                reward = try ModelReward.load(checkpoint: URL(fileURLWithPath: config.posttrain.grpoRewardModel), batch: batch)
+                reward = try ModelReward.load(checkpoint: URL(fileURLWithPath: rewardModel), batch: batch)
             default:
-                throw ConfigError("grpo.rewards: unknown reward '\(parts[0])' (exact_match, numeric_match, format, reward_model)")
+                throw ConfigError("\(section).rewards: unknown reward '\(parts[0])' (exact_match, numeric_match, format, reward_model)")
             }
             out.append((reward, weight))
         }
-        guard !out.isEmpty else { throw ConfigError("grpo.rewards: name at least one reward") }
+        guard !out.isEmpty else { throw ConfigError("\(section).rewards: name at least one reward") }
         return out
     }
 
@@ -212,8 +213,12 @@ public final class GRPOObjective: TrainingObjective {
 
     /// Mean entropy of the policy's next-token distribution over the shard's
     /// completion positions, summed (divided by the batch's completion tokens).
-    func entropySum(_ model: Transformer) -> Double {
-        let v = config.model.vocabSize, logits = model.logits.pointer, n = rowsPerShard * config.model.seqLen
+    func entropySum(_ model: Transformer) -> Double { Self.entropySum(model, mask: shardMask) }
+
+    /// Σ over the last forward's positions with mask ≠ 0 of the entropy of
+    /// the next-token distribution (PPO shares it).
+    static func entropySum(_ model: Transformer, mask shardMask: [Float]) -> Double {
+        let v = model.config.vocabSize, logits = model.logits.pointer, n = shardMask.count
         var sum = 0.0
         for i in 0..<n where shardMask[i] != 0 {
             let row = logits + i * v

@@ -11,6 +11,7 @@ public func posttrainingObjectiveFactory(_ context: ObjectiveContext) throws -> 
     case .distill: return try DistillObjective(context)
     case .reward: return try RewardObjective(context)
     case .grpo: return try GRPOObjective(context)
+    case .ppo: return try PPOObjective(context)
     case nil:
         throw ConfigError("train.training_mode \(mode) is not available yet")
     }

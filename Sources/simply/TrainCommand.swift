@@ -16,7 +16,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("experiment_dir"), help: "The run directory (default: runs/NAME, or runs/NAME-2, … if taken).")
     var experimentDir: String?
 
-    @Option(name: .customLong("training_mode"), help: "pretrain, sft, reward, dpo or distill (default: the config's train.training_mode, else pretrain). ppo, grpo: not yet available.")
+    @Option(name: .customLong("training_mode"), help: "pretrain, sft, reward, dpo, distill, grpo or ppo (default: the config's train.training_mode, else pretrain).")
     var trainingMode: String?
 
     @Flag(name: .customLong("deterministic"), help: "Bitwise reproducible mode: deterministic kernels, same bits on any thread count.")
@@ -63,8 +63,8 @@ struct TrainCommand: ParsableCommand {
                                                       configDirectory: URL(fileURLWithPath: configDir),
                                                       overrides: overrides)
                 if let m = trainingMode { config.train.mode = m }
-                // A reward model is the LM with a scalar score head.
-                if config.train.mode == TrainingMode.reward.rawValue { config.model.scoreHead = true }
+                // A reward model is the LM with a scalar score head; PPO's value head is that head.
+                if [TrainingMode.reward.rawValue, TrainingMode.ppo.rawValue].contains(config.train.mode) { config.model.scoreHead = true }
                 try config.validate()
             } catch { fail("\(error)") }
             // Worker 0 picks the directory, so all workers use the same one.

@@ -25,7 +25,7 @@ public struct TrainConfig: Sendable, Equatable {
 }
 
 public enum TrainingMode: String, CaseIterable, Sendable {
-    case pretrain, sft, reward, dpo, distill, grpo
+    case pretrain, sft, reward, dpo, distill, grpo, ppo
 }
 
 /// Post-training hyper-parameters; defaults are TRL's (REFERENCE.md).
@@ -65,6 +65,28 @@ public struct PosttrainConfig: Sendable, Equatable {
     public var grpoRewards = "exact_match"
     /// A reward-model run or checkpoint for the `reward_model` reward.
     public var grpoRewardModel = ""
+    /// PPO (TRL `PPOConfig` names): `num_ppo_epochs` passes over each rollout
+    /// of train.batch_size completions in `num_mini_batches` minibatches (one
+    /// optimizer step each); per-token KL penalty kl_coef (k1 or k3) to the
+    /// starting weights; GAE γ, λ; clip ranges of the policy ratio and the
+    /// value; value-loss weight vf_coef; completions of up to response_length
+    /// tokens at `temperature`; the rewards as grpo.rewards; missing_eos_penalty
+    /// subtracted from the score of a completion that did not stop (0: off).
+    public var ppoNumEpochs = 4
+    public var ppoNumMiniBatches = 1
+    public var ppoKLCoef = 0.05
+    public var ppoKLEstimator = "k1"
+    public var ppoCliprange = 0.2
+    public var ppoCliprangeValue = 0.2
+    public var ppoVFCoef = 0.1
+    public var ppoGamma = 1.0
+    public var ppoLam = 0.95
+    public var ppoWhitenRewards = false
+    public var ppoResponseLength = 16
+    public var ppoTemperature = 1.0
+    public var ppoRewards = "reward_model"
+    public var ppoRewardModel = ""
+    public var ppoMissingEOSPenalty = 0.0
     public init() {}
 }
 
@@ -232,6 +254,21 @@ extension ExperimentConfig {
         choiceKey("grpo.importance_sampling_level", \.posttrain.grpoImportanceSamplingLevel, ["token", "sequence"]),
         stringKey("grpo.rewards", \.posttrain.grpoRewards),
         stringKey("grpo.reward_model", \.posttrain.grpoRewardModel),
+        intKey("ppo.num_ppo_epochs", \.posttrain.ppoNumEpochs, min: 1),
+        intKey("ppo.num_mini_batches", \.posttrain.ppoNumMiniBatches, min: 1),
+        doubleKey("ppo.kl_coef", \.posttrain.ppoKLCoef, range: 0...1e3),
+        choiceKey("ppo.kl_estimator", \.posttrain.ppoKLEstimator, ["k1", "k3"]),
+        doubleKey("ppo.cliprange", \.posttrain.ppoCliprange, range: 0...1),
+        doubleKey("ppo.cliprange_value", \.posttrain.ppoCliprangeValue, range: 0...1e6),
+        doubleKey("ppo.vf_coef", \.posttrain.ppoVFCoef, range: 0...1e3),
+        doubleKey("ppo.gamma", \.posttrain.ppoGamma, range: 0...1),
+        doubleKey("ppo.lam", \.posttrain.ppoLam, range: 0...1),
+        boolKey("ppo.whiten_rewards", \.posttrain.ppoWhitenRewards),
+        intKey("ppo.response_length", \.posttrain.ppoResponseLength, min: 1),
+        doubleKey("ppo.temperature", \.posttrain.ppoTemperature, range: 0...100),
+        stringKey("ppo.rewards", \.posttrain.ppoRewards),
+        stringKey("ppo.reward_model", \.posttrain.ppoRewardModel),
+        doubleKey("ppo.missing_eos_penalty", \.posttrain.ppoMissingEOSPenalty, range: 0...1e6),
         intKey("checkpoint.interval", \.checkpoint.interval),
         intKey("checkpoint.keep_last", \.checkpoint.keepLast),
         intKey("checkpoint.shard_mb", \.checkpoint.shardMB, min: 1),

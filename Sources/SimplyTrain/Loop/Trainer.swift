@@ -71,18 +71,20 @@ public final class Trainer {
         self.init(config: config, objective: try PretrainObjective(config: config, data: data), runtime: runtime)
     }
 
-    /// SHA-256 over parameters, then AdamW's m and v, in layout order.
+    /// SHA-256 over parameters, then AdamW's m and v, in layout order, then
+    /// the objective's state tensors (none for most objectives).
     public func stateHash() -> String {
         let h = SHA256Hasher()
         h.update(model.params)
         h.update(optimizer.m)
         h.update(optimizer.v)
+        for t in objective.stateTensors { h.update(t.tensor) }
         return h.finalizeHex()
     }
 
     /// The training state in checkpoint order: parameters (Hugging Face names),
-    /// then AdamW's first and second moments. Their bytes in this order are
-    /// exactly what `stateHash` hashes.
+    /// then AdamW's first and second moments, then the objective's state
+    /// tensors. Their bytes in this order are exactly what `stateHash` hashes.
     public func stateTensors() -> [CheckpointTensor] {
         var out: [CheckpointTensor] = []
         for (prefix, flat) in [("", model.params), ("optimizer.exp_avg.", optimizer.m), ("optimizer.exp_avg_sq.", optimizer.v)] {
@@ -91,7 +93,7 @@ public final class Trainer {
                                             tensor: Tensor(storage: flat.storage, offset: flat.offset + e.offset, shape: e.shape)))
             }
         }
-        return out
+        return out + objective.stateTensors
     }
 
     /// Where a resume continues: the data position is a function of the step alone.

@@ -77,10 +77,16 @@ public protocol TrainingObjective: AnyObject {
     func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult
     /// Where a resume continues (recorded in checkpoints).
     func dataCursor(step: Int) -> JSONValue
+    /// State the objective carries from step to step (PPO's rollout, reused
+    /// for several steps), allocated once with fixed shapes. The loop saves
+    /// and loads it with the checkpoint and hashes it after AdamW's moments,
+    /// so a resume mid-way through it continues bit for bit. Default: none.
+    var stateTensors: [CheckpointTensor] { get }
 }
 
 extension TrainingObjective {
     public var freshParameters: Set<String> { [] }
+    public var stateTensors: [CheckpointTensor] { [] }
     public func loadBatch(step: Int, policy: Transformer, parallel: Parallel) -> String { loadBatch(step: step) }
 }
 

@@ -1,0 +1,336 @@
+import Foundation
+import SimplyCore
+import SimplyData
+import SimplyModel
+import SimplyTrain
+
+/// Proximal policy optimization for language models (Schulman et al. 2017;
+/// Ouyang et al. 2022; TRL `ppo_trainer.py`), on the shared loop.
+///
+/// Every num_ppo_epochs · num_mini_batches steps is one cycle. Its first step
+/// samples a rollout: one completion of each of train.batch_size prompts
+/// from the policy as it is then (the sampler's Philox counter is (rollout
+/// index, prompt slot, 0, position)), scores it with the rewards
+/// (`ppo.rewards`, as `grpo.rewards`; minus `missing_eos_penalty` when it
+/// did not stop), and records per token the policy's log-probability, the
+/// frozen reference's (the starting weights; skipped when kl_coef is 0) and
+/// the value head's estimate. PPOLoss turns that into per-token rewards
+/// −kl_coef · KL_t with the score at the last token, GAE advantages (then
+/// whitened) and returns. Each step of the cycle is then one optimizer step
+/// on one minibatch (epoch e, minibatch m of a Philox permutation keyed by
+/// (train.seed, rollout, e)) of
+///
+///     L = mean_t max(−A_t ρ_t, −A_t clip(ρ_t, 1 ± cliprange))
+///       + vf_coef · 0.5 · mean_t max((V_t − R_t)², (clip(V_t, V_old,t ± cliprange_value) − R_t)²)
+///
+/// over the minibatch's completion tokens, ρ_t = π(y_t)/π_old(y_t).
+///
+/// The value head is the model's score head (`model.score_head`,
+/// `score.weight`) read at every completion position of the policy's own
+/// trunk; it starts fresh when `--load_checkpoint` has none. The policy part
+/// enters backward through `scaleLossGradient`, the value part through
+/// `scoreGradients`: one forward and one backward per shard.
+///
+/// The rollout lives in `stateTensors` (F32: tokens, lengths, log-probs,
+/// values, scores rounded to Float), which the loop checkpoints and hashes;
+/// everything else is recomputed from them each step, so a run stopped in
+/// the middle of a cycle resumes bit for bit.
+///
+/// Metrics (TRL names): objective/kl, objective/entropy,
+/// objective/non_score_reward, objective/rlhf_reward, objective/scores,
+/// policy/approxkl_avg, policy/clipfrac_avg, policy/entropy_avg,
+/// loss/policy_avg, loss/value_avg, val/clipfrac_avg, val/ratio, val/mean,
+/// val/var, val/num_eos_tokens, completions/mean_length. The objective/* and
+/// val/mean, val/var describe the step's rollout; the rest its minibatch.
+public final class PPOObjective: TrainingObjective {
+    let config: ExperimentConfig
+    let examples: ExampleData
+    let template: ChatTemplate
+    let settings: PPOLoss.Settings
+    let sampling: SamplingConfig
+    let rewards: [(reward: any RewardFunction, weight: Double)]
+    let missingEOSPenalty: Double
+    let reference: Transformer?
+    var sampler: Sampler?
+    let epochs: Int, miniBatches: Int, completions: Int, miniBatchSize: Int, responseLength: Int
+    public let rowsPerShard: Int
+    let permutationStream: RandomStream
+
+    // The rollout, as checkpointed: [B, seq_len + 1] tokens; [B, 3] prompt
+    // length, completion tokens (those inside the row), stopped (0/1); [B, R]
+    // log π_old, log π_ref, V_old; [B] scores.
+    let tokens: Tensor, lengths: Tensor, logps: Tensor, refLogps: Tensor, values: Tensor, scores: Tensor
+    public let stateTensors: [CheckpointTensor]
+
+    // Derived from the state each step.
+    var rows: SequenceRows
+    var rollout = PPOLoss.Rollout(kl: [], rewards: [], advantages: [], returns: [])
+    var oldLogps: [[Double]] = [], oldValues: [[Double]] = []
+    var miniRows: [Int] = []
+    var miniTokens = 0
+    var rolloutMetrics: [Metric] = []
+    // One gradient shard, allocated once.
+    var shardInputs: [Int32], shardTargets: [Int32], shardMask: [Float], scale: [Float]
+
+    /// `rewards`: the reward functions and their weights; nil reads them from `ppo.rewards`.
+    public init(_ context: ObjectiveContext, rewards custom: [(reward: any RewardFunction, weight: Double)]? = nil) throws {
+        config = context.config
+        let p = config.posttrain
+        guard config.model.scoreHead else {
+            throw ConfigError("model.score_head must be true for training_mode ppo (the value head is the score head)")
+        }
+        epochs = p.ppoNumEpochs
+        miniBatches = p.ppoNumMiniBatches
+        completions = config.train.batchSize
+        guard completions % miniBatches == 0 else {
+            throw ConfigError("train.batch_size \(completions) must be a multiple of ppo.num_mini_batches \(miniBatches)")
+        }
+        miniBatchSize = completions / miniBatches
+        guard miniBatchSize % config.train.gradShards == 0 else {
+            throw ConfigError("the minibatch (train.batch_size / ppo.num_mini_batches = \(miniBatchSize)) must be a multiple of train.grad_shards \(config.train.gradShards)")
+        }
+        rowsPerShard = miniBatchSize / config.train.gradShards
+        responseLength = p.ppoResponseLength
+        examples = try ExampleData(config: config, kind: .prompt, perStep: completions)
+        let longest = examples.shard.examples.map { $0.sequences[0].count }.max() ?? 0
+        guard longest + responseLength <= config.model.seqLen + 1 else {
+            throw ConfigError("ppo.response_length \(responseLength): the longest prompt of \(examples.source) has \(longest) tokens, and prompt + completion must fit model.seq_len \(config.model.seqLen) + 1")
+        }
+        template = ChatTemplate(tokenizer: examples.tokenizer)
+        settings = PPOLoss.Settings(klCoef: p.ppoKLCoef, klEstimator: PPOLoss.KLEstimator(rawValue: p.ppoKLEstimator)!,
+                                    cliprange: p.ppoCliprange, cliprangeValue: p.ppoCliprangeValue, vfCoef: p.ppoVFCoef,
+                                    gamma: p.ppoGamma, lam: p.ppoLam, whitenRewards: p.ppoWhitenRewards)
+        sampling = SamplingConfig(temperature: Float(p.ppoTemperature), maxNewTokens: responseLength,
+                                  stopSequences: template.stopSequences, seed: config.train.seed)
+        do { try sampling.validate() } catch { throw ConfigError("ppo: \(error)") }
+        missingEOSPenalty = p.ppoMissingEOSPenalty
+        guard custom != nil || !p.ppoRewards.contains("match") || examples.shard.examples.allSatisfy({ $0.answer != nil }) else {
+            throw ConfigError("data.dataset \(examples.source): the match rewards need each prompt's answer (simply data generate --format prompt_only)")
+        }
+        rewards = try custom ?? GRPOObjective.rewardFunctions(p.ppoRewards, rewardModel: p.ppoRewardModel, section: "ppo",
+                                                              tokenizer: examples.tokenizer, batch: max(1, rowsPerShard))
+        if p.ppoKLCoef > 0 {
+            let r = Transformer(config: config.model, maxBatch: rowsPerShard)
+            r.initialize(seed: config.train.seed)
+            if let c = context.initCheckpoint { try Checkpoints.loadParameters(c, into: r, fresh: ["score.weight"]) }
+            reference = r
+        } else {
+            reference = nil
+        }
+        permutationStream = RandomStream(seed: config.train.seed, name: "ppo.minibatch")
+
+        let t = config.model.seqLen, b = completions, rl = responseLength
+        tokens = Tensor(shape: [b, t + 1]); lengths = Tensor(shape: [b, 3])
+        logps = Tensor(shape: [b, rl]); refLogps = Tensor(shape: [b, rl]); values = Tensor(shape: [b, rl])
+        scores = Tensor(shape: [b])
+        stateTensors = [("tokens", tokens), ("lengths", lengths), ("logprobs", logps), ("ref_logprobs", refLogps),
+                        ("values", values), ("scores", scores)].map { CheckpointTensor(name: "ppo.rollout." + $0.0, tensor: $0.1) }
+        rows = SequenceRows(rows: b, seqLen: t, pad: examples.tokenizer.pad)
+        let n = rowsPerShard * t
+        shardInputs = Array(repeating: 0, count: n); shardTargets = shardInputs
+        shardMask = Array(repeating: 0, count: n); scale = shardMask
+    }
+
+    var stepsPerRollout: Int { epochs * miniBatches }
+    public var tokensPerStep: Int { miniBatchSize * config.model.seqLen }
+    public var data: DataIdentity { examples.identity }
+    public var freshParameters: Set<String> { ["score.weight"] }
+    public func dataCursor(step: Int) -> JSONValue { examples.dataCursor(step: step / stepsPerRollout) }
+
+    public func loadBatch(step: Int) -> String {
+        preconditionFailure("PPO samples its rollouts from the policy: loadBatch(step:policy:parallel:)")
+    }
+
+    /// The minibatch of `step`: a new rollout at the start of each cycle, then
+    /// the rows of epoch e, minibatch m.
+    public func loadBatch(step: Int, policy: Transformer, parallel: Parallel) -> String {
+        let index = step / stepsPerRollout, within = step % stepsPerRollout
+        if within == 0 { sampleRollout(index, policy: policy, parallel: parallel) }
+        prepare()
+        let epoch = within / miniBatches, m = within % miniBatches
+        let order = Self.permutation(completions, stream: permutationStream, rollout: index, epoch: epoch)
+        miniRows = Array(order[(m * miniBatchSize)..<((m + 1) * miniBatchSize)])
+        miniTokens = miniRows.reduce(0) { $0 + oldLogps[$1].count }
+        // The batch: the rollout's bits and which rows this step trains on.
+        let h = SHA256Hasher()
+        for t in stateTensors { h.update(t.tensor) }
+        for r in miniRows { h.update(Int64(r)) }
+        return h.finalizeHex()
+    }
+
+    /// Fisher–Yates over 0..<n with Philox draws at counter (rollout, epoch << 32 | i).
+    static func permutation(_ n: Int, stream: RandomStream, rollout: Int, epoch: Int) -> [Int] {
+        var p = Array(0..<n)
+        for i in stride(from: n - 1, to: 0, by: -1) {
+            let j = Int(stream.uint64(UInt64(rollout), UInt64(epoch) << 32 | UInt64(i)) % UInt64(i + 1))
+            p.swapAt(i, j)
+        }
+        return p
+    }
+
+    /// Samples, scores and evaluates rollout `index` into the state tensors.
+    func sampleRollout(_ index: Int, policy: Transformer, parallel: Parallel) {
+        if sampler == nil || sampler!.model !== policy {
+            sampler = Sampler(model: policy, maxRows: completions)
+        }
+        let batch = (0..<completions).map { examples.example(step: index, slot: $0) }
+        let prompts = batch.map { $0.sequences[0].tokens }
+        let sampled = sampler!.generate(prompts: prompts, samplesPerPrompt: 1, config: sampling, step: index,
+                                        promptIDs: Array(0..<completions), parallel: parallel)
+        let inputs = sampled.map { RewardInput(prompt: prompts[$0.prompt], completion: $0.tokens, answer: batch[$0.prompt].answer) }
+        var total = [Double](repeating: 0, count: completions)
+        for (reward, weight) in rewards {
+            let r = reward.rewards(inputs, parallel: parallel)
+            for i in total.indices { total[i] += weight * r[i] }
+        }
+        let t = config.model.seqLen, rl = responseLength
+        for (i, c) in sampled.enumerated() {
+            let seq = prompts[c.prompt] + c.tokens
+            let row = tokens.pointer + i * (t + 1)
+            for j in 0...t { row[j] = Float(j < seq.count ? seq[j] : examples.tokenizer.pad) }
+            let stopped = c.finishReason == .stop
+            lengths.pointer[i * 3] = Float(prompts[c.prompt].count)
+            lengths.pointer[i * 3 + 1] = Float(min(c.count, t + 1 - prompts[c.prompt].count))
+            lengths.pointer[i * 3 + 2] = stopped ? 1 : 0
+            scores.pointer[i] = Float(total[i] - (stopped ? 0 : missingEOSPenalty))
+        }
+        for j in 0..<(completions * rl) { logps.pointer[j] = 0; refLogps.pointer[j] = 0; values.pointer[j] = 0 }
+        fillRows()
+        // log π_old and V_old from the policy's forward, log π_ref from the reference's, rowsPerShard rows at a time.
+        var start = 0
+        while start < completions {
+            let k = min(rowsPerShard, completions - start), n = k * t, lo = start * t
+            let inputs = Array(rows.inputs[lo..<(lo + n)]), targets = Array(rows.targets[lo..<(lo + n)])
+            let mask = Array(rows.mask[lo..<(lo + n)])
+            _ = policy.forward(tokens: inputs, targets: targets, weights: mask, batch: k, seqLen: t, parallel: parallel)
+            let positions = (0..<n).filter { mask[$0] != 0 }
+            let v = policy.scores(rows: positions), losses = policy.positionLosses
+            var ref: [Float] = []
+            if let reference {
+                _ = reference.forward(tokens: inputs, targets: targets, weights: mask, batch: k, seqLen: t, parallel: parallel)
+                ref = positions.map { -reference.positionLosses[$0] }
+            }
+            var counts = [Int](repeating: 0, count: k)
+            for (q, pos) in positions.enumerated() {
+                let r = pos / t, slot = (start + r) * rl + counts[r]
+                logps.pointer[slot] = -losses[pos]
+                values.pointer[slot] = v[q]
+                refLogps.pointer[slot] = reference == nil ? -losses[pos] : ref[q]
+                counts[r] += 1
+            }
+            start += k
+        }
+    }
+
+    /// rows := the state's token sequences, the completion tokens masked.
+    func fillRows() {
+        let t = config.model.seqLen
+        for i in 0..<completions {
+            let p = Int(lengths.pointer[i * 3]), c = Int(lengths.pointer[i * 3 + 1])
+            let row = tokens.pointer + i * (t + 1)
+            let seq = (0..<(p + c)).map { Int32(row[$0]) }
+            rows.set(row: i, MaskedTokens(tokens: seq, mask: Array(repeating: false, count: p) + Array(repeating: true, count: c)))
+        }
+    }
+
+    /// Everything training needs, recomputed from the state tensors.
+    func prepare() {
+        fillRows()
+        let rl = responseLength
+        var samples: [PPOLoss.Sample] = []
+        for i in 0..<completions {
+            let c = Int(lengths.pointer[i * 3 + 1])
+            func read(_ x: Tensor) -> [Double] { (0..<c).map { Double(x.pointer[i * rl + $0]) } }
+            samples.append(PPOLoss.Sample(logps: read(logps), refLogps: read(refLogps), values: read(values),
+                                          score: Double(scores.pointer[i])))
+        }
+        oldLogps = samples.map(\.logps)
+        oldValues = samples.map(\.values)
+        rollout = PPOLoss.rollout(samples, settings: settings)
+
+        let b = Double(completions)
+        var kl = 0.0, entropy = 0.0, score = 0.0, tokenCount = 0, valueSum = 0.0, stopped = 0.0
+        for (i, x) in samples.enumerated() {
+            kl += rollout.kl[i].reduce(0, +)
+            entropy -= x.logps.reduce(0, +)
+            score += x.score
+            valueSum += x.values.reduce(0, +)
+            tokenCount += x.logps.count
+            stopped += Double(lengths.pointer[i * 3 + 2])
+        }
+        let valueMean = valueSum / Double(max(tokenCount, 1))
+        var valueSS = 0.0
+        for x in samples { for v in x.values { valueSS += (v - valueMean) * (v - valueMean) } }
+        let nonScore = -settings.klCoef * kl / b
+        rolloutMetrics = [
+            Metric("objective/kl", kl / b),
+            Metric("objective/entropy", entropy / b),
+            Metric("objective/non_score_reward", nonScore),
+            Metric("objective/rlhf_reward", nonScore + score / b),
+            Metric("objective/scores", score / b),
+            Metric("val/mean", valueMean),
+            Metric("val/var", tokenCount > 1 ? valueSS / Double(tokenCount - 1) : 0),
+            Metric("val/num_eos_tokens", stopped),
+            Metric("completions/mean_length", Double(tokenCount) / b),
+        ]
+    }
+
+    public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
+        let t = config.model.seqLen
+        let mine = Array(miniRows[(shard * rowsPerShard)..<((shard + 1) * rowsPerShard)])
+        for (r, g) in mine.enumerated() {
+            for j in 0..<t {
+                shardInputs[r * t + j] = rows.inputs[g * t + j]
+                shardTargets[r * t + j] = rows.targets[g * t + j]
+                shardMask[r * t + j] = rows.mask[g * t + j]
+            }
+        }
+        _ = model.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard, seqLen: t,
+                          parallel: parallel)
+        let positions = (0..<(rowsPerShard * t)).filter { shardMask[$0] != 0 }
+        let v = model.scores(rows: positions), losses = model.positionLosses
+        let entropy = GRPOObjective.entropySum(model, mask: shardMask)
+
+        let w = 1 / Double(max(miniTokens, 1))
+        var policyLoss = 0.0, valueLoss = 0.0, policyClipped = 0, valueClipped = 0, approxKL = 0.0, ratio = 0.0
+        var scoreGradients: [(row: Int, gradient: Float)] = []
+        scoreGradients.reserveCapacity(positions.count)
+        for i in scale.indices { scale[i] = 0 }
+        var q = 0
+        for (r, g) in mine.enumerated() {
+            // The row's completion positions come in order, one per token of the rollout.
+            for k in 0..<oldLogps[g].count {
+                let pos = positions[q]
+                precondition(pos / t == r, "row \(g): completion tokens and mask disagree")
+                let logp = -Double(losses[pos])
+                let x = PPOLoss.token(logp: logp, oldLogp: oldLogps[g][k], advantage: rollout.advantages[g][k],
+                                      value: Double(v[q]), oldValue: oldValues[g][k], ret: rollout.returns[g][k],
+                                      settings: settings, weight: w)
+                policyLoss += x.policyLoss; valueLoss += x.valueLoss
+                if x.policyClipped { policyClipped += 1 }
+                if x.valueClipped { valueClipped += 1 }
+                let diff = logp - oldLogps[g][k]
+                approxKL += 0.5 * diff * diff
+                ratio += DetMath.exp(diff)
+                // log π_t = −CE_t, so ∂L/∂CE_t = −∂L/∂log π_t.
+                scale[pos] = Float(-x.dLogp)
+                scoreGradients.append((pos, Float(x.dValue)))
+                q += 1
+            }
+        }
+        model.scaleLossGradient(scale, parallel: parallel)
+        model.backward(parallel: parallel, scoreGradients: scoreGradients)
+
+        var metrics = shard == 0 ? rolloutMetrics : rolloutMetrics.map { Metric($0.name, 0, $0.combine) }
+        metrics += [
+            Metric("policy/approxkl_avg", approxKL * w),
+            Metric("policy/clipfrac_avg", Double(policyClipped) * w),
+            Metric("policy/entropy_avg", entropy * w),
+            Metric("loss/policy_avg", policyLoss),
+            Metric("loss/value_avg", valueLoss),
+            Metric("val/clipfrac_avg", Double(valueClipped) * w),
+            Metric("val/ratio", ratio * w),
+        ]
+        return ShardResult(loss: Float(policyLoss + settings.vfCoef * valueLoss), metrics: metrics)
+    }
+}
