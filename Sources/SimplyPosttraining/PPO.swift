@@ -177,7 +177,7 @@ public final class PPOObjective: TrainingObjective {
         let prompts = batch.map { $0.sequences[0].tokens }
         let sampled = sampler!.generate(prompts: prompts, samplesPerPrompt: 1, config: sampling, step: index,
                                         promptIDs: Array(0..<completions), parallel: parallel)
-        let inputs = sampled.map { RewardInput(prompt: prompts[$0.prompt], completion: $0.tokens, answer: batch[$0.prompt].answer) }
+        let inputs = sampled.map { RewardInput(prompt: prompts[$0.promptIndex], completion: $0.tokens, answer: batch[$0.promptIndex].answer) }
         var total = [Double](repeating: 0, count: completions)
         for (reward, weight) in rewards {
             let r = reward.rewards(inputs, parallel: parallel)
@@ -185,12 +185,12 @@ public final class PPOObjective: TrainingObjective {
         }
         let t = config.model.seqLen, rl = responseLength
         for (i, c) in sampled.enumerated() {
-            let seq = prompts[c.prompt] + c.tokens
+            let seq = prompts[c.promptIndex] + c.tokens
             let row = tokens.pointer + i * (t + 1)
             for j in 0...t { row[j] = Float(j < seq.count ? seq[j] : examples.tokenizer.pad) }
             let stopped = c.finishReason == .stop
-            lengths.pointer[i * 3] = Float(prompts[c.prompt].count)
-            lengths.pointer[i * 3 + 1] = Float(min(c.count, t + 1 - prompts[c.prompt].count))
+            lengths.pointer[i * 3] = Float(prompts[c.promptIndex].count)
+            lengths.pointer[i * 3 + 1] = Float(min(c.count, t + 1 - prompts[c.promptIndex].count))
             lengths.pointer[i * 3 + 2] = stopped ? 1 : 0
             scores.pointer[i] = Float(total[i] - (stopped ? 0 : missingEOSPenalty))
         }

@@ -34,14 +34,14 @@ public enum RewardScoreEvaluation {
             let prompts = batch.map { $0.sequences[0].tokens }
             let sampled = sampler.generate(prompts: prompts, config: sampling, step: 0,
                                            promptIDs: Array(start..<(start + batch.count)), parallel: parallel)
-            let inputs = sampled.map { RewardInput(prompt: prompts[$0.prompt], completion: $0.tokens, answer: batch[$0.prompt].answer) }
+            let inputs = sampled.map { RewardInput(prompt: prompts[$0.promptIndex], completion: $0.tokens, answer: batch[$0.promptIndex].answer) }
             let scores = rewards.map { $0.rewards(inputs, parallel: parallel) }
             for (k, s) in scores.enumerated() { sums[k] += s.reduce(0, +) }
             for (i, c) in sampled.enumerated() {
                 length += c.count
                 if c.finishReason == .stop { stopped += 1 }
                 if samples.count < keepSamples {
-                    samples.append((tokenizer.decode(prompts[c.prompt]), tokenizer.decode(c.tokens), scores.map { $0[i] }))
+                    samples.append((tokenizer.decode(prompts[c.promptIndex]), tokenizer.decode(c.tokens), scores.map { $0[i] }))
                 }
             }
             start += batch.count
