@@ -136,6 +136,9 @@ struct DataCommand: ParsableCommand {
         @Option(name: .customLong("output"), help: "The JSONL file to write.")
         var output: String
 
+        @Option(name: .customLong("off_by_one"), help: "Fraction of arithmetic answers written as answer + 1: flawed demonstrations, for experiments (supervised formats only).")
+        var offByOne: Double = 0
+
         func run() throws {
             guard let kind = TaskKind(rawValue: task) else {
                 fail("--task must be one of \(TaskKind.allCases.map(\.rawValue).joined(separator: ", ")), not '\(task)'")
@@ -145,12 +148,21 @@ struct DataCommand: ParsableCommand {
                 fail("--format must be one of \(TaskRecordFormat.allCases.map(\.rawValue).joined(separator: ", ")), not '\(format)'")
             }
             guard count >= 1, (1...9).contains(maxDigits) else { fail("--count must be >= 1 and --max_digits in 1...9") }
-            let examples = TaskGenerator.examples(kind, seed: seed, split: s, count: count, maxDigits: maxDigits)
+            let clean = TaskGenerator.examples(kind, seed: seed, split: s, count: count, maxDigits: maxDigits)
+            var examples = clean
+            if offByOne != 0 {
+                guard (0...1).contains(offByOne), kind == .addition || kind == .multiplication,
+                      [.alpaca, .messages, .promptCompletion].contains(f) else {
+                    fail("--off_by_one takes a fraction in 0...1, for addition or multiplication in alpaca, messages or prompt_completion format")
+                }
+                examples = TaskGenerator.offByOne(examples, fraction: offByOne, seed: seed)
+            }
             let text = examples.map { f.record($0, conversational: conversational).serialized() + "\n" }.joined()
             do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
                 fail("cannot write \(output): \(error.localizedDescription)")
             }
             print("wrote \(output): \(examples.count) \(kind.rawValue) examples (\(s.rawValue) split, \(f.rawValue))"
+                  + (offByOne == 0 ? "" : "; \(zip(clean, examples).filter { $0.answer != $1.answer }.count) answers off by one")
                   + (examples.count < count ? "; the task has no more distinct prompts at --max_digits \(maxDigits)" : ""))
         }
     }

@@ -60,3 +60,23 @@ import SimplyData
                 == TaskRecordFormat.preference.record(e, conversational: true)["prompt"])
     }
 }
+
+@Suite struct OffByOneTests {
+    /// A fraction of the answers becomes answer + 1, the same ones every time;
+    /// prompts and near misses stay.
+    @Test func offByOneCorruptsTheRequestedFraction() {
+        let clean = TaskGenerator.examples(.addition, seed: 4, split: .train, count: 2000, maxDigits: 2)
+        let flawed = TaskGenerator.offByOne(clean, fraction: 0.7, seed: 4)
+        #expect(flawed == TaskGenerator.offByOne(clean, fraction: 0.7, seed: 4))
+        var changed = 0
+        for (c, f) in zip(clean, flawed) {
+            #expect(c.prompt == f.prompt && c.nearMiss == f.nearMiss)
+            if c.answer != f.answer {
+                changed += 1
+                #expect(Int(f.answer) == Int(c.answer)! + 1)
+            }
+        }
+        #expect(abs(Double(changed) / 2000 - 0.7) < 0.04, "\(changed) of 2000 changed")
+        #expect(TaskGenerator.offByOne(clean, fraction: 0, seed: 4) == clean)
+    }
+}

@@ -84,6 +84,19 @@ public enum TaskGenerator {
         return v * 100 < testPercent * 65536 ? .test : .train
     }
 
+    /// Demonstrations with a systematic mistake, for experiments on learning
+    /// from flawed data: each arithmetic example's answer becomes answer + 1
+    /// with probability `fraction` (Philox stream "off_by_one", counter = the
+    /// example's position), so a model fine-tuned on them learns to be off by
+    /// one. The near miss stays as it was.
+    public static func offByOne(_ examples: [TaskExample], fraction: Double, seed: UInt64) -> [TaskExample] {
+        let stream = RandomStream(seed: seed, name: "off_by_one")
+        return examples.enumerated().map { i, e in
+            guard Double(stream.uniform(UInt64(i))) < fraction, let n = Int(e.answer) else { return e }
+            return TaskExample(prompt: e.prompt, answer: String(n + 1), nearMiss: e.nearMiss)
+        }
+    }
+
     /// The first `count` distinct examples of `split`, in index order.
     public static func examples(_ kind: TaskKind, seed: UInt64, split: TaskSplit, count: Int, maxDigits: Int = 3,
                                 testPercent: Int = 10) -> [TaskExample] {
