@@ -90,7 +90,8 @@ import SimplyCore
                 let dir = tmp.appendingPathComponent("\(mode)-\(name)")
                 let status = try interrupted(args + ["--experiment_dir", dir.path], dir: dir,
                                              afterSteps: Int.random(in: 5...9), signal: signal)
-                #expect(signal == SIGKILL ? status != 0 : status == 0)
+                // A loaded machine may let the short run finish before SIGKILL lands: then it exits 0 with all steps.
+                #expect(signal == SIGKILL ? status != 0 || lineCount(dir.appendingPathComponent("hashes.jsonl")) == 12 : status == 0)
                 ok(try runSimply(["train", "--experiment_dir", dir.path, "--resume", "--threads", "\(threads)"], cwd: repo),
                    "\(mode) resume after \(name)")
                 #expect(try Data(contentsOf: dir.appendingPathComponent("hashes.jsonl")) == want, "\(mode) after \(name)")
