@@ -8,7 +8,8 @@ import SimplyTrain
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval", abstract: "Evaluate a trained model.",
-        subcommands: [EvalLoss.self, EvalGenerate.self, EvalPreference.self, Reward.self, EvalRewardScore.self, EvalLogits.self])
+        subcommands: [EvalLoss.self, EvalGenerate.self, EvalPreference.self, Reward.self, EvalRewardScore.self, EvalLogits.self,
+                      EvalWinrate.self])
 
     struct Reward: ParsableCommand {
         static let configuration = CommandConfiguration(
