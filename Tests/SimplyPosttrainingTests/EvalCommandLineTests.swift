@@ -77,6 +77,12 @@ import SimplyData
         #expect(w + ti + l == 10 && vs["win_rate"]?.doubleValue == (Double(w) + 0.5 * Double(ti)) / 10)
         #expect(vsText.contains("win_rate "))
 
+        // The pairwise evals write results files too.
+        let (reward, _) = try both(["reward", "--checkpoint", rm.path, "--data", pairs.path, "--batch_pairs", "3"])
+        #expect(reward["eval"] == .string("reward") && reward["pairs"]?.intValue == 16 && reward["checkpoint"]?["step"]?.intValue == 2)
+        let (pref, _) = try both(["preference", "--checkpoint", policy.path, "--reference", policy.path, "--data", pairs.path])
+        #expect(pref["pairs"]?.intValue == 16 && pref["margin"]?.doubleValue == 0 && pref["reference"]?["step"]?.intValue == 4)
+
         // Bad input names the flag or the file.
         func failure(_ args: [String], _ needle: String) throws {
             let e = try simply(["eval"] + args)
