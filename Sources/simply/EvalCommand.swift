@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SimplyCore
+import SimplyData
 import SimplyPosttraining
 import SimplyTrain
 
@@ -8,7 +9,8 @@ import SimplyTrain
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval", abstract: "Evaluate a trained model.",
-        subcommands: [EvalLoss.self, EvalGenerate.self, EvalPreference.self, Reward.self, EvalRewardScore.self, EvalLogits.self])
+        subcommands: [EvalLoss.self, EvalGenerate.self, EvalPreference.self, Reward.self, EvalRewardScore.self, EvalLogits.self,
+                      EvalWinrate.self])
 
     struct Reward: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -34,6 +36,9 @@ struct EvalCommand: ParsableCommand {
         @Flag(name: .customLong("json"), help: "Print one JSON object instead of text.")
         var json = false
 
+        @Option(name: .customLong("out"), help: "Write the results as a JSON file (sorted keys).")
+        var out: String?
+
         func run() throws {
             let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
             guard threadCount >= 1, batchPairs >= 1 else { fail("--threads and --batch_pairs must be >= 1") }
@@ -54,6 +59,18 @@ struct EvalCommand: ParsableCommand {
                                  e.pairs, e.accuracy, e.margin, e.loss, e.meanChosen, e.meanRejected)
                           + (e.truncated > 0 ? "; \(e.truncated) pairs longer than model.seq_len \(config.model.seqLen)" : "")
                           + (fresh ? " (untrained score head)" : ""))
+                }
+                if out != nil {
+                    let resolved = try Checkpoints.resolve(URL(fileURLWithPath: checkpoint))
+                    let shard = try ExampleShard.read(URL(fileURLWithPath: data))
+                    EvalResults.write("reward", [
+                        ("checkpoint", EvalResults.checkpoint(resolved, step: try Checkpoints.manifest(resolved).step)),
+                        ("data", EvalResults.data(data, sha256: shard.contentHash)),
+                        ("pairs", .int(e.pairs)), ("accuracy", .double(e.accuracy)), ("margin", .double(e.margin)),
+                        ("loss", .double(e.loss)), ("reward_chosen", .double(e.meanChosen)),
+                        ("reward_rejected", .double(e.meanRejected)), ("truncated", .int(e.truncated)),
+                        ("fresh_head", .bool(fresh)),
+                    ], to: out)
                 }
             } catch { fail("\(error)") }
         }

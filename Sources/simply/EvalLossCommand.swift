@@ -3,6 +3,7 @@ import Foundation
 import SimplyCore
 import SimplyData
 import SimplyModel
+import SimplyPosttraining
 import SimplyTrain
 
 /// `simply eval loss`: the mean next-token cross-entropy of a checkpoint on
@@ -15,6 +16,12 @@ import SimplyTrain
 /// order, no shuffling) are run in batches; every position counts once. The
 /// positions' CE values are summed in stream order in float64, so the number
 /// is the same for any thread count and batch size.
+///
+/// `--data FILE` evaluates a prepared file instead: a token shard (windows
+/// as above), or an example shard, where each example is one row (cut to
+/// seq_len + 1 tokens, as SFT cuts) and only its loss-masked tokens count
+/// (the completion of a supervised example, the chosen reply of a
+/// preference pair). Perplexity = exp(mean NLL), with DetMath's exp.
 struct EvalLoss: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loss",
@@ -39,6 +46,12 @@ struct EvalLoss: ParsableCommand {
     @Option(name: .customLong("threads"), help: "Threads (default: all cores). Never changes the result.")
     var threads: Int?
 
+    @Option(name: .customLong("data"), help: "A prepared token shard or example shard to evaluate on (example shards: loss-masked tokens only).")
+    var dataPath: String?
+
+    @Option(name: .customLong("out"), help: "Write the results as a JSON file (sorted keys).")
+    var out: String?
+
     @Flag(name: .customLong("json"), help: "Print one JSON line instead of text.")
     var json = false
 
@@ -52,6 +65,15 @@ struct EvalLoss: ParsableCommand {
             let url = trained.checkpoint, model = trained.model
             var config = trained.config
             guard !config.model.scoreHead else { throw ConfigError("\(url.path): a score-head model has no next-token loss") }
+            if let path = dataPath {
+                guard FileManager.default.fileExists(atPath: path) else { throw ConfigError("--data \(path): no such file") }
+                guard syntheticSeed == nil else { throw ConfigError("--synthetic_seed applies to the built-in corpus, not --data \(path)") }
+                if ExampleShard.isExampleShard(URL(fileURLWithPath: path)) {
+                    try evaluateExamples(trained, path: path, threads: threadCount)
+                    return
+                }
+                config.data.dataset = path
+            }
             for o in overrides {
                 guard let eq = o.firstIndex(of: "=") else { throw ConfigError("--set \(o): expected key=value") }
                 let key = String(o[..<eq])
@@ -92,16 +114,84 @@ struct EvalLoss: ParsableCommand {
             let tokens = count * t
             let mean = total / Double(tokens)
             let source = builtin ? "\(config.data.dataset) seed \(config.train.seed), \(config.data.syntheticBytes) bytes" : config.data.dataset
+            let perplexity = DetMath.exp(mean)
             if json {
                 print(JSONValue.object([
                     ("checkpoint", .string(url.path)), ("step", .int(trained.step)), ("data", .string(source)),
                     ("windows", .int(count)), ("tokens", .int(tokens)), ("loss", .double(mean)),
-                    ("loss_bits", .string(String(Double(mean).bitPattern, radix: 16))),
+                    ("loss_bits", .string(String(Double(mean).bitPattern, radix: 16))), ("perplexity", .double(perplexity)),
                 ]).serialized())
             } else {
                 print(String(format: "held-out loss %.4f over %d windows x %d = %d tokens; %@; %@ (step %d); %.1f s",
                              mean, count, t, tokens, source, url.path, trained.step, seconds))
+                print(String(format: "perplexity %.4f", perplexity))
             }
+            EvalResults.write("loss", [
+                ("checkpoint", EvalResults.checkpoint(url, step: trained.step)),
+                ("data", EvalResults.data(source, sha256: data.sha256)),
+                ("loss", .double(mean)), ("nll", .double(mean)), ("perplexity", .double(perplexity)),
+                ("tokens", .int(tokens)), ("windows", .int(count)),
+                ("settings", .object([("max_windows", .int(maxWindows)), ("seq_len", .int(t)),
+                                      ("masked_only", .bool(false))])),
+            ], to: out)
         } catch { fail("\(error)") }
+    }
+
+    /// Mean NLL over the loss-masked target tokens of an example shard.
+    func evaluateExamples(_ trained: TrainedModel, path: String, threads: Int) throws {
+        let shard = try ExampleShard.read(URL(fileURLWithPath: path))
+        let tokenizer = try TrainingData.loadTokenizer(trained.config)
+        guard shard.tokenizerName == tokenizer.name else {
+            throw ConfigError("--data \(path): prepared with tokenizer '\(shard.tokenizerName)' but the model's is '\(tokenizer.name)'")
+        }
+        guard shard.kind != .prompt else {
+            throw ConfigError("--data \(path): holds prompt examples, which have no loss tokens (use eval generate)")
+        }
+        // A supervised example is its one sequence; a preference pair is prompt + chosen.
+        let sequences = shard.examples.map { $0.kind == .preference ? $0.sequences[0] + $0.sequences[1] : $0.sequences[0] }
+        let limit = maxWindows == 0 ? sequences.count : min(maxWindows, sequences.count)
+        let t = trained.config.model.seqLen, model = trained.model
+        let parallel = Parallel(threads: threads, deterministic: true)
+        var rows = SequenceRows(rows: batchSize, seqLen: t, pad: tokenizer.pad)
+        var total = 0.0, tokens = 0, truncated = 0, first = 0
+        let start = monotonicSeconds()
+        while first < limit {
+            let n = min(batchSize, limit - first)
+            for r in 0..<batchSize {
+                if r < n { if !rows.set(row: r, sequences[first + r]) { truncated += 1 } }
+                else { rows.set(row: r, MaskedTokens()) }
+            }
+            let size = n * t
+            _ = model.forward(tokens: Array(rows.inputs[..<size]), targets: Array(rows.targets[..<size]),
+                              weights: Array(rows.mask[..<size]), batch: n, seqLen: t, parallel: parallel)
+            // The masked positions' CE, summed row by row in float64.
+            let losses = model.positionLosses
+            for i in 0..<size where rows.mask[i] != 0 { total += Double(losses[i]); tokens += 1 }
+            first += n
+        }
+        let seconds = monotonicSeconds() - start
+        guard tokens > 0 else { throw ConfigError("--data \(path): no loss-masked tokens in the first \(limit) examples") }
+        let mean = total / Double(tokens), perplexity = DetMath.exp(mean)
+        let url = trained.checkpoint
+        if json {
+            print(JSONValue.object([
+                ("checkpoint", .string(url.path)), ("step", .int(trained.step)), ("data", .string(path)),
+                ("examples", .int(limit)), ("tokens", .int(tokens)), ("loss", .double(mean)),
+                ("loss_bits", .string(String(mean.bitPattern, radix: 16))), ("perplexity", .double(perplexity)),
+                ("truncated", .int(truncated)),
+            ]).serialized())
+        } else {
+            print(String(format: "held-out loss %.4f over %d loss tokens of %d %@ examples; %@; %@ (step %d); %.1f s",
+                         mean, tokens, limit, shard.kind.rawValue, path, url.path, trained.step, seconds)
+                  + (truncated > 0 ? "; \(truncated) examples cut at model.seq_len \(t)" : ""))
+            print(String(format: "perplexity %.4f", perplexity))
+        }
+        EvalResults.write("loss", [
+            ("checkpoint", EvalResults.checkpoint(url, step: trained.step)),
+            ("data", EvalResults.data(path, sha256: shard.contentHash)),
+            ("loss", .double(mean)), ("nll", .double(mean)), ("perplexity", .double(perplexity)),
+            ("tokens", .int(tokens)), ("examples", .int(limit)), ("truncated", .int(truncated)),
+            ("settings", .object([("max_windows", .int(maxWindows)), ("seq_len", .int(t)), ("masked_only", .bool(true))])),
+        ], to: out)
     }
 }

@@ -23,6 +23,9 @@ struct EvalPreference: ParsableCommand {
     @Option(name: .customLong("beta"), help: "β (default: the policy run's dpo.beta).")
     var beta: Double?
 
+    @Option(name: .customLong("out"), help: "Write the results as a JSON file (sorted keys).")
+    var out: String?
+
     @Option(name: .customLong("threads"), help: "Worker threads (never changes the result).")
     var threads: Int?
 
@@ -52,6 +55,14 @@ struct EvalPreference: ParsableCommand {
                                                   pad: tokenizer.pad, batch: batch, parallel: parallel)
             print(String(format: "rewards/accuracies %.4f | rewards/margins %.4f | logps/chosen %.3f | logps/rejected %.3f | %d pairs, beta %g",
                          r.accuracy, r.meanMargin, r.meanChosenLogProb, r.meanRejectedLogProb, r.pairs, b))
+            EvalResults.write("preference", [
+                ("checkpoint", EvalResults.checkpoint(policy.checkpoint, step: policy.step)),
+                ("reference", EvalResults.checkpoint(ref.checkpoint, step: ref.step)),
+                ("data", EvalResults.data(data, sha256: shard.contentHash)),
+                ("pairs", .int(r.pairs)), ("accuracy", .double(r.accuracy)), ("margin", .double(r.meanMargin)),
+                ("logps_chosen", .double(r.meanChosenLogProb)), ("logps_rejected", .double(r.meanRejectedLogProb)),
+                ("settings", .object([("beta", .double(b))])),
+            ], to: out)
         } catch { fail("\(error)") }
     }
 }

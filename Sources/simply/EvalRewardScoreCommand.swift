@@ -46,6 +46,9 @@ struct EvalRewardScore: ParsableCommand {
     @Flag(name: .customLong("json"), help: "Print one JSON object instead of text.")
     var json = false
 
+    @Option(name: .customLong("out"), help: "Write the results as a JSON file (sorted keys).")
+    var out: String?
+
     func run() throws {
         guard batch >= 1 else { fail("--batch must be >= 1") }
         do {
@@ -66,6 +69,14 @@ struct EvalRewardScore: ParsableCommand {
             let r = RewardScoreEvaluation.evaluate(policy: m.model, rewards: rewards, examples: examples, tokenizer: tokenizer,
                                                    sampling: sampling, rowsPerCall: batch, keepSamples: json ? 0 : show,
                                                    parallel: parallel)
+            EvalResults.write("reward-score", [
+                ("checkpoint", EvalResults.checkpoint(m.checkpoint, step: m.step)),
+                ("reward_model", .string(rewardModel)),
+                ("data", EvalResults.data(data, sha256: shard.contentHash)),
+                ("prompts", .int(r.prompts)), ("mean_length", .double(r.meanLength)), ("stopped", .int(r.stopped)),
+                ("settings", .object([("max_new_tokens", .int(maxNewTokens)), ("temperature", .double(Double(temperature))),
+                                      ("seed", .number(String(seed))), ("limit", .int(limit))])),
+            ] + r.means.map { ("\($0.name)_mean", .double($0.mean)) }, to: out)
             if json {
                 print(JSONValue.object([("prompts", .int(r.prompts))] + r.means.map { ("\($0.name)_mean", .double($0.mean)) }
                                        + [("mean_length", .double(r.meanLength)), ("stopped", .int(r.stopped)),
