@@ -9,7 +9,9 @@
 # Environment: CONFIGS ("tiny small"), THREADS (2), ROUNDS (3), STEPS (10 measured steps,
 # after 2 warm-up steps), SIMPLY (.build/release/simply), PYTHON (/work/pyenv/bin/python,
 # else python3), OUT (a directory for the per-round JSON; default: a temporary one),
-# SUMMARY_ONLY=1 (print the table again from the JSON already in OUT).
+# SUMMARY_ONLY=1 (print the table again from the JSON already in OUT), OMP_WAIT_POLICY for the
+# peer (PASSIVE: PyTorch's OpenMP threads sleep instead of spinning at barriers; spinning
+# stalls steps for seconds when the cores are shared, see docs/performance.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CONFIGS=${CONFIGS:-"tiny small"}
@@ -32,7 +34,7 @@ for config in $CONFIGS; do
     "$SIMPLY" bench --experiment_config "$config" --deterministic --threads "$THREADS" --steps "$STEPS" \
       --kernel_seconds 0.1 --json "$OUT/simply-$config-$round.json" > "$OUT/simply-$config-$round.txt"
     echo "[$config round $round/$ROUNDS] torch_peer.py --threads $THREADS" >&2
-    "$PYTHON" tools/bench/torch_peer.py --experiment_config "$config" --threads "$THREADS" --steps "$STEPS" \
+    OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} "$PYTHON" tools/bench/torch_peer.py --experiment_config "$config" --threads "$THREADS" --steps "$STEPS" \
       > "$OUT/torch-$config-$round.json"
   done
 done
