@@ -9,7 +9,8 @@ struct SimplyCommand: ParsableCommand {
         abstract: "Train and post-train small language models on the CPU, bit for bit reproducibly.",
         version: Simply.version,
         subcommands: [TrainCommand.self, VerifyCommand.self, EvalCommand.self, DataCommand.self, TokenizerCommand.self,
-                      PlotCommand.self, SampleCommand.self, ExportCommand.self, ImportCommand.self])
+                      PlotCommand.self, SampleCommand.self, ExportCommand.self, ImportCommand.self,
+                      BenchCommand.self])
 }
 
 /// The MPI ranks of this `simply train`, once started: an error on one ends the whole job.

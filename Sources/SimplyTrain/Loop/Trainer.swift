@@ -50,6 +50,8 @@ public final class Trainer {
     let parallel: Parallel
     let segments: [AdamW.Segment]
     public private(set) var step = 0
+    /// Set by `simply bench` to see where a step's time goes (nil: no clock reads).
+    public var phaseTimer: PhaseTimer?
 
     public init(config: ExperimentConfig, objective: any TrainingObjective, runtime: RuntimeOptions,
                 workers: Workers = .single) {
@@ -114,31 +116,42 @@ public final class Trainer {
     /// every worker applies the same update; only worker 0 hashes the state
     /// (`stateSHA256` is empty on the others).
     public func trainStep() -> StepRecord {
-        let batchHash = objective.loadBatch(step: step, policy: model, parallel: parallel)
+        let timer = phaseTimer
+        func phase<T>(_ name: String, _ body: () -> T) -> T { timer.map { $0.time(name, body) } ?? body() }
+        let batchHash = phase("load_batch") { objective.loadBatch(step: step, policy: model, parallel: parallel) }
         let loss: Float, metrics: [Metric]
         if let exchange {
-            (loss, metrics) = exchange.reduce(into: model.grads, parallel: parallel) { shard, into in
-                model.zeroGrads()
-                let r = objective.shardGradient(shard, model: model, parallel: parallel)
-                into.copy(from: model.grads)
-                return r
+            (loss, metrics) = phase("shards_and_tree_sum") {
+                exchange.reduce(into: model.grads, parallel: parallel) { shard, into in
+                    phase("shard_forward_backward") {
+                        model.zeroGrads()
+                        let r = objective.shardGradient(shard, model: model, parallel: parallel)
+                        into.copy(from: model.grads)
+                        return r
+                    }
+                }
             }
         } else {
             var shardMetrics = [[Metric]](repeating: [], count: config.train.gradShards)
-            loss = tree.reduce(into: model.grads, parallel: parallel) { shard, into in
-                model.zeroGrads()
-                let r = objective.shardGradient(shard, model: model, parallel: parallel)
-                shardMetrics[shard] = r.metrics
-                if into.storage !== model.grads.storage { into.copy(from: model.grads) }
-                return r.loss
+            loss = phase("shards_and_tree_sum") {
+                tree.reduce(into: model.grads, parallel: parallel) { shard, into in
+                    phase("shard_forward_backward") {
+                        model.zeroGrads()
+                        let r = objective.shardGradient(shard, model: model, parallel: parallel)
+                        shardMetrics[shard] = r.metrics
+                        if into.storage !== model.grads.storage { into.copy(from: model.grads) }
+                        return r.loss
+                    }
+                }
             }
             metrics = Metric.combine(shardMetrics)
         }
-        let norm = clipGradients(model.grads, maxNorm: config.train.gradClip, parallel: parallel)
+        let norm = phase("clip") { clipGradients(model.grads, maxNorm: config.train.gradClip, parallel: parallel) }
         let lr = learningRate(step: step, config: config.train)
-        optimizer.step(params: model.params, grads: model.grads, segments: segments, lr: lr, parallel: parallel)
+        phase("adamw") { optimizer.step(params: model.params, grads: model.grads, segments: segments, lr: lr, parallel: parallel) }
         step += 1
+        let state = workers.isRoot ? phase("state_hash") { stateHash() } : ""
         return StepRecord(step: step, loss: loss, lr: lr, gradNorm: norm,
-                          batchSHA256: batchHash, stateSHA256: workers.isRoot ? stateHash() : "", metrics: metrics)
+                          batchSHA256: batchHash, stateSHA256: state, metrics: metrics)
     }
 }
