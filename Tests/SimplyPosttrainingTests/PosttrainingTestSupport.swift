@@ -3,6 +3,7 @@ import SimplyCore
 import SimplyData
 import SimplyModel
 import SimplyTrain
+import Testing
 
 /// A temporary directory per test, removed when dropped.
 final class Scratch {
@@ -41,4 +42,32 @@ func smallConfig(mode: TrainingMode, dataset: URL, batch: Int = 4, shards: Int =
     c.train.lr = 3e-3
     c.data.dataset = dataset.path
     return c
+}
+
+/// Checks an objective's analytic gradient against central differences
+/// (Richardson-extrapolated, steps 2e-3 and 4e-3) of `loss` at the largest
+/// gradient entry of each named parameter. `loss` zeroes the model's
+/// gradients, runs the objective's shard and returns its loss; the gradient
+/// it leaves at the unperturbed weights is the one checked.
+func expectGradientMatchesFiniteDifferences(_ model: Transformer, names: [String], minGradient: Double = 1e-5,
+                                            tolerance: Double = 3e-2, loss: () -> Double,
+                                            sourceLocation: SourceLocation = #_sourceLocation) throws {
+    _ = loss()
+    let grads = Tensor(shape: [model.layout.count])
+    grads.copy(from: model.grads)
+    for name in names {
+        let e = try #require(model.layout.entry(name), sourceLocation: sourceLocation)
+        let i = (0..<e.count).max { abs(grads.pointer[e.offset + $0]) < abs(grads.pointer[e.offset + $1]) }!
+        let p = model.parameter(name), saved = p.pointer[i]
+        func central(_ h: Float) -> Double {
+            p.pointer[i] = saved + h; let up = loss()
+            p.pointer[i] = saved - h; let down = loss()
+            p.pointer[i] = saved
+            return (up - down) / (Double(saved + h) - Double(saved - h))
+        }
+        let fd = (4 * central(2e-3) - central(4e-3)) / 3
+        let g = Double(grads.pointer[e.offset + i])
+        #expect(abs(g) > minGradient, "\(name): pick a sizeable gradient", sourceLocation: sourceLocation)
+        #expect(abs(fd - g) <= tolerance * abs(g), "\(name)[\(i)]: analytic \(g) vs numeric \(fd)", sourceLocation: sourceLocation)
+    }
 }
