@@ -39,15 +39,15 @@ public enum NextToken {
             return TokenChoice(token: Int32(best), logProb: 0, modelLogProb: modelLogProb(best))
         }
         let t = config.temperature
-        guard let kept = keptTokens(logits, vocab: vocab, config: config) else {
-            // No filter: every token, the same sums as above when t = 1.
+        // Draws from softmax(logits / t) over `ids`, summed in their order.
+        func draw<C: Collection<Int>>(_ ids: C) -> TokenChoice {
             var mz = -Float.infinity
-            for j in 0..<vocab { mz = max(mz, logits[j] / t) }
+            for j in ids { mz = max(mz, logits[j] / t) }
             var s: Float = 0
-            for j in 0..<vocab { s += DetMath.exp(logits[j] / t - mz) }
+            for j in ids { s += DetMath.exp(logits[j] / t - mz) }
             let target = u * s
-            var acc: Float = 0, pick = -1, lastPositive = 0
-            for j in 0..<vocab {
+            var acc: Float = 0, pick = -1, lastPositive = ids.first!
+            for j in ids {
                 let e = DetMath.exp(logits[j] / t - mz)
                 acc += e
                 if target < acc { pick = j; break }
@@ -57,21 +57,9 @@ public enum NextToken {
             return TokenChoice(token: Int32(pick), logProb: -((mz + DetMath.log(s)) - logits[pick] / t),
                                modelLogProb: modelLogProb(pick))
         }
-        var mz = -Float.infinity
-        for j in kept { mz = max(mz, logits[j] / t) }
-        var s: Float = 0
-        for j in kept { s += DetMath.exp(logits[j] / t - mz) }
-        let target = u * s
-        var acc: Float = 0, pick = -1, lastPositive = kept[0]
-        for j in kept {
-            let e = DetMath.exp(logits[j] / t - mz)
-            acc += e
-            if target < acc { pick = j; break }
-            if e > 0 { lastPositive = j }
-        }
-        if pick < 0 { pick = lastPositive }   // u·S rounded up to S
-        return TokenChoice(token: Int32(pick), logProb: -((mz + DetMath.log(s)) - logits[pick] / t),
-                           modelLogProb: modelLogProb(pick))
+        // No filter: every token, the same sums as above when t = 1.
+        guard let kept = keptTokens(logits, vocab: vocab, config: config) else { return draw(0..<vocab) }
+        return draw(kept)
     }
 
     /// The ids top-k and top-p keep, ascending; nil when neither filters.

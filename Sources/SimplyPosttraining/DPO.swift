@@ -85,9 +85,7 @@ public final class DPOObjective: TrainingObjective {
         let n = rowsPerShard * config.model.seqLen
         shardInputs = Array(repeating: 0, count: n); shardTargets = shardInputs
         shardMask = Array(repeating: 0, count: n); scale = shardMask
-        reference = Transformer(config: config.model, maxBatch: rowsPerShard)
-        reference.initialize(seed: config.train.seed)
-        if let c = context.initCheckpoint { try Checkpoints.loadParameters(c, into: reference) }
+        reference = try startingWeights(context, maxBatch: rowsPerShard)
     }
 
     public var tokensPerStep: Int { 2 * pairs * config.model.seqLen }

@@ -70,9 +70,6 @@ public final class GRPOObjective: TrainingObjective {
         }
         rowsPerShard = completions / config.train.gradShards
         examples = try ExampleData(config: config, kind: .prompt, perStep: prompts)
-        guard examples.shard.examples.allSatisfy({ $0.answer != nil }) || custom != nil || !p.grpoRewards.contains("match") else {
-            throw ConfigError("data.dataset \(examples.source): the match rewards need each prompt's answer (simply data generate --format prompt_only)")
-        }
         template = ChatTemplate(tokenizer: examples.tokenizer)
         settings = GRPOLoss.Settings(epsilonLow: p.grpoEpsilon, epsilonHigh: p.grpoEpsilonHigh, beta: p.grpoBeta,
                                      aggregation: GRPOLoss.Aggregation(rawValue: p.grpoLossType)!,
@@ -83,15 +80,8 @@ public final class GRPOObjective: TrainingObjective {
                                   seed: config.train.seed)
         do { try sampling.validate() } catch { throw ConfigError("grpo: \(error)") }
         rewards = try custom ?? Self.rewardFunctions(p.grpoRewards, rewardModel: p.grpoRewardModel, section: "grpo",
-                                                     tokenizer: examples.tokenizer, batch: max(1, rowsPerShard))
-        if p.grpoBeta > 0 {
-            let r = Transformer(config: config.model, maxBatch: rowsPerShard)
-            r.initialize(seed: config.train.seed)
-            if let c = context.initCheckpoint { try Checkpoints.loadParameters(c, into: r) }
-            reference = r
-        } else {
-            reference = nil
-        }
+                                                     examples: examples, batch: max(1, rowsPerShard))
+        reference = p.grpoBeta > 0 ? try startingWeights(context, maxBatch: rowsPerShard) : nil
         let t = config.model.seqLen
         rows = SequenceRows(rows: completions, seqLen: t, pad: examples.tokenizer.pad)
         advantages = Array(repeating: 0, count: completions)
@@ -105,8 +95,15 @@ public final class GRPOObjective: TrainingObjective {
     /// `grpo.rewards` (or `ppo.rewards`, `section` names it in errors):
     /// comma-separated `name` or `name:weight`, names exact_match,
     /// numeric_match, format, reward_model (the run or checkpoint `rewardModel`).
-    static func rewardFunctions(_ spec: String, rewardModel: String, section: String, tokenizer: any Tokenizer,
+    /// The match rewards need every prompt of `examples` to carry its answer.
+    static func rewardFunctions(_ spec: String, rewardModel: String, section: String, examples: ExampleData,
                                 batch: Int) throws -> [(reward: any RewardFunction, weight: Double)] {
+        let tokenizer = examples.tokenizer
+        func needAnswers() throws {
+            guard examples.shard.examples.allSatisfy({ $0.answer != nil }) else {
+                throw ConfigError("data.dataset \(examples.source): the match rewards need each prompt's answer (simply data generate --format prompt_only)")
+            }
+        }
         var out: [(reward: any RewardFunction, weight: Double)] = []
         for item in spec.split(separator: ",") {
             let parts = item.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
@@ -119,8 +116,8 @@ public final class GRPOObjective: TrainingObjective {
             }
             let reward: any RewardFunction
             switch parts[0] {
-            case "exact_match": reward = ExactMatchReward(tokenizer: tokenizer)
-            case "numeric_match": reward = NumericAnswerReward(tokenizer: tokenizer)
+            case "exact_match": try needAnswers(); reward = ExactMatchReward(tokenizer: tokenizer)
+            case "numeric_match": try needAnswers(); reward = NumericAnswerReward(tokenizer: tokenizer)
             case "format": reward = FormatReward(tokenizer: tokenizer)
             case "reward_model":
                 guard !rewardModel.isEmpty else {

@@ -104,19 +104,9 @@ public final class PPOObjective: TrainingObjective {
                                   stopSequences: template.stopSequences, seed: config.train.seed)
         do { try sampling.validate() } catch { throw ConfigError("ppo: \(error)") }
         missingEOSPenalty = p.ppoMissingEOSPenalty
-        guard custom != nil || !p.ppoRewards.contains("match") || examples.shard.examples.allSatisfy({ $0.answer != nil }) else {
-            throw ConfigError("data.dataset \(examples.source): the match rewards need each prompt's answer (simply data generate --format prompt_only)")
-        }
         rewards = try custom ?? GRPOObjective.rewardFunctions(p.ppoRewards, rewardModel: p.ppoRewardModel, section: "ppo",
-                                                              tokenizer: examples.tokenizer, batch: max(1, rowsPerShard))
-        if p.ppoKLCoef > 0 {
-            let r = Transformer(config: config.model, maxBatch: rowsPerShard)
-            r.initialize(seed: config.train.seed)
-            if let c = context.initCheckpoint { try Checkpoints.loadParameters(c, into: r, fresh: ["score.weight"]) }
-            reference = r
-        } else {
-            reference = nil
-        }
+                                                              examples: examples, batch: max(1, rowsPerShard))
+        reference = p.ppoKLCoef > 0 ? try startingWeights(context, maxBatch: rowsPerShard, fresh: ["score.weight"]) : nil
         permutationStream = RandomStream(seed: config.train.seed, name: "ppo.minibatch")
 
         let t = config.model.seqLen, b = completions, rl = responseLength
