@@ -8,9 +8,13 @@ import SimplyModel
 public struct ExactMatchReport: Sendable {
     public let total: Int
     public let correct: Int
+    /// Completions whose last number is the answer's (`TaskGenerator.isNumericMatch`):
+    /// right arithmetic in any wrapping, so a format slip shows as the gap to `correct`.
+    public let numericCorrect: Int
     /// (prompt, expected, generated) of the first examples, for a look.
     public let samples: [(prompt: String, expected: String, generated: String)]
     public var accuracy: Double { total == 0 ? 0 : Double(correct) / Double(total) }
+    public var numericAccuracy: Double { total == 0 ? 0 : Double(numericCorrect) / Double(total) }
 }
 
 public enum ExactMatch {
@@ -25,13 +29,14 @@ public enum ExactMatch {
         }
         let outs = Greedy.generate(model: model, prompts: items.map(\.prompt), maxNewTokens: maxNewTokens,
                                    tokenizer: tokenizer, batch: batch, parallel: parallel)
-        var correct = 0
+        var correct = 0, numericCorrect = 0
         var samples: [(String, String, String)] = []
         for (item, out) in zip(items, outs) {
             let text = Greedy.answerText(out, tokenizer: tokenizer)
             if TaskGenerator.isCorrect(text, expected: item.answer) { correct += 1 }
+            if TaskGenerator.isNumericMatch(text, expected: item.answer) { numericCorrect += 1 }
             if samples.count < keepSamples { samples.append((tokenizer.decode(item.prompt), item.answer, text)) }
         }
-        return ExactMatchReport(total: items.count, correct: correct, samples: samples)
+        return ExactMatchReport(total: items.count, correct: correct, numericCorrect: numericCorrect, samples: samples)
     }
 }

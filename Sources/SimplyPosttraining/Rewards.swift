@@ -57,40 +57,8 @@ public struct NumericAnswerReward: RewardFunction {
     public func rewards(_ inputs: [RewardInput], parallel: Parallel) -> [Double] {
         inputs.map { input in
             guard let expected = input.answer else { preconditionFailure("numeric_match reward needs each prompt's answer") }
-            let text = template.answerText(input.completion)
-            guard let want = Self.numbers(in: expected).last else {
-                return TaskGenerator.isCorrect(text, expected: expected) ? 1 : 0
-            }
-            return Self.numbers(in: text).last == want ? 1 : 0
+            return TaskGenerator.isNumericMatch(template.answerText(input.completion), expected: expected) ? 1 : 0
         }
-    }
-
-    /// The numbers in `text`, in order: an optional sign, digits (commas
-    /// between digits allowed), an optional fraction.
-    public static func numbers(in text: String) -> [Decimal] {
-        let chars = Array(text.unicodeScalars)
-        func isDigit(_ i: Int) -> Bool { i >= 0 && i < chars.count && chars[i].isASCII && chars[i].properties.numericType == .decimal }
-        var out: [Decimal] = []
-        var i = 0
-        while i < chars.count {
-            guard isDigit(i) else { i += 1; continue }
-            var s = ""
-            if i > 0 && (chars[i - 1] == "-" || chars[i - 1] == "+") && !(i > 1 && isDigit(i - 2)) {
-                if chars[i - 1] == "-" { s = "-" }
-            }
-            while i < chars.count {
-                if isDigit(i) { s.unicodeScalars.append(chars[i]) }
-                else if !(chars[i] == "," && isDigit(i - 1) && isDigit(i + 1)) { break }
-                i += 1
-            }
-            if i + 1 < chars.count && chars[i] == "." && isDigit(i + 1) {
-                s += "."
-                i += 1
-                while isDigit(i) { s.unicodeScalars.append(chars[i]); i += 1 }
-            }
-            if let d = Decimal(string: s, locale: Locale(identifier: "en_US_POSIX")) { out.append(d) }
-        }
-        return out
     }
 }
 

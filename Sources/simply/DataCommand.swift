@@ -139,6 +139,12 @@ struct DataCommand: ParsableCommand {
         @Option(name: .customLong("off_by_one"), help: "Fraction of arithmetic answers written as answer + 1: flawed demonstrations, for experiments (supervised formats only).")
         var offByOne: Double = 0
 
+        @Option(name: .customLong("trailing_period"), help: "Fraction of answers written with a trailing period (\"85.\"): a format slip exact match rejects, for experiments (supervised formats only).")
+        var trailingPeriod: Double = 0
+
+        @Option(name: .customLong("rejected"), help: "What a preference pair rejects: near_miss (a digit or element off) or trailing_period (the right answer with a period).")
+        var rejected: String = "near_miss"
+
         func run() throws {
             guard let kind = TaskKind(rawValue: task) else {
                 fail("--task must be one of \(TaskKind.allCases.map(\.rawValue).joined(separator: ", ")), not '\(task)'")
@@ -157,12 +163,26 @@ struct DataCommand: ParsableCommand {
                 }
                 examples = TaskGenerator.offByOne(examples, fraction: offByOne, seed: seed)
             }
+            if trailingPeriod != 0 {
+                guard (0...1).contains(trailingPeriod), [.alpaca, .messages, .promptCompletion].contains(f) else {
+                    fail("--trailing_period takes a fraction in 0...1, in alpaca, messages or prompt_completion format")
+                }
+                examples = TaskGenerator.trailingPeriod(examples, fraction: trailingPeriod, seed: seed)
+            }
+            switch rejected {
+            case "near_miss": break
+            case "trailing_period":
+                guard f == .preference else { fail("--rejected applies to --format preference") }
+                examples = TaskGenerator.periodRejected(examples)
+            default: fail("--rejected must be near_miss or trailing_period, not '\(rejected)'")
+            }
             let text = examples.map { f.record($0, conversational: conversational).serialized() + "\n" }.joined()
             do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
                 fail("cannot write \(output): \(error.localizedDescription)")
             }
             print("wrote \(output): \(examples.count) \(kind.rawValue) examples (\(s.rawValue) split, \(f.rawValue))"
                   + (offByOne == 0 ? "" : "; \(zip(clean, examples).filter { $0.answer != $1.answer }.count) answers off by one")
+                  + (trailingPeriod == 0 ? "" : "; \(examples.filter { $0.answer.hasSuffix(".") }.count) answers with a trailing period")
                   + (examples.count < count ? "; the task has no more distinct prompts at --max_digits \(maxDigits)" : ""))
         }
     }

@@ -98,9 +98,11 @@ struct EvalGenerate: ParsableCommand {
                 ("checkpoint", EvalResults.checkpoint(m.checkpoint, step: m.step)),
                 ("data", EvalResults.data(data, sha256: shard.contentHash)),
                 ("prompts", .int(r.total)), ("exact_match", .double(r.accuracy)), ("exact_match_correct", .int(r.correct)),
+                ("numeric_match", .double(r.numericAccuracy)), ("numeric_match_correct", .int(r.numericCorrect)),
                 ("settings", .object([("max_new_tokens", .int(maxNewTokens)), ("limit", .int(limit)), ("samples", .int(samples))])),
             ]
-            var rows = [["exact_match (greedy)", EvalResults.f4(r.accuracy), "\(r.correct)/\(r.total)"]]
+            var rows = [["exact_match (greedy)", EvalResults.f4(r.accuracy), "\(r.correct)/\(r.total)"],
+                        ["numeric_match (greedy)", EvalResults.f4(r.numericAccuracy), "\(r.numericCorrect)/\(r.total)"]]
             if samples > 0 {
                 let s = SampledGeneration.evaluate(model: m.model, examples: examples, tokenizer: tokenizer, samples: samples,
                                                    ks: ks, config: sampling, parallel: parallel)

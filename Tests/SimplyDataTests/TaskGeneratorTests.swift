@@ -80,3 +80,39 @@ import SimplyData
         #expect(TaskGenerator.offByOne(clean, fraction: 0, seed: 4) == clean)
     }
 }
+
+@Suite struct TrailingPeriodTests {
+    /// A fraction of the answers gets a period, the same ones every time; the
+    /// arithmetic, prompts and near misses stay.
+    @Test func trailingPeriodMarksTheRequestedFraction() {
+        let clean = TaskGenerator.examples(.addition, seed: 4, split: .train, count: 2000, maxDigits: 2)
+        let flawed = TaskGenerator.trailingPeriod(clean, fraction: 0.7, seed: 4)
+        #expect(flawed == TaskGenerator.trailingPeriod(clean, fraction: 0.7, seed: 4))
+        var changed = 0
+        for (c, f) in zip(clean, flawed) {
+            #expect(c.prompt == f.prompt && c.nearMiss == f.nearMiss)
+            if c.answer != f.answer {
+                changed += 1
+                #expect(f.answer == c.answer + ".")
+                #expect(!TaskGenerator.isCorrect(f.answer, expected: c.answer))
+            }
+        }
+        #expect(abs(Double(changed) / 2000 - 0.7) < 0.04, "\(changed) of 2000 changed")
+        #expect(TaskGenerator.trailingPeriod(clean, fraction: 0, seed: 4) == clean)
+        let pairs = TaskGenerator.periodRejected(clean)
+        #expect(zip(clean, pairs).allSatisfy { $0.answer == $1.answer && $1.nearMiss == $0.answer + "." })
+    }
+}
+
+@Suite struct NumericMatchTests {
+    /// The last number decides; exact match is stricter.
+    @Test func numericMatchReadsTheLastNumber() {
+        #expect(TaskGenerator.isNumericMatch("85.", expected: "85"))
+        #expect(!TaskGenerator.isCorrect("85.", expected: "85"))
+        #expect(TaskGenerator.isNumericMatch("40 + 45 = 85", expected: "85"))
+        #expect(!TaskGenerator.isNumericMatch("85 or 86", expected: "85"))
+        #expect(!TaskGenerator.isNumericMatch("8.5", expected: "85"))
+        #expect(TaskGenerator.isNumericMatch("1,234", expected: "1234"))
+        #expect(TaskGenerator.isNumericMatch("abc", expected: "abc") && !TaskGenerator.isNumericMatch("abd", expected: "abc"))
+    }
+}
