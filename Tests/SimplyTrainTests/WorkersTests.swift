@@ -272,7 +272,8 @@ struct WorkersTests {
 
     /// Post-training goes through the same shard interface: SFT, DPO, the
     /// reward model (whose metrics include min and max), GRPO (whose
-    /// rollouts the ranks split by prompt) and distillation on 2 ranks write
+    /// rollouts the ranks split by prompt), PPO (whose rollout every rank
+    /// runs whole) and distillation on 2 ranks write
     /// the hashes and metrics of 1 process.
     @Test func posttrainingOnTwoRanksMatchesOneProcess() throws {
         let tmp = try temporaryDirectory("mpi-posttrain")
@@ -293,8 +294,11 @@ struct WorkersTests {
         #expect(try runSimply(["train", "--experiment_config", "tiny", "--experiment_dir", path("teacher"), "--deterministic",
                                "--set", "train.steps=2"] + PosttrainingCommandTests.model, cwd: repo).status == 0)
         let distill = ["--set", "distill.teacher_checkpoint=\(path("teacher"))"]
+        // PPO: one rollout of 4 prompts, then 2 epochs × 2 minibatches = the 4 steps (each rank runs the whole rollout).
+        let ppo = ["--set", "train.batch_size=4", "--set", "ppo.num_ppo_epochs=2", "--set", "ppo.num_mini_batches=2",
+                   "--set", "ppo.response_length=6", "--set", "ppo.rewards=exact_match,format:0.5"]
         for (mode, data, extra) in [("sft", "sft.ex", []), ("dpo", "pref.ex", []), ("reward", "pref.ex", []), ("grpo", "q.ex", grpo),
-                                    ("distill", "", distill)] {
+                                    ("ppo", "q.ex", ppo), ("distill", "", distill)] {
             let args = ["train", "--experiment_config", "tiny", "--training_mode", mode, "--deterministic", "--threads", "1",
                         "--set", "train.steps=4", "--set", "train.grad_shards=2", "--set", "checkpoint.interval=2",
                         "--set", "data.dataset=\(data.isEmpty ? "builtin:synthetic" : path(data))"] + PosttrainingCommandTests.model + extra
@@ -307,7 +311,7 @@ struct WorkersTests {
             let metrics = try metricsWithoutTimes(a)
             #expect(metrics.count == 4 && metrics[0].contains(["sft": "mean_token_accuracy", "dpo": "rewards/accuracies",
                                                                 "reward": "reward_min", "grpo": "completions/mean_length",
-                                                                "distill": "teacher_ce"][mode]!))
+                                                                "ppo": "objective/kl", "distill": "teacher_ce"][mode]!))
             #expect(try metricsWithoutTimes(b) == metrics, "\(mode)")
         }
     }
