@@ -43,11 +43,15 @@ struct PackedProduct: @unchecked Sendable {
     static let mr = 14
     static let nr = 32
     // Cache blocking (2 MiB L2, 48 KiB L1 per core on the Xeon measured): a
-    // packed B block (kc × nc ≤ 1 MiB) and A block (mc × kc ≤ 224 KiB) stay in
-    // L2; one B panel (kc × 32 ≤ 32 KiB) stays in L1.
-    static let kcMax = 256
+    // packed B block (kc × nc ≤ 1 MiB) and A block (mc × kc ≤ 448 KiB) stay
+    // in L2, and B panels stream from L2 (L2 keeps up with one 128-byte B row
+    // per 14 cycles). kc = 512 rather than 256: fewer passes that store and
+    // reload C, which cost most on the LM head (C is 1024 × 8192): measured
+    // 1-thread GFLOP/s at the head's three shapes ~130-140 against ~80-100 with
+    // kc = 256; the other model shapes do not change.
+    static let kcMax = 512
     static let mcMax = 224
-    static let ncMax = 1024
+    static let ncMax = 512
 #else
     // Micro-kernel tile: 6 rows × 16 columns = 12 AVX2 accumulators, plus 2 B
     // vectors and 1 broadcast A value = 15 of the 16 ymm registers.
