@@ -10,8 +10,8 @@
 public enum Matmul {
     /// The fast deterministic product: packed panels and a 14×32 AVX-512 or
     /// 6×16 AVX2 FMA micro-kernel (MatmulPacked.swift). Any m, n, k ≥ 0, any layout, any
-    /// leading dimensions. `parallel` splits C into disjoint row strips (or
-    /// column panels when C is wide and short); each thread computes whole
+    /// leading dimensions. `parallel` splits C into disjoint row strips or
+    /// column panels (whichever repeats less packing); each thread computes whole
     /// C[i,j] chains, so the bits never depend on the thread count.
     /// C must not overlap A or B.
     public static func deterministic(
