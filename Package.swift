@@ -1,12 +1,32 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+import Foundation
+
 // Kernels use explicit fused multiply-add (`addingProduct`); on the default
-// x86-64 target Swift lowers it to a libm `fmaf` call per lane. Building for
-// haswell (x86-64-v3: AVX2 + FMA) makes it one instruction. Bits do not change with
-// the target: every FMA is written out in a fixed order.
+// x86-64 target Swift lowers it to a libm `fmaf` call per lane. Building for a
+// CPU with FMA makes it one instruction. Bits do not change with the target:
+// every FMA is written out in a fixed order (DESIGN.md, contract 2).
+//
+// The CPU: SIMPLY_TARGET_CPU if set (an LLVM CPU name: haswell,
+// skylake-avx512, native, ...), else `native` when this machine has AVX-512
+// (so the matrix product uses its 14×32 zmm micro-kernel), else haswell
+// (x86-64-v3: AVX2 + FMA, the 6×16 ymm micro-kernel). SIMPLY_AVX512 tells the
+// kernels which one to compile.
 #if arch(x86_64)
-let hostFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+let hostFlags: [SwiftSetting] = {
+    let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+        .split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? []
+    let hostAVX512 = ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains)
+    let cpu = ProcessInfo.processInfo.environment["SIMPLY_TARGET_CPU"] ?? (hostAVX512 ? "native" : "haswell")
+    let avx512CPUs: Set<String> = [
+        "skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake-client", "icelake-server",
+        "rocketlake", "tigerlake", "sapphirerapids", "emeraldrapids", "graniterapids", "graniterapids-d",
+        "diamondrapids", "znver4", "znver5", "x86-64-v4",
+    ]
+    let avx512 = cpu == "native" ? hostAVX512 : avx512CPUs.contains(cpu)
+    return [.unsafeFlags(["-target-cpu", cpu])] + (avx512 ? [.define("SIMPLY_AVX512")] : [])
+}()
 #else
 let hostFlags: [SwiftSetting] = []
 #endif

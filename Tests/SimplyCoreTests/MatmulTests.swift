@@ -117,6 +117,60 @@ let matmulLayouts: [(Bool, Bool)] = [(false, false), (true, false), (false, true
         }
     }
 
+    /// Shapes around both micro-kernel tiles (6×16 AVX2 and 14×32 AVX-512;
+    /// whichever this build compiled): one row, column or k step short of,
+    /// on, and past a tile or k block (kc = 256), so every edge tile, the
+    /// zero padding of both packed operands and the C reload between k
+    /// blocks run; every other shape with padded strides.
+    @Test(arguments: [0, 1, 2, 3], [false, true])
+    func tileEdgesMatchReferenceBitForBit(layout: Int, accumulate: Bool) {
+        let ms = [1, 5, 6, 13, 14, 15, 29], ns = [1, 15, 16, 31, 32, 33, 65], ks = [1, 2, 255, 256, 257, 520]
+        var index = 0, mismatches: [String] = []
+        for m in ms {
+            for n in ns {
+                for k in ks {
+                    let padded = index % 2 == 1
+                    let t = MatmulCase(m: m, n: n, k: k,
+                                       transA: matmulLayouts[layout].0, transB: matmulLayouts[layout].1,
+                                       accumulate: accumulate,
+                                       padA: padded ? 1 : 0, padB: padded ? 3 : 0, padC: padded ? 5 : 0)
+                    let r = runMatmulCase(t)
+                    if r.fast != r.reference { mismatches.append(t.description) }
+                    index += 1
+                }
+            }
+        }
+        #expect(index == 294)
+        #expect(mismatches.count == 0, "differs from reference: \(mismatches.prefix(5))")
+    }
+
+    /// The model's product kinds (x·Wᵀ, dy·W, dyᵀ·x) at `tiny`'s shapes and
+    /// scaled-down `small`-like ones, on 1 and 2 threads: tall C (split by
+    /// rows), wide C (split by columns, as the LM head's dW and x·Wᵀ with a
+    /// large vocabulary), row blocks past mcMax, k past several k blocks.
+    @Test(arguments: [1, 2])
+    func modelShapesMatchReferenceBitForBit(threads: Int) {
+        // (m, n, k, transA, transB, accumulate)
+        let shapes: [(Int, Int, Int, Bool, Bool, Bool)] = [
+            (512, 128, 128, false, true, false),   // tiny x·Wᵀ
+            (512, 384, 128, false, true, false),   // tiny gate/up x·Wᵀ
+            (512, 128, 384, false, false, true),   // tiny down dx (accumulating)
+            (384, 128, 512, true, false, true),    // tiny gate dW += dyᵀ·x
+            (512, 512, 128, false, true, false),   // tiny head x·Wᵀ
+            (128, 512, 512, true, false, true),    // tiny dW with C wider than tall
+            (260, 1500, 96, false, true, false),   // wide head-like x·Wᵀ: column split, two column blocks
+            (300, 96, 600, false, false, false),   // dx-like, k in three blocks
+            (1300, 40, 300, true, false, true),    // head-like dW: tall and thin
+        ]
+        for (m, n, k, transA, transB, accumulate) in shapes {
+            let t = MatmulCase(m: m, n: n, k: k, transA: transA, transB: transB, accumulate: accumulate,
+                               threads: threads)
+            let r = runMatmulCase(t)
+            let same = r.fast == r.reference
+            #expect(same, "differs from reference: \(t)")
+        }
+    }
+
     /// The thread count never changes bits (also implied by the tests above;
     /// here compared directly on one product).
     @Test func threadCountDoesNotChangeBits() {

@@ -8,10 +8,10 @@
 /// with start = 0, or C[i,j] when accumulating. `deterministic` must equal
 /// `reference` bit for bit for any shape and any thread count.
 public enum Matmul {
-    /// The fast deterministic product: packed panels and a 6×16 AVX2/FMA
-    /// micro-kernel (MatmulPacked.swift). Any m, n, k ≥ 0, any layout, any
-    /// leading dimensions. `parallel` splits C into disjoint row strips (or
-    /// column panels when C is wide and short); each thread computes whole
+    /// The fast deterministic product: packed panels and a 14×32 AVX-512 or
+    /// 6×16 AVX2 FMA micro-kernel (MatmulPacked.swift). Any m, n, k ≥ 0, any layout, any
+    /// leading dimensions. `parallel` splits C into disjoint row strips or
+    /// column panels (whichever repeats less packing); each thread computes whole
     /// C[i,j] chains, so the bits never depend on the thread count.
     /// C must not overlap A or B.
     public static func deterministic(
@@ -34,7 +34,10 @@ public enum Matmul {
         }
         let mr = PackedProduct.mr, nr = PackedProduct.nr
         let rowStrips = (m + mr - 1) / mr, colPanels = (n + nr - 1) / nr
-        if rowStrips >= colPanels || rowStrips >= 4 * parallel.threads {
+        // A row split packs all of B on every thread, a column split all of A:
+        // repeat the smaller operand, unless that leaves a thread without work.
+        let byRows = colPanels < parallel.threads || (rowStrips >= parallel.threads && m >= n)
+        if byRows {
             parallel.forEachRange(rowStrips) { strips in
                 product.run(rows: strips.lowerBound * mr..<min(m, strips.upperBound * mr), cols: 0..<n)
             }

@@ -3,17 +3,23 @@
 ///
 ///   for jc in column blocks of C (nc wide)
 ///     for pc in k blocks (kc deep), in increasing order
-///       pack B[pc..<pc+kc, jc..<jc+nc] into 16-column panels
+///       pack B[pc..<pc+kc, jc..<jc+nc] into nr-column panels
 ///       for ic in row blocks (mc tall)
-///         pack A[ic..<ic+mc, pc..<pc+kc] into 6-row panels
-///         for each 16-column panel, for each 6-row panel: 6×16 micro-kernel
+///         pack A[ic..<ic+mc, pc..<pc+kc] into mr-row panels
+///         for each nr-column panel, for each mr-row panel: mr×nr micro-kernel
+///
+/// The micro-kernel is chosen when the package is compiled: 14×32 with
+/// SIMD16 (AVX-512: 28 zmm accumulators of the 32) when Package.swift builds
+/// for an AVX-512 CPU and defines SIMPLY_AVX512, else 6×16 with SIMD8 (AVX2:
+/// 12 of the 16 ymm registers). Both compute the same chains, so the bits are
+/// the same on every build.
 ///
 /// Why the bits equal `Matmul.reference`: the micro-kernel holds C[i,j] in one
 /// SIMD lane and does `acc = fma(a(i,p), b(p,j), acc)` for p = pc, pc+1, … in
 /// order. The first k block starts from 0 (or C when accumulating); later k
 /// blocks reload the value the previous block stored, which is exact for a
 /// float, so each C[i,j] is one unbroken left-to-right FMA chain over k.
-/// Vectorization runs across j (16 lanes), never across k. Packing only copies
+/// Vectorization runs across j (SIMD lanes), never across k. Packing only copies
 /// values, and transposed operands are handled by the packing, so all layouts
 /// and strides run the same micro-kernel.
 
@@ -31,6 +37,22 @@ struct PackedProduct: @unchecked Sendable {
     let k: Int
     let accumulate: Bool
 
+#if SIMPLY_AVX512
+    // Micro-kernel tile: 14 rows × 32 columns = 28 zmm accumulators, plus 2 B
+    // vectors and 1 broadcast A value = 31 of the 32 zmm registers.
+    static let mr = 14
+    static let nr = 32
+    // Cache blocking (2 MiB L2, 48 KiB L1 per core on the Xeon measured): a
+    // packed B block (kc × nc ≤ 1 MiB) and A block (mc × kc ≤ 448 KiB) stay
+    // in L2, and B panels stream from L2 (L2 keeps up with one 128-byte B row
+    // per 14 cycles). kc = 512 rather than 256: fewer passes that store and
+    // reload C, which cost most on the LM head (C is 1024 × 8192): measured
+    // 1-thread GFLOP/s at the head's three shapes ~130-140 against ~80-100 with
+    // kc = 256; the other model shapes do not change.
+    static let kcMax = 512
+    static let mcMax = 224
+    static let ncMax = 512
+#else
     // Micro-kernel tile: 6 rows × 16 columns = 12 AVX2 accumulators, plus 2 B
     // vectors and 1 broadcast A value = 15 of the 16 ymm registers.
     static let mr = 6
@@ -40,6 +62,7 @@ struct PackedProduct: @unchecked Sendable {
     static let kcMax = 256
     static let mcMax = 120
     static let ncMax = 1024
+#endif
 
     /// Splits `total` into equal blocks of at most `maxStep`, rounded up to a
     /// multiple of `unit` (so 384 with max 256 gives 192 + 192, not 256 + 128).
@@ -88,16 +111,16 @@ struct PackedProduct: @unchecked Sendable {
                             let aPanel = UnsafePointer(aPack + ir * kc)
                             let cTile = c + (rows.lowerBound + ic + ir) * ldc + cols.lowerBound + jc + jr
                             if height == mr && width == nr {
-                                Self.kernel6x16(kc: kc, a: aPanel, b: bPanel, c: cTile, ldc: ldc, loadC: loadC)
+                                Self.kernel(kc: kc, a: aPanel, b: bPanel, c: cTile, ldc: ldc, loadC: loadC)
                             } else {
-                                // Edge: run the full kernel on a 6×16 copy and keep the valid part.
+                                // Edge: run the full kernel on an mr×nr copy and keep the valid part.
                                 if loadC {
                                     tile.update(repeating: 0, count: tileCount)
                                     for r in 0..<height {
                                         (tile + r * nr).update(from: cTile + r * ldc, count: width)
                                     }
                                 }
-                                Self.kernel6x16(kc: kc, a: aPanel, b: bPanel, c: tile, ldc: nr, loadC: loadC)
+                                Self.kernel(kc: kc, a: aPanel, b: bPanel, c: tile, ldc: nr, loadC: loadC)
                                 for r in 0..<height {
                                     (cTile + r * ldc).update(from: tile + r * nr, count: width)
                                 }
@@ -114,8 +137,8 @@ struct PackedProduct: @unchecked Sendable {
         }
     }
 
-    /// B[p0..<p0+kc, j0..<j0+nc] as panels of 16 columns: panel q holds
-    /// element (p, j0 + 16q + l) at [q·kc·16 + p·16 + l]; missing columns are 0.
+    /// B[p0..<p0+kc, j0..<j0+nc] as panels of nr columns: panel q holds
+    /// element (p, j0 + nr·q + l) at [q·kc·nr + p·nr + l]; missing columns are 0.
     func packB(into dst: UnsafeMutablePointer<Float>, p0: Int, kc: Int, j0: Int, nc: Int) {
         let nr = Self.nr
         var jr = 0
@@ -128,8 +151,7 @@ struct PackedProduct: @unchecked Sendable {
                 for p in 0..<kc {
                     let row = panel + p * nr
                     if width == nr {
-                        UnsafeMutableRawPointer(row).storeBytes(
-                            of: UnsafeRawPointer(src).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+                        for l in stride(from: 0, to: nr, by: 8) { Self.store8(Self.load8(src + l), row + l) }
                     } else {
                         row.update(from: src, count: width)
                         (row + width).update(repeating: 0, count: nr - width)
@@ -138,29 +160,61 @@ struct PackedProduct: @unchecked Sendable {
                 }
             } else {
                 // B is [n, k]: column j of op(B) is a contiguous run of B's row j.
-                Self.transposePanel(from: b + (j0 + jr) * ldb + p0, stride: ldb, lines: width,
-                                    length: kc, into: panel, panelWidth: nr)
+                // Each row is read 8 values at a time (one vector load) and the
+                // 8 values are written down the panel's column: 2.5× faster than
+                // one scalar load per value (0.4 against 1.0 ns per value,
+                // 384 × 384, measured), and this packing runs for every x·Wᵀ.
+                let src = b + (j0 + jr) * ldb + p0
+                let k8 = kc - kc % 8
+                for l in 0..<width {
+                    let line = src + l * ldb
+                    var p = 0
+                    while p < k8 {
+                        let v = Self.load8(line + p)
+                        var d = panel + p * nr + l
+                        d[0] = v[0]; d += nr; d[0] = v[1]; d += nr; d[0] = v[2]; d += nr; d[0] = v[3]; d += nr
+                        d[0] = v[4]; d += nr; d[0] = v[5]; d += nr; d[0] = v[6]; d += nr; d[0] = v[7]
+                        p += 8
+                    }
+                    while p < kc { panel[p * nr + l] = line[p]; p += 1 }
+                }
+                if width < nr {
+                    for p in 0..<kc { (panel + p * nr + width).update(repeating: 0, count: nr - width) }
+                }
             }
             jr += nr
         }
     }
 
-    /// A[i0..<i0+mc, p0..<p0+kc] (as op(A)) as panels of 6 rows: panel q holds
-    /// element (i0 + 6q + r, p) at [q·kc·6 + p·6 + r]; missing rows are 0.
+    /// A[i0..<i0+mc, p0..<p0+kc] (as op(A)) as panels of mr rows: panel q holds
+    /// element (i0 + mr·q + r, p) at [q·kc·mr + p·mr + r]; missing rows are 0.
     func packA(into dst: UnsafeMutablePointer<Float>, i0: Int, mc: Int, p0: Int, kc: Int) {
         let mr = Self.mr
         var ir = 0
         while ir < mc {
             let height = min(mr, mc - ir)
             let panel = dst + ir * kc
+            var row = panel
             if !transA {
                 // A is [m, k]: row i of op(A) is a contiguous run of A's row i.
-                Self.transposePanel(from: a + (i0 + ir) * lda + p0, stride: lda, lines: height,
-                                    length: kc, into: panel, panelWidth: mr)
+                // All mr rows are walked together (p outer): a few parallel read
+                // streams, and each write fills a whole panel row.
+                let src = a + (i0 + ir) * lda + p0
+                if height == mr {
+                    for p in 0..<kc {
+                        for r in 0..<mr { row[r] = src[r * lda + p] }
+                        row += mr
+                    }
+                } else {
+                    for p in 0..<kc {
+                        for r in 0..<height { row[r] = src[r * lda + p] }
+                        for r in height..<mr { row[r] = 0 }
+                        row += mr
+                    }
+                }
             } else {
-                // A is [k, m]: the 6 values for one p are contiguous.
+                // A is [k, m]: the mr values for one p are contiguous.
                 var src = a + p0 * lda + i0 + ir
-                var row = panel
                 for _ in 0..<kc {
                     for r in 0..<height { row[r] = src[r] }
                     for r in height..<mr { row[r] = 0 }
@@ -169,31 +223,6 @@ struct PackedProduct: @unchecked Sendable {
                 }
             }
             ir += mr
-        }
-    }
-
-    /// dst[p·panelWidth + l] = src[l·stride + p] for l < lines, p < length;
-    /// lanes lines..<panelWidth are 0. All `lines` source rows are walked
-    /// together (p outer) so the reads are a few parallel streams and each
-    /// write fills a whole panel row.
-    @inline(__always)
-    static func transposePanel(from src: UnsafePointer<Float>, stride: Int, lines: Int, length: Int,
-                               into dst: UnsafeMutablePointer<Float>, panelWidth: Int) {
-        if lines == panelWidth && panelWidth == mr {
-            let s0 = src, s1 = s0 + stride, s2 = s1 + stride, s3 = s2 + stride, s4 = s3 + stride, s5 = s4 + stride
-            var d = dst
-            for p in 0..<length {
-                d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p]
-                d += mr
-            }
-            return
-        }
-        var d = dst
-        for p in 0..<length {
-            var s = src + p
-            for l in 0..<lines { d[l] = s.pointee; s += stride }
-            for l in lines..<panelWidth { d[l] = 0 }
-            d += panelWidth
         }
     }
 
@@ -207,12 +236,102 @@ struct PackedProduct: @unchecked Sendable {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
     }
 
+#if SIMPLY_AVX512
+    @inline(__always)
+    static func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+    }
+
+    @inline(__always)
+    static func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+    }
+
+    /// C[0..<14, 0..<32] (row stride ldc) = (loadC ? C : 0) + Apanel · Bpanel over kc,
+    /// each lane one left-to-right FMA chain. Accumulators are named one by one
+    /// so they live in registers (generated text: one line per row).
+    @inline(never)
+    static func kernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                       c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+        var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+        var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+        var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+        var c60 = SIMD16<Float>(), c61 = SIMD16<Float>(), c70 = SIMD16<Float>(), c71 = SIMD16<Float>()
+        var c80 = SIMD16<Float>(), c81 = SIMD16<Float>(), c90 = SIMD16<Float>(), c91 = SIMD16<Float>()
+        var cA0 = SIMD16<Float>(), cA1 = SIMD16<Float>(), cB0 = SIMD16<Float>(), cB1 = SIMD16<Float>()
+        var cC0 = SIMD16<Float>(), cC1 = SIMD16<Float>(), cD0 = SIMD16<Float>(), cD1 = SIMD16<Float>()
+        if loadC {
+            c00 = load16(c + 0 * ldc); c01 = load16(c + 0 * ldc + 16)
+            c10 = load16(c + 1 * ldc); c11 = load16(c + 1 * ldc + 16)
+            c20 = load16(c + 2 * ldc); c21 = load16(c + 2 * ldc + 16)
+            c30 = load16(c + 3 * ldc); c31 = load16(c + 3 * ldc + 16)
+            c40 = load16(c + 4 * ldc); c41 = load16(c + 4 * ldc + 16)
+            c50 = load16(c + 5 * ldc); c51 = load16(c + 5 * ldc + 16)
+            c60 = load16(c + 6 * ldc); c61 = load16(c + 6 * ldc + 16)
+            c70 = load16(c + 7 * ldc); c71 = load16(c + 7 * ldc + 16)
+            c80 = load16(c + 8 * ldc); c81 = load16(c + 8 * ldc + 16)
+            c90 = load16(c + 9 * ldc); c91 = load16(c + 9 * ldc + 16)
+            cA0 = load16(c + 10 * ldc); cA1 = load16(c + 10 * ldc + 16)
+            cB0 = load16(c + 11 * ldc); cB1 = load16(c + 11 * ldc + 16)
+            cC0 = load16(c + 12 * ldc); cC1 = load16(c + 12 * ldc + 16)
+            cD0 = load16(c + 13 * ldc); cD1 = load16(c + 13 * ldc + 16)
+        }
+        var ap = a, bp = b
+        for _ in 0..<kc {
+            let b0 = load16(bp), b1 = load16(bp + 16)
+            var av = SIMD16<Float>(repeating: ap[0])
+            c00 = c00.addingProduct(av, b0); c01 = c01.addingProduct(av, b1)
+            av = SIMD16<Float>(repeating: ap[1])
+            c10 = c10.addingProduct(av, b0); c11 = c11.addingProduct(av, b1)
+            av = SIMD16<Float>(repeating: ap[2])
+            c20 = c20.addingProduct(av, b0); c21 = c21.addingProduct(av, b1)
+            av = SIMD16<Float>(repeating: ap[3])
+            c30 = c30.addingProduct(av, b0); c31 = c31.addingProduct(av, b1)
+            av = SIMD16<Float>(repeating: ap[4])
+            c40 = c40.addingProduct(av, b0); c41 = c41.addingProduct(av, b1)
+            av = SIMD16<Float>(repeating: ap[5])
+            c50 = c50.addingProduct(av, b0); c51 = c51.addingProduct(av, b1)
+            av = SIMD16<Float>(repeating: ap[6])
+            c60 = c60.addingProduct(av, b0); c61 = c61.addingProduct(av, b1)
+            av = SIMD16<Float>(repeating: ap[7])
+            c70 = c70.addingProduct(av, b0); c71 = c71.addingProduct(av, b1)
+            av = SIMD16<Float>(repeating: ap[8])
+            c80 = c80.addingProduct(av, b0); c81 = c81.addingProduct(av, b1)
+            av = SIMD16<Float>(repeating: ap[9])
+            c90 = c90.addingProduct(av, b0); c91 = c91.addingProduct(av, b1)
+            av = SIMD16<Float>(repeating: ap[10])
+            cA0 = cA0.addingProduct(av, b0); cA1 = cA1.addingProduct(av, b1)
+            av = SIMD16<Float>(repeating: ap[11])
+            cB0 = cB0.addingProduct(av, b0); cB1 = cB1.addingProduct(av, b1)
+            av = SIMD16<Float>(repeating: ap[12])
+            cC0 = cC0.addingProduct(av, b0); cC1 = cC1.addingProduct(av, b1)
+            av = SIMD16<Float>(repeating: ap[13])
+            cD0 = cD0.addingProduct(av, b0); cD1 = cD1.addingProduct(av, b1)
+            ap += 14
+            bp += 32
+        }
+        store16(c00, c + 0 * ldc); store16(c01, c + 0 * ldc + 16)
+        store16(c10, c + 1 * ldc); store16(c11, c + 1 * ldc + 16)
+        store16(c20, c + 2 * ldc); store16(c21, c + 2 * ldc + 16)
+        store16(c30, c + 3 * ldc); store16(c31, c + 3 * ldc + 16)
+        store16(c40, c + 4 * ldc); store16(c41, c + 4 * ldc + 16)
+        store16(c50, c + 5 * ldc); store16(c51, c + 5 * ldc + 16)
+        store16(c60, c + 6 * ldc); store16(c61, c + 6 * ldc + 16)
+        store16(c70, c + 7 * ldc); store16(c71, c + 7 * ldc + 16)
+        store16(c80, c + 8 * ldc); store16(c81, c + 8 * ldc + 16)
+        store16(c90, c + 9 * ldc); store16(c91, c + 9 * ldc + 16)
+        store16(cA0, c + 10 * ldc); store16(cA1, c + 10 * ldc + 16)
+        store16(cB0, c + 11 * ldc); store16(cB1, c + 11 * ldc + 16)
+        store16(cC0, c + 12 * ldc); store16(cC1, c + 12 * ldc + 16)
+        store16(cD0, c + 13 * ldc); store16(cD1, c + 13 * ldc + 16)
+    }
+#else
     /// C[0..<6, 0..<16] (row stride ldc) = (loadC ? C : 0) + Apanel · Bpanel over kc,
     /// each lane one left-to-right FMA chain. Accumulators are named one by one
     /// so they live in registers.
     @inline(never)
-    static func kernel6x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                           c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
+    static func kernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                       c: UnsafeMutablePointer<Float>, ldc: Int, loadC: Bool) {
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
         var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
         var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
@@ -252,4 +371,5 @@ struct PackedProduct: @unchecked Sendable {
         store8(c40, c + 4 * ldc); store8(c41, c + 4 * ldc + 8)
         store8(c50, c + 5 * ldc); store8(c51, c + 5 * ldc + 8)
     }
+#endif
 }
