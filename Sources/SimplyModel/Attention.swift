@@ -4,16 +4,33 @@ import SimplyCore
 /// Query head h reads key/value head h / (H / KV). Scores, softmax and the
 /// weighted sum run per (batch, head) with fixed-order sums; threads split
 /// (batch, kv-group) pairs, so no two threads write the same output.
-struct Attention {
-    let batch: Int, seqLen: Int, heads: Int, kvHeads: Int, headDim: Int
+///
+/// Causal blocks: the T query rows are cut into blocks of `block` rows, and
+/// rows r0..<r1 only compute and store score columns 0..<r1. A masked entry
+/// (j > i) is exactly +0 in probs and dscores, and the products that consume
+/// them are fma chains in which those +0 terms come last (p·v, ds·k) or
+/// first (pᵀ·dout, dsᵀ·q), where fma(+0, x, acc) returns acc for any finite
+/// x and any acc other than −0; so the chains stop (or start) at the block
+/// edge and the bits stay those of the full T×T products
+/// (AttentionTests compares with the full products). Columns ≥ r1 of a
+/// block's rows are never written or read.
+public struct Attention: Sendable {
+    public let batch: Int, seqLen: Int, heads: Int, kvHeads: Int, headDim: Int
+
+    public init(batch: Int, seqLen: Int, heads: Int, kvHeads: Int, headDim: Int) {
+        self.batch = batch; self.seqLen = seqLen; self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
+    }
+
+    /// Query rows per causal block.
+    public static let block = 32
 
     var group: Int { heads / kvHeads }
     var scale: Float { 1 / Float(headDim).squareRoot() }
 
     /// probs[B, H, T, T] and out[B·T, H·hd] from q[B·T, H·hd], k, v[B·T, KV·hd].
-    func forward(out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor, parallel: Parallel) {
+    public func forward(out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor, parallel: Parallel) {
         let (t, h, kvh, hd) = (seqLen, heads, kvHeads, headDim)
-        let scale = self.scale, group = self.group
+        let scale = self.scale, group = self.group, block = Self.block
         parallel.forEachRange(batch * h) { r in
             for bh in r {
                 let b = bh / h, head = bh % h, kv = head / group
@@ -21,31 +38,40 @@ struct Attention {
                 let kp = k.pointer + b * t * kvh * hd + kv * hd
                 let vp = v.pointer + b * t * kvh * hd + kv * hd
                 let p = probs.pointer + bh * t * t
-                // scores = q · kᵀ (the full T×T; the upper triangle is masked below)
-                Matmul.deterministic(p, qp, kp, m: t, n: t, k: hd, transB: true, lda: h * hd, ldb: kvh * hd, ldc: t)
-                for i in 0..<t {
-                    let row = p + i * t
-                    var mx = -Float.infinity
-                    for j in 0...i { row[j] *= scale; mx = max(mx, row[j]) }
-                    var sum: Float = 0
-                    for j in 0...i { let e = DetMath.exp(row[j] - mx); row[j] = e; sum += e }
-                    let inv = 1 / sum
-                    for j in 0...i { row[j] *= inv }
-                    for j in (i + 1)..<t { row[j] = 0 }
+                for r0 in stride(from: 0, to: t, by: block) {
+                    let r1 = min(t, r0 + block)
+                    // scores[r0..<r1, 0..<r1] = q · kᵀ
+                    Matmul.deterministic(p + r0 * t, qp + r0 * h * hd, kp, m: r1 - r0, n: r1, k: hd, transB: true,
+                                         lda: h * hd, ldb: kvh * hd, ldc: t)
+                    for i in r0..<r1 {
+                        let row = p + i * t, n = i + 1
+                        Self.scaleRow(row, n, scale)
+                        let mx = Lanes.rowMax(row, n)
+                        Lanes.expShifted(row, n, shift: mx)
+                        let inv = 1 / Lanes.sequentialSum(row, n)
+                        Self.scaleRow(row, n, inv)
+                        if n < r1 { (row + n).update(repeating: 0, count: r1 - n) }
+                    }
+                    // out[r0..<r1] = probs[r0..<r1, 0..<r1] · v[0..<r1]
+                    Matmul.deterministic(out.pointer + (b * t + r0) * h * hd + head * hd, p + r0 * t, vp,
+                                         m: r1 - r0, n: hd, k: r1, lda: t, ldb: kvh * hd, ldc: h * hd)
                 }
-                // out = probs · v
-                Matmul.deterministic(out.pointer + b * t * h * hd + head * hd, p, vp, m: t, n: hd, k: t,
-                                     lda: t, ldb: kvh * hd, ldc: h * hd)
             }
         }
     }
 
+    /// x[j] *= s for j in 0..<n (independent elements).
+    @inline(__always)
+    static func scaleRow(_ x: UnsafeMutablePointer<Float>, _ n: Int, _ s: Float) {
+        for j in 0..<n { x[j] *= s }
+    }
+
     /// dq (overwritten), dk and dv (overwritten) from dout, given the forward's q, k, v, probs.
     /// dscratch is [B, H, T, T] workspace.
-    func backward(dq: Tensor, dk: Tensor, dv: Tensor, dscratch: Tensor, dout: Tensor,
+    public func backward(dq: Tensor, dk: Tensor, dv: Tensor, dscratch: Tensor, dout: Tensor,
                   probs: Tensor, q: Tensor, k: Tensor, v: Tensor, parallel: Parallel) {
         let (t, h, kvh, hd) = (seqLen, heads, kvHeads, headDim)
-        let scale = self.scale, group = self.group
+        let scale = self.scale, group = self.group, block = Self.block
         parallel.forEachRange(batch * kvh) { r in
             for bkv in r {
                 let b = bkv / kvh, kv = bkv % kvh
@@ -65,23 +91,34 @@ struct Attention {
                     let qp = q.pointer + b * t * h * hd + head * hd
                     let dqp = dq.pointer + b * t * h * hd + head * hd
                     let dop = dout.pointer + b * t * h * hd + head * hd
-                    // dv += probsᵀ · dout
-                    Matmul.deterministic(dvp, p, dop, m: t, n: hd, k: t, transA: true, accumulate: true,
-                                         lda: t, ldb: h * hd, ldc: kvh * hd)
-                    // dprobs = dout · vᵀ
-                    Matmul.deterministic(ds, dop, vp, m: t, n: t, k: hd, transB: true, lda: h * hd, ldb: kvh * hd, ldc: t)
-                    // softmax backward, then the scale: ds = scale · p ⊙ (dp − Σ p·dp)
-                    for i in 0..<t {
-                        let pr = p + i * t, dr = ds + i * t
-                        var dot: Float = 0
-                        for j in 0...i { dot += pr[j] * dr[j] }
-                        for j in 0...i { dr[j] = scale * (pr[j] * (dr[j] - dot)) }
-                        for j in (i + 1)..<t { dr[j] = 0 }
+                    for r0 in stride(from: 0, to: t, by: block) {
+                        let r1 = min(t, r0 + block)
+                        // dv[r0..<r1] += probs[r0..<T, r0..<r1]ᵀ · dout[r0..<T]  (rows above r0 are masked there)
+                        Matmul.deterministic(dvp + r0 * kvh * hd, p + r0 * t + r0, dop + r0 * h * hd,
+                                             m: r1 - r0, n: hd, k: t - r0, transA: true, accumulate: true,
+                                             lda: t, ldb: h * hd, ldc: kvh * hd)
+                        // dprobs[r0..<r1, 0..<r1] = dout · vᵀ
+                        Matmul.deterministic(ds + r0 * t, dop + r0 * h * hd, vp, m: r1 - r0, n: r1, k: hd, transB: true,
+                                             lda: h * hd, ldb: kvh * hd, ldc: t)
+                        // softmax backward, then the scale: ds = scale · p ⊙ (dp − Σ p·dp)
+                        for i in r0..<r1 {
+                            let pr = p + i * t, dr = ds + i * t
+                            var dot: Float = 0
+                            for j in 0...i { dot += pr[j] * dr[j] }
+                            for j in 0...i { dr[j] = scale * (pr[j] * (dr[j] - dot)) }
+                            if i + 1 < r1 { (dr + i + 1).update(repeating: 0, count: r1 - i - 1) }
+                        }
                     }
-                    // dq = ds · k ;  dk += dsᵀ · q
-                    Matmul.deterministic(dqp, ds, kp, m: t, n: hd, k: t, lda: t, ldb: kvh * hd, ldc: h * hd)
-                    Matmul.deterministic(dkp, ds, qp, m: t, n: hd, k: t, transA: true, accumulate: true,
-                                         lda: t, ldb: h * hd, ldc: kvh * hd)
+                    for r0 in stride(from: 0, to: t, by: block) {
+                        let r1 = min(t, r0 + block)
+                        // dq[r0..<r1] = ds[r0..<r1, 0..<r1] · k[0..<r1]
+                        Matmul.deterministic(dqp + r0 * h * hd, ds + r0 * t, kp, m: r1 - r0, n: hd, k: r1,
+                                             lda: t, ldb: kvh * hd, ldc: h * hd)
+                        // dk[r0..<r1] += ds[r0..<T, r0..<r1]ᵀ · q[r0..<T]
+                        Matmul.deterministic(dkp + r0 * kvh * hd, ds + r0 * t + r0, qp + r0 * h * hd,
+                                             m: r1 - r0, n: hd, k: t - r0, transA: true, accumulate: true,
+                                             lda: t, ldb: h * hd, ldc: kvh * hd)
+                    }
                 }
             }
         }

@@ -19,10 +19,11 @@ enum CrossEntropy {
                             losses.pointer[n] = 0
                             continue
                         }
-                        var mx = -Float.infinity
-                        for j in 0..<vocab { mx = max(mx, l[j]) }
-                        var sum: Float = 0
-                        for j in 0..<vocab { let e = DetMath.exp(l[j] - mx); dl[j] = e; sum += e }
+                        // Same values as the plain loops: max, then e_j = exp(l_j − max) (8 lanes
+                        // at a time, elements independent), then their left-to-right sum.
+                        let mx = Lanes.rowMax(l, vocab)
+                        Lanes.expShifted(dl, l, vocab, shift: mx)
+                        let sum = Lanes.sequentialSum(dl, vocab)
                         let target = Int(tp.p[n])
                         losses.pointer[n] = w * ((mx + DetMath.log(sum)) - l[target])
                         let inv = 1 / sum

@@ -3,17 +3,26 @@ import SimplyCore
 /// RMSNorm (Zhang & Sennrich 2019; Llama): y = x · r · w, r = 1/sqrt(mean(x²) + eps).
 /// Row statistics are left-to-right sums over the row; threads split rows.
 enum RMSNorm {
-    /// y[N, D], rstd[N] from x[N, D] and w[D].
-    static func forward(_ y: Tensor, _ rstd: Tensor, _ x: Tensor, _ w: Tensor, rows: Int, eps: Float, parallel: Parallel) {
+    /// y[N, D], rstd[N] from x[N, D] and w[D]. With `adding`, first
+    /// x ← x + adding row by row (the residual add, y += x elementwise, fused
+    /// into the same pass over the row).
+    static func forward(_ y: Tensor, _ rstd: Tensor, _ x: Tensor, _ w: Tensor, rows: Int, eps: Float,
+                        adding: Tensor? = nil, parallel: Parallel) {
         let d = w.count
+        let xp = SendablePointer(x.pointer), yp = SendablePointer(y.pointer), wp = SendablePointer(w.pointer)
+        let rp = SendablePointer(rstd.pointer), ap = adding.map { SendablePointer($0.pointer) }
         parallel.forEachRange(rows, grain: 16) { r in
             for n in r {
-                let xr = x.pointer + n * d, yr = y.pointer + n * d
+                let xr = xp.p + n * d, yr = yp.p + n * d, w = wp.p
+                if let ap {
+                    let ar = ap.p + n * d
+                    for j in 0..<d { xr[j] += ar[j] }
+                }
                 var ss: Float = 0
                 for j in 0..<d { ss += xr[j] * xr[j] }
                 let rs = 1 / (ss / Float(d) + eps).squareRoot()
-                rstd.pointer[n] = rs
-                for j in 0..<d { yr[j] = (xr[j] * rs) * w.pointer[j] }
+                rp.p[n] = rs
+                for j in 0..<d { yr[j] = (xr[j] * rs) * w[j] }
             }
         }
     }

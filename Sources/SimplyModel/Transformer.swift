@@ -203,32 +203,35 @@ public final class Transformer: @unchecked Sendable {
         lastTokens.removeAll(keepingCapacity: true)
         lastTokens.append(contentsOf: tokens[0..<n])
         lastBatch = batch; lastSeqLen = seqLen
-        let d = c.dModel, hd = c.headDim, f = c.dFF
+        let hd = c.headDim, f = c.dFF
 
         // Embedding lookup.
         Embedding.forward(residual[0], table: embed, tokens: lastTokens, parallel: parallel)
 
         let attention = Attention(batch: batch, seqLen: seqLen, heads: c.nHeads, kvHeads: c.nKVHeads, headDim: hd)
+        // The residual add that ends layer l (residual[l+1] += xMid) is done by the
+        // next norm's pass over the rows (`adding:`), the same y += x per element.
+        var pendingAdd: Tensor? = nil
         for l in 0..<c.nLayers {
             let w = layerParams[l], a = acts[l], x = residual[l]
-            RMSNorm.forward(a.ln1, a.rstd1, x, w.norm1, rows: n, eps: c.normEps, parallel: parallel)
+            RMSNorm.forward(a.ln1, a.rstd1, x, w.norm1, rows: n, eps: c.normEps, adding: pendingAdd, parallel: parallel)
             linearForward(a.q, a.ln1, w.wq, rows: n, parallel: parallel)
             linearForward(a.k, a.ln1, w.wk, rows: n, parallel: parallel)
             linearForward(a.v, a.ln1, w.wv, rows: n, parallel: parallel)
-            rope.apply(a.q, rows: n, seqLen: seqLen, heads: c.nHeads, inverse: false, parallel: parallel)
-            rope.apply(a.k, rows: n, seqLen: seqLen, heads: c.nKVHeads, inverse: false, parallel: parallel)
+            rope.apply(a.q, heads: c.nHeads, and: a.k, heads: c.nKVHeads, rows: n, seqLen: seqLen, inverse: false,
+                       parallel: parallel)
             attention.forward(out: a.attOut, probs: a.probs, q: a.q, k: a.k, v: a.v, parallel: parallel)
             linearForward(a.xMid, a.attOut, w.wo, rows: n, parallel: parallel)
-            addInPlace(a.xMid, x, count: n * d, parallel: parallel)          // xMid = x + o_proj(att)
-            RMSNorm.forward(a.ln2, a.rstd2, a.xMid, w.norm2, rows: n, eps: c.normEps, parallel: parallel)
+            // xMid = o_proj(att) + x, then norm 2, in one pass
+            RMSNorm.forward(a.ln2, a.rstd2, a.xMid, w.norm2, rows: n, eps: c.normEps, adding: x, parallel: parallel)
             linearForward(a.gate, a.ln2, w.wg, rows: n, parallel: parallel)
             linearForward(a.up, a.ln2, w.wu, rows: n, parallel: parallel)
             SwiGLU.forward(a.hidden, gate: a.gate, up: a.up, count: n * f, parallel: parallel)
-            let next = residual[l + 1]
-            linearForward(next, a.hidden, w.wd, rows: n, parallel: parallel)
-            addInPlace(next, a.xMid, count: n * d, parallel: parallel)       // out = xMid + down(h)
+            linearForward(residual[l + 1], a.hidden, w.wd, rows: n, parallel: parallel)
+            pendingAdd = a.xMid                                               // out = down(h) + xMid
         }
-        RMSNorm.forward(lnFinal, rstdFinal, residual[c.nLayers], finalNorm, rows: n, eps: c.normEps, parallel: parallel)
+        RMSNorm.forward(lnFinal, rstdFinal, residual[c.nLayers], finalNorm, rows: n, eps: c.normEps, adding: pendingAdd,
+                        parallel: parallel)
         lastWithLogits = withLogits
         guard withLogits else { return 0 }
         linearForward(logitsBuffer, lnFinal, head, rows: n, parallel: parallel)
@@ -281,8 +284,8 @@ public final class Transformer: @unchecked Sendable {
             linearBackward(dx: dAttOut, accumulateDX: false, dw: g.wo, dy: dMid, x: a.attOut, w: w.wo, rows: n, parallel: parallel)
             attention.backward(dq: dq, dk: dk, dv: dv, dscratch: dScores, dout: dAttOut, probs: a.probs,
                                q: a.q, k: a.k, v: a.v, parallel: parallel)
-            rope.apply(dq, rows: n, seqLen: lastSeqLen, heads: c.nHeads, inverse: true, parallel: parallel)
-            rope.apply(dk, rows: n, seqLen: lastSeqLen, heads: c.nKVHeads, inverse: true, parallel: parallel)
+            rope.apply(dq, heads: c.nHeads, and: dk, heads: c.nKVHeads, rows: n, seqLen: lastSeqLen, inverse: true,
+                       parallel: parallel)
             linearBackward(dx: dLn, accumulateDX: false, dw: g.wq, dy: dq, x: a.ln1, w: w.wq, rows: n, parallel: parallel)
             linearBackward(dx: dLn, accumulateDX: true, dw: g.wk, dy: dk, x: a.ln1, w: w.wk, rows: n, parallel: parallel)
             linearBackward(dx: dLn, accumulateDX: true, dw: g.wv, dy: dv, x: a.ln1, w: w.wv, rows: n, parallel: parallel)

@@ -37,12 +37,20 @@ public final class AdamW: @unchecked Sendable {
         let decayFactor = 1 - Float(lr) * weightDecay
         let (b1, b2, eps) = (beta1, beta2, self.eps)
         let (m, v) = (self.m, self.v)
-        for e in segments {
-            let decay = e.decay ? decayFactor : 1
-            parallel.forEachRange(e.count, grain: 16384) { r in
-                let p = params.pointer + e.offset, g = grads.pointer + e.offset
-                let mp = m.pointer + e.offset, vp = v.pointer + e.offset
-                for i in r {
+        // One split of the whole buffer across threads (one hand-off per step, not
+        // one per tensor); each piece walks the segments it overlaps.
+        var total = 0
+        for e in segments { total = max(total, e.offset + e.count) }
+        let segs = segments
+        let (pp, gp, mpp, vpp) = (SendablePointer(params.pointer), SendablePointer(grads.pointer),
+                                  SendablePointer(m.pointer), SendablePointer(v.pointer))
+        parallel.forEachRange(total, grain: 16384) { r in
+            let p = pp.p, g = gp.p, mp = mpp.p, vp = vpp.p
+            for e in segs {
+                let lo = max(r.lowerBound, e.offset), hi = min(r.upperBound, e.offset + e.count)
+                if lo >= hi { continue }
+                let decay = e.decay ? decayFactor : 1
+                for i in lo..<hi {
                     let gi = g[i]
                     let mi = b1 * mp[i] + (1 - b1) * gi
                     let vi = b2 * vp[i] + (1 - b2) * (gi * gi)

@@ -33,10 +33,26 @@ public final class GradientTree: @unchecked Sendable {
     public func reduce(node range: Range<Int>, into result: Tensor, parallel: Parallel,
                        leaf: (Int, Tensor) -> Float) -> Float {
         if range.count == 1 { return leaf(range.lowerBound, result) }
-        let (slot, loss) = node(range.lowerBound, range.upperBound, parallel: parallel, leaf: leaf)
-        result.copy(from: buffers[slot])
-        free.append(slot)
-        return loss
+        // The top node writes its sum straight into `result` (no copy from a
+        // buffer), and a right child that is one leaf gets `result` itself as
+        // its output: result[i] = left[i] + result[i], the same x + y per element.
+        let (lo, hi) = (range.lowerBound, range.upperBound)
+        let mid = lo + (hi - lo + 1) / 2
+        let (a, la) = node(lo, mid, parallel: parallel, leaf: leaf)
+        let lb: Float, y: Tensor, b: Int?
+        if hi - mid == 1 {
+            lb = leaf(mid, result); y = result; b = nil
+        } else {
+            let (slot, l) = node(mid, hi, parallel: parallel, leaf: leaf)
+            lb = l; y = buffers[slot]; b = slot
+        }
+        let x = buffers[a]
+        parallel.forEachRange(x.count, grain: 16384) { r in
+            for i in r { result.pointer[i] = x.pointer[i] + y.pointer[i] }
+        }
+        free.append(a)
+        if let b { free.append(b) }
+        return la + lb
     }
 
     /// Finishes the tree from `frontier`: tree nodes that cut 0..<shards into
