@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import Testing
 import SimplyCore
 
@@ -32,8 +34,9 @@ struct MatmulCase: CustomStringConvertible, Sendable {
 private let sentinel = Float(bitPattern: 0x7FC0_5A5A)
 
 /// Runs `deterministic` and `reference` on the same inputs; returns both C
-/// buffers (including padding) as bit patterns.
-func runMatmulCase(_ t: MatmulCase) -> (fast: [UInt32], reference: [UInt32]) {
+/// buffers (including padding) as bit patterns. Without `withReference` the
+/// reference is skipped (returned empty).
+func runMatmulCase(_ t: MatmulCase, withReference: Bool = true) -> (fast: [UInt32], reference: [UInt32]) {
     let rowsA = t.transA ? t.k : t.m, colsA = t.transA ? t.m : t.k
     let rowsB = t.transB ? t.n : t.k, colsB = t.transB ? t.k : t.n
     let lda = colsA + t.padA, ldb = colsB + t.padB, ldc = t.n + t.padC
@@ -53,15 +56,15 @@ func runMatmulCase(_ t: MatmulCase) -> (fast: [UInt32], reference: [UInt32]) {
                                      ldc: t.padC > 0 ? ldc : nil,
                                      parallel: Parallel(threads: t.threads))
             }
-            reference.withUnsafeMutableBufferPointer { c in
+            if withReference { reference.withUnsafeMutableBufferPointer { c in
                 Matmul.reference(c.baseAddress!, a.baseAddress!, b.baseAddress!,
                                  m: t.m, n: t.n, k: t.k,
                                  transA: t.transA, transB: t.transB, accumulate: t.accumulate,
                                  lda: lda, ldb: ldb, ldc: ldc)
-            }
+            } }
         }
     }
-    return (fast.map(\.bitPattern), reference.map(\.bitPattern))
+    return (fast.map(\.bitPattern), withReference ? reference.map(\.bitPattern) : [])
 }
 
 /// (transA, transB) for A·B, Aᵀ·B, A·Bᵀ, Aᵀ·Bᵀ.
@@ -169,6 +172,32 @@ let matmulLayouts: [(Bool, Bool)] = [(false, false), (true, false), (false, true
             let same = r.fast == r.reference
             #expect(same, "differs from reference: \(t)")
         }
+    }
+
+    /// Products running at once on several threads, each itself split over
+    /// 2 workers, all equal the reference: the packing scratch is kept per
+    /// thread (PackScratch.swift), so a buffer shared between threads, or one
+    /// too small for a later, larger call on the same thread, would change bits.
+    @Test func concurrentProductsMatchReferenceBitForBit() {
+        let cases = [
+            MatmulCase(m: 300, n: 96, k: 600),
+            MatmulCase(m: 512, n: 384, k: 128, transB: true),
+            MatmulCase(m: 384, n: 128, k: 512, transA: true, accumulate: true),
+            MatmulCase(m: 33, n: 65, k: 127, transA: true, transB: true),
+            MatmulCase(m: 260, n: 1500, k: 96, transB: true),
+            MatmulCase(m: 7, n: 16, k: 3),
+        ].map { t in var t = t; t.threads = 2; return t }
+        // References first (slow); then only fast products, so they overlap in time.
+        let expected = cases.map { runMatmulCase($0).reference }
+        let failures = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            // Each thread walks the cases in its own order, small and large mixed.
+            for j in 0..<4 * cases.count {
+                let c = (i + j * 5) % cases.count
+                if runMatmulCase(cases[c], withReference: false).fast != expected[c] { failures.withLock { $0 += 1 } }
+            }
+        }
+        #expect(failures.withLock { $0 } == 0)
     }
 
     /// The thread count never changes bits (also implied by the tests above;

@@ -81,12 +81,10 @@ struct PackedProduct: @unchecked Sendable {
         let ncStep = Self.step(n, max: Self.ncMax, unit: nr)
         let mcStep = Self.step(m, max: Self.mcMax, unit: mr)
 
-        // One scratch allocation per call: packed B block, packed A block, edge tile.
+        // This thread's kept scratch (PackScratch.swift): packed B block, packed A block, edge tile.
         let bCount = kcStep * ncStep, aCount = mcStep * kcStep, tileCount = mr * nr
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: (bCount + aCount + tileCount) * MemoryLayout<Float>.stride, alignment: 64)
-        defer { raw.deallocate() }
-        let scratch = raw.bindMemory(to: Float.self, capacity: bCount + aCount + tileCount)
+        precondition(bCount + aCount + tileCount <= PackScratch.floats, "packing scratch too small")
+        let scratch = PackScratch.buffer()
         let bPack = scratch, aPack = scratch + bCount, tile = scratch + bCount + aCount
 
         var jc = 0
