@@ -43,6 +43,12 @@ func runSimply(_ args: [String], cwd: URL) throws -> (status: Int32, stdout: Str
         #expect(again.status == 1 && again.stderr.hasPrefix("error: ") && again.stderr.contains("not empty"))
         let i = try runSimply(["import", "hf", "back"], cwd: dir)
         #expect(i.status == 0, "\(i.stderr)")
+        // An imported model is a starting point, not a run: resume and verify say so in one line.
+        for args in [["train", "--experiment_dir", "back", "--resume", "--deterministic"], ["verify", "back"]] {
+            let r = try runSimply(args, cwd: dir)
+            let errors = r.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }   // train prints its banner first
+            #expect(r.status == 1 && errors.count == 1 && errors[0].contains("an imported model (simply import)"), "\(r.stderr)")
+        }
 
         // input_ids as I32: write the header by hand (SafetensorsWriter writes F32 only).
         let ids: [Int32] = (0..<32).map { Int32(($0 * 37) % 259) }

@@ -118,6 +118,9 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
         workers.barrier()   // the run directory exists before anyone writes into it
     case .resume:
         let recorded = try runDirectory.recordedRun()
+        if recorded["training_mode"]?.stringValue == "import" {
+            throw RunError("\(runDirectory.configURL.path): an imported model (simply import), not a training run: nothing to resume; train from it with --load_checkpoint \(runDirectory.url.path)")
+        }
         if let d = recorded["data_sha256"]?.stringValue, d != data.sha256 {
             throw RunError("\(runDirectory.configURL.path): run.data_sha256 is \(d), but \(data.source) now hashes to \(data.sha256): the data changed")
         }

@@ -21,6 +21,9 @@ public enum Verify {
                            log: (String) -> Void) throws -> VerifyReport {
         let config = try ExperimentConfig.fromRunConfig(runDirectory.configURL)
         let recordedRun = try runDirectory.recordedRun()
+        if recordedRun["training_mode"]?.stringValue == "import" {
+            throw RunError("\(runDirectory.configURL.path): an imported model (simply import), not a training run: no steps to verify")
+        }
         let deterministic = recordedRun["deterministic"]?.boolValue ?? false
         if !deterministic {
             log("note: this run was not deterministic; verify only promises same-machine, same-thread-count replay")
