@@ -45,14 +45,9 @@ struct RoPE {
         }
     }
 
-    /// Rotates x[B·T, heads, hd] in place at positions t = row mod T.
-    /// inverse = true applies Rᵀ (the backward pass of the rotation).
-    func apply(_ x: Tensor, rows: Int, seqLen: Int, heads: Int, inverse: Bool, parallel: Parallel) {
-        apply(x, heads: heads, and: nil, heads: 0, rows: rows, seqLen: seqLen, inverse: inverse, parallel: parallel)
-    }
-
-    /// `apply` on x[B·T, heads, hd] and, in the same pass over rows, on
-    /// y[B·T, yHeads, hd] (queries and keys: one thread hand-off instead of two).
+    /// Rotates x[B·T, heads, hd] and, in the same pass over rows, y[B·T, yHeads, hd]
+    /// in place at positions t = row mod T (queries and keys: one thread hand-off
+    /// instead of two). inverse = true applies Rᵀ (the backward pass of the rotation).
     func apply(_ x: Tensor, heads: Int, and y: Tensor?, heads yHeads: Int, rows: Int, seqLen: Int, inverse: Bool,
                parallel: Parallel) {
         let hd = 2 * half, half = self.half

@@ -46,10 +46,7 @@ public final class GradientTree: @unchecked Sendable {
             let (slot, l) = node(mid, hi, parallel: parallel, leaf: leaf)
             lb = l; y = buffers[slot]; b = slot
         }
-        let x = buffers[a]
-        parallel.forEachRange(x.count, grain: 16384) { r in
-            for i in r { result.pointer[i] = x.pointer[i] + y.pointer[i] }
-        }
+        Self.add(buffers[a], y, into: result, parallel: parallel)
         free.append(a)
         if let b { free.append(b) }
         return la + lb
@@ -69,10 +66,7 @@ public final class GradientTree: @unchecked Sendable {
             precondition(hi - lo > 1, "the frontier does not cover shard \(lo) with tree nodes")
             let mid = lo + (hi - lo + 1) / 2
             let a = up(lo, mid), b = up(mid, hi)
-            let x = values[a], y = values[b]
-            parallel.forEachRange(x.count, grain: 16384) { r in
-                for i in r { x.pointer[i] += y.pointer[i] }
-            }
+            add(values[a], values[b], into: values[a], parallel: parallel)
             losses[a] = losses[a] + losses[b]
             return a
         }
@@ -88,11 +82,15 @@ public final class GradientTree: @unchecked Sendable {
         let mid = lo + (hi - lo + 1) / 2
         let (a, la) = node(lo, mid, parallel: parallel, leaf: leaf)
         let (b, lb) = node(mid, hi, parallel: parallel, leaf: leaf)
-        let x = buffers[a], y = buffers[b]
-        parallel.forEachRange(x.count, grain: 16384) { r in
-            for i in r { x.pointer[i] += y.pointer[i] }
-        }
+        Self.add(buffers[a], buffers[b], into: buffers[a], parallel: parallel)
         free.append(b)
         return (a, la + lb)
+    }
+
+    /// The tree's one addition: out[i] = x[i] + y[i], element by element (out may be x or y).
+    static func add(_ x: Tensor, _ y: Tensor, into out: Tensor, parallel: Parallel) {
+        parallel.forEachRange(x.count, grain: 16384) { r in
+            for i in r { out.pointer[i] = x.pointer[i] + y.pointer[i] }
+        }
     }
 }
