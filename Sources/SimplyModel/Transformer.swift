@@ -37,13 +37,24 @@ public final class Transformer: @unchecked Sendable {
     var lastBatch = 0, lastSeqLen = 0
     var lastWithLogits = true
 
-    public init(config: ModelConfig, maxBatch: Int) {
+    public convenience init(config: ModelConfig, maxBatch: Int) {
+        self.init(config: config, maxBatch: maxBatch, params: nil)
+    }
+
+    /// A second workspace on `other`'s parameters (the same storage, read
+    /// only here): its own activations and gradients, so two gradient shards
+    /// can run at once, one on each.
+    public convenience init(sharingParametersOf other: Transformer) {
+        self.init(config: other.config, maxBatch: other.maxBatch, params: other.params)
+    }
+
+    init(config: ModelConfig, maxBatch: Int, params shared: Tensor?) {
         self.config = config
         self.maxBatch = maxBatch
         lastTokens = []
         lastTokens.reserveCapacity(maxBatch * config.seqLen)
         layout = ParameterLayout(config: config)
-        params = Tensor(shape: [layout.count])
+        params = shared ?? Tensor(shape: [layout.count])
         grads = Tensor(shape: [layout.count])
         rope = RoPE(headDim: config.headDim, seqLen: config.seqLen, theta: config.ropeTheta)
 

@@ -16,8 +16,6 @@ public final class SFTObjective: TrainingObjective {
     let examples: ExampleData
     var batch: SequenceRows
     var lossTokens = 0
-    // One gradient shard's rows and loss weights, allocated once.
-    var shardInputs: [Int32], shardTargets: [Int32], shardMask: [Float], shardWeights: [Float]
     public let rowsPerShard: Int
 
     public init(_ context: ObjectiveContext) throws {
@@ -26,9 +24,6 @@ public final class SFTObjective: TrainingObjective {
         let tokenizer = examples.tokenizer
         rowsPerShard = config.train.batchSize / config.train.gradShards
         batch = SequenceRows(rows: config.train.batchSize, seqLen: config.model.seqLen, pad: tokenizer.pad)
-        let n = rowsPerShard * config.model.seqLen
-        shardInputs = Array(repeating: 0, count: n); shardTargets = shardInputs
-        shardMask = Array(repeating: 0, count: n); shardWeights = shardMask
     }
 
     public var tokensPerStep: Int { config.train.batchSize * config.model.seqLen }
@@ -45,12 +40,17 @@ public final class SFTObjective: TrainingObjective {
         return h.finalizeHex()
     }
 
+    /// Two shards may run at once: a shard's rows are its own arrays.
+    public var concurrentShards: Bool { true }
+
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
         let t = config.model.seqLen, n = rowsPerShard * t
+        var shardInputs = [Int32](repeating: 0, count: n), shardTargets = shardInputs
+        var shardMask = [Float](repeating: 0, count: n)
         batch.copyShard(shard, rows: rowsPerShard, inputs: &shardInputs, targets: &shardTargets, mask: &shardMask)
         // The mean over the global batch's loss tokens.
         let scale = 1 / Float(max(lossTokens, 1))
-        for i in 0..<n { shardWeights[i] = shardMask[i] * scale }
+        let shardWeights = shardMask.map { $0 * scale }
         let loss = model.forward(tokens: shardInputs, targets: shardTargets, weights: shardWeights,
                                  batch: rowsPerShard, seqLen: t, parallel: parallel)
         let predicted = model.predictedTokens()

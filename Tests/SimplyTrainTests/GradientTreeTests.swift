@@ -11,6 +11,14 @@ import SimplyTrain
         return zip(a, b).map { $0 + $1 }
     }
 
+    /// Nodes of the tree with exactly two leaves.
+    func expectedPairs(_ lo: Int, _ hi: Int) -> Int {
+        if hi - lo == 1 { return 0 }
+        if hi - lo == 2 { return 1 }
+        let mid = lo + (hi - lo + 1) / 2
+        return expectedPairs(lo, mid) + expectedPairs(mid, hi)
+    }
+
     @Test(arguments: [1, 2, 3, 4, 5, 7, 8, 13])
     func matchesRecursiveDefinition(shards: Int) {
         let n = 1000
@@ -39,6 +47,25 @@ import SimplyTrain
             #expect(result.toArray().map { $0.bitPattern } == expected.map { $0.bitPattern })
             #expect(loss == treeSum((0..<shards).map { [Float($0 + 1)] }, 0, shards)[0])
         }
+        // Handed out in pairs: only siblings come together, each shard once, in
+        // order; writing a pair's second leaf first (as a second thread may) keeps the bits.
+        let tree = GradientTree(shards: shards, parameterCount: n)
+        let result = Tensor(shape: [n])
+        var calls: [[Int]] = []
+        let loss = tree.reduce(into: result, parallel: Parallel(threads: 2)) { (jobs: [GradientTree.Leaf]) -> [Float] in
+            calls.append(jobs.map(\.shard))
+            if jobs.count == 2 { #expect(jobs[0].into.storage !== jobs[1].into.storage) }
+            for job in jobs.reversed() { job.into.copy(from: leaves[job.shard]) }
+            return jobs.map { Float($0.shard + 1) }
+        }
+        #expect(calls.flatMap { $0 } == Array(0..<shards))
+        for c in calls where c.count == 2 {
+            // Siblings: some node of the tree splits into exactly these two leaves.
+            #expect(c[1] == c[0] + 1)
+        }
+        #expect(calls.filter { $0.count == 2 }.count == expectedPairs(0, shards))
+        #expect(result.toArray().map { $0.bitPattern } == expected.map { $0.bitPattern })
+        #expect(loss == treeSum((0..<shards).map { [Float($0 + 1)] }, 0, shards)[0])
         if shards >= 4 {
             // A left-to-right sum differs somewhere: the test can tell the tree from a chain.
             var chain = leaves[0]

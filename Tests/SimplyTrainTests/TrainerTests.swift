@@ -4,10 +4,10 @@ import SimplyCore
 import SimplyTrain
 
 /// A model small enough to train for a few steps inside a test.
-func microConfig(steps: Int = 4, shards: Int = 2) throws -> ExperimentConfig {
+func microConfig(steps: Int = 4, shards: Int = 2, batch: Int = 4) throws -> ExperimentConfig {
     try ExperimentConfig.resolve(experiment: "tiny", configDirectory: configsURL, overrides: [
         "model.d_model=32", "model.n_layers=2", "model.n_heads=4", "model.n_kv_heads=2", "model.d_ff=48",
-        "model.seq_len=16", "model.vocab_size=259", "train.batch_size=4", "train.grad_shards=\(shards)",
+        "model.seq_len=16", "model.vocab_size=259", "train.batch_size=\(batch)", "train.grad_shards=\(shards)",
         "train.steps=\(steps)", "train.warmup_steps=1", "data.synthetic_bytes=20000",
     ])
 }
@@ -30,6 +30,22 @@ func microConfig(steps: Int = 4, shards: Int = 2) throws -> ExperimentConfig {
         var other = config
         other.train.seed = 7
         #expect(try records(other, threads: 1) != one)
+    }
+
+    /// Two threads or more run sibling shards at once on a second model that
+    /// shares the parameters; the hashes equal one thread's for 2, 3 and 4
+    /// shards (one pair; a pair and a lone leaf; two pairs).
+    @Test(arguments: [2, 3, 4])
+    func concurrentShardsKeepTheBits(shards: Int) throws {
+        let config = try microConfig(steps: 3, shards: shards, batch: 12)
+        let data = try TrainingData.load(config)
+        let two = try Trainer(config: config, data: data, runtime: RuntimeOptions(threads: 2, deterministic: true))
+        #expect(two.concurrentShardLanes == 2)
+        let one = try Trainer(config: config, data: data, runtime: RuntimeOptions(threads: 1, deterministic: true))
+        #expect(one.concurrentShardLanes == 1)
+        for _ in 0..<config.train.steps {
+            #expect(two.trainStep().hashLine.serialized() == one.trainStep().hashLine.serialized())
+        }
     }
 
     @Test func lossFallsOnTheBuiltInCorpus() throws {

@@ -31,4 +31,12 @@ public struct Parallel: Sendable {
             if lo < hi { body(lo..<hi) }
         }
     }
+
+    /// Runs body(0), …, body(count − 1) at once, each on its own thread
+    /// (independent jobs, e.g. two gradient shards; each job's numbers must
+    /// not depend on the others).
+    public static func concurrently(_ count: Int, _ body: @Sendable (Int) -> Void) {
+        if count == 1 { body(0); return }
+        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    }
 }

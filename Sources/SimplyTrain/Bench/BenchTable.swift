@@ -10,7 +10,7 @@ public enum BenchTable {
         let c = r["config"], run = r["run"], t = r["train"], fw = r["forward"], s = r["sample"], m = r["memory"], k = r["kernels"]
         var lines: [String] = []
         lines.append("\(c?["name"]?.stringValue ?? "?"): \(c?["parameters"]?.intValue ?? 0) parameters, batch \(c?["batch_size"]?.intValue ?? 0) x seq \(c?["seq_len"]?.intValue ?? 0), "
-                     + "\(run?["threads"]?.intValue ?? 0) thread(s), \(run?["deterministic"]?.boolValue == true ? "deterministic" : "fast"), "
+                     + "\(run?["threads"]?.intValue ?? 0) thread(s), \(run?["concurrent_shards"]?.intValue ?? 1) shard(s) at once, \(run?["deterministic"]?.boolValue == true ? "deterministic" : "fast"), "
                      + "OpenBLAS \(run?["openblas_core"]?.stringValue ?? "?"), load \(f(num(run?["load_average_1m"]), 2))")
         lines.append("")
         lines.append("                     tokens/s     GFLOP/s   sec")

@@ -75,6 +75,18 @@ public enum Benchmark {
             _ = model.forward(tokens: tokens, targets: targets, weights: weights, batch: rows, seqLen: c.seqLen, parallel: parallel)
         }
         let forwardSeconds = (monotonicSeconds() - f0) / Double(forwards)
+        // With two shards at once (Trainer.concurrentShardLanes) each shard has half the
+        // threads; the breakdown below then assumes the two lanes overlap perfectly.
+        let lanes = trainer.concurrentShardLanes
+        var laneForwardSeconds = forwardSeconds
+        if lanes > 1 {
+            let half = Parallel(threads: o.threads / lanes, deterministic: o.deterministic)
+            let l0 = monotonicSeconds()
+            for _ in 0..<forwards {
+                _ = model.forward(tokens: tokens, targets: targets, weights: weights, batch: rows, seqLen: c.seqLen, parallel: half)
+            }
+            laneForwardSeconds = (monotonicSeconds() - l0) / Double(forwards * lanes)
+        }
 
         // Sampling: batch_size prompts of 8 tokens, temperature 1.
         let promptLength = min(8, c.seqLen - 1)
@@ -109,11 +121,13 @@ public enum Benchmark {
             let s = timer.seconds[name]! / Double(o.steps)
             return name == "shards_and_tree_sum" ? ("tree_sum", .double(s - shardSeconds)) : (name, .double(s))
         }
-        phases.append(("forward_estimate", .double(forwardSeconds * Double(shards))))
-        phases.append(("backward_estimate", .double(shardSeconds - forwardSeconds * Double(shards))))
+        phases.append(("forward_estimate", .double(laneForwardSeconds * Double(shards))))
+        phases.append(("backward_estimate", .double(shardSeconds - laneForwardSeconds * Double(shards))))
         let kernel = o.deterministic ? "deterministic" : "openblas"
-        let kernelThreads = o.kernelThreads.contains(o.threads) ? o.threads : o.kernelThreads.max()!
+        let laneThreads = o.threads / lanes
+        let kernelThreads = o.kernelThreads.contains(laneThreads) ? laneThreads : o.kernelThreads.max()!
         let linearMatmul = linear.reduce(0.0) { $0 + ($1.seconds[kernel]?[kernelThreads] ?? 0) * Double($1.shape.count) }
+            / Double(lanes)
         // Attention products run serially inside the (row, head) loop that the threads split.
         let attentionMatmul = attention.reduce(0.0) { $0 + ($1.seconds["deterministic"]?[1] ?? 0) * Double($1.shape.count) }
             / Double(min(o.threads, config.train.batchSize * c.nHeads))
@@ -164,7 +178,7 @@ public enum Benchmark {
             ])),
             ("run", .object([
                 ("simply_version", .string(Simply.version)), ("threads", .int(o.threads)),
-                ("deterministic", .bool(o.deterministic)), ("warmup_steps", .int(o.warmupSteps)), ("steps", .int(o.steps)),
+                ("concurrent_shards", .int(lanes)), ("deterministic", .bool(o.deterministic)), ("warmup_steps", .int(o.warmupSteps)), ("steps", .int(o.steps)),
                 ("openblas_core", .string(OpenBLASRuntime.coreName)), ("cpu", .string(cpuModel())),
                 ("online_cpus", .int(ProcessInfo.processInfo.activeProcessorCount)),
                 ("load_average_1m", .double(loadAverage())),

@@ -64,19 +64,22 @@ public final class PretrainObjective: TrainingObjective {
     /// Copies gradient shard `shard` of the loaded batch into `shardInputs` and
     /// `shardTargets` (objectives that train on the same windows reuse it).
     public func loadShard(_ shard: Int) {
-        let t = config.model.seqLen
-        let lo = shard * rowsPerShard * t
-        for i in 0..<(rowsPerShard * t) {
-            shardInputs[i] = inputs[lo + i]
-            shardTargets[i] = targets[lo + i]
-        }
+        (shardInputs, shardTargets) = shardRows(shard)
     }
 
+    /// Gradient shard `shard` of the loaded batch: [rowsPerShard · seqLen] inputs and targets.
+    public func shardRows(_ shard: Int) -> (inputs: [Int32], targets: [Int32]) {
+        let n = rowsPerShard * config.model.seqLen, lo = shard * n
+        return (Array(inputs[lo..<(lo + n)]), Array(targets[lo..<(lo + n)]))
+    }
+
+    /// Two shards may run at once: a shard's rows are its own arrays.
+    public var concurrentShards: Bool { true }
+
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
-        let t = config.model.seqLen
-        loadShard(shard)
-        let l = model.forward(tokens: shardInputs, targets: shardTargets, weights: shardWeights,
-                              batch: rowsPerShard, seqLen: t, parallel: parallel)
+        let (inputs, targets) = shardRows(shard)
+        let l = model.forward(tokens: inputs, targets: targets, weights: shardWeights,
+                              batch: rowsPerShard, seqLen: config.model.seqLen, parallel: parallel)
         model.backward(parallel: parallel)
         return ShardResult(loss: l)
     }

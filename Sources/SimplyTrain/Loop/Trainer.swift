@@ -48,6 +48,14 @@ public final class Trainer {
     let exchange: GradientExchange?
     public let workers: Workers
     let parallel: Parallel
+    /// A second model on the same parameters (its own activations and
+    /// gradients) when two sibling gradient shards run at once, one per
+    /// half of the threads: set for one worker, ≥ 2 threads, ≥ 2 shards and an
+    /// objective that allows it. Each shard's bits are the same on any thread
+    /// count, so which model and how many threads ran it never shows.
+    let sibling: Transformer?
+    /// Gradient shards that run at once (2 with a sibling model, else 1).
+    public var concurrentShardLanes: Int { sibling == nil ? 1 : 2 }
     let segments: [AdamW.Segment]
     public private(set) var step = 0
     /// Set by `simply bench` to see where a step's time goes (nil: no clock reads).
@@ -65,6 +73,8 @@ public final class Trainer {
         exchange = workers.size > 1
             ? GradientExchange(shards: config.train.gradShards, parameterCount: model.layout.count, workers: workers) : nil
         parallel = Parallel(threads: runtime.threads, deterministic: runtime.deterministic)
+        sibling = workers.size == 1 && runtime.threads >= 2 && config.train.gradShards >= 2 && objective.concurrentShards
+            ? Transformer(sharingParametersOf: model) : nil
         segments = model.layout.entries.map { AdamW.Segment(offset: $0.offset, count: $0.count, decay: $0.decay) }
     }
 
@@ -112,6 +122,33 @@ public final class Trainer {
     /// Seconds the last step waited for the slowest worker before the exchange (0 for one worker).
     public var waitSeconds: Double { exchange?.waitSeconds ?? 0 }
 
+    /// The gradients of one leaf, or of two sibling leaves at once (one on
+    /// `model`, one on `sibling`), each written into its leaf's output.
+    func shardGradients(_ leaves: [GradientTree.Leaf]) -> [ShardResult] {
+        guard leaves.count == 2, let sibling else {
+            return leaves.map { Self.shardGradient($0, objective: objective, on: model, parallel) }
+        }
+        // The leaf whose output is model.grads runs on `model` (no copy).
+        let first = leaves[1].into.storage === model.grads.storage ? 1 : 0
+        let half = Parallel(threads: parallel.threads / 2, deterministic: parallel.deterministic)
+        let lanes = [ConcurrentLane(objective: objective, model: model, leaf: leaves[first]),
+                     ConcurrentLane(objective: objective, model: sibling, leaf: leaves[1 - first])]
+        Parallel.concurrently(2) { i in
+            let lane = lanes[i]
+            lane.result = Self.shardGradient(lane.leaf, objective: lane.objective, on: lane.model, half)
+        }
+        let results = lanes.map { $0.result! }
+        return first == 0 ? results : results.reversed()
+    }
+
+    static func shardGradient(_ leaf: GradientTree.Leaf, objective: any TrainingObjective, on m: Transformer,
+                              _ parallel: Parallel) -> ShardResult {
+        m.zeroGrads()
+        let r = objective.shardGradient(leaf.shard, model: m, parallel: parallel)
+        if leaf.into.storage !== m.grads.storage { leaf.into.copy(from: m.grads) }
+        return r
+    }
+
     /// Runs one optimizer step and returns its record. With several workers
     /// every worker applies the same update; only worker 0 hashes the state
     /// (`stateSHA256` is empty on the others).
@@ -134,14 +171,10 @@ public final class Trainer {
         } else {
             var shardMetrics = [[Metric]](repeating: [], count: config.train.gradShards)
             loss = phase("shards_and_tree_sum") {
-                tree.reduce(into: model.grads, parallel: parallel) { shard, into in
-                    phase("shard_forward_backward") {
-                        model.zeroGrads()
-                        let r = objective.shardGradient(shard, model: model, parallel: parallel)
-                        shardMetrics[shard] = r.metrics
-                        if into.storage !== model.grads.storage { into.copy(from: model.grads) }
-                        return r.loss
-                    }
+                tree.reduce(into: model.grads, parallel: parallel) { leaves in
+                    let results = phase("shard_forward_backward") { shardGradients(leaves) }
+                    for (leaf, r) in zip(leaves, results) { shardMetrics[leaf.shard] = r.metrics }
+                    return results.map(\.loss)
                 }
             }
             metrics = Metric.combine(shardMetrics)
@@ -153,5 +186,17 @@ public final class Trainer {
         let state = workers.isRoot ? phase("state_hash") { stateHash() } : ""
         return StepRecord(step: step, loss: loss, lr: lr, gradNorm: norm,
                           batchSHA256: batchHash, stateSHA256: state, metrics: metrics)
+    }
+}
+
+/// One lane of `Trainer.shardGradients`: a leaf, the model it runs on, and
+/// the slot its result goes to (written by that lane's thread alone).
+private final class ConcurrentLane: @unchecked Sendable {
+    let objective: any TrainingObjective
+    let model: Transformer
+    let leaf: GradientTree.Leaf
+    var result: ShardResult?
+    init(objective: any TrainingObjective, model: Transformer, leaf: GradientTree.Leaf) {
+        self.objective = objective; self.model = model; self.leaf = leaf
     }
 }

@@ -82,11 +82,16 @@ public protocol TrainingObjective: AnyObject {
     /// and loads it with the checkpoint and hashes it after AdamW's moments,
     /// so a resume mid-way through it continues bit for bit. Default: none.
     var stateTensors: [CheckpointTensor] { get }
+    /// True when `shardGradient` may run for two shards at once, on two
+    /// models that share parameters: it keeps no per-shard buffers in the
+    /// objective and writes nothing but the model it is given. Default: false.
+    var concurrentShards: Bool { get }
 }
 
 extension TrainingObjective {
     public var freshParameters: Set<String> { [] }
     public var stateTensors: [CheckpointTensor] { [] }
+    public var concurrentShards: Bool { false }
     public func loadBatch(step: Int, policy: Transformer, parallel: Parallel) -> String { loadBatch(step: step) }
 }
 

@@ -7,17 +7,19 @@ import SimplyCore
 /// worker computed which leaf.
 public final class GradientTree: @unchecked Sendable {
     public let shards: Int
-    private var buffers: [Tensor]
-    private var free: [Int]
+    let parameterCount: Int
+    /// Node buffers, allocated the first time the tree needs one more (two
+    /// shards need one; the bits never depend on which buffer a node gets).
+    private var buffers: [Tensor] = []
+    private var free: [Int] = []
+
+    /// One leaf's job: shard `shard`'s gradient, to be written into `into`.
+    public typealias Leaf = (shard: Int, into: Tensor)
 
     public init(shards: Int, parameterCount: Int) {
         precondition(shards >= 1)
         self.shards = shards
-        var depth = 1
-        while (1 << (depth - 1)) < shards { depth += 1 }
-        let n = shards == 1 ? 0 : depth + 1
-        buffers = (0..<n).map { _ in Tensor(shape: [parameterCount]) }
-        free = Array((0..<n).reversed())
+        self.parameterCount = parameterCount
     }
 
     /// Runs `leaf(shard, into)` for each shard in order — it must write shard's
@@ -28,28 +30,55 @@ public final class GradientTree: @unchecked Sendable {
         reduce(node: 0..<shards, into: result, parallel: parallel, leaf: leaf)
     }
 
+    /// The same, with the leaves handed out by `leaves`: one leaf at a time,
+    /// or two sibling leaves together (their outputs are distinct and neither
+    /// is read until both are written), which the caller may run at once.
+    /// `leaves` returns their losses in the order given.
+    public func reduce(into result: Tensor, parallel: Parallel,
+                       leaves: ([Leaf]) -> [Float]) -> Float {
+        reduce(node: 0..<shards, into: result, parallel: parallel, leaves: leaves)
+    }
+
     /// The same for the subtree `node` alone (a node of this tree, e.g. from
     /// `ShardPlan.cover`): its sum has the bits the whole tree gives it.
     public func reduce(node range: Range<Int>, into result: Tensor, parallel: Parallel,
                        leaf: (Int, Tensor) -> Float) -> Float {
-        if range.count == 1 { return leaf(range.lowerBound, result) }
+        reduce(node: range, into: result, parallel: parallel) { jobs in jobs.map { leaf($0.shard, $0.into) } }
+    }
+
+    public func reduce(node range: Range<Int>, into result: Tensor, parallel: Parallel,
+                       leaves: ([Leaf]) -> [Float]) -> Float {
+        if range.count == 1 { return leaves([(range.lowerBound, result)])[0] }
         // The top node writes its sum straight into `result` (no copy from a
         // buffer), and a right child that is one leaf gets `result` itself as
         // its output: result[i] = left[i] + result[i], the same x + y per element.
         let (lo, hi) = (range.lowerBound, range.upperBound)
         let mid = lo + (hi - lo + 1) / 2
-        let (a, la) = node(lo, mid, parallel: parallel, leaf: leaf)
-        let lb: Float, y: Tensor, b: Int?
-        if hi - mid == 1 {
-            lb = leaf(mid, result); y = result; b = nil
+        let a: Int, la: Float, lb: Float, y: Tensor, b: Int?
+        if hi - lo == 2 {
+            a = take()
+            let l = leaves([(lo, buffers[a]), (mid, result)])
+            (la, lb, y, b) = (l[0], l[1], result, nil)
         } else {
-            let (slot, l) = node(mid, hi, parallel: parallel, leaf: leaf)
-            lb = l; y = buffers[slot]; b = slot
+            (a, la) = node(lo, mid, parallel: parallel, leaves: leaves)
+            if hi - mid == 1 {
+                lb = leaves([(mid, result)])[0]; y = result; b = nil
+            } else {
+                let (slot, l) = node(mid, hi, parallel: parallel, leaves: leaves)
+                lb = l; y = buffers[slot]; b = slot
+            }
         }
         Self.add(buffers[a], y, into: result, parallel: parallel)
         free.append(a)
         if let b { free.append(b) }
         return la + lb
+    }
+
+    /// A free node buffer (a new one when none is free).
+    private func take() -> Int {
+        if let slot = free.popLast() { return slot }
+        buffers.append(Tensor(shape: [parameterCount]))
+        return buffers.count - 1
     }
 
     /// Finishes the tree from `frontier`: tree nodes that cut 0..<shards into
@@ -74,14 +103,21 @@ public final class GradientTree: @unchecked Sendable {
         return (i, losses[i])
     }
 
-    private func node(_ lo: Int, _ hi: Int, parallel: Parallel, leaf: (Int, Tensor) -> Float) -> (Int, Float) {
+    private func node(_ lo: Int, _ hi: Int, parallel: Parallel, leaves: ([Leaf]) -> [Float]) -> (Int, Float) {
         if hi - lo == 1 {
-            let slot = free.removeLast()
-            return (slot, leaf(lo, buffers[slot]))
+            let slot = take()
+            return (slot, leaves([(lo, buffers[slot])])[0])
         }
-        let mid = lo + (hi - lo + 1) / 2
-        let (a, la) = node(lo, mid, parallel: parallel, leaf: leaf)
-        let (b, lb) = node(mid, hi, parallel: parallel, leaf: leaf)
+        let a: Int, b: Int, la: Float, lb: Float
+        if hi - lo == 2 {
+            a = take(); b = take()
+            let l = leaves([(lo, buffers[a]), (lo + 1, buffers[b])])
+            (la, lb) = (l[0], l[1])
+        } else {
+            let mid = lo + (hi - lo + 1) / 2
+            (a, la) = node(lo, mid, parallel: parallel, leaves: leaves)
+            (b, lb) = node(mid, hi, parallel: parallel, leaves: leaves)
+        }
         Self.add(buffers[a], buffers[b], into: buffers[a], parallel: parallel)
         free.append(b)
         return (a, la + lb)
