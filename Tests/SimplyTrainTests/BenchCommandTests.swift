@@ -55,7 +55,7 @@ import Testing
             let x = path.reduce(Optional(j)) { $0?[$1] }?.doubleValue
             #expect(x.map { $0 > 0 && $0.isFinite } == true, "\(path.joined(separator: ".")) = \(String(describing: x))")
         }
-        for phase in ["load_batch", "shard_forward_backward", "tree_sum", "clip", "adamw", "state_hash",
+        for phase in ["load_batch", "shard_forward_backward", "tree_sum", "clip", "adamw", "state_hash_wait",
                       "forward_estimate", "linear_matmul_estimate", "attention_matmul_estimate"] {
             #expect(j["train"]?["phase_sec_per_step"]?[phase]?.doubleValue != nil, "phase \(phase)")
         }

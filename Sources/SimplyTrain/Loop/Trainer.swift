@@ -10,12 +10,19 @@ public struct StepRecord: Sendable {
     public let lr: Double
     public let gradNorm: Double
     public let batchSHA256: String
-    public let stateSHA256: String
+    /// SHA-256 of the state after this step; computed on its own thread while
+    /// the next step's shards run, so reading it may wait ("" on workers other than 0).
+    public var stateSHA256: String { stateDigest?.value ?? "" }
+    let stateDigest: PendingDigest?
     /// The objective's metrics (metrics.jsonl only; not hashed).
     public var metrics: [Metric] = []
 
     /// The hashes.jsonl line: only bit-exact facts, no times.
     public var hashLine: JSONValue {
+        Self.hashLine(step: step, loss: loss, stateSHA256: stateSHA256, batchSHA256: batchSHA256)
+    }
+
+    static func hashLine(step: Int, loss: Float, stateSHA256: String, batchSHA256: String) -> JSONValue {
         .object([("step", .int(step)),
                  ("loss_bits", .string(hexBits(loss))),
                  ("state_sha256", .string(stateSHA256)),
@@ -60,6 +67,14 @@ public final class Trainer {
     public private(set) var step = 0
     /// Set by `simply bench` to see where a step's time goes (nil: no clock reads).
     public var phaseTimer: PhaseTimer?
+    /// The last step's state hash while its thread runs. It only reads the
+    /// state, so the next step's batch and shards may run beside it; anything
+    /// that writes the state (AdamW, a rollout kept as state, a checkpoint
+    /// load) waits for it first (`settleStateHash`).
+    private var hashInFlight: PendingDigest?
+    /// Given each step's hashes.jsonl line as soon as its state hash is done
+    /// (on the hash's thread, one step after another, before the next step's AdamW).
+    public var hashLineSink: (@Sendable (JSONValue) -> Void)?
 
     public init(config: ExperimentConfig, objective: any TrainingObjective, runtime: RuntimeOptions,
                 workers: Workers = .single) {
@@ -98,6 +113,7 @@ public final class Trainer {
     /// then AdamW's first and second moments, then the objective's state
     /// tensors. Their bytes in this order are exactly what `stateHash` hashes.
     public func stateTensors() -> [CheckpointTensor] {
+        settleStateHash()   // callers may write into them (a checkpoint load)
         var out: [CheckpointTensor] = []
         for (prefix, flat) in [("", model.params), ("optimizer.exp_avg.", optimizer.m), ("optimizer.exp_avg_sq.", optimizer.v)] {
             for e in model.layout.entries {
@@ -113,6 +129,7 @@ public final class Trainer {
 
     /// Continues from a checkpoint's state (already loaded into `stateTensors()`).
     public func resume(atStep step: Int) {
+        settleStateHash()
         self.step = step
         optimizer.setStep(step)
     }
@@ -155,6 +172,9 @@ public final class Trainer {
     public func trainStep() -> StepRecord {
         let timer = phaseTimer
         func phase<T>(_ name: String, _ body: () -> T) -> T { timer.map { $0.time(name, body) } ?? body() }
+        let stateTensors = objective.stateTensors
+        // A rollout kept as state is rewritten by loadBatch: the last hash must be done.
+        if !stateTensors.isEmpty { phase("state_hash_wait") { settleStateHash() } }
         let batchHash = phase("load_batch") { objective.loadBatch(step: step, policy: model, parallel: parallel) }
         let loss: Float, metrics: [Metric]
         if let exchange {
@@ -181,11 +201,29 @@ public final class Trainer {
         }
         let norm = phase("clip") { clipGradients(model.grads, maxNorm: config.train.gradClip, parallel: parallel) }
         let lr = learningRate(step: step, config: config.train)
+        phase("state_hash_wait") { settleStateHash() }
         phase("adamw") { optimizer.step(params: model.params, grads: model.grads, segments: segments, lr: lr, parallel: parallel) }
         step += 1
-        let state = workers.isRoot ? phase("state_hash") { stateHash() } : ""
+        if workers.isRoot {
+            // The same bytes as stateHash(), hashed on their own thread.
+            let tensors = [model.params, optimizer.m, optimizer.v] + stateTensors.map(\.tensor)
+            let (sink, step) = (hashLineSink, step)
+            hashInFlight = PendingDigest {
+                let h = SHA256Hasher()
+                for t in tensors { h.update(t) }
+                return h.finalizeHex()
+            } then: { state in
+                sink?(StepRecord.hashLine(step: step, loss: loss, stateSHA256: state, batchSHA256: batchHash))
+            }
+        }
         return StepRecord(step: step, loss: loss, lr: lr, gradNorm: norm,
-                          batchSHA256: batchHash, stateSHA256: state, metrics: metrics)
+                          batchSHA256: batchHash, stateDigest: hashInFlight, metrics: metrics)
+    }
+
+    /// Waits for the last step's state hash, if it is still being computed.
+    public func settleStateHash() {
+        hashInFlight?.wait()
+        hashInFlight = nil
     }
 }
 
@@ -198,5 +236,31 @@ private final class ConcurrentLane: @unchecked Sendable {
     var result: ShardResult?
     init(objective: any TrainingObjective, model: Transformer, leaf: GradientTree.Leaf) {
         self.objective = objective; self.model = model; self.leaf = leaf
+    }
+}
+
+/// A SHA-256 computed on a thread of its own (not the dispatch pool, whose
+/// threads the shards' lanes use). `value` waits for it; reading it again is free.
+final class PendingDigest: @unchecked Sendable {
+    private let done = DispatchGroup()
+    private var result = ""
+
+    /// Computes on a new thread, then calls `then` with the result (still on
+    /// that thread, before anyone waiting is released).
+    init(_ compute: @escaping @Sendable () -> String, then: @escaping @Sendable (String) -> Void) {
+        done.enter()
+        let thread = Thread { [self] in
+            result = compute()
+            then(result)
+            done.leave()
+        }
+        thread.start()
+    }
+
+    func wait() { done.wait() }
+
+    var value: String {
+        done.wait()
+        return result
     }
 }

@@ -164,6 +164,13 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
     let start = monotonicSeconds()
     var first: Float = .nan, last: Float = .nan
     var stoppedBy: String? = nil
+    // A step's hashes.jsonl line is written by its state hash's thread, which
+    // runs beside the next step's shards; a checkpoint and the end wait for it.
+    if let hashes {
+        let writer = SendableLineWriter(hashes)
+        trainer.hashLineSink = { writer.write($0) }
+    }
+    defer { trainer.settleStateHash(); trainer.hashLineSink = nil }
     while trainer.step < config.train.steps {
         let t0 = monotonicSeconds()
         let r = trainer.trainStep()
@@ -171,7 +178,6 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
         if r.step == firstStep { first = r.loss }
         last = r.loss
         if root {
-            hashes?.write(r.hashLine)
             let comm: [(String, JSONValue)] = workers.size > 1 ? [("comm_sec", .double(trainer.communicationSeconds)), ("wait_sec", .double(trainer.waitSeconds))] : []
             metrics?.write(.object([("step", .int(r.step)), ("loss", .double(Double(r.loss))), ("lr", .double(r.lr)),
                                     ("grad_norm", .double(r.gradNorm))] + r.metrics.map { ($0.name, .double($0.value)) }
@@ -182,6 +188,7 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
         let stop = workers.anyTrue(StopSignal.pending != nil)
         let interval = config.checkpoint.interval
         if r.step == config.train.steps || (interval > 0 && r.step % interval == 0) || stop {
+            trainer.settleStateHash()    // this step's hashes.jsonl line comes before its checkpoint
             lastCheckpoint = try checkpoint()
         }
         if stop, trainer.step < config.train.steps {
@@ -195,4 +202,12 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
                       firstLoss: first, lastLoss: last,
                       tokensPerSecond: ran > 0 ? tokensPerStep * Double(ran) / seconds : 0, seconds: seconds,
                       stoppedBy: stoppedBy, lastCheckpoint: lastCheckpoint)
+}
+
+/// hashes.jsonl's writer, handed to the state hash's thread: steps' hashes
+/// finish one after another (Trainer.settleStateHash), so writes never overlap.
+private struct SendableLineWriter: @unchecked Sendable {
+    let writer: LineWriter
+    init(_ writer: LineWriter) { self.writer = writer }
+    func write(_ line: JSONValue) { writer.write(line) }
 }
