@@ -162,19 +162,29 @@ struct PackedProduct: @unchecked Sendable {
                 // 8 values are written down the panel's column: 2.5× faster than
                 // one scalar load per value (0.4 against 1.0 ns per value,
                 // 384 × 384, measured), and this packing runs for every x·Wᵀ.
+                // The panel is written in slices of `pBlock` rows (8 KiB with
+                // nr = 32): each slice takes all `width` values of its rows while it
+                // stays in L1, instead of one column of the whole panel (64 KiB at
+                // kc = 512, more than L1) per line of B.
                 let src = b + (j0 + jr) * ldb + p0
-                let k8 = kc - kc % 8
-                for l in 0..<width {
-                    let line = src + l * ldb
-                    var p = 0
-                    while p < k8 {
-                        let v = Self.load8(line + p)
-                        var d = panel + p * nr + l
-                        d[0] = v[0]; d += nr; d[0] = v[1]; d += nr; d[0] = v[2]; d += nr; d[0] = v[3]; d += nr
-                        d[0] = v[4]; d += nr; d[0] = v[5]; d += nr; d[0] = v[6]; d += nr; d[0] = v[7]
-                        p += 8
+                let pBlock = 64
+                var pb = 0
+                while pb < kc {
+                    let pEnd = min(pb + pBlock, kc)
+                    let p8 = pb + (pEnd - pb) / 8 * 8
+                    for l in 0..<width {
+                        let line = src + l * ldb
+                        var p = pb
+                        while p < p8 {
+                            let v = Self.load8(line + p)
+                            var d = panel + p * nr + l
+                            d[0] = v[0]; d += nr; d[0] = v[1]; d += nr; d[0] = v[2]; d += nr; d[0] = v[3]; d += nr
+                            d[0] = v[4]; d += nr; d[0] = v[5]; d += nr; d[0] = v[6]; d += nr; d[0] = v[7]
+                            p += 8
+                        }
+                        while p < pEnd { panel[p * nr + l] = line[p]; p += 1 }
                     }
-                    while p < kc { panel[p * nr + l] = line[p]; p += 1 }
+                    pb = pEnd
                 }
                 if width < nr {
                     for p in 0..<kc { (panel + p * nr + width).update(repeating: 0, count: nr - width) }
