@@ -66,6 +66,16 @@ import SimplyTrain
         #expect(calls.filter { $0.count == 2 }.count == expectedPairs(0, shards))
         #expect(result.toArray().map { $0.bitPattern } == expected.map { $0.bitPattern })
         #expect(loss == treeSum((0..<shards).map { [Float($0 + 1)] }, 0, shards)[0])
+        // A first buffer given by the caller is the one node buffer two shards use.
+        let given = Tensor(shape: [n])
+        let withGiven = GradientTree(shards: shards, parameterCount: n, firstBuffer: given)
+        var outputs: [Int: Storage] = [:]
+        _ = withGiven.reduce(into: result, parallel: .serial) { (jobs: [GradientTree.Leaf]) -> [Float] in
+            for job in jobs { outputs[job.shard] = job.into.storage; job.into.copy(from: leaves[job.shard]) }
+            return jobs.map { _ in 0 }
+        }
+        #expect(result.toArray().map { $0.bitPattern } == expected.map { $0.bitPattern })
+        if shards == 2 { #expect(outputs[0] === given.storage && outputs[1] === result.storage) }
         if shards >= 4 {
             // A left-to-right sum differs somewhere: the test can tell the tree from a chain.
             var chain = leaves[0]

@@ -84,12 +84,15 @@ public final class Trainer {
         model = Transformer(config: config.model, maxBatch: objective.rowsPerShard)
         model.initialize(seed: config.train.seed)
         optimizer = AdamW(parameterCount: model.layout.count, config: config.train)
-        tree = GradientTree(shards: config.train.gradShards, parameterCount: model.layout.count)
         exchange = workers.size > 1
             ? GradientExchange(shards: config.train.gradShards, parameterCount: model.layout.count, workers: workers) : nil
         parallel = Parallel(threads: runtime.threads, deterministic: runtime.deterministic)
         sibling = workers.size == 1 && runtime.threads >= 2 && config.train.gradShards >= 2 && objective.concurrentShards
             ? Transformer(sharingParametersOf: model) : nil
+        // Two shards: shard 0 runs on the sibling, straight into the tree's one
+        // buffer (its own gradients), shard 1 on `model` into the result.
+        tree = GradientTree(shards: config.train.gradShards, parameterCount: model.layout.count,
+                            firstBuffer: config.train.gradShards == 2 ? sibling?.grads : nil)
         segments = model.layout.entries.map { AdamW.Segment(offset: $0.offset, count: $0.count, decay: $0.decay) }
     }
 

@@ -16,10 +16,15 @@ public final class GradientTree: @unchecked Sendable {
     /// One leaf's job: shard `shard`'s gradient, to be written into `into`.
     public typealias Leaf = (shard: Int, into: Tensor)
 
-    public init(shards: Int, parameterCount: Int) {
+    /// `firstBuffer`, if given, is the first node buffer (not allocated anew):
+    /// with two shards the tree's only buffer, which the caller can compute
+    /// shard 0's gradient in directly (Trainer: the second model's gradients).
+    public init(shards: Int, parameterCount: Int, firstBuffer: Tensor? = nil) {
         precondition(shards >= 1)
+        precondition(firstBuffer.map { $0.count == parameterCount } ?? true, "firstBuffer must hold parameterCount floats")
         self.shards = shards
         self.parameterCount = parameterCount
+        if let firstBuffer { buffers = [firstBuffer]; free = [0] }
     }
 
     /// Runs `leaf(shard, into)` for each shard in order — it must write shard's
