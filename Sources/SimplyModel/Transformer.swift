@@ -9,6 +9,10 @@ public final class Transformer: @unchecked Sendable {
     public let params: Tensor
     public let grads: Tensor
     public let maxBatch: Int
+    /// Which of the Trainer's two shard lanes this model serves: 0, or 1 for
+    /// a second model on another's parameters (`init(sharingParametersOf:)`).
+    /// Objectives with a frozen model of their own keep one per lane.
+    public let lane: Int
 
     let rope: RoPE
 
@@ -38,19 +42,20 @@ public final class Transformer: @unchecked Sendable {
     var lastWithLogits = true
 
     public convenience init(config: ModelConfig, maxBatch: Int) {
-        self.init(config: config, maxBatch: maxBatch, params: nil)
+        self.init(config: config, maxBatch: maxBatch, params: nil, lane: 0)
     }
 
     /// A second workspace on `other`'s parameters (the same storage, read
     /// only here): its own activations and gradients, so two gradient shards
     /// can run at once, one on each.
     public convenience init(sharingParametersOf other: Transformer) {
-        self.init(config: other.config, maxBatch: other.maxBatch, params: other.params)
+        self.init(config: other.config, maxBatch: other.maxBatch, params: other.params, lane: 1)
     }
 
-    init(config: ModelConfig, maxBatch: Int, params shared: Tensor?) {
+    init(config: ModelConfig, maxBatch: Int, params shared: Tensor?, lane: Int) {
         self.config = config
         self.maxBatch = maxBatch
+        self.lane = lane
         lastTokens = []
         lastTokens.reserveCapacity(maxBatch * config.seqLen)
         layout = ParameterLayout(config: config)

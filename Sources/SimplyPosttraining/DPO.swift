@@ -64,10 +64,10 @@ public final class DPOObjective: TrainingObjective {
     let examples: ExampleData
     let kind: DPOLoss.Kind
     let reference: Transformer
+    /// The reference for lane 1 when two shards run at once (same parameters).
+    var referenceSibling: Transformer?
     var rows: SequenceRows            // 2 rows per pair: chosen at 2i, rejected at 2i + 1
     var chosenTokens = 0              // loss tokens of the batch's chosen completions (for RPO's mean)
-    // One gradient shard's rows and the per-position gradient scale, allocated once.
-    var shardInputs: [Int32], shardTargets: [Int32], shardMask: [Float], scale: [Float]
     public let rowsPerShard: Int
     let pairs: Int
 
@@ -82,9 +82,6 @@ public final class DPOObjective: TrainingObjective {
         pairs = config.train.batchSize
         rowsPerShard = 2 * pairs / config.train.gradShards
         rows = SequenceRows(rows: 2 * pairs, seqLen: config.model.seqLen, pad: tokenizer.pad)
-        let n = rowsPerShard * config.model.seqLen
-        shardInputs = Array(repeating: 0, count: n); shardTargets = shardInputs
-        shardMask = Array(repeating: 0, count: n); scale = shardMask
         reference = try startingWeights(context, maxBatch: rowsPerShard)
     }
 
@@ -118,8 +115,18 @@ public final class DPOObjective: TrainingObjective {
         }
     }
 
+    /// Two shards may run at once: a shard's rows are its own arrays, and
+    /// lane 1 gets a reference model of its own on the same parameters.
+    public func prepareConcurrentShards() -> Bool {
+        referenceSibling = Transformer(sharingParametersOf: reference)
+        return true
+    }
+
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
-        let t = config.model.seqLen
+        let t = config.model.seqLen, n = rowsPerShard * t
+        let reference = model.lane == 1 ? referenceSibling! : self.reference
+        var shardInputs = [Int32](repeating: 0, count: n), shardTargets = shardInputs
+        var shardMask = [Float](repeating: 0, count: n), scale = shardMask
         rows.copyShard(shard, rows: rowsPerShard, inputs: &shardInputs, targets: &shardTargets, mask: &shardMask)
         _ = reference.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard, seqLen: t,
                               parallel: parallel)

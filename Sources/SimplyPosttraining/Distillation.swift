@@ -24,6 +24,8 @@ public final class DistillObjective: TrainingObjective {
     let config: ExperimentConfig
     let windows: PretrainObjective
     public let teacher: Transformer
+    /// The teacher for lane 1 when two shards run at once (same parameters).
+    var teacherSibling: Transformer?
     public let teacherCheckpoint: URL
     /// The windows' data and the teacher: source "DATA + teacher CHECKPOINT",
     /// sha256 over the data's sha256 and the teacher's state_sha256.
@@ -86,10 +88,18 @@ public final class DistillObjective: TrainingObjective {
     public func dataCursor(step: Int) -> JSONValue { windows.dataCursor(step: step) }
     public func loadBatch(step: Int) -> String { windows.loadBatch(step: step) }
 
+    /// Two shards may run at once: a shard's rows are its own arrays, and
+    /// lane 1 gets a teacher of its own on the same parameters.
+    public func prepareConcurrentShards() -> Bool {
+        teacherSibling = Transformer(sharingParametersOf: teacher)
+        return true
+    }
+
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
         let t = config.model.seqLen, rows = rowsPerShard
-        windows.loadShard(shard)
-        let inputs = windows.shardInputs, targets = windows.shardTargets, w = windows.shardWeights
+        let teacher = model.lane == 1 ? teacherSibling! : self.teacher
+        let (inputs, targets) = windows.shardRows(shard)
+        let w = windows.shardWeights
         // The frozen teacher: logits only (its CE is a metric).
         let teacherCE = teacher.forward(tokens: inputs, targets: targets, weights: w, batch: rows, seqLen: t, parallel: parallel)
         // Student: the forward writes the CE gradient (mean over the global batch), scaled to α·CE,

@@ -57,7 +57,6 @@ public final class RewardObjective: TrainingObjective {
     let examples: ExampleData
     var batch: SequenceRows
     let zeroWeights: [Float]
-    var shardInputs: [Int32], shardTargets: [Int32], shardMask: [Float]   // one shard, allocated once
     let pairsPerShard: Int
     public let rowsPerShard: Int
 
@@ -72,7 +71,6 @@ public final class RewardObjective: TrainingObjective {
         rowsPerShard = 2 * pairsPerShard
         batch = SequenceRows(rows: 2 * config.train.batchSize, seqLen: config.model.seqLen, pad: tokenizer.pad)
         zeroWeights = Array(repeating: 0, count: rowsPerShard * config.model.seqLen)
-        shardInputs = Array(repeating: 0, count: zeroWeights.count); shardTargets = shardInputs; shardMask = zeroWeights
     }
 
     public var tokensPerStep: Int { 2 * config.train.batchSize * config.model.seqLen }
@@ -89,8 +87,13 @@ public final class RewardObjective: TrainingObjective {
         return h.finalizeHex()
     }
 
+    /// Two shards may run at once: a shard's rows are its own arrays.
+    public func prepareConcurrentShards() -> Bool { true }
+
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
         let t = config.model.seqLen, n = rowsPerShard * t, lo = shard * n
+        var shardInputs = [Int32](repeating: 0, count: n), shardTargets = shardInputs
+        var shardMask = [Float](repeating: 0, count: n)
         batch.copyShard(shard, rows: rowsPerShard, inputs: &shardInputs, targets: &shardTargets, mask: &shardMask)
         _ = model.forward(tokens: shardInputs, targets: shardTargets,
                           weights: zeroWeights, batch: rowsPerShard, seqLen: t, parallel: parallel, withLogits: false)

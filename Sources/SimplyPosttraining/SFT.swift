@@ -41,7 +41,7 @@ public final class SFTObjective: TrainingObjective {
     }
 
     /// Two shards may run at once: a shard's rows are its own arrays.
-    public var concurrentShards: Bool { true }
+    public func prepareConcurrentShards() -> Bool { true }
 
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
         let t = config.model.seqLen, n = rowsPerShard * t

@@ -73,6 +73,7 @@ import SimplyTrain
         #expect(records[3].loss != records[0].loss)   // the policy moved away from the reference
 
         let (_, b) = try objective(config, threads: 2)
+        #expect(b.concurrentShardLanes == 2 && a.concurrentShardLanes == 1)   // two shards at once, two references
         let lines = (0..<4).map { _ in b.trainStep().hashLine.serialized() }
         #expect(lines == records.map { $0.hashLine.serialized() })
 

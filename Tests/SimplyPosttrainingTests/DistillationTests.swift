@@ -95,6 +95,8 @@ private func records(_ config: ExperimentConfig, threads: Int) throws -> (lines:
     let runtime = RuntimeOptions(threads: threads, deterministic: true)
     let objective = try posttrainingObjectiveFactory(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: nil))
     let trainer = Trainer(config: config, objective: objective, runtime: runtime)
+    // Two threads and two shards: the shards run at once, each with its own teacher.
+    #expect(trainer.concurrentShardLanes == (threads >= 2 && config.train.gradShards >= 2 ? 2 : 1))
     let r = (0..<config.train.steps).map { _ in trainer.trainStep() }
     return (r.map { $0.hashLine.serialized() }, r)
 }

@@ -142,6 +142,7 @@ func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
         config.posttrain.rewardCenterCoefficient = 0.01
         func run(_ threads: Int) throws -> ([String], [[Metric]]) {
             let t = try rewardTrainer(config, threads: threads)
+            #expect(t.concurrentShardLanes == min(threads, 2))
             let records = (0..<config.train.steps).map { _ in t.trainStep() }
             return (records.map { $0.hashLine.serialized() }, records.map(\.metrics))
         }

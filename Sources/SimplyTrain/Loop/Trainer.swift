@@ -87,7 +87,8 @@ public final class Trainer {
         exchange = workers.size > 1
             ? GradientExchange(shards: config.train.gradShards, parameterCount: model.layout.count, workers: workers) : nil
         parallel = Parallel(threads: runtime.threads, deterministic: runtime.deterministic)
-        sibling = workers.size == 1 && runtime.threads >= 2 && config.train.gradShards >= 2 && objective.concurrentShards
+        sibling = workers.size == 1 && runtime.threads >= 2 && config.train.gradShards >= 2
+            && objective.prepareConcurrentShards()
             ? Transformer(sharingParametersOf: model) : nil
         // Two shards: shard 0 runs on the sibling, straight into the tree's one
         // buffer (its own gradients), shard 1 on `model` into the result.

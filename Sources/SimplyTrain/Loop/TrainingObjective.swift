@@ -82,16 +82,19 @@ public protocol TrainingObjective: AnyObject {
     /// and loads it with the checkpoint and hashes it after AdamW's moments,
     /// so a resume mid-way through it continues bit for bit. Default: none.
     var stateTensors: [CheckpointTensor] { get }
-    /// True when `shardGradient` may run for two shards at once, on two
-    /// models that share parameters: it keeps no per-shard buffers in the
-    /// objective and writes nothing but the model it is given. Default: false.
-    var concurrentShards: Bool { get }
+    /// Asked once, by a Trainer that would run two shards at once (lane 0 on
+    /// its model, lane 1 on a second model sharing the parameters; `model.lane`
+    /// says which): true when `shardGradient` may then run for two shards at
+    /// once. It must keep no per-shard buffers in the objective and write
+    /// nothing but the model it is given (a frozen model of its own needs one
+    /// per lane, made here). Default: false (shards run one after another).
+    func prepareConcurrentShards() -> Bool
 }
 
 extension TrainingObjective {
     public var freshParameters: Set<String> { [] }
     public var stateTensors: [CheckpointTensor] { [] }
-    public var concurrentShards: Bool { false }
+    public func prepareConcurrentShards() -> Bool { false }
     public func loadBatch(step: Int, policy: Transformer, parallel: Parallel) -> String { loadBatch(step: step) }
 }
 
