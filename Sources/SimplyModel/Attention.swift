@@ -24,6 +24,15 @@ public struct Attention: Sendable {
     /// Query rows per causal block.
     public static let block = 32
 
+    /// The share of the T×T score entries the causal blocks compute: rows
+    /// r0..<r1 of each block take columns 0..<r1 (0.5625 at T = 256).
+    public static func causalFraction(seqLen t: Int) -> Double {
+        if t <= 0 { return 0 }
+        var entries = 0
+        for r0 in stride(from: 0, to: t, by: block) { let r1 = min(t, r0 + block); entries += (r1 - r0) * r1 }
+        return Double(entries) / Double(t * t)
+    }
+
     var group: Int { heads / kvHeads }
     var scale: Float { 1 / Float(headDim).squareRoot() }
 

@@ -74,6 +74,16 @@ import SimplyModel
 
     func bits(_ t: Tensor) -> [UInt32] { (0..<t.count).map { t.pointer[$0].bitPattern } }
 
+    /// The share of score entries the blocks compute, against counting them one by one.
+    @Test func causalFractionCountsTheBlocksEntries() {
+        for t in [1, 31, 32, 33, 100, 128, 256] {
+            var entries = 0
+            for row in 0..<t { entries += min(t, (row / Attention.block + 1) * Attention.block) }
+            #expect(Attention.causalFraction(seqLen: t) == Double(entries) / Double(t * t), "T = \(t)")
+        }
+        #expect(Attention.causalFraction(seqLen: 256) == 0.5625)
+    }
+
     /// Shapes around the block edges (T below, at and past multiples of the
     /// block, T = 1), grouped and plain heads; 1 and 2 threads.
     @Test(arguments: [(2, 37, 4, 2, 8), (1, 70, 3, 3, 16), (1, 64, 2, 1, 4), (2, 1, 2, 2, 8), (1, 33, 2, 2, 32), (1, 96, 2, 1, 8)])

@@ -129,7 +129,9 @@ public enum Benchmark {
         let linearMatmul = linear.reduce(0.0) { $0 + ($1.seconds[kernel]?[kernelThreads] ?? 0) * Double($1.shape.count) }
             / Double(lanes)
         // Attention products run serially inside the (row, head) loop that the threads split.
-        let attentionMatmul = attention.reduce(0.0) { $0 + ($1.seconds["deterministic"]?[1] ?? 0) * Double($1.shape.count) }
+        // Timed at full T×T; the causal blocks run only part of each product.
+        let attentionMatmul = Attention.causalFraction(seqLen: c.seqLen)
+            * attention.reduce(0.0) { $0 + ($1.seconds["deterministic"]?[1] ?? 0) * Double($1.shape.count) }
             / Double(min(o.threads, config.train.batchSize * c.nHeads))
         phases.append(("linear_matmul_estimate", .double(linearMatmul)))
         phases.append(("attention_matmul_estimate", .double(attentionMatmul)))
