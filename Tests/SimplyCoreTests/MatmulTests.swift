@@ -104,6 +104,8 @@ let matmulLayouts: [(Bool, Bool)] = [(false, false), (true, false), (false, true
         let shapes: [(Int, Int, Int)] = [
             (130, 257, 96), (257, 130, 96), (67, 45, 700), (20, 1100, 100),
             (33, 1000, 80), (200, 33, 400), (128, 128, 128), (131, 61, 513),
+            // Several column blocks and k blocks in one product.
+            (45, 1100, 700), (131, 600, 530),
         ]
         for (index, (m, n, k)) in shapes.enumerated() {
             for accumulate in [false, true] {
