@@ -37,6 +37,8 @@ public final class GRPOObjective: TrainingObjective {
     let sampling: SamplingConfig
     let rewards: [(reward: any RewardFunction, weight: Double)]
     let reference: Transformer?
+    /// The reference for lane 1 when two shards run at once (same parameters).
+    var referenceSibling: Transformer?
     var sampler: Sampler?
     let workers: Workers
     let groupSize: Int, prompts: Int, completions: Int
@@ -50,8 +52,6 @@ public final class GRPOObjective: TrainingObjective {
     var completionTokens: [Int]
     var batchTokens = 0
     var rolloutMetrics: [Metric] = []
-    // One gradient shard's rows and per-position gradient scale, allocated once.
-    var shardInputs: [Int32], shardTargets: [Int32], shardMask: [Float], scale: [Float]
 
     /// `rewards`: the reward functions and their weights; nil reads them from
     /// `grpo.rewards`. A library user plugs in their own `RewardFunction` here.
@@ -87,9 +87,6 @@ public final class GRPOObjective: TrainingObjective {
         advantages = Array(repeating: 0, count: completions)
         oldLogps = Array(repeating: [], count: completions)
         completionTokens = Array(repeating: 0, count: completions)
-        let n = rowsPerShard * t
-        shardInputs = Array(repeating: 0, count: n); shardTargets = shardInputs
-        shardMask = Array(repeating: 0, count: n); scale = shardMask
     }
 
     /// `grpo.rewards` (or `ppo.rewards`, `section` names it in errors):
@@ -201,7 +198,7 @@ public final class GRPOObjective: TrainingObjective {
     }
 
     /// Per row of the last forward: the completion tokens' log-probabilities (−CE).
-    func completionLogProbs(_ model: Transformer) -> [[Double]] {
+    func completionLogProbs(_ model: Transformer, mask shardMask: [Float]) -> [[Double]] {
         let t = config.model.seqLen, losses = model.positionLosses
         return (0..<rowsPerShard).map { r in
             (0..<t).compactMap { j in shardMask[r * t + j] != 0 ? -Double(losses[r * t + j]) : nil }
@@ -210,8 +207,6 @@ public final class GRPOObjective: TrainingObjective {
 
     /// Mean entropy of the policy's next-token distribution over the shard's
     /// completion positions, summed (divided by the batch's completion tokens).
-    func entropySum(_ model: Transformer) -> Double { Self.entropySum(model, mask: shardMask) }
-
     /// Σ over the last forward's positions with mask ≠ 0 of the entropy of
     /// the next-token distribution (PPO shares it).
     static func entropySum(_ model: Transformer, mask shardMask: [Float]) -> Double {
@@ -231,22 +226,30 @@ public final class GRPOObjective: TrainingObjective {
         return sum
     }
 
+    /// Two shards may run at once: a shard's rows are its own arrays, and
+    /// lane 1 gets a reference model of its own on the same parameters.
+    public func prepareConcurrentShards() -> Bool {
+        referenceSibling = reference.map { Transformer(sharingParametersOf: $0) }
+        return true
+    }
+
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
-        let t = config.model.seqLen
+        let t = config.model.seqLen, n = rowsPerShard * t
+        var shardInputs = [Int32](repeating: 0, count: n), shardTargets = shardInputs
+        var shardMask = [Float](repeating: 0, count: n), scale = shardMask
         rows.copyShard(shard, rows: rowsPerShard, inputs: &shardInputs, targets: &shardTargets, mask: &shardMask)
         var refLogps: [[Double]]? = nil
-        if let reference {
+        if let reference = model.lane == 1 ? referenceSibling : reference {
             _ = reference.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard,
                                   seqLen: t, parallel: parallel)
-            refLogps = completionLogProbs(reference)
+            refLogps = completionLogProbs(reference, mask: shardMask)
         }
         _ = model.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard, seqLen: t,
                           parallel: parallel)
-        let logps = completionLogProbs(model)
-        let entropy = entropySum(model)
+        let logps = completionLogProbs(model, mask: shardMask)
+        let entropy = Self.entropySum(model, mask: shardMask)
 
         var loss = 0.0, kl = 0.0, low = 0, high = 0
-        for i in scale.indices { scale[i] = 0 }
         for r in 0..<rowsPerShard {
             let g = shard * rowsPerShard + r
             let c = GRPOLoss.Completion(logps: logps[r], oldLogps: Array(oldLogps[g].prefix(logps[r].count)), refLogps: refLogps?[r] ?? logps[r],

@@ -114,6 +114,7 @@ import SimplyTrain
         #expect(Set(records.map(\.batchSHA256)).count == 4, "each step samples new completions")
 
         let (_, b) = try objective(c, threads: 2)
+        #expect(b.concurrentShardLanes == (c.train.gradShards >= 2 ? 2 : 1))
         #expect((0..<4).map { _ in b.trainStep().hashLine.serialized() } == records.map { $0.hashLine.serialized() })
 
         let (_, d) = try objective(c, threads: 2)
