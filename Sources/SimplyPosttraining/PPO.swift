@@ -69,8 +69,6 @@ public final class PPOObjective: TrainingObjective {
     var miniRows: [Int] = []
     var miniTokens = 0
     var rolloutMetrics: [Metric] = []
-    // One gradient shard, allocated once.
-    var shardInputs: [Int32], shardTargets: [Int32], shardMask: [Float], scale: [Float]
 
     /// `rewards`: the reward functions and their weights; nil reads them from `ppo.rewards`.
     public init(_ context: ObjectiveContext, rewards custom: [(reward: any RewardFunction, weight: Double)]? = nil) throws {
@@ -116,9 +114,6 @@ public final class PPOObjective: TrainingObjective {
         stateTensors = [("tokens", tokens), ("lengths", lengths), ("logprobs", logps), ("ref_logprobs", refLogps),
                         ("values", values), ("scores", scores)].map { CheckpointTensor(name: "ppo.rollout." + $0.0, tensor: $0.1) }
         rows = SequenceRows(rows: b, seqLen: t, pad: examples.tokenizer.pad)
-        let n = rowsPerShard * t
-        shardInputs = Array(repeating: 0, count: n); shardTargets = shardInputs
-        shardMask = Array(repeating: 0, count: n); scale = shardMask
     }
 
     var stepsPerRollout: Int { epochs * miniBatches }
@@ -265,8 +260,14 @@ public final class PPOObjective: TrainingObjective {
         ]
     }
 
+    /// Two shards may run at once: a shard's rows are its own arrays, and the
+    /// rollout (reference log-probs included) is only read here.
+    public func prepareConcurrentShards() -> Bool { true }
+
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
-        let t = config.model.seqLen
+        let t = config.model.seqLen, n = rowsPerShard * t
+        var shardInputs = [Int32](repeating: 0, count: n), shardTargets = shardInputs
+        var shardMask = [Float](repeating: 0, count: n), scale = shardMask
         let mine = Array(miniRows[(shard * rowsPerShard)..<((shard + 1) * rowsPerShard)])
         for (r, g) in mine.enumerated() {
             for j in 0..<t {
@@ -285,7 +286,6 @@ public final class PPOObjective: TrainingObjective {
         var policyLoss = 0.0, valueLoss = 0.0, policyClipped = 0, valueClipped = 0, approxKL = 0.0, ratio = 0.0
         var scoreGradients: [(row: Int, gradient: Float)] = []
         scoreGradients.reserveCapacity(positions.count)
-        for i in scale.indices { scale[i] = 0 }
         var q = 0
         for (r, g) in mine.enumerated() {
             // The row's completion positions come in order, one per token of the rollout.

@@ -129,6 +129,7 @@ import SimplyTrain
         #expect(Set(records.map(\.batchSHA256)).count == 8, "each step trains on another minibatch")
 
         let (_, b) = try objective(c, threads: 2)
+        #expect(b.concurrentShardLanes == (c.train.gradShards >= 2 ? 2 : 1))
         #expect((0..<8).map { _ in b.trainStep().hashLine.serialized() } == records.map { $0.hashLine.serialized() })
 
         let (_, e) = try objective(c, threads: 1)
