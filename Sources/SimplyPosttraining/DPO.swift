@@ -125,9 +125,8 @@ public final class DPOObjective: TrainingObjective {
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
         let t = config.model.seqLen, n = rowsPerShard * t
         let reference = model.lane == 1 ? referenceSibling! : self.reference
-        var shardInputs = [Int32](repeating: 0, count: n), shardTargets = shardInputs
-        var shardMask = [Float](repeating: 0, count: n), scale = shardMask
-        rows.copyShard(shard, rows: rowsPerShard, inputs: &shardInputs, targets: &shardTargets, mask: &shardMask)
+        let (shardInputs, shardTargets, shardMask) = rows.shard(shard, rows: rowsPerShard)
+        var scale = [Float](repeating: 0, count: n)
         _ = reference.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard, seqLen: t,
                               parallel: parallel)
         let ref = rowLogProbs(reference, mask: shardMask[...])

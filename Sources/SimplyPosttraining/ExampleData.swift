@@ -103,16 +103,11 @@ public struct SequenceRows: Sendable {
         set(row: 2 * pair + 1, e.sequences[0] + e.sequences[2])
     }
 
-    /// Copies the `rows`-row gradient shard `shard` into buffers the caller
-    /// allocated once, so the training step allocates nothing.
-    public func copyShard(_ shard: Int, rows: Int, inputs: inout [Int32], targets: inout [Int32], mask: inout [Float]) {
+    /// The `rows`-row gradient shard `shard`: its own arrays, so two shards
+    /// can be read at once (Trainer's concurrent shards).
+    public func shard(_ shard: Int, rows: Int) -> (inputs: [Int32], targets: [Int32], mask: [Float]) {
         let n = rows * seqLen, lo = shard * n
-        precondition(inputs.count == n && targets.count == n && mask.count == n, "shard buffers must hold \(n) positions")
-        for i in 0..<n {
-            inputs[i] = self.inputs[lo + i]
-            targets[i] = self.targets[lo + i]
-            mask[i] = self.mask[lo + i]
-        }
+        return (Array(inputs[lo..<(lo + n)]), Array(targets[lo..<(lo + n)]), Array(mask[lo..<(lo + n)]))
     }
 
     /// Input position of the last real token of `row` (where a score head reads).

@@ -205,8 +205,6 @@ public final class GRPOObjective: TrainingObjective {
         }
     }
 
-    /// Mean entropy of the policy's next-token distribution over the shard's
-    /// completion positions, summed (divided by the batch's completion tokens).
     /// Σ over the last forward's positions with mask ≠ 0 of the entropy of
     /// the next-token distribution (PPO shares it).
     static func entropySum(_ model: Transformer, mask shardMask: [Float]) -> Double {
@@ -235,9 +233,8 @@ public final class GRPOObjective: TrainingObjective {
 
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
         let t = config.model.seqLen, n = rowsPerShard * t
-        var shardInputs = [Int32](repeating: 0, count: n), shardTargets = shardInputs
-        var shardMask = [Float](repeating: 0, count: n), scale = shardMask
-        rows.copyShard(shard, rows: rowsPerShard, inputs: &shardInputs, targets: &shardTargets, mask: &shardMask)
+        let (shardInputs, shardTargets, shardMask) = rows.shard(shard, rows: rowsPerShard)
+        var scale = [Float](repeating: 0, count: n)
         var refLogps: [[Double]]? = nil
         if let reference = model.lane == 1 ? referenceSibling : reference {
             _ = reference.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard,

@@ -92,9 +92,7 @@ public final class RewardObjective: TrainingObjective {
 
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
         let t = config.model.seqLen, n = rowsPerShard * t, lo = shard * n
-        var shardInputs = [Int32](repeating: 0, count: n), shardTargets = shardInputs
-        var shardMask = [Float](repeating: 0, count: n)
-        batch.copyShard(shard, rows: rowsPerShard, inputs: &shardInputs, targets: &shardTargets, mask: &shardMask)
+        let (shardInputs, shardTargets, _) = batch.shard(shard, rows: rowsPerShard)
         _ = model.forward(tokens: shardInputs, targets: shardTargets,
                           weights: zeroWeights, batch: rowsPerShard, seqLen: t, parallel: parallel, withLogits: false)
         // Score positions relative to this shard's forward.

@@ -45,9 +45,7 @@ public final class SFTObjective: TrainingObjective {
 
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
         let t = config.model.seqLen, n = rowsPerShard * t
-        var shardInputs = [Int32](repeating: 0, count: n), shardTargets = shardInputs
-        var shardMask = [Float](repeating: 0, count: n)
-        batch.copyShard(shard, rows: rowsPerShard, inputs: &shardInputs, targets: &shardTargets, mask: &shardMask)
+        let (shardInputs, shardTargets, shardMask) = batch.shard(shard, rows: rowsPerShard)
         // The mean over the global batch's loss tokens.
         let scale = 1 / Float(max(lossTokens, 1))
         let shardWeights = shardMask.map { $0 * scale }

@@ -67,6 +67,29 @@ func runMatmulCase(_ t: MatmulCase, withReference: Bool = true) -> (fast: [UInt3
     return (fast.map(\.bitPattern), withReference ? reference.map(\.bitPattern) : [])
 }
 
+/// Every (m, n, k) of the grid in one layout, each against the reference;
+/// shape number i (in loop order) gets padded strides when i % padEvery ==
+/// padRemainder. Returns how many shapes ran and the ones that differ.
+func gridMismatches(ms: [Int], ns: [Int], ks: [Int], layout: Int, accumulate: Bool,
+                    padEvery: Int, padRemainder: Int, pads: (a: Int, b: Int, c: Int)) -> (count: Int, mismatches: [String]) {
+    var index = 0, mismatches: [String] = []
+    for m in ms {
+        for n in ns {
+            for k in ks {
+                let padded = index % padEvery == padRemainder
+                let t = MatmulCase(m: m, n: n, k: k,
+                                   transA: matmulLayouts[layout].0, transB: matmulLayouts[layout].1,
+                                   accumulate: accumulate,
+                                   padA: padded ? pads.a : 0, padB: padded ? pads.b : 0, padC: padded ? pads.c : 0)
+                let r = runMatmulCase(t)
+                if r.fast != r.reference { mismatches.append(t.description) }
+                index += 1
+            }
+        }
+    }
+    return (index, mismatches)
+}
+
 /// (transA, transB) for A·B, Aᵀ·B, A·Bᵀ, Aᵀ·Bᵀ.
 let matmulLayouts: [(Bool, Bool)] = [(false, false), (true, false), (false, true), (true, true)]
 
@@ -76,22 +99,9 @@ let matmulLayouts: [(Bool, Bool)] = [(false, false), (true, false), (false, true
     @Test(arguments: [0, 1, 2, 3], [false, true])
     func awkwardShapesMatchReferenceBitForBit(layout: Int, accumulate: Bool) {
         let dims = [1, 3, 7, 16, 33, 65, 127]
-        var index = 0, mismatches: [String] = []
-        for m in dims {
-            for n in dims {
-                for k in dims {
-                    let padded = index % 3 == 0
-                    let t = MatmulCase(m: m, n: n, k: k,
-                                       transA: matmulLayouts[layout].0, transB: matmulLayouts[layout].1,
-                                       accumulate: accumulate,
-                                       padA: padded ? 3 : 0, padB: padded ? 5 : 0, padC: padded ? 2 : 0)
-                    let r = runMatmulCase(t)
-                    if r.fast != r.reference { mismatches.append(t.description) }
-                    index += 1
-                }
-            }
-        }
-        #expect(index == 343)
+        let (count, mismatches) = gridMismatches(ms: dims, ns: dims, ks: dims, layout: layout, accumulate: accumulate,
+                                                 padEvery: 3, padRemainder: 0, pads: (3, 5, 2))
+        #expect(count == 343)
         #expect(mismatches.count == 0, "differs from reference: \(mismatches.prefix(5))")
     }
 
@@ -130,22 +140,9 @@ let matmulLayouts: [(Bool, Bool)] = [(false, false), (true, false), (false, true
     @Test(arguments: [0, 1, 2, 3], [false, true])
     func tileEdgesMatchReferenceBitForBit(layout: Int, accumulate: Bool) {
         let ms = [1, 5, 6, 13, 14, 15, 29], ns = [1, 15, 16, 31, 32, 33, 65], ks = [1, 2, 255, 256, 257, 520]
-        var index = 0, mismatches: [String] = []
-        for m in ms {
-            for n in ns {
-                for k in ks {
-                    let padded = index % 2 == 1
-                    let t = MatmulCase(m: m, n: n, k: k,
-                                       transA: matmulLayouts[layout].0, transB: matmulLayouts[layout].1,
-                                       accumulate: accumulate,
-                                       padA: padded ? 1 : 0, padB: padded ? 3 : 0, padC: padded ? 5 : 0)
-                    let r = runMatmulCase(t)
-                    if r.fast != r.reference { mismatches.append(t.description) }
-                    index += 1
-                }
-            }
-        }
-        #expect(index == 294)
+        let (count, mismatches) = gridMismatches(ms: ms, ns: ns, ks: ks, layout: layout, accumulate: accumulate,
+                                                 padEvery: 2, padRemainder: 1, pads: (1, 3, 5))
+        #expect(count == 294)
         #expect(mismatches.count == 0, "differs from reference: \(mismatches.prefix(5))")
     }
 

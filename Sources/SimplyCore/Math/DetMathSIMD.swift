@@ -75,13 +75,7 @@ public enum Lanes {
     /// x[j] = DetMath.exp(x[j] − shift) for j in 0..<n.
     @inlinable
     public static func expShifted(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) {
-        let s8 = SIMD8<Float>(repeating: shift)
-        var j = 0
-        while j + 8 <= n {
-            store(DetMath.exp(load(x + j) - s8), x + j)
-            j += 8
-        }
-        while j < n { x[j] = DetMath.exp(x[j] - shift); j += 1 }
+        expShifted(x, UnsafePointer(x), n, shift: shift)
     }
 
     /// dst[j] = DetMath.exp(src[j] − shift) for j in 0..<n.
