@@ -213,6 +213,26 @@ let matmulLayouts: [(Bool, Bool)] = [(false, false), (true, false), (false, true
         #expect(same)
     }
 
+    /// MatmulClock (what `simply bench` reports as the products' time inside a
+    /// step) counts every product's FLOPs while it runs, nothing once stopped,
+    /// and the product it times keeps its bits. Other tests' products may run
+    /// at the same time and be counted too, hence ≥ for the running clock.
+    @Test func matmulClockCountsProductsWhileRunning() {
+        let shape = MatmulCase(m: 150, n: 140, k: 300, transB: true, threads: 2)
+        MatmulClock.start()
+        let timed = runMatmulCase(shape)
+        var serial = shape
+        serial.threads = 1
+        _ = runMatmulCase(serial, withReference: false)
+        let counted = MatmulClock.stop()
+        #expect(timed.fast == timed.reference)
+        #expect(counted.flops >= 2 * 2 * 150 * 140 * 300)
+        #expect(counted.threadSeconds > 0)
+        _ = runMatmulCase(shape, withReference: false)
+        let afterStop = MatmulClock.stop()
+        #expect(afterStop.flops == counted.flops && afterStop.threadSeconds == counted.threadSeconds)
+    }
+
     /// Empty products: k = 0 gives C = 0 (or C unchanged when accumulating);
     /// m = 0 or n = 0 touches nothing.
     @Test func emptyShapes() {

@@ -45,6 +45,12 @@ import Testing
         let attention = 6 * 2 * t * t * hd * batch * heads * l
         #expect(j["train"]?["matmul_flops_per_step"]?.doubleValue == Double(linear + attention))
         #expect(j["train"]?["tokens_per_step"]?.intValue == batch * t)
+        // MatmulClock saw exactly those products in the measured steps, and they took part of the threads' time.
+        let inStep = j["train"]?["matmul_in_step"]
+        #expect(inStep?["flops_per_step"]?.doubleValue == Double(linear + attention))
+        let share = inStep?["share_of_thread_time"]?.doubleValue ?? .nan
+        #expect(share > 0 && share < 1, "share_of_thread_time = \(share)")
+        #expect((inStep?["gflops_per_thread"]?.doubleValue).map { $0 > 0 && $0.isFinite } == true)
 
         for path in [["train", "tokens_per_sec"], ["train", "gflops"], ["train", "step_sec_mean"],
                      ["forward", "tokens_per_sec"], ["sample", "tokens_per_sec"],

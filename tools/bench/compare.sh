@@ -34,8 +34,8 @@ for config in $CONFIGS; do
     "$SIMPLY" bench --experiment_config "$config" --deterministic --threads "$THREADS" --steps "$STEPS" \
       --kernel_seconds 0.1 --json "$OUT/simply-$config-$round.json" > "$OUT/simply-$config-$round.txt"
     echo "[$config round $round/$ROUNDS] torch_peer.py --threads $THREADS" >&2
-    OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} "$PYTHON" tools/bench/torch_peer.py --experiment_config "$config" --threads "$THREADS" --steps "$STEPS" \
-      > "$OUT/torch-$config-$round.json"
+    OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} "$PYTHON" tools/bench/torch_peer.py --experiment_config "$config" --threads "$THREADS" --steps "$STEPS" --profile_steps 2 \
+      > "$OUT/torch-$config-$round.json" 2> >(grep -v '^USDT:' >&2)   # torch.profiler's start/stop lines
   done
 done
 fi
@@ -61,6 +61,23 @@ for c in configs:
     tm = max(x["peak_rss_bytes"] for x in t)
     print(f"{c:7} {st:12.0f} {tt:12.0f} {st / tt:6.2f} {best[1] / best[0]:15.2f} {gf:11.2f} {sq:9.1f} {100 * gf / sq:5.1f} "
           f"{md:10.1f} {100 * gf / md:5.1f} {mib(sm):10.1f} {mib(tm):9.1f}")
+print()
+print("matrix products inside the step (medians; Simply: MatmulClock, PyTorch: aten::mm/addmm/bmm under torch.profiler)")
+print(f"{'config':7} {'Simply GF/s':>11} {'torch GF/s':>10} {'speed ratio':>11} {'Simply share':>12} {'torch share':>11} {'ceiling':>7}")
+for c in configs:
+    s = [json.load(open(f"{out}/simply-{c}-{r}.json")) for r in range(1, rounds + 1)]
+    t = [json.load(open(f"{out}/torch-{c}-{r}.json")) for r in range(1, rounds + 1)]
+    if not all("matmul_in_step" in x["train"] for x in s) or not all("matmul_sec_per_step" in x for x in t):
+        print(f"{c:7} (not in these JSON files)"); continue
+    sg = med(x["train"]["matmul_in_step"]["gflops_per_thread"] * x["run"]["threads"] for x in s)
+    tg = med(x["matmul_gflops"] for x in t)
+    ss = med(x["train"]["matmul_in_step"]["share_of_thread_time"] for x in s)
+    ts = med(x["matmul_share_of_step"] for x in t)
+    print(f"{c:7} {sg:11.1f} {tg:10.1f} {sg / tg:11.2f} {100 * ss:11.1f}% {100 * ts:10.1f}% {1 / ts:7.2f}")
+print("GF/s: the products' FLOPs over their time in the step, for all threads together (Simply: thread-seconds")
+print("over threads); share: of the step's time; ceiling: the tokens/s ratio Simply would reach if its products ran")
+print("exactly as fast as PyTorch's in-step sgemm (MKL) and nothing else in its step took any time (1 / torch share).")
+print()
 print("ratio: Simply/PyTorch training tokens/s (medians over rounds); best-step ratio: PyTorch's fastest step time")
 print("over Simply's (all rounds); %sq, %mdl: Simply's training GFLOP/s (median) as a share of OpenBLAS sgemm on")
 print("2 threads at a 1024 square and at the model's shapes (medians); MiB: peak RSS during training (max).")

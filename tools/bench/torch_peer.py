@@ -18,7 +18,9 @@ on them.
 
 Output (one JSON object, sorted keys): tokens_per_sec, step_sec_mean/min/
 median/max, peak_rss_bytes (ru_maxrss) and vm_hwm_bytes, parameters, threads,
-torch version.
+torch version; with --profile_steps N also matmul_sec_per_step (aten::mm/addmm/bmm
+self time under torch.profiler over N extra steps), matmul_gflops, and
+matmul_share_of_step (that time over the median unprofiled step).
 """
 import argparse, json, math, os, resource, statistics, sys, time
 
@@ -100,6 +102,24 @@ class Model(torch.nn.Module):
         return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1))
 
 
+# The ATen ops that are matrix products (MKL sgemm underneath); SDPA's products are inside its own op.
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm")
+
+
+def profile(step, steps, matmul_flops):
+    """Runs `steps` more steps under torch.profiler (after the timed ones: the profiler slows the
+    many small ops) and reports the matrix products' self time per step: the wall time of the
+    calling thread, MKL's threads working inside it. Each product takes milliseconds, so the
+    profiler barely changes its time. `matmul_flops`: the FLOPs of one step's products."""
+    from torch.profiler import profile as torch_profile, ProfilerActivity
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    mm_sec = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in MATMUL_OPS) * 1e-6 / steps
+    return dict(profile_steps=steps, matmul_sec_per_step=mm_sec, matmul_gflop_per_step=matmul_flops / 1e9,
+                matmul_gflops=matmul_flops / mm_sec / 1e9 if mm_sec > 0 else None)
+
+
 def vm_hwm():
     try:
         with open("/proc/self/status") as f:
@@ -119,6 +139,8 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup_steps", type=int, default=2)
     ap.add_argument("--attention", choices=["sdpa", "manual"], default="sdpa")
+    ap.add_argument("--profile_steps", type=int, default=0,
+                    help="after the timed steps, this many more under torch.profiler: how much of a step is matrix products")
     a = ap.parse_args()
     c = load_config(a.experiment_config, a.config_dir)
     torch.set_num_threads(a.threads)
@@ -160,6 +182,12 @@ def main():
         step_sec_median=statistics.median(times), step_sec_max=max(times),
         peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, vm_hwm_bytes=vm_hwm(),
     )
+    if a.profile_steps > 0:
+        # Every weight matrix is in three products per token (forward, input and weight
+        # gradients), 2 FLOPs per multiply-add; a tied embedding only as the LM head.
+        matrices = sum(p.numel() for p in decay if p is not model.embed or model.head is None)
+        out.update(profile(step, a.profile_steps, 6 * B * T * matrices))
+        out["matmul_share_of_step"] = out["matmul_sec_per_step"] / out["step_sec_median"]
     json.dump(out, sys.stdout, sort_keys=True)
     print()
 

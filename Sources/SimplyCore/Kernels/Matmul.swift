@@ -26,10 +26,12 @@ public enum Matmul {
         let product = PackedProduct(a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
                                     c: c, ldc: ldc, k: k, accumulate: accumulate)
 
+        let clock = MatmulClock.begin()
         // Below ~128×128×128 handing work to a second thread costs more than it saves
         // (measured on a 2-core VM).
         if parallel.threads == 1 || m * n * k < 1 << 21 {
             product.run(rows: 0..<m, cols: 0..<n)
+            MatmulClock.end(clock, threads: 1, m: m, n: n, k: k)
             return
         }
         let mr = PackedProduct.mr, nr = PackedProduct.nr
@@ -46,6 +48,7 @@ public enum Matmul {
                 product.run(rows: 0..<m, cols: panels.lowerBound * nr..<min(n, panels.upperBound * nr))
             }
         }
+        MatmulClock.end(clock, threads: parallel.threads, m: m, n: n, k: k)
     }
 
     /// Checks the shape and fills in default leading dimensions. Handles the

@@ -40,8 +40,13 @@ extension Matmul {
         let strips = parallel.threads > 1 && m * n * k >= 1 << 21 ? parallel.threads : 1
         let product = BLASProduct(a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB,
                                   c: c, ldc: ldc, n: n, k: k, accumulate: accumulate)
-        if strips == 1 { product.run(rows: 0..<m); return }
-        parallel.forEachRange(m, grain: 16) { rows in product.run(rows: rows) }
+        let clock = MatmulClock.begin()
+        if strips == 1 {
+            product.run(rows: 0..<m)
+        } else {
+            parallel.forEachRange(m, grain: 16) { rows in product.run(rows: rows) }
+        }
+        MatmulClock.end(clock, threads: strips, m: m, n: n, k: k)
     }
 }
 

@@ -29,6 +29,11 @@ public enum BenchTable {
                              + "  " + f(100 * x / step, 1).leftPad(5) + "%")
             }
         }
+        if let ms = t?["matmul_in_step"] {
+            lines.append("matrix products inside the step: \(f(num(ms["thread_sec_per_step"]), 3)) thread-s/step, "
+                         + "\(f(100 * num(ms["share_of_thread_time"])))% of the threads' time, "
+                         + "\(f(num(ms["gflops_per_thread"]))) GFLOP/s per thread")
+        }
         lines.append("")
         lines.append("matmul GFLOP/s (fastest call)        determ 1t  determ 2t  OpenBLAS 1t  OpenBLAS 2t")
         func kernelRow(_ label: String, _ v: JSONValue?) -> String {

@@ -48,11 +48,13 @@ public enum Benchmark {
         let timer = PhaseTimer()
         trainer.phaseTimer = timer
         var stepSeconds: [Double] = []
+        MatmulClock.start()
         for _ in 0..<o.steps {
             let t0 = monotonicSeconds()
             _ = trainer.trainStep()
             stepSeconds.append(monotonicSeconds() - t0)
         }
+        let inStep = MatmulClock.stop()
         trainer.phaseTimer = nil
         let trainSeconds = stepSeconds.reduce(0, +)
         let trainTokensPerSecond = Double(tokensPerStep * o.steps) / trainSeconds
@@ -194,6 +196,13 @@ public enum Benchmark {
                 ("matmul_flops_per_step", .double(matmulFlops)),
                 ("matmul_gflops", .double(matmulFlops / stepMean / 1e9)),
                 ("phase_sec_per_step", .object(phases)),
+                // Every product the measured steps ran (attention's too), timed where it ran.
+                ("matmul_in_step", .object([
+                    ("thread_sec_per_step", .double(inStep.threadSeconds / Double(o.steps))),
+                    ("share_of_thread_time", .double(inStep.threadSeconds / (trainSeconds * Double(o.threads)))),
+                    ("gflops_per_thread", .double(inStep.flops / inStep.threadSeconds / 1e9)),
+                    ("flops_per_step", .double(inStep.flops / Double(o.steps))),
+                ])),
             ])),
             ("forward", .object([
                 ("tokens_per_call", .int(n)), ("sec_per_call", .double(forwardSeconds)),
