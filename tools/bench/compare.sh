@@ -48,9 +48,10 @@ mib = lambda b: b / 2**20
 print(f"per-round JSON: {out}")
 print(f"{'config':7} {'Simply tok/s':>12} {'torch tok/s':>12} {'ratio':>6} {'best-step ratio':>15} {'Simply GF/s':>11} "
       f"{'BLAS2t sq':>9} {'%sq':>5} {'BLAS2t mdl':>10} {'%mdl':>5} {'Simply MiB':>10} {'torch MiB':>9}")
+runs = {c: ([json.load(open(f"{out}/simply-{c}-{r}.json")) for r in range(1, rounds + 1)],
+             [json.load(open(f"{out}/torch-{c}-{r}.json")) for r in range(1, rounds + 1)]) for c in configs}
 for c in configs:
-    s = [json.load(open(f"{out}/simply-{c}-{r}.json")) for r in range(1, rounds + 1)]
-    t = [json.load(open(f"{out}/torch-{c}-{r}.json")) for r in range(1, rounds + 1)]
+    s, t = runs[c]
     st, tt = med(x["train"]["tokens_per_sec"] for x in s), med(x["tokens_per_sec"] for x in t)
     # The fastest single step of all rounds: the closest figure to an idle machine.
     best = min(x["train"]["step_sec_min"] for x in s), min(x["step_sec_min"] for x in t)
@@ -65,8 +66,7 @@ print()
 print("matrix products inside the step (medians; Simply: MatmulClock, PyTorch: aten::mm/addmm/bmm under torch.profiler)")
 print(f"{'config':7} {'Simply GF/s':>11} {'torch GF/s':>10} {'speed ratio':>11} {'Simply share':>12} {'torch share':>11} {'ceiling':>7}")
 for c in configs:
-    s = [json.load(open(f"{out}/simply-{c}-{r}.json")) for r in range(1, rounds + 1)]
-    t = [json.load(open(f"{out}/torch-{c}-{r}.json")) for r in range(1, rounds + 1)]
+    s, t = runs[c]
     if not all("matmul_in_step" in x["train"] for x in s) or not all("matmul_sec_per_step" in x for x in t):
         print(f"{c:7} (not in these JSON files)"); continue
     sg = med(x["train"]["matmul_in_step"]["gflops_per_thread"] * x["run"]["threads"] for x in s)
@@ -75,7 +75,8 @@ for c in configs:
     ts = med(x["matmul_share_of_step"] for x in t)
     print(f"{c:7} {sg:11.1f} {tg:10.1f} {sg / tg:11.2f} {100 * ss:11.1f}% {100 * ts:10.1f}% {1 / ts:7.2f}")
 print("GF/s: the products' FLOPs over their time in the step, for all threads together (Simply: thread-seconds")
-print("over threads); share: of the step's time; ceiling: the tokens/s ratio Simply would reach if its products ran")
+print("over threads; attention's products included, while PyTorch's run inside SDPA and are not counted); share: of")
+print("the step's time; ceiling: the tokens/s ratio Simply would reach if its products ran")
 print("exactly as fast as PyTorch's in-step sgemm (MKL) and nothing else in its step took any time (1 / torch share).")
 print()
 print("ratio: Simply/PyTorch training tokens/s (medians over rounds); best-step ratio: PyTorch's fastest step time")

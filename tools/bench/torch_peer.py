@@ -106,18 +106,20 @@ class Model(torch.nn.Module):
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm")
 
 
-def profile(step, steps, matmul_flops):
+def profile(step, steps, matmul_flops, step_sec):
     """Runs `steps` more steps under torch.profiler (after the timed ones: the profiler slows the
     many small ops) and reports the matrix products' self time per step: the wall time of the
     calling thread, MKL's threads working inside it. Each product takes milliseconds, so the
-    profiler barely changes its time. `matmul_flops`: the FLOPs of one step's products."""
+    profiler barely changes its time. `matmul_flops`: the FLOPs of one step's products;
+    `step_sec`: the unprofiled step time the share is taken of."""
     from torch.profiler import profile as torch_profile, ProfilerActivity
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
             step()
     mm_sec = sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in MATMUL_OPS) * 1e-6 / steps
     return dict(profile_steps=steps, matmul_sec_per_step=mm_sec, matmul_gflop_per_step=matmul_flops / 1e9,
-                matmul_gflops=matmul_flops / mm_sec / 1e9 if mm_sec > 0 else None)
+                matmul_gflops=matmul_flops / mm_sec / 1e9 if mm_sec > 0 else None,
+                matmul_share_of_step=mm_sec / step_sec)
 
 
 def vm_hwm():
@@ -186,8 +188,7 @@ def main():
         # Every weight matrix is in three products per token (forward, input and weight
         # gradients), 2 FLOPs per multiply-add; a tied embedding only as the LM head.
         matrices = sum(p.numel() for p in decay if p is not model.embed or model.head is None)
-        out.update(profile(step, a.profile_steps, 6 * B * T * matrices))
-        out["matmul_share_of_step"] = out["matmul_sec_per_step"] / out["step_sec_median"]
+        out.update(profile(step, a.profile_steps, 6 * B * T * matrices, out["step_sec_median"]))
     json.dump(out, sys.stdout, sort_keys=True)
     print()
 

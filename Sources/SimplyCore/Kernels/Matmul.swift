@@ -48,7 +48,7 @@ public enum Matmul {
                 product.run(rows: 0..<m, cols: panels.lowerBound * nr..<min(n, panels.upperBound * nr))
             }
         }
-        MatmulClock.end(clock, threads: parallel.threads, m: m, n: n, k: k)
+        MatmulClock.end(clock, threads: parallel.chunkCount(byRows ? rowStrips : colPanels), m: m, n: n, k: k)
     }
 
     /// Checks the shape and fills in default leading dimensions. Handles the

@@ -46,7 +46,7 @@ extension Matmul {
         } else {
             parallel.forEachRange(m, grain: 16) { rows in product.run(rows: rows) }
         }
-        MatmulClock.end(clock, threads: strips, m: m, n: n, k: k)
+        MatmulClock.end(clock, threads: strips == 1 ? 1 : parallel.chunkCount(m, grain: 16), m: m, n: n, k: k)
     }
 }
 

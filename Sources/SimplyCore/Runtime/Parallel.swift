@@ -23,13 +23,18 @@ public struct Parallel: Sendable {
     public func forEachRange(_ count: Int, grain: Int = 1,
                              _ body: @Sendable (Range<Int>) -> Void) {
         if count <= 0 { return }
-        let chunks = min(threads, max(1, count / max(grain, 1)))
+        let chunks = chunkCount(count, grain: grain)
         if chunks == 1 { body(0..<count); return }
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let lo = count * c / chunks
             let hi = count * (c + 1) / chunks
             if lo < hi { body(lo..<hi) }
         }
+    }
+
+    /// How many sub-ranges (and so threads) `forEachRange(count, grain:)` uses.
+    public func chunkCount(_ count: Int, grain: Int = 1) -> Int {
+        min(threads, max(1, count / max(grain, 1)))
     }
 
     /// Runs body(0), …, body(count − 1) at once, each on its own thread
