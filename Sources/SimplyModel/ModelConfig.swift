@@ -28,6 +28,32 @@ public struct ModelConfig: Sendable, Equatable, Codable {
 
     public var headDim: Int { dModel / nHeads }
 
+    public static let maxVocabSize = 1 << 21
+    public static let maxDModel = 1 << 16
+    public static let maxLayers = 1 << 10
+    public static let maxDFF = 1 << 18
+    public static let maxSeqLen = 1 << 20
+
+    /// Floats of one model's parameters (the `ParameterLayout` count), in
+    /// Double so that it cannot overflow whatever the sizes.
+    public var parameterCountEstimate: Double {
+        let d = Double(dModel), hd = Double(dModel / max(1, nHeads)), f = Double(dFF), v = Double(vocabSize)
+        let layer = 2 * d + Double(nHeads) * hd * d * 2 + Double(nKVHeads) * hd * d * 2 + 3 * f * d
+        return v * d * (tieEmbeddings ? 1 : 2) + Double(nLayers) * layer + d + (scoreHead ? d : 0)
+    }
+
+    /// Bytes of the activation and backward buffers a `Transformer` allocates
+    /// for `maxBatch` rows of seq_len tokens (its init, counted in Double).
+    public func activationBytesEstimate(maxBatch: Int) -> Double {
+        let n = Double(maxBatch) * Double(seqLen), d = Double(dModel), hd = Double(dModel / max(1, nHeads))
+        let qd = Double(nHeads) * hd, kvd = Double(nKVHeads) * hd, f = Double(dFF), t = Double(seqLen)
+        let probs = Double(maxBatch) * Double(nHeads) * t * t
+        let perLayer = n * (2 + 3 * d + 2 * qd + 2 * kvd + 3 * f) + probs
+        let shared = Double(nLayers + 1) * n * d + n * (2 + d + 2 * Double(vocabSize))
+            + n * (3 * d + 2 * qd + 2 * kvd + 3 * f) + probs
+        return 4 * (Double(nLayers) * perLayer + shared)
+    }
+
     /// Throws a `ModelConfigError` naming the first offending key (config-file spelling).
     public func validate() throws {
         func check(_ ok: Bool, _ message: @autoclosure () -> String) throws {
@@ -37,6 +63,14 @@ public struct ModelConfig: Sendable, Equatable, Codable {
                              ("model.n_heads", nHeads), ("model.n_kv_heads", nKVHeads), ("model.d_ff", dFF),
                              ("model.seq_len", seqLen)] {
             try check(value >= 1, "\(key) must be >= 1 (got \(value))")
+        }
+        // Upper bounds far above any model a CPU trains, so that every size
+        // product below (and in the activation buffers) fits an Int before
+        // anything is allocated.
+        for (key, value, limit) in [("model.vocab_size", vocabSize, Self.maxVocabSize), ("model.d_model", dModel, Self.maxDModel),
+                                    ("model.n_layers", nLayers, Self.maxLayers), ("model.d_ff", dFF, Self.maxDFF),
+                                    ("model.seq_len", seqLen, Self.maxSeqLen)] {
+            try check(value <= limit, "\(key) must be <= \(limit) (got \(value))")
         }
         try check(dModel % nHeads == 0, "model.n_heads (\(nHeads)) must divide model.d_model (\(dModel))")
         try check(headDim % 2 == 0, "model.d_model / model.n_heads (\(headDim)) must be even for rotary embeddings")

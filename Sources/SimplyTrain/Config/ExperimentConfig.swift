@@ -142,10 +142,18 @@ struct ConfigKey: Sendable {
     let set: @Sendable (inout ExperimentConfig, JSONValue) throws -> Void
 }
 
-private func intKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Int> & Sendable, min: Int = 0) -> ConfigKey {
+/// An integer key in min...max. Every integer key has an upper bound, so no
+/// size read from a config can overflow the arithmetic that uses it.
+private func intKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Int> & Sendable, min: Int = 0,
+                    max: Int) -> ConfigKey {
     ConfigKey(name: name, get: { .int($0[keyPath: kp]) }, set: { c, v in
-        guard let i = v.intValue else { throw ConfigError("\(name): expected an integer, got \(v.serialized())") }
-        guard i >= min else { throw ConfigError("\(name): must be >= \(min), got \(i)") }
+        guard let i = v.intValue else {
+            if case let .number(text) = v, let d = Double(text), d == d.rounded(), d.magnitude < 1e300 {
+                throw ConfigError("\(name): must be an integer in \(min)...\(max), got \(text)")
+            }
+            throw ConfigError("\(name): expected an integer, got \(v.serialized())")
+        }
+        guard i >= min, i <= max else { throw ConfigError("\(name): must be in \(min)...\(max), got \(i)") }
         c[keyPath: kp] = i
     })
 }
@@ -191,27 +199,33 @@ private func choiceKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, S
     })
 }
 
+/// Upper bounds of the train keys (the model keys' are `ModelConfig`'s).
+let maxSteps = 1_000_000_000
+let maxBatchSize = 1 << 20
+
+private func gib(_ bytes: Double) -> String { String(format: "%.1f GiB", bytes / Double(1 << 30)) }
+
 extension ExperimentConfig {
     /// Every key, in the order `simply train --help-config` lists them.
     static let keys: [ConfigKey] = [
-        intKey("model.vocab_size", \.model.vocabSize, min: 1),
-        intKey("model.d_model", \.model.dModel, min: 1),
-        intKey("model.n_layers", \.model.nLayers, min: 1),
-        intKey("model.n_heads", \.model.nHeads, min: 1),
-        intKey("model.n_kv_heads", \.model.nKVHeads, min: 1),
-        intKey("model.d_ff", \.model.dFF, min: 1),
-        intKey("model.seq_len", \.model.seqLen, min: 1),
+        intKey("model.vocab_size", \.model.vocabSize, min: 1, max: ModelConfig.maxVocabSize),
+        intKey("model.d_model", \.model.dModel, min: 1, max: ModelConfig.maxDModel),
+        intKey("model.n_layers", \.model.nLayers, min: 1, max: ModelConfig.maxLayers),
+        intKey("model.n_heads", \.model.nHeads, min: 1, max: ModelConfig.maxDModel),
+        intKey("model.n_kv_heads", \.model.nKVHeads, min: 1, max: ModelConfig.maxDModel),
+        intKey("model.d_ff", \.model.dFF, min: 1, max: ModelConfig.maxDFF),
+        intKey("model.seq_len", \.model.seqLen, min: 1, max: ModelConfig.maxSeqLen),
         boolKey("model.tie_embeddings", \.model.tieEmbeddings),
         boolKey("model.score_head", \.model.scoreHead),
         doubleKey("model.rope_theta", \.model.ropeTheta, range: 1...1e12),
         floatKey("model.norm_eps", \.model.normEps),
         floatKey("model.init_std", \.model.initStd),
-        intKey("train.steps", \.train.steps, min: 1),
-        intKey("train.batch_size", \.train.batchSize, min: 1),
-        intKey("train.grad_shards", \.train.gradShards, min: 1),
+        intKey("train.steps", \.train.steps, min: 1, max: maxSteps),
+        intKey("train.batch_size", \.train.batchSize, min: 1, max: maxBatchSize),
+        intKey("train.grad_shards", \.train.gradShards, min: 1, max: maxBatchSize),
         doubleKey("train.lr", \.train.lr, range: 0...10),
         doubleKey("train.min_lr", \.train.minLR, range: 0...10),
-        intKey("train.warmup_steps", \.train.warmupSteps),
+        intKey("train.warmup_steps", \.train.warmupSteps, max: maxSteps),
         doubleKey("train.weight_decay", \.train.weightDecay, range: 0...10),
         doubleKey("train.beta1", \.train.beta1, range: 0...0.999999),
         doubleKey("train.beta2", \.train.beta2, range: 0...0.999999999),
@@ -230,7 +244,7 @@ extension ExperimentConfig {
             c.train.mode = s
         }),
         stringKey("data.dataset", \.data.dataset),
-        intKey("data.synthetic_bytes", \.data.syntheticBytes, min: 1024),
+        intKey("data.synthetic_bytes", \.data.syntheticBytes, min: 1024, max: 1 << 34),
         stringKey("data.tokenizer", \.data.tokenizer),
         doubleKey("reward.margin", \.posttrain.rewardMargin),
         doubleKey("reward.center_coefficient", \.posttrain.rewardCenterCoefficient, range: 0...1e6),
@@ -241,10 +255,10 @@ extension ExperimentConfig {
         stringKey("distill.teacher_checkpoint", \.posttrain.distillTeacher),
         doubleKey("distill.temperature", \.posttrain.distillTemperature, range: 1e-3...1e3),
         doubleKey("distill.alpha", \.posttrain.distillAlpha, range: 0...1),
-        intKey("grpo.num_generations", \.posttrain.grpoNumGenerations, min: 2),
-        intKey("grpo.max_completion_length", \.posttrain.grpoMaxCompletionLength, min: 1),
+        intKey("grpo.num_generations", \.posttrain.grpoNumGenerations, min: 2, max: 1 << 12),
+        intKey("grpo.max_completion_length", \.posttrain.grpoMaxCompletionLength, min: 1, max: ModelConfig.maxSeqLen),
         doubleKey("grpo.temperature", \.posttrain.grpoTemperature, range: 0...100),
-        intKey("grpo.top_k", \.posttrain.grpoTopK),
+        intKey("grpo.top_k", \.posttrain.grpoTopK, max: ModelConfig.maxVocabSize),
         doubleKey("grpo.top_p", \.posttrain.grpoTopP, range: 1e-6...1),
         doubleKey("grpo.beta", \.posttrain.grpoBeta, range: 0...1e3),
         doubleKey("grpo.epsilon", \.posttrain.grpoEpsilon, range: 0...1),
@@ -254,8 +268,8 @@ extension ExperimentConfig {
         choiceKey("grpo.importance_sampling_level", \.posttrain.grpoImportanceSamplingLevel, ["token", "sequence"]),
         stringKey("grpo.rewards", \.posttrain.grpoRewards),
         stringKey("grpo.reward_model", \.posttrain.grpoRewardModel),
-        intKey("ppo.num_ppo_epochs", \.posttrain.ppoNumEpochs, min: 1),
-        intKey("ppo.num_mini_batches", \.posttrain.ppoNumMiniBatches, min: 1),
+        intKey("ppo.num_ppo_epochs", \.posttrain.ppoNumEpochs, min: 1, max: 1 << 12),
+        intKey("ppo.num_mini_batches", \.posttrain.ppoNumMiniBatches, min: 1, max: maxBatchSize),
         doubleKey("ppo.kl_coef", \.posttrain.ppoKLCoef, range: 0...1e3),
         choiceKey("ppo.kl_estimator", \.posttrain.ppoKLEstimator, ["k1", "k3"]),
         doubleKey("ppo.cliprange", \.posttrain.ppoCliprange, range: 0...1),
@@ -264,15 +278,15 @@ extension ExperimentConfig {
         doubleKey("ppo.gamma", \.posttrain.ppoGamma, range: 0...1),
         doubleKey("ppo.lam", \.posttrain.ppoLam, range: 0...1),
         boolKey("ppo.whiten_rewards", \.posttrain.ppoWhitenRewards),
-        intKey("ppo.response_length", \.posttrain.ppoResponseLength, min: 1),
+        intKey("ppo.response_length", \.posttrain.ppoResponseLength, min: 1, max: ModelConfig.maxSeqLen),
         doubleKey("ppo.temperature", \.posttrain.ppoTemperature, range: 0...100),
         stringKey("ppo.rewards", \.posttrain.ppoRewards),
         stringKey("ppo.reward_model", \.posttrain.ppoRewardModel),
         doubleKey("ppo.missing_eos_penalty", \.posttrain.ppoMissingEOSPenalty, range: 0...1e6),
-        intKey("checkpoint.interval", \.checkpoint.interval),
-        intKey("checkpoint.keep_last", \.checkpoint.keepLast),
-        intKey("checkpoint.shard_mb", \.checkpoint.shardMB, min: 1),
-        intKey("checkpoint.compression_level", \.checkpoint.compressionLevel, min: 1),
+        intKey("checkpoint.interval", \.checkpoint.interval, max: maxSteps),
+        intKey("checkpoint.keep_last", \.checkpoint.keepLast, max: 1 << 20),
+        intKey("checkpoint.shard_mb", \.checkpoint.shardMB, min: 1, max: 1 << 20),
+        intKey("checkpoint.compression_level", \.checkpoint.compressionLevel, min: 1, max: CheckpointZstd.levels.upperBound),
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }
@@ -323,6 +337,26 @@ extension ExperimentConfig {
         if train.minLR > train.lr {
             throw ConfigError("train.min_lr (\(train.minLR)) must not exceed train.lr (\(train.lr))")
         }
+        let estimate = memoryEstimate
+        let available = Double(ProcessInfo.processInfo.physicalMemory)
+        if estimate.total > available {
+            throw ConfigError("model and train sizes need about \(gib(estimate.total)) of memory (parameters, gradients and "
+                + "AdamW state \(gib(estimate.state)), activations \(gib(estimate.activations))), more than this machine's "
+                + "\(gib(available)): lower model.d_model, model.n_layers, model.vocab_size, model.seq_len or train.batch_size")
+        }
+    }
+
+    /// A lower bound of what training this config allocates, in bytes:
+    /// parameters, gradients and AdamW m and v (4 floats per parameter), one
+    /// more gradient buffer for the second shard lane, and the activations of
+    /// the two lanes' models for one gradient shard's rows. Post-training
+    /// objectives add reference models and samplers on top.
+    public var memoryEstimate: (state: Double, activations: Double, total: Double) {
+        let p = model.parameterCountEstimate
+        let rows = max(1, train.batchSize / max(1, train.gradShards))
+        let state = 4 * 5 * p
+        let activations = 2 * model.activationBytesEstimate(maxBatch: rows)
+        return (state, activations, state + activations)
     }
 
     /// The resolved config as nested JSON ({"data": {...}, "model": {...}, "train": {...}}).
