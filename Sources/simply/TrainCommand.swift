@@ -34,6 +34,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("resume"), help: "Continue the run in --experiment_dir from its newest complete checkpoint.")
     var resume = false
 
+    @Flag(name: .customLong("fallback"), help: "With --resume: when the newest checkpoint fails a check, resume from the newest one that passes (the others are renamed step-N.rejected).")
+    var fallback = false
+
     @Option(name: .customLong("load_checkpoint"), help: "Start a new run with the weights of a checkpoint (or a run directory's newest).")
     var loadCheckpoint: String?
 
@@ -79,7 +82,8 @@ struct TrainCommand: ParsableCommand {
         let runtime = RuntimeOptions(threads: threadCount, deterministic: deterministic)
         say("simply \(Simply.version) | run \(dir.path) | OpenBLAS core \(OpenBLASRuntime.coreName)"
             + (deterministic ? " (not used: deterministic kernels)" : ""))
-        let start: RunStart = resume ? .resume : loadCheckpoint.map { .fromCheckpoint(URL(fileURLWithPath: $0)) } ?? .fresh
+        if fallback && !resume { fail("--fallback goes with --resume") }
+        let start: RunStart = resume ? .resume(fallback: fallback) : loadCheckpoint.map { .fromCheckpoint(URL(fileURLWithPath: $0)) } ?? .fresh
         do {
             let s = try runTraining(config: config, runDirectory: RunDirectory(dir), runtime: runtime, start: start,
                                     objectives: posttrainingObjectiveFactory, workers: workers, log: say)

@@ -30,6 +30,10 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .customLong("threads"), help: "Threads for the replay (may differ from the run's).")
     var threads: Int?
 
+    @Flag(name: [.customLong("checkpoints-only"), .customLong("checkpoints_only")],
+          help: "Check the run's files (config.json, hashes.jsonl, LATEST, every checkpoint in full) without replaying.")
+    var checkpointsOnly = false
+
     func run() throws {
         let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
         if let golden { try checkGolden(golden, threads: threadCount); return }
@@ -37,13 +41,20 @@ struct VerifyCommand: ParsableCommand {
         let dir = URL(fileURLWithPath: runDir)
         do {
             let r = try Verify.run(RunDirectory(dir), from: from, steps: steps, threads: threadCount,
-                                   objectives: posttrainingObjectiveFactory, log: log)
-            if let d = r.divergence {
-                print("DIVERGED at \(d)")
+                                   checkpointsOnly: checkpointsOnly, objectives: posttrainingObjectiveFactory, log: log)
+            for p in r.problems { print("DAMAGED: \(p)") }
+            if let d = r.divergence { print("DIVERGED at \(d)") }
+            if !r.passed {
+                print("verify failed: \(r.problems.count) damaged file(s)\(r.divergence == nil ? "" : ", a divergent replay") in \(dir.path)")
                 throw ExitCode(1)
             }
+            if checkpointsOnly {
+                print("checked \(dir.path): config.json, hashes.jsonl and \(r.checkpointsIntact) checkpoint(s) intact (no replay)")
+                return
+            }
             print("verified steps \(r.firstStep)-\(r.lastStep) of \(dir.path): \(r.stepsChecked) step hashes and "
-                  + "\(r.checkpointsChecked) checkpoint(s) identical (\(threadCount) thread\(threadCount == 1 ? "" : "s"))")
+                  + "\(r.checkpointsChecked) checkpoint(s) identical, \(r.checkpointsIntact) checkpoint(s) intact "
+                  + "(\(threadCount) thread\(threadCount == 1 ? "" : "s"))")
         } catch let e as ExitCode { throw e } catch { fail("\(error)") }
     }
 

@@ -15,7 +15,8 @@ enum CheckpointFiles {
     static func errnoText() -> String { String(cString: strerror(errno)) }
 
     /// Creates (or truncates) `path`, writes `bytes`, fsyncs and closes it.
-    static func writeSynced(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
+    /// `before` runs between the writes and the fsync (a test's crash point).
+    static func writeSynced(_ bytes: UnsafeRawBufferPointer, to path: String, before: () throws -> Void = {}) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CheckpointError(path, "cannot create (\(errnoText()))") }
         var done = 0
@@ -29,6 +30,7 @@ enum CheckpointFiles {
             }
             done += n
         }
+        do { try before() } catch { close(fd); throw error }
         if fsync(fd) != 0 {
             let text = errnoText()
             close(fd)
@@ -37,8 +39,8 @@ enum CheckpointFiles {
         if close(fd) != 0 { throw CheckpointError(path, "close failed (\(errnoText()))") }
     }
 
-    static func writeSynced(_ bytes: [UInt8], to path: String) throws {
-        try bytes.withUnsafeBytes { try writeSynced($0, to: path) }
+    static func writeSynced(_ bytes: [UInt8], to path: String, before: () throws -> Void = {}) throws {
+        try bytes.withUnsafeBytes { try writeSynced($0, to: path, before: before) }
     }
 
     /// Makes a directory's entries (creations, renames) durable.

@@ -78,7 +78,11 @@ public enum CheckpointZstd {
         if let expectedSize, contentSize != UInt64(expectedSize) {
             throw CheckpointError(name, "zstd frame holds \(contentSize) bytes, manifest.json says raw_bytes \(expectedSize)")
         }
-        guard contentSize <= UInt64(Int.max / 2) else { throw CheckpointError(name, "zstd frame claims \(contentSize) bytes") }
+        // zstd cannot shrink data more than ~32768x (RLE blocks): a larger
+        // claim is damage, and refusing it bounds what is allocated below.
+        guard contentSize <= UInt64(frame.count) << 16 else {
+            throw CheckpointError(name, "zstd frame claims \(contentSize) bytes, impossible for a \(frame.count)-byte frame")
+        }
         let size = Int(contentSize)
         var result = 0
         let out = [UInt8](unsafeUninitializedCapacity: size) { dst, count in

@@ -20,6 +20,30 @@ public enum CheckpointWriteFault: Sendable, Equatable {
     case beforeLatest        // renamed to its final name, LATEST not yet updated
 }
 
+/// One step of the checkpoint protocol that changes what is on disk. A crash
+/// can stop a write before any of them; `CheckpointOptions.crashBefore`
+/// stops it there in tests.
+public enum CheckpointDiskStep: Sendable, Equatable, CustomStringConvertible {
+    case fsync(String)               // a file or directory, once its writes are done
+    case rename(String, String)
+    case unlink(String)              // a file or a whole directory
+
+    public var description: String {
+        switch self {
+        case let .fsync(p): return "fsync \(p)"
+        case let .rename(a, b): return "rename \(a) -> \(b)"
+        case let .unlink(p): return "unlink \(p)"
+        }
+    }
+}
+
+/// What `CheckpointOptions.crashBefore` throws: the write stopped as a killed
+/// process would, leaving every file as it was (no clean-up).
+public struct CheckpointCrash: Error, CustomStringConvertible {
+    public let step: CheckpointDiskStep
+    public var description: String { "simulated crash before \(step)" }
+}
+
 /// How checkpoints are written. None of these change what is stored: the
 /// tensors read back are the same bits for any shard size or level.
 public struct CheckpointOptions: Sendable {
@@ -34,6 +58,14 @@ public struct CheckpointOptions: Sendable {
     public var simulatedFailure: CheckpointWriteFault? = nil
     /// For tests: this worker's share of a cooperative write fails (as a full disk would).
     public var failingWorker: Int? = nil
+    /// For tests: asked before every fsync, rename and unlink of a write;
+    /// `true` stops the write there as a crash would (`CheckpointCrash`).
+    public var crashBefore: (@Sendable (CheckpointDiskStep) -> Bool)? = nil
+
+    /// Throws `CheckpointCrash` when the test hook stops the write before `step`.
+    func disk(_ step: CheckpointDiskStep) throws {
+        if let crashBefore, crashBefore(step) { throw CheckpointCrash(step: step) }
+    }
 
     public init(shardBytes: Int = 64 << 20, compressionLevel: Int = 3, keepLast: Int = 3) {
         self.shardBytes = shardBytes
@@ -120,30 +152,30 @@ public enum Checkpoints {
                                           dataCursor: dataCursor, extra: extra, options: options, workers: workers)
         }
 
-        try prepare(root: root, tmp: tmp)
+        try prepare(root: root, tmp: tmp, options: options)
         do {
             let manifest = try writeShards(tensors, into: tmp, step: step, configSHA256: configSHA256,
                                            dataCursor: dataCursor, extra: extra, options: options)
             try fault(options, .beforeManifest, tmp)
             try commit(manifest, tmp: tmp, final: final, root: root, options: options)
         } catch {
-            try? FileManager.default.removeItem(at: tmp)
+            if !(error is CheckpointCrash) { try? FileManager.default.removeItem(at: tmp) }
             throw error
         }
         try fault(options, .beforeLatest, final)
-        try publish(root: root, name: name, keepLast: options.keepLast)
+        try publish(root: root, name: name, options: options)
         return final
     }
 
     /// Creates checkpoints/ if needed, removes what an interrupted write left, creates `tmp`.
-    static func prepare(root: URL, tmp: URL) throws {
+    static func prepare(root: URL, tmp: URL, options: CheckpointOptions) throws {
         let fm = FileManager.default
         if !CheckpointFiles.isDirectory(root.path) {
             do { try fm.createDirectory(at: root, withIntermediateDirectories: false) } catch {
                 throw CheckpointError(root.path, "cannot create directory (\(error.localizedDescription))")
             }
         }
-        try removeLeftovers(root)
+        try removeLeftovers(root, options: options)
         do { try fm.createDirectory(at: tmp, withIntermediateDirectories: false) } catch {
             throw CheckpointError(tmp.path, "cannot create directory (\(error.localizedDescription))")
         }
@@ -151,31 +183,47 @@ public enum Checkpoints {
 
     /// Writes and syncs the manifest into `tmp`, then renames `tmp` to `final`.
     static func commit(_ manifest: CheckpointManifest, tmp: URL, final: URL, root: URL, options: CheckpointOptions) throws {
-        try CheckpointFiles.writeSynced(manifest.fileBytes, to: tmp.appendingPathComponent(manifestFileName).path)
+        let manifestPath = tmp.appendingPathComponent(manifestFileName).path
+        try CheckpointFiles.writeSynced(manifest.fileBytes, to: manifestPath, before: { try options.disk(.fsync(manifestPath)) })
+        try options.disk(.fsync(tmp.path))
         try CheckpointFiles.syncDirectory(tmp.path)
         try fault(options, .beforeRename, tmp)
         if CheckpointFiles.exists(final.path) {
             // The same step again (e.g. a stop signal right after a periodic
             // checkpoint): the new copy replaces the old one.
             let old = root.appendingPathComponent(final.lastPathComponent + ".replaced.tmp")
+            try options.disk(.rename(final.path, old.path))
             try CheckpointFiles.rename(final.path, old.path)
+            try options.disk(.rename(tmp.path, final.path))
             try CheckpointFiles.rename(tmp.path, final.path)
+            try options.disk(.fsync(root.path))
             try CheckpointFiles.syncDirectory(root.path)
+            try options.disk(.unlink(old.path))
             try? FileManager.default.removeItem(at: old)
         } else {
+            try options.disk(.rename(tmp.path, final.path))
             try CheckpointFiles.rename(tmp.path, final.path)
+            try options.disk(.fsync(root.path))
             try CheckpointFiles.syncDirectory(root.path)
         }
     }
 
     /// Points LATEST at the complete checkpoint `name`, then prunes old ones.
-    static func publish(root: URL, name: String, keepLast: Int) throws {
+    static func publish(root: URL, name: String, options: CheckpointOptions) throws {
+        try pointLatest(root: root, name: name, options: options)
+        try prune(root, keep: options.keepLast, newest: name, options: options)
+    }
+
+    /// Points LATEST at `name`: written to LATEST.tmp, fsynced, renamed.
+    static func pointLatest(root: URL, name: String, options: CheckpointOptions) throws {
         let latest = root.appendingPathComponent(latestFileName)
         let latestTmp = root.appendingPathComponent(latestFileName + ".tmp")
-        try CheckpointFiles.writeSynced(Array((name + "\n").utf8), to: latestTmp.path)
+        try CheckpointFiles.writeSynced(Array((name + "\n").utf8), to: latestTmp.path,
+                                        before: { try options.disk(.fsync(latestTmp.path)) })
+        try options.disk(.rename(latestTmp.path, latest.path))
         try CheckpointFiles.rename(latestTmp.path, latest.path)
+        try options.disk(.fsync(root.path))
         try CheckpointFiles.syncDirectory(root.path)
-        try prune(root, keep: keepLast, newest: name)
     }
 
     static func fault(_ options: CheckpointOptions, _ point: CheckpointWriteFault, _ dir: URL) throws {
@@ -185,13 +233,14 @@ public enum Checkpoints {
     }
 
     /// Removes what an interrupted write or prune left: step-*.tmp and LATEST.tmp.
-    static func removeLeftovers(_ root: URL) throws {
+    static func removeLeftovers(_ root: URL, options: CheckpointOptions = CheckpointOptions()) throws {
         let entries: [String]
         do { entries = try FileManager.default.contentsOfDirectory(atPath: root.path) } catch {
             throw CheckpointError(root.path, "cannot list (\(error.localizedDescription))")
         }
         for e in entries.sorted() where (e.hasPrefix("step-") && e.hasSuffix(".tmp")) || e == latestFileName + ".tmp" {
             let url = root.appendingPathComponent(e)
+            try options.disk(.unlink(url.path))
             do { try FileManager.default.removeItem(at: url) } catch {
                 throw CheckpointError(url.path, "cannot remove the leftover of an interrupted checkpoint (\(error.localizedDescription))")
             }
@@ -201,7 +250,7 @@ public enum Checkpoints {
     /// Keeps the newest `keep` complete checkpoints by step (always `newest`,
     /// the one just written). Each is renamed to *.tmp first, so a crash
     /// mid-delete never leaves a half-deleted directory that looks complete.
-    static func prune(_ root: URL, keep: Int, newest: String) throws {
+    static func prune(_ root: URL, keep: Int, newest: String, options: CheckpointOptions = CheckpointOptions()) throws {
         guard keep > 0 else { return }
         let others = try listCheckpoints(root).filter { $0.url.lastPathComponent != newest }
         let doomed = others.dropLast(keep - 1)
@@ -209,11 +258,14 @@ public enum Checkpoints {
         var trash: [URL] = []
         for c in doomed {
             let t = root.appendingPathComponent(c.url.lastPathComponent + ".pruned.tmp")
+            try options.disk(.rename(c.url.path, t.path))
             try CheckpointFiles.rename(c.url.path, t.path)
             trash.append(t)
         }
+        try options.disk(.fsync(root.path))
         try CheckpointFiles.syncDirectory(root.path)
         for t in trash {
+            try options.disk(.unlink(t.path))
             do { try FileManager.default.removeItem(at: t) } catch {
                 throw CheckpointError(t.path, "cannot remove a pruned checkpoint (\(error.localizedDescription))")
             }
@@ -300,7 +352,7 @@ public enum Checkpoints {
             let n = try compressor.compress(UnsafeRawBufferPointer(rebasing: raw[0..<rawBytes]),
                                             into: UnsafeMutableRawBufferPointer(rebasing: zst[0..<bound]), name: path)
             let frame = UnsafeRawBufferPointer(rebasing: zst[0..<n])
-            try CheckpointFiles.writeSynced(frame, to: path)
+            try CheckpointFiles.writeSynced(frame, to: path, before: { try options.disk(.fsync(path)) })
             let fileHash = SHA256Hasher()
             fileHash.update(frame)
             out.append((entries, .init(file: file, sha256: fileHash.finalizeHex(), bytes: n, rawBytes: rawBytes)))

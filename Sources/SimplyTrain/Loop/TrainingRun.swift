@@ -19,8 +19,10 @@ public struct RunSummary: Sendable {
 public enum RunStart: Sendable {
     /// A new run directory, weights from the init stream.
     case fresh
-    /// Continue the run in the directory from its newest complete checkpoint.
-    case resume
+    /// Continue the run in the directory from its newest checkpoint, which
+    /// must pass every check (`RunCheckpoints.resumePoint`); with `fallback`,
+    /// from the newest one that does. A run with no checkpoint starts again.
+    case resume(fallback: Bool)
     /// A new run directory whose weights come from a checkpoint (optimizer fresh, step 0).
     case fromCheckpoint(URL)
 }
@@ -99,6 +101,9 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
     let trainer = Trainer(config: config, objective: objective, runtime: runtime, workers: workers)
     let configHash = config.identitySHA256
     var lastCheckpoint: URL? = nil
+    // One writer per run directory, for the whole run (worker 0 writes the logs).
+    var lock: RunLock? = nil
+    defer { withExtendedLifetime(lock) {} }
 
     switch start {
     case .fresh, .fromCheckpoint:
@@ -114,9 +119,14 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
             r[i].1 = .string(configHash); run = .object(r)
         }
         sections.append(("run", run))
-        if root { try runDirectory.create(config: .object(sections)) }
+        if root {
+            try runDirectory.prepare()
+            lock = try RunLock(runDirectory.url, purpose: "train")
+            try runDirectory.create(config: .object(sections))
+        }
         workers.barrier()   // the run directory exists before anyone writes into it
-    case .resume:
+    case let .resume(fallback):
+        if root { lock = try RunLock(runDirectory.url, purpose: "train --resume") }
         let recorded = try runDirectory.recordedRun()
         if recorded["training_mode"]?.stringValue == "import" {
             throw RunError("\(runDirectory.configURL.path): an imported model (simply import), not a training run: nothing to resume; train from it with --load_checkpoint \(runDirectory.url.path)")
@@ -127,17 +137,38 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
         if recorded["deterministic"]?.boolValue != runtime.deterministic {
             throw RunError("\(runDirectory.configURL.path): run.deterministic is \(recorded["deterministic"]?.serialized() ?? "missing"); resume with the same mode")
         }
-        // Worker 0 names the checkpoint, so every worker loads the same one.
-        let latest = root ? try Checkpoints.latest(runDirectory: runDirectory.url).path : ""
-        let checkpoint = URL(fileURLWithPath: workers.broadcast(latest))
-        let manifest = try Checkpoints.load(checkpoint, into: trainer.stateTensors(), expectedConfigSHA256: configHash)
-        trainer.resume(atStep: manifest.step)
-        if trainer.stateHash() != manifest.stateSHA256 {
-            throw RunError("\(checkpoint.path)/manifest.json: state_sha256 does not match the loaded state")
+        if let want = recorded["config_sha256"]?.stringValue, !want.isEmpty, want != configHash {
+            throw RunError("\(runDirectory.configURL.path): the config hashes to \(configHash), but run.config_sha256 records \(want): config.json was changed")
         }
-        if root { try runDirectory.truncateLogs(afterStep: manifest.step) }
-        lastCheckpoint = checkpoint
-        log("resuming at step \(manifest.step) from \(checkpoint.path)")
+        // Worker 0 chooses the checkpoint (every one checked in full), so
+        // every worker loads the same one; "" means step 0.
+        var chosen = ""
+        if root {
+            let point = try resumePoint(runDirectory, configSHA256: configHash, fallback: fallback)
+            for n in point.notes { log("note: \(n)") }
+            chosen = point.checkpoint?.path ?? ""
+        }
+        chosen = workers.broadcast(chosen)
+        if chosen.isEmpty {
+            if let c = initCheckpoint {
+                let m = try loadInitialWeights(c, into: trainer)
+                if let want = recorded["init_state_sha256"]?.stringValue, want != m.stateSHA256 {
+                    throw RunError("\(c.path): its state_sha256 is \(m.stateSHA256), the run started from \(want): the initial checkpoint changed")
+                }
+            }
+            if root { try runDirectory.truncateLogs(afterStep: 0) }
+            log("starting again from step 0 in \(runDirectory.url.path)")
+        } else {
+            let checkpoint = URL(fileURLWithPath: chosen)
+            let manifest = try Checkpoints.load(checkpoint, into: trainer.stateTensors(), expectedConfigSHA256: configHash)
+            trainer.resume(atStep: manifest.step)
+            if trainer.stateHash() != manifest.stateSHA256 {
+                throw RunError("\(checkpoint.path)/manifest.json: state_sha256 does not match the loaded state")
+            }
+            if root { try runDirectory.truncateLogs(afterStep: manifest.step) }
+            lastCheckpoint = checkpoint
+            log("resuming at step \(manifest.step) from \(checkpoint.path)")
+        }
     }
 
     let hashes: LineWriter? = root ? try LineWriter(runDirectory.hashesURL) : nil
@@ -166,12 +197,12 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
     var stoppedBy: String? = nil
     // A step's hashes.jsonl line is written by its state hash's thread, which
     // runs beside the next step's shards; a checkpoint and the end wait for it.
-    if let hashes {
-        let writer = SendableLineWriter(hashes)
-        trainer.hashLineSink = { writer.write($0) }
-    }
+    // A failed write (a full disk) is kept and ends the run at the next step.
+    let hashWriter = hashes.map { SendableLineWriter($0) }
+    if let hashWriter { trainer.hashLineSink = { hashWriter.write($0) } }
     defer { trainer.settleStateHash(); trainer.hashLineSink = nil }
     while trainer.step < config.train.steps {
+        if let failure = hashWriter?.failure { throw failure }
         let t0 = monotonicSeconds()
         let r = trainer.trainStep()
         let dt = monotonicSeconds() - t0
@@ -179,7 +210,7 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
         last = r.loss
         if root {
             let comm: [(String, JSONValue)] = workers.size > 1 ? [("comm_sec", .double(trainer.communicationSeconds)), ("wait_sec", .double(trainer.waitSeconds))] : []
-            metrics?.write(.object([("step", .int(r.step)), ("loss", .double(Double(r.loss))), ("lr", .double(r.lr)),
+            try metrics?.write(.object([("step", .int(r.step)), ("loss", .double(Double(r.loss))), ("lr", .double(r.lr)),
                                     ("grad_norm", .double(r.gradNorm))] + r.metrics.map { ($0.name, .double($0.value)) }
                                    + [("tokens_per_sec", .double(tokensPerStep / dt)), ("step_sec", .double(dt))] + comm))
             progress.update(step: r.step, loss: r.loss, lr: r.lr, tokensPerSecond: tokensPerStep / dt)
@@ -189,6 +220,7 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
         let interval = config.checkpoint.interval
         if r.step == config.train.steps || (interval > 0 && r.step % interval == 0) || stop {
             trainer.settleStateHash()    // this step's hashes.jsonl line comes before its checkpoint
+            if let failure = hashWriter?.failure { throw failure }
             lastCheckpoint = try checkpoint()
         }
         if stop, trainer.step < config.train.steps {
@@ -196,6 +228,8 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
             break
         }
     }
+    trainer.settleStateHash()
+    if let failure = hashWriter?.failure { throw failure }
     let seconds = monotonicSeconds() - start
     let ran = max(0, trainer.step - firstStep + 1)
     return RunSummary(firstStep: firstStep, lastStep: trainer.step, totalSteps: config.train.steps,
@@ -205,9 +239,54 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
 }
 
 /// hashes.jsonl's writer, handed to the state hash's thread: steps' hashes
-/// finish one after another (Trainer.settleStateHash), so writes never overlap.
-private struct SendableLineWriter: @unchecked Sendable {
+/// finish one after another (Trainer.settleStateHash), so writes never
+/// overlap. The first failed write is kept (and no line after it is
+/// written) for the training loop to throw.
+private final class SendableLineWriter: @unchecked Sendable {
     let writer: LineWriter
+    private let lock = NSLock()
+    private var failed: Error? = nil
     init(_ writer: LineWriter) { self.writer = writer }
-    func write(_ line: JSONValue) { writer.write(line) }
+
+    var failure: Error? { lock.withLock { failed } }
+
+    func write(_ line: JSONValue) {
+        if failure != nil { return }
+        do { try writer.write(line) } catch { lock.withLock { failed = error } }
+    }
+}
+
+/// Where a resumed run starts: the checkpoint (nil: step 0) and what to tell the user.
+func resumePoint(_ runDirectory: RunDirectory, configSHA256: String, fallback: Bool) throws -> (checkpoint: URL?, notes: [String]) {
+    let hashes = try HashesRecord.read(runDirectory.hashesURL)
+    let scan = try RunCheckpoints.scan(runDirectory.url, configSHA256: configSHA256, recordedStates: hashes.states)
+    let command = "simply train --experiment_dir \(runDirectory.url.path) --resume"
+    switch try scan.resumePoint(fallback: fallback, command: command) {
+    case let .restart(notes):
+        if fallback { try setAside(scan.entries, in: runDirectory) }
+        return (nil, notes)
+    case let .checkpoint(entry, notes):
+        // The lines up to the checkpoint are the record it was checked against: all there, in order.
+        let kept = hashes.lines.prefix { $0.step <= entry.step }
+        if kept.count != entry.step || !kept.enumerated().allSatisfy({ $0.offset + 1 == $0.element.step }) {
+            throw RunError("cannot resume: \(hashes.problems.first ?? "\(runDirectory.hashesURL.path): the lines of steps 1-\(entry.step) are not all there")")
+        }
+        if fallback { try setAside(scan.entries.filter { $0.step > entry.step }, in: runDirectory) }
+        if fallback || !notes.isEmpty {
+            try Checkpoints.pointLatest(root: Checkpoints.checkpointsDirectory(runDirectory.url),
+                                        name: entry.url.lastPathComponent, options: CheckpointOptions())
+        }
+        return (entry.url, notes)
+    }
+}
+
+/// Renames checkpoints a fallback passes over to step-N.rejected (kept for
+/// inspection; never listed, resumed from or pruned).
+func setAside(_ entries: [RunCheckpoints.Entry], in runDirectory: RunDirectory) throws {
+    for e in entries {
+        var target = e.url.appendingPathExtension("rejected")
+        var k = 2
+        while CheckpointFiles.exists(target.path) { target = e.url.appendingPathExtension("rejected-\(k)"); k += 1 }
+        try CheckpointFiles.rename(e.url.path, target.path)
+    }
 }

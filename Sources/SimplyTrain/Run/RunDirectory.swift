@@ -1,5 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 import SimplyCore
+
+// File scope: inside `LineWriter`, `write` means its own method.
+private func sysWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { write(fd, buffer, count) }
 
 /// The run directory of DESIGN.md:
 ///   config.json   resolved config, sorted keys, Simply version and mode
@@ -13,6 +21,13 @@ public struct RunDirectory: Sendable {
 
     public init(_ url: URL) { self.url = url }
 
+    /// Creates the directory (and its parents) if it does not exist yet.
+    public func prepare() throws {
+        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+            throw RunError("\(url.path): cannot create the run directory (\(error.localizedDescription))")
+        }
+    }
+
     /// Creates the directory for a new run. Refuses to overwrite a directory
     /// that already holds a run, so nothing already written is lost.
     public func create(config: JSONValue) throws {
@@ -24,7 +39,7 @@ public struct RunDirectory: Sendable {
                 throw RunError("\(url.path) already holds a run (config.json/hashes.jsonl); choose a new --experiment_dir or remove it")
             }
         }
-        try fm.createDirectory(at: url, withIntermediateDirectories: true)
+        try prepare()
         try writeAtomically(Array((config.pretty() + "\n").utf8), to: configURL)
         for f in [hashesURL, metricsURL] { _ = fm.createFile(atPath: f.path, contents: nil) }
     }
@@ -45,16 +60,82 @@ public func writeAtomically(_ bytes: [UInt8], to url: URL) throws {
 }
 
 /// Appends lines to a file, one write per line (so a crash loses at most the
-/// line being written).
+/// line being written). A failed write (a full disk) throws one line naming
+/// the file; the lines before it stay as they were.
 public final class LineWriter {
-    private let handle: FileHandle
+    private let fd: Int32
+    public let url: URL
+
     public init(_ url: URL) throws {
-        guard let h = FileHandle(forWritingAtPath: url.path) else { throw RunError("cannot open \(url.path) for writing") }
-        h.seekToEndOfFile()
-        handle = h
+        self.url = url
+        let fd = open(url.path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw RunError("\(url.path): cannot open for appending (\(String(cString: strerror(errno))))") }
+        self.fd = fd
     }
-    public func write(_ json: JSONValue) { handle.write(Data((json.serialized() + "\n").utf8)) }
-    deinit { try? handle.close() }
+
+    public func write(_ json: JSONValue) throws {
+        let bytes = Array((json.serialized() + "\n").utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { sysWrite(fd, $0.baseAddress! + done, bytes.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                throw RunError("\(url.path): write failed after \(done) of \(bytes.count) bytes of a line "
+                               + "(\(String(cString: strerror(errno)))); the run stops here and can be resumed from its last checkpoint")
+            }
+            done += n
+        }
+    }
+
+    deinit { close(fd) }
+}
+
+/// hashes.jsonl read back: step → line, with every problem named by line.
+public struct HashesRecord: Sendable {
+    /// Steps in file order, each with its line.
+    public let lines: [(step: Int, line: String)]
+    /// Lines that are not hashes lines, or steps out of order ("FILE:LINE: ...").
+    public let problems: [String]
+    /// A last line without its newline: a process killed while writing it.
+    public let partialLastLine: Bool
+
+    public var byStep: [Int: String] { Dictionary(lines.map { ($0.step, $0.line) }, uniquingKeysWith: { a, _ in a }) }
+
+    /// step → state_sha256 of the lines that have one.
+    public var states: [Int: String] {
+        var out: [Int: String] = [:]
+        for (step, line) in lines where out[step] == nil {
+            if let s = (try? JSONValue.parse(line))?["state_sha256"]?.stringValue { out[step] = s }
+        }
+        return out
+    }
+
+    /// Reads `url`. Steps must run 1, 2, 3, … in order; a line cut short at
+    /// the very end of the file is not a problem (`partialLastLine`).
+    public static func read(_ url: URL) throws -> HashesRecord {
+        guard let size = try CheckpointFiles.size(url.path) else { throw RunError("\(url.path): missing") }
+        guard size <= 1 << 32 else { throw RunError("\(url.path): \(size) bytes, too large for a hashes file") }
+        let bytes = try CheckpointFiles.read(url.path)
+        var pieces = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        let partial = !(pieces.last?.isEmpty ?? true)
+        pieces.removeLast()   // after the final newline (empty), or the cut-short line
+        var lines: [(Int, String)] = []
+        var problems: [String] = []
+        for (i, piece) in pieces.enumerated() {
+            let text = String(decoding: piece, as: UTF8.self)
+            guard let v = try? JSONValue.parse(text), let step = v["step"]?.intValue,
+                  v["state_sha256"]?.stringValue != nil, v["loss_bits"]?.stringValue != nil else {
+                problems.append("\(url.path):\(i + 1): not a hashes line (step, loss_bits, state_sha256, batch_sha256)")
+                continue
+            }
+            let expected = (lines.last?.0 ?? 0) + 1
+            if step != expected {
+                problems.append("\(url.path):\(i + 1): step \(step), expected \(expected) (lines missing, repeated or out of order)")
+            }
+            lines.append((step, text))
+        }
+        return HashesRecord(lines: lines, problems: problems, partialLastLine: partial)
+    }
 }
 
 extension RunDirectory {
@@ -77,7 +158,8 @@ extension RunDirectory {
     public func truncateLogs(afterStep step: Int) throws {
         for file in [hashesURL, metricsURL] {
             guard let data = FileManager.default.contents(atPath: file.path) else {
-                throw RunError("\(file.path): missing")
+                try writeAtomically([], to: file)   // a run restarting from step 0 may have lost it
+                continue
             }
             var kept: [UInt8] = []
             var lineNumber = 0

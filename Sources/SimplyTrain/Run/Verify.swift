@@ -1,37 +1,67 @@
 import Foundation
 import SimplyCore
 
-/// `simply verify`: replays a run from its config (or from one of its
-/// checkpoints) and compares every step's hashes with hashes.jsonl, and the
-/// replayed state with every checkpoint it passes.
+/// `simply verify`: checks every file of a run — config.json against its
+/// recorded hash, hashes.jsonl line by line, LATEST and every checkpoint in
+/// full (`RunCheckpoints`) — then replays the run from its config (or from
+/// one of its checkpoints) and compares every step's hashes with
+/// hashes.jsonl, and the replayed state with every checkpoint it passes.
 public struct VerifyReport: Sendable {
     public let stepsChecked: Int
     public let checkpointsChecked: Int
     public let firstStep: Int
     public let lastStep: Int
-    /// nil when everything matched.
+    /// nil when every replayed step matched.
     public let divergence: String?
+    /// What is damaged, one line each naming the file; empty when nothing is.
+    public let problems: [String]
+    /// Checkpoints that passed every integrity check.
+    public let checkpointsIntact: Int
+    public var passed: Bool { divergence == nil && problems.isEmpty }
 }
 
 public enum Verify {
-    /// Replays `runDirectory`. `from`: a checkpoint step to start from (nil: step 0).
-    /// `steps`: stop after this many steps (nil: all recorded).
-    public static func run(_ runDirectory: RunDirectory, from: Int?, steps: Int?, threads: Int,
-                           expected: [Int: String]? = nil, objectives: ObjectiveFactory = pretrainingObjectiveFactory,
+    /// Checks and replays `runDirectory`. `from`: a checkpoint step to start
+    /// from (nil: step 0). `steps`: stop after this many steps (nil: all
+    /// recorded). `checkpointsOnly`: check the files, replay nothing.
+    public static func run(_ runDirectory: RunDirectory, from: Int?, steps: Int?, threads: Int, checkpointsOnly: Bool = false,
+                           objectives: ObjectiveFactory = pretrainingObjectiveFactory,
                            log: (String) -> Void) throws -> VerifyReport {
+        let lock = try RunLock(runDirectory.url, purpose: "verify")
+        defer { withExtendedLifetime(lock) {} }
         let config = try ExperimentConfig.fromRunConfig(runDirectory.configURL)
         let recordedRun = try runDirectory.recordedRun()
         if recordedRun["training_mode"]?.stringValue == "import" {
             throw RunError("\(runDirectory.configURL.path): an imported model (simply import), not a training run: no steps to verify")
         }
+        let configHash = config.identitySHA256
+        var problems: [String] = []
+        if let want = recordedRun["config_sha256"]?.stringValue, !want.isEmpty, want != configHash {
+            problems.append("\(runDirectory.configURL.path): the config hashes to \(configHash), but run.config_sha256 records \(want): config.json was changed")
+        }
+        let hashes = try HashesRecord.read(runDirectory.hashesURL)
+        problems += hashes.problems
+        if hashes.partialLastLine {
+            log("note: the last line of \(runDirectory.hashesURL.path) is cut short (a process stopped while writing it); it is not checked")
+        }
+        let scan = try RunCheckpoints.scan(runDirectory.url, configSHA256: configHash, recordedStates: hashes.states)
+        problems += scan.problems
+        if !scan.leftovers.isEmpty {
+            log("note: leftovers of an interrupted checkpoint write (removed by the next one): \(scan.leftovers.joined(separator: ", "))")
+        }
+        let intact = scan.entries.filter { $0.problem == nil }.count
+        if checkpointsOnly || hashes.lines.isEmpty {
+            if hashes.lines.isEmpty && !checkpointsOnly { problems.append("\(runDirectory.hashesURL.path): no steps recorded") }
+            return VerifyReport(stepsChecked: 0, checkpointsChecked: 0, firstStep: 0, lastStep: 0, divergence: nil,
+                                problems: problems, checkpointsIntact: intact)
+        }
+
         let deterministic = recordedRun["deterministic"]?.boolValue ?? false
         if !deterministic {
             log("note: this run was not deterministic; verify only promises same-machine, same-thread-count replay")
         }
-        let recorded = try expected ?? readHashes(runDirectory.hashesURL)
-        guard let lastRecorded = recorded.keys.max() else {
-            throw RunError("\(runDirectory.hashesURL.path): no steps recorded")
-        }
+        let recorded = hashes.byStep
+        let lastRecorded = hashes.lines.map(\.step).max() ?? 0
         let runtime = RuntimeOptions(threads: threads, deterministic: deterministic)
         let initCheckpoint = recordedRun["init_checkpoint"]?.stringValue.map { URL(fileURLWithPath: $0) }
         let objective = try objectives(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: initCheckpoint))
@@ -47,57 +77,42 @@ public enum Verify {
                 throw RunError("\(c.path): its state_sha256 is \(m.stateSHA256), the run started from \(want): the initial checkpoint changed")
             }
         }
-        let configHash = config.identitySHA256
-        let checkpoints = (try? Checkpoints.list(runDirectory: runDirectory.url)) ?? []
+        let checkpoints = scan.entries
         if let from {
             guard let c = checkpoints.first(where: { $0.step == from }) else {
-                throw RunError("\(runDirectory.url.path)/checkpoints: no complete checkpoint at step \(from) (have: \(checkpoints.map { String($0.step) }.joined(separator: ", ")))")
+                throw RunError("\(runDirectory.url.path)/checkpoints: no checkpoint at step \(from) (have: \(checkpoints.map { String($0.step) }.joined(separator: ", ")))")
             }
+            if let p = c.problem { throw RunError("cannot replay from step \(from): \(p)") }
             let manifest = try Checkpoints.load(c.url, into: trainer.stateTensors(), expectedConfigSHA256: configHash)
             trainer.resume(atStep: manifest.step)
         }
         let firstStep = trainer.step + 1
         let end = min(lastRecorded, steps.map { trainer.step + $0 } ?? lastRecorded)
         var checked = 0, checkpointsChecked = 0
+        func report(_ last: Int, _ divergence: String?) -> VerifyReport {
+            VerifyReport(stepsChecked: checked, checkpointsChecked: checkpointsChecked, firstStep: firstStep, lastStep: last,
+                         divergence: divergence, problems: problems, checkpointsIntact: intact)
+        }
         while trainer.step < end {
             let r = trainer.trainStep()
-            guard let line = recorded[r.step] else {
-                return VerifyReport(stepsChecked: checked, checkpointsChecked: checkpointsChecked, firstStep: firstStep,
-                                    lastStep: r.step, divergence: "step \(r.step): missing from hashes.jsonl")
-            }
+            guard let line = recorded[r.step] else { return report(r.step, "step \(r.step): missing from hashes.jsonl") }
             if let d = try compare(record: r, recordedLine: line) {
                 var message = "step \(r.step): \(d)"
                 if d.hasPrefix("state_sha256"), let where_ = try locateStateDifference(trainer: trainer, after: r.step, until: end,
                                                                                         checkpoints: checkpoints) {
                     message += "; " + where_
                 }
-                return VerifyReport(stepsChecked: checked, checkpointsChecked: checkpointsChecked, firstStep: firstStep,
-                                    lastStep: r.step, divergence: message)
+                return report(r.step, message)
             }
             checked += 1
             if let c = checkpoints.first(where: { $0.step == r.step }) {
-                if let d = try compareWithCheckpoint(trainer: trainer, checkpoint: c.url) {
-                    return VerifyReport(stepsChecked: checked, checkpointsChecked: checkpointsChecked, firstStep: firstStep,
-                                        lastStep: r.step, divergence: "step \(r.step): checkpoint \(c.url.lastPathComponent): \(d)")
+                if let d = try compareWithCheckpoint(trainer: trainer, checkpoint: c) {
+                    return report(r.step, "step \(r.step): checkpoint \(c.url.lastPathComponent): \(d)")
                 }
-                checkpointsChecked += 1
+                if c.problem == nil { checkpointsChecked += 1 }
             }
         }
-        return VerifyReport(stepsChecked: checked, checkpointsChecked: checkpointsChecked, firstStep: firstStep,
-                            lastStep: trainer.step, divergence: nil)
-    }
-
-    /// hashes.jsonl as step → line; errors name the file and line.
-    public static func readHashes(_ url: URL) throws -> [Int: String] {
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw RunError("\(url.path): missing") }
-        var out: [Int: String] = [:]
-        for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
-            guard let v = try? JSONValue.parse(String(line)), let step = v["step"]?.intValue else {
-                throw RunError("\(url.path):\(i + 1): not a hashes line")
-            }
-            out[step] = String(line)
-        }
-        return out
+        return report(trainer.step, nil)
     }
 
     /// Which field of the step record differs from the recorded line, or nil.
@@ -114,21 +129,26 @@ public enum Verify {
 
     /// After a state mismatch: replay on to the next checkpoint and name the tensor that differs most there.
     static func locateStateDifference(trainer: Trainer, after step: Int, until end: Int,
-                                      checkpoints: [(step: Int, url: URL)]) throws -> String? {
+                                      checkpoints: [RunCheckpoints.Entry]) throws -> String? {
         if let c = checkpoints.first(where: { $0.step == step }) {
-            return try compareWithCheckpoint(trainer: trainer, checkpoint: c.url).map { "at this step's checkpoint, \($0)" }
+            return try compareWithCheckpoint(trainer: trainer, checkpoint: c).map { "at this step's checkpoint, \($0)" }
         }
         guard let next = checkpoints.first(where: { $0.step > step && $0.step <= end }) else {
             return "no checkpoint at or after this step to name the tensor"
         }
         while trainer.step < next.step { _ = trainer.trainStep() }
-        return try compareWithCheckpoint(trainer: trainer, checkpoint: next.url).map { "replayed on to checkpoint step \(next.step): \($0)" }
+        return try compareWithCheckpoint(trainer: trainer, checkpoint: next).map { "replayed on to checkpoint step \(next.step): \($0)" }
     }
 
     /// Compares the trainer's state with a checkpoint's stored values, tensor
-    /// by tensor; names the tensor with the largest absolute difference.
-    static func compareWithCheckpoint(trainer: Trainer, checkpoint: URL) throws -> String? {
-        let stored = try Checkpoints.readValues(checkpoint)
+    /// by tensor; names the tensor with the largest absolute difference. A
+    /// damaged checkpoint (already reported) is compared as far as it can be read.
+    static func compareWithCheckpoint(trainer: Trainer, checkpoint entry: RunCheckpoints.Entry) throws -> String? {
+        let stored: [String: [Float]]
+        do { stored = try Checkpoints.readValues(entry.url) } catch {
+            if entry.problem != nil { return "unreadable (\(error))" }
+            throw error
+        }
         var worst: (name: String, diff: Float, count: Int)? = nil
         for t in trainer.stateTensors() {
             guard let s = stored[t.name] else { return "tensor \(t.name) missing from the checkpoint" }

@@ -17,7 +17,7 @@ extension Checkpoints {
         // 1. Worker 0 makes step-N.tmp (after removing an interrupted write's leftovers).
         var prepared: Error? = nil
         if workers.isRoot {
-            do { try prepare(root: root, tmp: tmp) } catch { prepared = error }
+            do { try prepare(root: root, tmp: tmp, options: options) } catch { prepared = error }
         }
         let preparedText = workers.broadcast(prepared.map { "\($0)" } ?? "")
         if let prepared { throw Workers.SharedFailure("\(prepared)") }
@@ -52,9 +52,9 @@ extension Checkpoints {
                 try fault(options, .beforeManifest, tmp)
                 try commit(manifest, tmp: tmp, final: final, root: root, options: options)
                 try fault(options, .beforeLatest, final)
-                try publish(root: root, name: name, keepLast: options.keepLast)
+                try publish(root: root, name: name, options: options)
             } catch {
-                try? FileManager.default.removeItem(at: tmp)
+                if !(error is CheckpointCrash) { try? FileManager.default.removeItem(at: tmp) }
                 outcome = "\(error)"
             }
         }
