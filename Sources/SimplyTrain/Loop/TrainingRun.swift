@@ -64,12 +64,16 @@ public func loadInitialWeights(_ checkpoint: URL, into trainer: Trainer) throws 
 /// alone creates the run directory and writes hashes.jsonl, metrics.jsonl and
 /// progress. An error on any worker ends the whole job (`Workers.abort`), so
 /// no worker is left waiting.
+///
+/// `crashBefore` (tests): stops a checkpoint write before one of its disk
+/// steps as a crash would (`CheckpointOptions.crashBefore`).
 public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, runtime: RuntimeOptions,
                         start: RunStart = .fresh, objectives: ObjectiveFactory = pretrainingObjectiveFactory,
-                        workers: Workers = .single, log: (String) -> Void) throws -> RunSummary {
+                        workers: Workers = .single, crashBefore: (@Sendable (CheckpointDiskStep) -> Bool)? = nil,
+                        log: (String) -> Void) throws -> RunSummary {
     if workers.size == 1 {
         return try trainRun(config: config, runDirectory: runDirectory, runtime: runtime, start: start,
-                            objectives: objectives, workers: workers, log: log)
+                            objectives: objectives, workers: workers, crashBefore: crashBefore, log: log)
     }
     let phase = RunPhase()
     do {
@@ -87,7 +91,7 @@ final class RunPhase { var training = false }
 
 func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: RuntimeOptions, start: RunStart,
               objectives: ObjectiveFactory, workers: Workers, phase: RunPhase = RunPhase(),
-              log: (String) -> Void) throws -> RunSummary {
+              crashBefore: (@Sendable (CheckpointDiskStep) -> Bool)? = nil, log: (String) -> Void) throws -> RunSummary {
     let root = workers.isRoot
     var initCheckpoint: URL? = nil
     switch start {
@@ -177,6 +181,7 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
                                     compressionLevel: config.checkpoint.compressionLevel,
                                     keepLast: config.checkpoint.keepLast)
     options.failingWorker = ProcessInfo.processInfo.environment["SIMPLY_TEST_FAILING_WORKER"].flatMap { Int($0) }
+    options.crashBefore = crashBefore
     func checkpoint() throws -> URL {
         try Checkpoints.write(runDirectory: runDirectory.url, step: trainer.step, tensors: trainer.stateTensors(),
                               configSHA256: configHash, dataCursor: trainer.dataCursor,

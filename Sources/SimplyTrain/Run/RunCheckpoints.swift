@@ -82,8 +82,9 @@ public struct RunCheckpoints: Sendable {
             guard let step = Checkpoints.step(ofDirectoryName: name) else {
                 return .damaged("\(latest.path): does not name a checkpoint (\"\(name.prefix(80))\"; expected step-NNNNNNNN)")
             }
-            guard CheckpointFiles.isDirectory(root.appendingPathComponent(name).path) else {
-                return .damaged("\(latest.path): names \(name), which does not exist")
+            let dir = root.appendingPathComponent(name).path
+            guard CheckpointFiles.isDirectory(dir) else {
+                return .damaged("\(latest.path): names \(name), but \(dir) \(CheckpointFiles.exists(dir) ? "is not a directory" : "does not exist")")
             }
             return .names(step: step)
         } catch {
