@@ -98,7 +98,7 @@ struct TrainCommand: ParsableCommand {
                 print("resume with: \(workers.size > 1 ? "mpirun -np N " : "")simply train --experiment_dir \(dir.path) --resume\(deterministic ? " --deterministic" : "")")
                 return
             }
-            print(String(format: "trained steps %d-%d in %.1f s: loss %.4f -> %.4f, %.0f tokens/s (%@, %d thread%@%@) -> %@",
+            print(String(format: "trained steps %ld-%ld in %.1f s: loss %.4f -> %.4f, %.0f tokens/s (%@, %ld thread%@%@) -> %@",
                          s.firstStep, s.lastStep, s.seconds, s.firstLoss, s.lastLoss, s.tokensPerSecond,
                          deterministic ? "deterministic" : "fast", threadCount, threadCount == 1 ? "" : "s",
                          workers.size > 1 ? " x \(workers.size) workers" : "", dir.path))

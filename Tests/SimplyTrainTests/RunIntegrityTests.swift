@@ -368,6 +368,9 @@ import SimplyTrain
         do { try Self.train(run, config) } catch { refusals.append("\(error)") }
         #expect(refusals.count == 3)
         for r in refusals { #expect(r.contains(pid) && r.contains("in use"), "\(r)") }
+        // Another process: refused by the kernel's lock, naming this process.
+        let other = try runSimply(["verify", run.path], cwd: configsURL.deletingLastPathComponent())
+        #expect(other.status == 1 && other.stderr.contains("in use by \(pid)"), "\(other.stderr)")
         withExtendedLifetime(held) {}
         held = nil
         #expect(Self.verify(run) == nil)   // the lock went with its holder

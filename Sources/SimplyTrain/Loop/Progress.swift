@@ -22,7 +22,7 @@ public struct Progress {
         let elapsed = monotonicSeconds() - start
         let done = step - startStep
         let eta = done > 0 ? elapsed / Double(done) * Double(total - step) : 0
-        let line = String(format: "step %d/%d | loss %.4f | lr %.2e | %@ tok/s | ETA %@",
+        let line = String(format: "step %ld/%ld | loss %.4f | lr %.2e | %@ tok/s | ETA %@",
                           step, total, loss, lr, formatCount(tokensPerSecond), formatDuration(eta))
         if isTerminal {
             FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))

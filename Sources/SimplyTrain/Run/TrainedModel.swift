@@ -46,6 +46,11 @@ public struct TrainedModel {
         var config = try ExperimentConfig.fromRunConfig(run.configURL)
         freshParameters = prepare(&config.model)
         self.config = config
+        // A batch from the command line is bounded like a config's sizes.
+        let need = 8 * config.model.parameterCountEstimate + config.model.activationBytesEstimate(maxBatch: maxBatch)
+        guard maxBatch >= 1, need <= Double(ProcessInfo.processInfo.physicalMemory) else {
+            throw RunError("a batch of \(maxBatch) rows of this model needs about \(Int(need / Double(1 << 30))) GiB, more than this machine has: use a smaller batch")
+        }
         let m = Transformer(config: config.model, maxBatch: maxBatch)
         if !freshParameters.isEmpty { m.initialize(seed: config.train.seed) }
         let manifest = try Checkpoints.loadParameters(checkpoint, into: m, fresh: freshParameters)
