@@ -36,7 +36,7 @@ public struct RunDirectory: Sendable {
         if fm.fileExists(atPath: url.path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw RunError("\(url.path) exists and is not a directory") }
             if fm.fileExists(atPath: hashesURL.path) || fm.fileExists(atPath: configURL.path) {
-                throw RunError("\(url.path) already holds a run (config.json/hashes.jsonl); choose a new --experiment_dir or remove it")
+                throw RunError("\(url.path) already holds a run (config.json/hashes.jsonl): continue it with `simply train --experiment_dir \(url.path) --resume`, or choose a new --experiment_dir")
             }
         }
         try prepare()
