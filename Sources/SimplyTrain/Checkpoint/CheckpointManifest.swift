@@ -1,3 +1,4 @@
+import Foundation
 import SimplyCore
 
 /// manifest.json: everything needed to find, check and load a checkpoint's
@@ -202,6 +203,25 @@ public struct CheckpointManifest: Sendable {
         }
         let used = Set(tensors.map(\.shard))
         for i in 0..<shards.count where !used.contains(i) { throw fail("shards[\(i)]", "holds no tensor of the table") }
+        // Each shard is exactly the safetensors file of its tensors (the
+        // writer's header, then their data): raw_bytes is known before any
+        // frame is opened, so a frame cannot make a reader allocate more.
+        var total = 0
+        for (i, shard) in shards.enumerated() {
+            let own = tensors.filter { $0.shard == i }
+            let data = own.reduce(0) { $0 + $1.length }
+            let header = Checkpoints.safetensorsHeader(own.map { ($0.name, $0.shape, $0.length / 4) }).count
+            guard shard.rawBytes == header + data else {
+                throw fail("shards[\(i)].raw_bytes", "\(shard.rawBytes), but its tensors make a \(header + data)-byte safetensors file")
+            }
+            let (sum, overflow) = total.addingReportingOverflow(data)
+            guard !overflow else { throw fail("tensors", "too many bytes") }
+            total = sum
+        }
+        let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        guard total <= memory else {
+            throw fail("tensors", "\(total) bytes of tensors, more than this machine's memory (\(memory) bytes)")
+        }
 
         return CheckpointManifest(formatVersion: version, step: step, configSHA256: config, stateSHA256: state,
                                   dataCursor: cursor, extra: extra, tensors: tensors, shards: shards)

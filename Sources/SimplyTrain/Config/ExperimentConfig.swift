@@ -151,7 +151,7 @@ private func intKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Int>
             if case let .number(text) = v, let d = Double(text), d == d.rounded(), d.magnitude < 1e300 {
                 throw ConfigError("\(name): must be an integer in \(min)...\(max), got \(text)")
             }
-            throw ConfigError("\(name): expected an integer, got \(v.serialized())")
+            throw ConfigError("\(name): expected an integer, got \(brief(v.serialized()))")
         }
         guard i >= min, i <= max else { throw ConfigError("\(name): must be in \(min)...\(max), got \(i)") }
         c[keyPath: kp] = i
@@ -161,7 +161,7 @@ private func intKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Int>
 private func doubleKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Double> & Sendable,
                        range: ClosedRange<Double> = -1e300...1e300) -> ConfigKey {
     ConfigKey(name: name, get: { .double($0[keyPath: kp]) }, set: { c, v in
-        guard let d = v.doubleValue, d.isFinite else { throw ConfigError("\(name): expected a number, got \(v.serialized())") }
+        guard let d = v.doubleValue, d.isFinite else { throw ConfigError("\(name): expected a number, got \(brief(v.serialized()))") }
         guard range.contains(d) else { throw ConfigError("\(name): must be in \(range.lowerBound)...\(range.upperBound), got \(d)") }
         c[keyPath: kp] = d
     })
@@ -169,21 +169,21 @@ private func doubleKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, D
 
 private func floatKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Float> & Sendable) -> ConfigKey {
     ConfigKey(name: name, get: { .double(Double($0[keyPath: kp])) }, set: { c, v in
-        guard let d = v.doubleValue, d.isFinite, d >= 0 else { throw ConfigError("\(name): expected a non-negative number, got \(v.serialized())") }
+        guard let d = v.doubleValue, d.isFinite, d >= 0 else { throw ConfigError("\(name): expected a non-negative number, got \(brief(v.serialized()))") }
         c[keyPath: kp] = Float(d)
     })
 }
 
 private func boolKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Bool> & Sendable) -> ConfigKey {
     ConfigKey(name: name, get: { .bool($0[keyPath: kp]) }, set: { c, v in
-        guard let b = v.boolValue else { throw ConfigError("\(name): expected true or false, got \(v.serialized())") }
+        guard let b = v.boolValue else { throw ConfigError("\(name): expected true or false, got \(brief(v.serialized()))") }
         c[keyPath: kp] = b
     })
 }
 
 private func stringKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, String> & Sendable) -> ConfigKey {
     ConfigKey(name: name, get: { .string($0[keyPath: kp]) }, set: { c, v in
-        guard let s = v.stringValue else { throw ConfigError("\(name): expected a string, got \(v.serialized())") }
+        guard let s = v.stringValue else { throw ConfigError("\(name): expected a string, got \(brief(v.serialized()))") }
         c[keyPath: kp] = s
     })
 }
@@ -193,7 +193,7 @@ private func choiceKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, S
                        _ choices: [String]) -> ConfigKey {
     ConfigKey(name: name, get: { .string($0[keyPath: kp]) }, set: { c, v in
         guard let s = v.stringValue, choices.contains(s) else {
-            throw ConfigError("\(name): expected one of \(choices.joined(separator: ", ")), got \(v.serialized())")
+            throw ConfigError("\(name): expected one of \(choices.joined(separator: ", ")), got \(brief(v.serialized()))")
         }
         c[keyPath: kp] = s
     })
@@ -202,6 +202,12 @@ private func choiceKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, S
 /// Upper bounds of the train keys (the model keys' are `ModelConfig`'s).
 let maxSteps = 1_000_000_000
 let maxBatchSize = 1 << 20
+
+/// A key or value quoted in an error: at most 80 characters, so the error stays one short line.
+func brief(_ text: String) -> String {
+    let oneLine = text.replacingOccurrences(of: "\n", with: "\\n")
+    return oneLine.count <= 80 ? oneLine : String(oneLine.prefix(77)) + "..."
+}
 
 private func gib(_ bytes: Double) -> String { String(format: "%.1f GiB", bytes / Double(1 << 30)) }
 
@@ -233,18 +239,18 @@ extension ExperimentConfig {
         doubleKey("train.grad_clip", \.train.gradClip, range: 0...1e9),
         ConfigKey(name: "train.seed", get: { .number(String($0.train.seed)) }, set: { c, v in
             guard case let .number(s) = v, let u = UInt64(s) else {
-                throw ConfigError("train.seed: expected a non-negative integer, got \(v.serialized())")
+                throw ConfigError("train.seed: expected a non-negative integer, got \(brief(v.serialized()))")
             }
             c.train.seed = u
         }),
         ConfigKey(name: "train.training_mode", get: { .string($0.train.mode) }, set: { c, v in
             guard let s = v.stringValue, TrainingMode(rawValue: s) != nil else {
-                throw ConfigError("train.training_mode: expected one of \(TrainingMode.allCases.map(\.rawValue).joined(separator: ", ")), got \(v.serialized())")
+                throw ConfigError("train.training_mode: expected one of \(TrainingMode.allCases.map(\.rawValue).joined(separator: ", ")), got \(brief(v.serialized()))")
             }
             c.train.mode = s
         }),
         stringKey("data.dataset", \.data.dataset),
-        intKey("data.synthetic_bytes", \.data.syntheticBytes, min: 1024, max: 1 << 34),
+        intKey("data.synthetic_bytes", \.data.syntheticBytes, min: 1024, max: 1 << 32),
         stringKey("data.tokenizer", \.data.tokenizer),
         doubleKey("reward.margin", \.posttrain.rewardMargin),
         doubleKey("reward.center_coefficient", \.posttrain.rewardCenterCoefficient, range: 0...1e6),
@@ -294,7 +300,7 @@ extension ExperimentConfig {
     /// Sets one dotted key from JSON; unknown keys and bad values name the key.
     public mutating func set(_ key: String, _ value: JSONValue) throws {
         guard let k = Self.keys.first(where: { $0.name == key }) else {
-            throw ConfigError("unknown config key '\(key)'" + Self.suggestion(for: key))
+            throw ConfigError("unknown config key '\(brief(key))'" + Self.suggestion(for: key))
         }
         try k.set(&self, value)
     }
@@ -302,7 +308,7 @@ extension ExperimentConfig {
     /// Sets one dotted key from command-line text (`--set key=value`).
     public mutating func set(_ key: String, text: String) throws {
         guard let k = Self.keys.first(where: { $0.name == key }) else {
-            throw ConfigError("unknown config key '\(key)'" + Self.suggestion(for: key))
+            throw ConfigError("unknown config key '\(brief(key))'" + Self.suggestion(for: key))
         }
         // Strings are taken as they are; everything else is read as JSON.
         if case .string = k.get(self) {
@@ -317,9 +323,16 @@ extension ExperimentConfig {
     /// {"model": {"d_model": 128}} or dotted keys {"model.d_model": 128}.
     public mutating func apply(_ json: JSONValue, source: String) throws {
         guard case let .object(top) = json else { throw ConfigError("\(source): expected a JSON object") }
+        // A key given twice is a mistake whichever value was meant.
+        var seen = Set<String>()
+        func once(_ key: String) throws {
+            guard seen.insert(key).inserted else { throw ConfigError("\(source): key '\(brief(key))' appears twice") }
+        }
         for (k, v) in top {
+            try once(k)
             if case let .object(inner) = v {
                 for (k2, v2) in inner {
+                    try once("\(k).\(k2)")
                     do { try set("\(k).\(k2)", v2) } catch let e as ConfigError { throw ConfigError("\(source): \(e.description)") }
                 }
             } else {
@@ -355,7 +368,9 @@ extension ExperimentConfig {
         let p = model.parameterCountEstimate
         let rows = max(1, train.batchSize / max(1, train.gradShards))
         let state = 4 * 5 * p
-        let activations = 2 * model.activationBytesEstimate(maxBatch: rows)
+        // The built-in corpus: its text and one Int32 token per byte at most.
+        let corpus = data.dataset == "builtin:synthetic" ? 5 * Double(data.syntheticBytes) : 0
+        let activations = 2 * model.activationBytesEstimate(maxBatch: rows) + corpus
         return (state, activations, state + activations)
     }
 
@@ -424,6 +439,7 @@ extension ExperimentConfig {
     }
 
     static func suggestion(for key: String) -> String {
+        guard key.utf8.count <= 64 else { return "" }
         let close = keys.map(\.name).filter { editDistance($0, key) <= 3 || $0.hasSuffix("." + (key.split(separator: ".").last.map(String.init) ?? key)) }
         return close.isEmpty ? "" : " (did you mean \(close.map { "'\($0)'" }.joined(separator: " or "))?)"
     }

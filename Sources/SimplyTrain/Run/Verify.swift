@@ -49,6 +49,19 @@ public enum Verify {
         if !scan.leftovers.isEmpty {
             log("note: leftovers of an interrupted checkpoint write (removed by the next one): \(scan.leftovers.joined(separator: ", "))")
         }
+        // A deleted checkpoint: with checkpoint.interval I, the checkpoint of the
+        // last multiple of I before the last recorded step was complete
+        // before any later step ran (the newest is never pruned).
+        let interval = config.checkpoint.interval
+        if interval > 0, let last = hashes.lines.last?.step, last > interval {
+            let expected = (last - 1) / interval * interval
+            let newest = scan.entries.map(\.step).max() ?? 0
+            if newest < expected {
+                problems.append("\(Checkpoints.checkpointsDirectory(runDirectory.url).path): hashes.jsonl records step \(last) and "
+                    + "checkpoint.interval is \(interval), so \(Checkpoints.directoryName(step: expected)) or a newer checkpoint "
+                    + "should be here; the newest is \(newest == 0 ? "none" : Checkpoints.directoryName(step: newest))")
+            }
+        }
         let intact = scan.entries.filter { $0.problem == nil }.count
         if checkpointsOnly || hashes.lines.isEmpty {
             if hashes.lines.isEmpty && !checkpointsOnly { problems.append("\(runDirectory.hashesURL.path): no steps recorded") }
