@@ -158,7 +158,40 @@ public enum HFConfig {
         }
         c.scoreHead = arch == .sequenceClassification
         do { try c.validate() } catch { throw HFError("\(file): \(error)") }
+        // The layout multiplies these sizes; a product past Int.max would trap there.
+        guard parameterCount(c) != nil else {
+            throw HFError("\(file): vocab_size \(c.vocabSize), hidden_size \(c.dModel), intermediate_size \(c.dFF) and "
+                          + "num_hidden_layers \(c.nLayers) give more parameters than a 64-bit count holds")
+        }
         return (c, arch)
+    }
+
+    /// The model's parameter count (ParameterLayout's sum) in overflow-checked
+    /// arithmetic, or nil when it does not fit in an Int. Callers check sizes
+    /// from files with it before a layout or buffer is built.
+    public static func parameterCount(_ c: ModelConfig) -> Int? {
+        func mul(_ xs: Int...) -> Int? {
+            var p = 1
+            for x in xs {
+                guard x >= 0, case let (q, o) = p.multipliedReportingOverflow(by: x), !o else { return nil }
+                p = q
+            }
+            return p
+        }
+        func add(_ xs: Int?...) -> Int? {
+            var s = 0
+            for x in xs {
+                guard let x, case let (t, o) = s.addingReportingOverflow(x), !o else { return nil }
+                s = t
+            }
+            return s
+        }
+        guard c.nHeads >= 1 else { return nil }
+        let d = c.dModel, hd = c.dModel / c.nHeads
+        guard let q = mul(c.nHeads, hd, d), let kv = mul(c.nKVHeads, hd, d), let mlp = mul(3, c.dFF, d),
+              let layer = add(mul(2, d), mul(2, q), mul(2, kv), mlp),
+              let embed = mul(c.vocabSize, d) else { return nil }
+        return add(embed, mul(c.nLayers, layer), d, c.tieEmbeddings ? 0 : embed, c.scoreHead ? d : 0)
     }
 }
 

@@ -19,7 +19,8 @@ public final class HFWeights {
         let index = directory.appendingPathComponent(Self.indexFile)
         let single = directory.appendingPathComponent(Self.singleFile)
         if fm.fileExists(atPath: index.path) {
-            guard let data = fm.contents(atPath: index.path) else { throw HFError("\(index.path): cannot read") }
+            let data: [UInt8]
+            do { data = try FileBytes.read(index, limit: 64 << 20) } catch { throw HFError(error.description) }
             let json: JSONValue
             do { json = try JSONValue.parse(String(decoding: data, as: UTF8.self)) } catch {
                 throw HFError("\(index.path): invalid JSON: \(error)")
