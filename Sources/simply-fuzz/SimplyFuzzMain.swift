@@ -95,8 +95,10 @@ struct SimplyFuzzMain {
 
         let stats = FuzzRunner.run(target, seed: seed, runs: runs, seconds: seconds, maxLength: maxLength,
                                    willRun: CrashCapture.willRun)
+        // The slowest input is kept for a look (a parser slow on some input is a finding too).
+        try? Data(stats.slowestInput).write(to: URL(fileURLWithPath: stem + ".slowest"))
         print("\(name): \(stats.runs) inputs tried in \(String(format: "%.1f", stats.seconds)) s "
               + "(\(String(format: "%.0f", stats.runsPerSecond)) runs/s), seed \(seed), no crash; "
-              + "slowest input \(String(format: "%.1f", stats.slowestSeconds * 1000)) ms (\(stats.slowestInput.count) bytes)")
+              + "slowest input \(String(format: "%.1f", stats.slowestSeconds * 1000)) ms (\(stats.slowestInput.count) bytes, saved to \(stem).slowest)")
     }
 }

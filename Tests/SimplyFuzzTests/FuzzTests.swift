@@ -9,8 +9,8 @@ import SimplyFuzz
     static let regressions = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Regressions")
 
     /// Mutations per target, sized so the suite takes a few seconds in release.
-    static let budget: [String: Int] = ["json": 80_000, "safetensors": 80_000, "manifest": 30_000,
-                                        "tokenizer": 30_000, "config": 5_000, "jsonl": 10_000]
+    static let budget: [String: Int] = ["json": 60_000, "safetensors": 60_000, "manifest": 20_000,
+                                        "tokenizer": 20_000, "config": 2_000, "jsonl": 8_000]
 
     @Test(arguments: FuzzTargets.names)
     func targetSurvivesSeededMutations(name: String) throws {
