@@ -29,7 +29,7 @@ public final class HFWeights {
             var loc: [(String, URL)] = []
             for (name, v) in map {
                 guard let f = v.stringValue, !f.isEmpty, !f.contains("/"), f != ".." else {
-                    throw HFError("\(index.path): weight_map.\(name): expected a file name in this directory, got \(v.serialized())")
+                    throw HFError("\(index.path): weight_map.\(name): expected a file name in this directory, got \(v.brief())")
                 }
                 let url = directory.appendingPathComponent(f)
                 guard fm.fileExists(atPath: url.path) else { throw HFError("\(index.path): weight_map.\(name): \(f) does not exist") }

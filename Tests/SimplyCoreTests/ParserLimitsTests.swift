@@ -62,3 +62,14 @@ import SimplyCore
         #expect(try FileBytes.read(small) == [])
     }
 }
+
+@Suite struct BriefTests {
+    /// Values quoted in errors stay short however large the input.
+    @Test func briefCutsLongValues() throws {
+        #expect(JSONValue.int(5).brief() == "5")
+        #expect(JSONValue.string("ab").brief() == "\"ab\"")
+        let long = JSONValue.array(Array(repeating: .int(1), count: 10_000))
+        let b = long.brief(limit: 20)
+        #expect(b == "[1,1,1,1,1,1,1,1,1,1… (20001 bytes)")
+    }
+}

@@ -71,6 +71,14 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// The compact form cut to about `limit` characters, for error messages:
+    /// a value from a file may be megabytes long, an error stays one short line.
+    public func brief(limit: Int = 80) -> String {
+        let s = serialized()
+        guard s.count > limit else { return s }
+        return String(s.prefix(limit)) + "… (\(s.utf8.count) bytes)"
+    }
+
     /// Indented, sorted form for files people read (config.json).
     public func pretty(indent: String = "") -> String {
         let inner = indent + "  "

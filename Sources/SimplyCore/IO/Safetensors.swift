@@ -62,7 +62,7 @@ public struct SafetensorsFile: Sendable {
                 throw SafetensorsError("\(name): tensor '\(key)' needs dtype, shape and data_offsets")
             }
             let shape = try shapeJSON.map { v -> Int in
-                guard let d = v.intValue, d >= 0 else { throw SafetensorsError("\(name): tensor '\(key)' has a bad shape \(JSONValue.array(shapeJSON).serialized())") }
+                guard let d = v.intValue, d >= 0 else { throw SafetensorsError("\(name): tensor '\(key)' has a bad shape \(JSONValue.array(shapeJSON).brief())") }
                 return d
             }
             guard let size = dtypeSize(dtype) else { throw SafetensorsError("\(name): tensor '\(key)' has unsupported dtype \(dtype)") }

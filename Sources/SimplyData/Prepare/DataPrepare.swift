@@ -234,7 +234,7 @@ public enum DataPrepare {
     /// The first keys of an object, quoted with escapes (one line).
     static func keyList(_ value: JSONValue) -> String {
         guard case let .object(pairs) = value, !pairs.isEmpty else { return "no keys" }
-        var keys = pairs.prefix(10).map { String(reflecting: $0.0) }.joined(separator: ", ")
+        var keys = pairs.prefix(10).map { JSONValue.string($0.0).brief(limit: 40) }.joined(separator: ", ")
         if pairs.count > 10 { keys += ", … (\(pairs.count) keys)" }
         return keys
     }

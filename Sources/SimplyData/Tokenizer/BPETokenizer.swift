@@ -427,11 +427,11 @@ public struct BPETokenizer: Tokenizer {
 
     private static func describe(_ v: JSONValue?) -> String {
         guard let v else { return "missing" }
-        return v.serialized()
+        return v.brief()
     }
 }
 
-private func quoted(_ s: String) -> String { JSONValue.string(s).serialized() }
+private func quoted(_ s: String) -> String { JSONValue.string(s).brief() }
 
 /// Open-addressing hash map from a pair of ids to (rank, merged id); a
 /// fixed multiplicative hash keeps lookups cheap in the merge loop.
