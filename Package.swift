@@ -36,6 +36,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "simply", targets: ["simply"]),
+        .executable(name: "simply-fuzz", targets: ["simply-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -69,6 +70,10 @@ let package = Package(
                                          "SimplyExport",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: hostFlags),
+        // Fuzz targets for the parsers (docs/fuzzing.md) and their driver.
+        .target(name: "SimplyFuzz", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyTrain", "SimplyExport"],
+                swiftSettings: hostFlags),
+        .executableTarget(name: "simply-fuzz", dependencies: ["SimplyFuzz"], swiftSettings: hostFlags),
 
         .testTarget(name: "SimplyCoreTests", dependencies: ["SimplyCore"],
                     swiftSettings: hostFlags),
@@ -82,6 +87,8 @@ let package = Package(
                     swiftSettings: hostFlags),
         .testTarget(name: "SimplyExportTests", dependencies: ["SimplyExport", "SimplyTrain"],
                     swiftSettings: hostFlags),
+        .testTarget(name: "SimplyFuzzTests", dependencies: ["SimplyFuzz"],
+                    exclude: ["Regressions"], swiftSettings: hostFlags),
     ],
     swiftLanguageModes: [.v6]
 )

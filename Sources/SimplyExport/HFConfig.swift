@@ -79,17 +79,17 @@ public enum HFConfig {
                 guard let d else { throw bad(key, "missing (required)") }
                 return d
             }
-            guard let i = v.intValue, i >= 1 else { throw bad(key, "expected a positive integer, got \(v.serialized())") }
+            guard let i = v.intValue, i >= 1 else { throw bad(key, "expected a positive integer, got \(v.brief())") }
             return i
         }
         func number(_ key: String, default d: Double) throws -> Double {
             guard let v = present(key) else { return d }
-            guard let x = v.doubleValue, x.isFinite else { throw bad(key, "expected a number, got \(v.serialized())") }
+            guard let x = v.doubleValue, x.isFinite else { throw bad(key, "expected a number, got \(v.brief())") }
             return x
         }
         func bool(_ key: String, default d: Bool) throws -> Bool {
             guard let v = present(key) else { return d }
-            guard let b = v.boolValue else { throw bad(key, "expected true or false, got \(v.serialized())") }
+            guard let b = v.boolValue else { throw bad(key, "expected true or false, got \(v.brief())") }
             return b
         }
 
@@ -97,7 +97,7 @@ public enum HFConfig {
         let arch: HFArchitecture
         if let a = present("architectures") {
             guard case let .array(items) = a, items.count == 1, let name = items[0].stringValue else {
-                throw bad("architectures", "expected one class name, got \(a.serialized())")
+                throw bad("architectures", "expected one class name, got \(a.brief())")
             }
             guard let known = HFArchitecture(rawValue: name) else {
                 throw bad("architectures", "unsupported architecture \(name) (supported: "
@@ -108,26 +108,26 @@ public enum HFConfig {
             arch = .causalLM
         }
         if let t = present("model_type"), t != .string("llama") {
-            throw bad("model_type", "unsupported model type \(t.serialized()) (only \"llama\")")
+            throw bad("model_type", "unsupported model type \(t.brief()) (only \"llama\")")
         }
 
         // Options Simply's model does not have.
-        if let q = present("quantization_config") { throw bad("quantization_config", "quantized checkpoints are not supported (\(q.serialized().prefix(60)))") }
+        if let q = present("quantization_config") { throw bad("quantization_config", "quantized checkpoints are not supported (\(q.brief(limit: 60)))") }
         if let act = present("hidden_act"), act != .string("silu"), act != .string("swish") {
-            throw bad("hidden_act", "\(act.serialized()) is not supported (only silu)")
+            throw bad("hidden_act", "\(act.brief()) is not supported (only silu)")
         }
         if try bool("attention_bias", default: false) { throw bad("attention_bias", "true is not supported (Simply's projections have no bias)") }
         if try bool("mlp_bias", default: false) { throw bad("mlp_bias", "true is not supported (Simply's MLP has no bias)") }
         var theta = try number("rope_theta", default: 10000)
         for key in ["rope_scaling", "rope_parameters"] {
             guard let r = present(key) else { continue }
-            guard case .object = r else { throw bad(key, "expected an object or null, got \(r.serialized())") }
+            guard case .object = r else { throw bad(key, "expected an object or null, got \(r.brief())") }
             let type = r["rope_type"] ?? r["type"] ?? .string("default")
             guard type == .string("default") else {
-                throw bad(key, "rope type \(type.serialized()) is not supported (only plain RoPE: rope_scaling null)")
+                throw bad(key, "rope type \(type.brief()) is not supported (only plain RoPE: rope_scaling null)")
             }
             if let t = r["rope_theta"] {
-                guard let x = t.doubleValue, x.isFinite else { throw bad(key + ".rope_theta", "expected a number, got \(t.serialized())") }
+                guard let x = t.doubleValue, x.isFinite else { throw bad(key + ".rope_theta", "expected a number, got \(t.brief())") }
                 theta = x
             }
         }
@@ -135,7 +135,7 @@ public enum HFConfig {
             throw bad("id2label", "\(l.count) labels; Simply's score head has exactly one")
         }
         if let n = present("num_labels"), n.intValue != 1 {
-            throw bad("num_labels", "\(n.serialized()) labels; Simply's score head has exactly one")
+            throw bad("num_labels", "\(n.brief()) labels; Simply's score head has exactly one")
         }
 
         let heads = try int("num_attention_heads")
@@ -153,12 +153,45 @@ public enum HFConfig {
         }
         if let hd = present("head_dim") {
             guard hd.intValue == hidden / heads else {
-                throw bad("head_dim", "\(hd.serialized()) differs from hidden_size / num_attention_heads = \(hidden / heads) (Simply derives head_dim from them)")
+                throw bad("head_dim", "\(hd.brief()) differs from hidden_size / num_attention_heads = \(hidden / heads) (Simply derives head_dim from them)")
             }
         }
         c.scoreHead = arch == .sequenceClassification
         do { try c.validate() } catch { throw HFError("\(file): \(error)") }
+        // The layout multiplies these sizes; a product past Int.max would trap there.
+        guard parameterCount(c) != nil else {
+            throw HFError("\(file): vocab_size \(c.vocabSize), hidden_size \(c.dModel), intermediate_size \(c.dFF) and "
+                          + "num_hidden_layers \(c.nLayers) give more parameters than a 64-bit count holds")
+        }
         return (c, arch)
+    }
+
+    /// The model's parameter count (ParameterLayout's sum) in overflow-checked
+    /// arithmetic, or nil when it does not fit in an Int. Callers check sizes
+    /// from files with it before a layout or buffer is built.
+    public static func parameterCount(_ c: ModelConfig) -> Int? {
+        func mul(_ xs: Int...) -> Int? {
+            var p = 1
+            for x in xs {
+                guard x >= 0, case let (q, o) = p.multipliedReportingOverflow(by: x), !o else { return nil }
+                p = q
+            }
+            return p
+        }
+        func add(_ xs: Int?...) -> Int? {
+            var s = 0
+            for x in xs {
+                guard let x, case let (t, o) = s.addingReportingOverflow(x), !o else { return nil }
+                s = t
+            }
+            return s
+        }
+        guard c.nHeads >= 1 else { return nil }
+        let d = c.dModel, hd = c.dModel / c.nHeads
+        guard let q = mul(c.nHeads, hd, d), let kv = mul(c.nKVHeads, hd, d), let mlp = mul(3, c.dFF, d),
+              let layer = add(mul(2, d), mul(2, q), mul(2, kv), mlp),
+              let embed = mul(c.vocabSize, d) else { return nil }
+        return add(embed, mul(c.nLayers, layer), d, c.tieEmbeddings ? 0 : embed, c.scoreHead ? d : 0)
     }
 }
 

@@ -66,7 +66,7 @@ public enum HFExport {
     /// since the run recorded it is refused.
     static func exportTokenizer(_ config: ExperimentConfig, checkpoint: URL) throws -> BPETokenizer {
         let spec = config.data.tokenizer
-        if spec == "byte" { return HFTokenizerFiles.byteTokenizer() }
+        if spec == "byte" { return try HFTokenizerFiles.byteTokenizer() }
         let t = try BPETokenizer.load(URL(fileURLWithPath: spec))
         let run = RunDirectory(checkpoint.standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent())
         if let recorded = (try? run.recordedRun())?["tokenizer"]?.stringValue, recorded != t.name {

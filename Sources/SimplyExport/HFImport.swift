@@ -38,9 +38,11 @@ public enum HFImport {
     public static func experimentConfig(_ directory: URL, options: Options = Options(), out: URL? = nil,
                                         notes: inout [String]) throws -> (ExperimentConfig, HFArchitecture, BPETokenizer?) {
         let configURL = directory.appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: configURL.path) else {
+        guard FileManager.default.fileExists(atPath: configURL.path) else {
             throw HFError("\(configURL.path): missing (not a Hugging Face model directory?)")
         }
+        let data: [UInt8]
+        do { data = try FileBytes.read(configURL, limit: 16 << 20) } catch { throw HFError(error.description) }
         let json: JSONValue
         do { json = try JSONValue.parse(String(decoding: data, as: UTF8.self)) } catch {
             throw HFError("\(configURL.path): invalid JSON: \(error)")
@@ -123,11 +125,32 @@ public enum HFImport {
         return Summary(config: config, architecture: arch, checkpoint: checkpoint, notes: notes)
     }
 
+    /// Refuses a config.json whose parameters could not be in the weight
+    /// files (each at least 2 bytes, BF16), before the layout and its buffer
+    /// are built: a config claiming 10^12 parameters next to a small file
+    /// must not allocate terabytes first.
+    static func checkSize(_ model: ModelConfig, weights hf: HFWeights) throws {
+        var fileBytes = 0
+        for file in Set(hf.location.map(\.file)) {
+            let size = ((try? FileManager.default.attributesOfItem(atPath: file.path))?[.size] as? NSNumber)?.intValue ?? 0
+            fileBytes = fileBytes.addingReportingOverflow(size).overflow ? Int.max : fileBytes + size
+        }
+        let config = hf.directory.appendingPathComponent("config.json").path
+        guard let n = HFConfig.parameterCount(model) else {
+            throw HFError("\(config): the model's parameter count overflows a 64-bit integer")
+        }
+        guard n <= fileBytes / 2 else {
+            throw HFError("\(config): describes \(n) parameters, but the weight files hold \(fileBytes) bytes "
+                          + "(at least \(n.multipliedReportingOverflow(by: 2).overflow ? Int.max : 2 * n) needed): wrong config.json or missing shards")
+        }
+    }
+
     /// The flat parameter buffer of `model`, filled from the HF tensors. Every
     /// tensor of the file must be used, except the rotary tables old
     /// checkpoints stored and lm_head.weight of a tied model.
     public static func weights(_ directory: URL, config model: ModelConfig, notes: inout [String]) throws -> Tensor {
         let hf = try HFWeights(directory: directory)
+        try checkSize(model, weights: hf)
         let layout = ParameterLayout(config: model)
         let params = Tensor(shape: [layout.count])
         var converted: [String: Int] = [:]

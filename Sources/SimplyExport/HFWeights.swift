@@ -19,7 +19,8 @@ public final class HFWeights {
         let index = directory.appendingPathComponent(Self.indexFile)
         let single = directory.appendingPathComponent(Self.singleFile)
         if fm.fileExists(atPath: index.path) {
-            guard let data = fm.contents(atPath: index.path) else { throw HFError("\(index.path): cannot read") }
+            let data: [UInt8]
+            do { data = try FileBytes.read(index, limit: 64 << 20) } catch { throw HFError(error.description) }
             let json: JSONValue
             do { json = try JSONValue.parse(String(decoding: data, as: UTF8.self)) } catch {
                 throw HFError("\(index.path): invalid JSON: \(error)")
@@ -28,7 +29,7 @@ public final class HFWeights {
             var loc: [(String, URL)] = []
             for (name, v) in map {
                 guard let f = v.stringValue, !f.isEmpty, !f.contains("/"), f != ".." else {
-                    throw HFError("\(index.path): weight_map.\(name): expected a file name in this directory, got \(v.serialized())")
+                    throw HFError("\(index.path): weight_map.\(name): expected a file name in this directory, got \(v.brief())")
                 }
                 let url = directory.appendingPathComponent(f)
                 guard fm.fileExists(atPath: url.path) else { throw HFError("\(index.path): weight_map.\(name): \(f) does not exist") }

@@ -89,8 +89,10 @@ struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write the built-in English-like corpus (data.dataset=builtin:synthetic) as a text file, e.g. to train a tokenizer on it.")
 
-        @Option(name: .customLong("bytes"), help: "Size in bytes (the run's data.synthetic_bytes).")
+        @Option(name: .customLong("bytes"), help: "Size in bytes (the run's data.synthetic_bytes), at most 4 GiB.")
         var bytes: Int = 2_000_000
+
+        static let maxBytes = 1 << 32
 
         @Option(name: .customLong("seed"), help: "The corpus seed (a run uses train.seed).")
         var seed: UInt64 = 1337
@@ -99,7 +101,8 @@ struct DataCommand: ParsableCommand {
         var output: String
 
         func run() throws {
-            guard bytes >= 1 else { fail("--bytes must be >= 1") }
+            // The corpus is built in memory: bound it before anything is reserved.
+            guard (1...Self.maxBytes).contains(bytes) else { fail("--bytes must be in 1...\(Self.maxBytes), not \(bytes)") }
             let text = SyntheticCorpus.generate(seed: seed, bytes: bytes)
             do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
                 fail("cannot write \(output): \(error.localizedDescription)")
@@ -115,8 +118,11 @@ struct DataCommand: ParsableCommand {
         @Option(name: .customLong("task"), help: "addition, multiplication, sorting, copying or reversal.")
         var task: String
 
-        @Option(name: .customLong("count"), help: "Examples to write.")
+        @Option(name: .customLong("count"), help: "Examples to write (at most 10 million).")
         var count: Int = 1000
+
+        /// All examples are held in memory before writing.
+        static let maxCount = 10_000_000
 
         @Option(name: .customLong("split"), help: "train, or test (the ~10% of prompts held out).")
         var split: String = "train"
@@ -153,7 +159,9 @@ struct DataCommand: ParsableCommand {
             guard let f = TaskRecordFormat(rawValue: format) else {
                 fail("--format must be one of \(TaskRecordFormat.allCases.map(\.rawValue).joined(separator: ", ")), not '\(format)'")
             }
-            guard count >= 1, (1...9).contains(maxDigits) else { fail("--count must be >= 1 and --max_digits in 1...9") }
+            guard (1...Self.maxCount).contains(count), (1...9).contains(maxDigits) else {
+                fail("--count must be in 1...\(Self.maxCount) and --max_digits in 1...9")
+            }
             let clean = TaskGenerator.examples(kind, seed: seed, split: s, count: count, maxDigits: maxDigits)
             var examples = clean
             if offByOne != 0 {

@@ -90,8 +90,9 @@ struct TokenizerCommand: ParsableCommand {
             switch (text, file) {
             case let (t?, nil): input = t
             case let (nil, f?):
-                guard let data = FileManager.default.contents(atPath: f) else { fail("cannot read \(f)") }
-                guard let s = String(data: data, encoding: .utf8) else { fail("\(f): not valid UTF-8") }
+                let data: [UInt8]
+                do { data = try FileBytes.read(URL(fileURLWithPath: f)) } catch { fail("\(error)") }
+                guard let s = String(validating: data, as: UTF8.self) else { fail("\(f): not valid UTF-8") }
                 input = s
             default: fail("give exactly one of --text or a FILE")
             }
@@ -145,9 +146,9 @@ struct TokenizerCommand: ParsableCommand {
             case let (i?, nil):
                 print(tok.decode(parse(Substring(i), "--ids")), terminator: "")
             case let (nil, f?):
-                guard let data = FileManager.default.contents(atPath: f), let text = String(data: data, encoding: .utf8) else {
-                    fail("cannot read \(f) as UTF-8 text")
-                }
+                let data: [UInt8]
+                do { data = try FileBytes.read(URL(fileURLWithPath: f)) } catch { fail("\(error)") }
+                guard let text = String(validating: data, as: UTF8.self) else { fail("\(f): not valid UTF-8") }
                 var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
                 if text.hasSuffix("\n") { lines.removeLast() }
                 for (n, line) in lines.enumerated() {

@@ -228,7 +228,7 @@ func setting(_ json: JSONValue, _ key: String, _ value: JSONValue?) -> JSONValue
     /// The byte tokenizer's tokenizer.json gives the byte ids, and an import
     /// recognizes it as `byte`.
     @Test func byteTokenizerFileIsTheByteTokenizer() throws {
-        let hfTok = HFTokenizerFiles.byteTokenizer(), byte = ByteTokenizer()
+        let hfTok = try HFTokenizerFiles.byteTokenizer(), byte = ByteTokenizer()
         #expect(hfTok.vocabSize == byte.vocabSize)
         #expect(hfTok.bos == byte.bos && hfTok.eos == byte.eos && hfTok.pad == byte.pad)
         for text in ["Hello there", "  two  spaces\tand\r\nlines", "héllo wörld ☃ 🚀", "<|eos|> is text", "", "\u{0}\u{7f}"] {

@@ -71,6 +71,14 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
+    /// The compact form cut to about `limit` characters, for error messages:
+    /// a value from a file may be megabytes long, an error stays one short line.
+    public func brief(limit: Int = 80) -> String {
+        let s = serialized()
+        guard s.count > limit else { return s }
+        return String(s.prefix(limit)) + "… (\(s.utf8.count) bytes)"
+    }
+
     /// Indented, sorted form for files people read (config.json).
     public func pretty(indent: String = "") -> String {
         let inner = indent + "  "
@@ -216,9 +224,19 @@ private struct JSONParser {
         return String(decoding: bytes[start..<i], as: UTF8.self)
     }
 
+    /// Exactly four hex digits (UInt32(_:radix:) would also take "+123").
     mutating func hex4() throws -> UInt32 {
-        guard i + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[i..<i + 4], as: UTF8.self), radix: 16) else {
-            throw error("invalid \\u escape")
+        guard i + 4 <= bytes.count else { throw error("invalid \\u escape: expected 4 hex digits") }
+        var v: UInt32 = 0
+        for b in bytes[i..<i + 4] {
+            let d: UInt8
+            switch b {
+            case 0x30...0x39: d = b - 0x30
+            case 0x41...0x46: d = b - 0x41 + 10
+            case 0x61...0x66: d = b - 0x61 + 10
+            default: throw error("invalid \\u escape: expected 4 hex digits")
+            }
+            v = v << 4 | UInt32(d)
         }
         i += 4
         return v

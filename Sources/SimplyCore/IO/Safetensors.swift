@@ -9,6 +9,8 @@ public struct SafetensorsFile: Sendable {
         public let shape: [Int]
         public let begin: Int   // offsets into the data section
         public let end: Int
+        /// Elements: the product of `shape`, checked against overflow and the data.
+        public let count: Int
     }
 
     public let name: String
@@ -20,10 +22,9 @@ public struct SafetensorsFile: Sendable {
     let dataStart: Int
 
     public static func read(_ url: URL) throws -> SafetensorsFile {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw SafetensorsError("\(url.path): cannot read file")
-        }
-        return try parse([UInt8](data), name: url.path)
+        let bytes: [UInt8]
+        do { bytes = try FileBytes.read(url) } catch { throw SafetensorsError(error.description) }
+        return try parse(bytes, name: url.path)
     }
 
     public static func parse(_ bytes: [UInt8], name: String) throws -> SafetensorsFile {
@@ -61,25 +62,30 @@ public struct SafetensorsFile: Sendable {
                 throw SafetensorsError("\(name): tensor '\(key)' needs dtype, shape and data_offsets")
             }
             let shape = try shapeJSON.map { v -> Int in
-                guard let d = v.intValue, d >= 0 else { throw SafetensorsError("\(name): tensor '\(key)' has a bad shape") }
+                guard let d = v.intValue, d >= 0 else { throw SafetensorsError("\(name): tensor '\(key)' has a bad shape \(JSONValue.array(shapeJSON).brief())") }
                 return d
             }
             guard let size = dtypeSize(dtype) else { throw SafetensorsError("\(name): tensor '\(key)' has unsupported dtype \(dtype)") }
             guard begin >= 0, begin <= end, end <= dataLength else {
                 throw SafetensorsError("\(name): tensor '\(key)' data_offsets [\(begin), \(end)] outside the data (\(dataLength) bytes): truncated?")
             }
-            guard end - begin == shape.reduce(1, *) * size else {
-                throw SafetensorsError("\(name): tensor '\(key)' holds \(end - begin) bytes, but \(dtype)\(shape) needs \(shape.reduce(1, *) * size)")
+            // The element count in checked arithmetic: a shape like
+            // [2^32, 2^32] must be refused, not wrap or trap.
+            guard let count = elementCount(shape), case let (bytes, overflow) = count.multipliedReportingOverflow(by: size), !overflow else {
+                throw SafetensorsError("\(name): tensor '\(key)' shape \(shape) has too many elements for the \(dataLength)-byte data")
+            }
+            guard end - begin == bytes else {
+                throw SafetensorsError("\(name): tensor '\(key)' holds \(end - begin) bytes, but \(dtype)\(shape) needs \(bytes)")
             }
             guard entries[key] == nil else { throw SafetensorsError("\(name): tensor '\(key)' appears twice in the header") }
-            entries[key] = Entry(dtype: dtype, shape: shape, begin: begin, end: end)
+            entries[key] = Entry(dtype: dtype, shape: shape, begin: begin, end: end, count: count)
         }
-        let names = entries.keys.sorted { (entries[$0]!.begin, entries[$0]!.end, $0) < (entries[$1]!.begin, entries[$1]!.end, $1) }
+        let ordered = entries.sorted { ($0.value.begin, $0.value.end, $0.key) < ($1.value.begin, $1.value.end, $1.key) }
+        let names = ordered.map(\.key)
         // Like the reference implementation: tensors tile the data section
         // exactly, with no overlap, gap or trailing bytes.
         var position = 0
-        for key in names {
-            let e = entries[key]!
+        for (key, e) in ordered {
             guard e.begin == position else {
                 throw SafetensorsError("\(name): tensor '\(key)' starts at data byte \(e.begin), expected \(position) (overlapping or gapped data_offsets)")
             }
@@ -89,6 +95,18 @@ public struct SafetensorsFile: Sendable {
             throw SafetensorsError("\(name): tensors cover \(position) data bytes but the file holds \(dataLength): trailing bytes or a wrong header")
         }
         return SafetensorsFile(name: name, metadata: metadata, names: names, entries: entries, bytes: bytes, dataStart: dataStart)
+    }
+
+    /// The product of `shape`, or nil when it overflows Int.
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            n = p
+        }
+        return n
     }
 
     static func dtypeSize(_ dtype: String) -> Int? {
@@ -109,6 +127,9 @@ public struct SafetensorsFile: Sendable {
     /// The tensor as float32 (F32 as is; F64, F16 and BF16 converted).
     public func tensor(_ tensor: String) throws -> Tensor {
         let e = try entry(tensor)
+        guard ["F32", "F64", "BF16", "F16"].contains(e.dtype) else {
+            throw SafetensorsError("\(name): tensor '\(tensor)' is \(e.dtype), not a float type")
+        }
         let out = Tensor(shape: e.shape)
         let base = dataStart + e.begin
         bytes.withUnsafeBytes { raw in
@@ -122,9 +143,6 @@ public struct SafetensorsFile: Sendable {
                 }
             }
         }
-        guard ["F32", "F64", "BF16", "F16"].contains(e.dtype) else {
-            throw SafetensorsError("\(name): tensor '\(tensor)' is \(e.dtype), not a float type")
-        }
         return out
     }
 
@@ -132,7 +150,7 @@ public struct SafetensorsFile: Sendable {
     public func doubles(_ tensor: String) throws -> [Double] {
         let e = try entry(tensor)
         let base = dataStart + e.begin
-        let n = e.shape.reduce(1, *)
+        let n = e.count
         switch e.dtype {
         case "F64":
             return bytes.withUnsafeBytes { raw in (0..<n).map { Double(bitPattern: raw.loadUnaligned(fromByteOffset: base + 8 * $0, as: UInt64.self).littleEndian) } }
@@ -145,7 +163,7 @@ public struct SafetensorsFile: Sendable {
     public func int32s(_ tensor: String) throws -> [Int32] {
         let e = try entry(tensor)
         let base = dataStart + e.begin
-        let n = e.shape.reduce(1, *)
+        let n = e.count
         switch e.dtype {
         case "I32":
             return bytes.withUnsafeBytes { raw in (0..<n).map { Int32(bitPattern: raw.loadUnaligned(fromByteOffset: base + 4 * $0, as: UInt32.self).littleEndian) } }

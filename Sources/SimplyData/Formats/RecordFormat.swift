@@ -142,7 +142,7 @@ public enum RecordFormat: String, CaseIterable, Sendable {
             guard case .object = item else { throw Problem("\(at) is \(kind(item)), expected an object with \"\(roleKey)\" and \"\(contentKey)\"") }
             guard let rv = item[roleKey] else { throw Problem("\(at): field \"\(roleKey)\" is missing") }
             guard case let .string(roleName) = rv, let role = roleNames[roleName] else {
-                throw Problem("\(at).\(roleKey) is \(rv.serialized()), expected one of system, user, assistant (or human, gpt, model)")
+                throw Problem("\(at).\(roleKey) is \(rv.brief()), expected one of system, user, assistant (or human, gpt, model)")
             }
             guard let cv = item[contentKey] else { throw Problem("\(at): field \"\(contentKey)\" is missing") }
             guard case let .string(content) = cv else { throw Problem("\(at).\(contentKey) is \(kind(cv)), expected a string") }

@@ -15,7 +15,9 @@ public enum DataInspect {
             var out = ["\(url.path): \(shard.kind.rawValue) examples: \(shard.examples.count), tokens: \(tokens), "
                        + "in the loss: \(loss), vocab_size: \(shard.vocabSize), tokenizer: \(shard.tokenizerName), sha256: \(shard.contentHash)"]
             let names = shard.kind == .preference ? ["prompt", "chosen", "rejected"] : [shard.kind == .prompt ? "prompt" : "sequence"]
-            for i in start..<min(shard.examples.count, start + max(count, 0)) {
+            // Clamped: a start past the end shows no example (and must not form a reversed range).
+            let first = min(max(start, 0), shard.examples.count)
+            for i in first..<(first + min(max(count, 0), shard.examples.count - first)) {
                 let e = shard.examples[i]
                 out.append("")
                 out.append("example \(i): \(e.tokenCount) tokens, \(e.sequences.reduce(0) { $0 + $1.lossTokens }) in the loss")
@@ -34,7 +36,7 @@ public enum DataInspect {
         // Documents end with eos; every token of pretraining text is in the loss.
         var doc = 0, begin = 0
         for (j, t) in shard.tokens.enumerated() where t == tokenizer.eos {
-            if doc >= start && doc < start + count {
+            if doc >= start && doc - start < count {
                 out.append("")
                 out.append("document \(doc): \(j + 1 - begin) tokens, all in the loss")
                 out += runs(MaskedTokens(tokens: Array(shard.tokens[begin...j]), mask: Array(repeating: true, count: j + 1 - begin)),

@@ -121,10 +121,10 @@ public enum DataPrepare {
     }
 
     /// One input file's content after parsing.
-    struct InputFile {
-        enum Content { case documents([String]), records([PostTrainingRecord]) }
-        let recordFormat: RecordFormat?
-        let content: Content
+    public struct InputFile: Sendable {
+        public enum Content: Sendable { case documents([String]), records([PostTrainingRecord]) }
+        public let recordFormat: RecordFormat?
+        public let content: Content
     }
 
     /// The format `.auto` resolves to for a file.
@@ -147,11 +147,23 @@ public enum DataPrepare {
     /// Reads, validates and parses one input; nil when the whole file is
     /// skipped (empty, under `skipInvalid`).
     static func readInput(_ url: URL, format: InputFormat, textField: String, skips: inout SkipLog) throws -> InputFile? {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DataError(url, "cannot read: \(error.localizedDescription)")
-        }
-        var bytes = [UInt8](data)
+        let bytes: [UInt8]
+        do { bytes = try FileBytes.read(url) } catch { throw DataError(url, error.reason) }
+        return try parseInput(bytes, url: url, format: format, textField: textField, skips: &skips)
+    }
+
+    /// `prepare`'s parsing of one input file's bytes (`url` names it and, for
+    /// `.auto`, tells text from JSONL by its extension); nil when the file is
+    /// skipped. Errors name `url` and the line.
+    public static func parseInput(_ bytes: [UInt8], url: URL, format: InputFormat, textField: String = "text",
+                                  skipInvalid: Bool = false) throws -> InputFile? {
+        var skips = SkipLog(enabled: skipInvalid)
+        return try parseInput(bytes, url: url, format: format, textField: textField, skips: &skips)
+    }
+
+    static func parseInput(_ input: [UInt8], url: URL, format: InputFormat, textField: String,
+                           skips: inout SkipLog) throws -> InputFile? {
+        var bytes = input
         guard !bytes.isEmpty else { try skips.skip(DataError(url, "file is empty")); return nil }
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }  // UTF-8 byte-order mark
         let lines = lineRanges(bytes)
@@ -222,7 +234,7 @@ public enum DataPrepare {
     /// The first keys of an object, quoted with escapes (one line).
     static func keyList(_ value: JSONValue) -> String {
         guard case let .object(pairs) = value, !pairs.isEmpty else { return "no keys" }
-        var keys = pairs.prefix(10).map { String(reflecting: $0.0) }.joined(separator: ", ")
+        var keys = pairs.prefix(10).map { JSONValue.string($0.0).brief(limit: 40) }.joined(separator: ", ")
         if pairs.count > 10 { keys += ", … (\(pairs.count) keys)" }
         return keys
     }

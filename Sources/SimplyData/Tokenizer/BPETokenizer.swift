@@ -56,17 +56,28 @@ public struct BPETokenizer: Tokenizer {
     private let specials: [String: Int32]
     private let canonical: [UInt8]
 
+    /// How far ids may run past the number of tokens: ids index a table, so
+    /// an id must be below `vocab.count + addedTokens.count + idSlack` (gaps
+    /// allowed up to that). A file cannot make the table larger than itself.
+    public static let idSlack = 1024
+
     /// Builds a tokenizer from its parts; any inconsistency is a `DataError`
     /// naming the JSON key it would come from (`model.vocab`, `model.merges`,
     /// `added_tokens`).
     public init(vocab: [(token: String, id: Int32)], merges: [(left: String, right: String)],
                 addedTokens: [AddedToken], unkToken: String? = nil) throws {
+        let idLimit = vocab.count + addedTokens.count + Self.idSlack
+        func tooLarge(_ key: String, _ token: String, _ id: Int32) -> DataError {
+            DataError("\(key): id \(id) of \(quoted(token)) is too large: ids must be below the number of tokens "
+                      + "(\(vocab.count + addedTokens.count)) + \(Self.idSlack)")
+        }
         let sortedVocab = vocab.sorted { $0.id < $1.id }
         var ids: [String: Int32] = [:]
         ids.reserveCapacity(sortedVocab.count)
         var maxId: Int32 = -1
         for (i, e) in sortedVocab.enumerated() {
             guard e.id >= 0 else { throw DataError("model.vocab: token \(quoted(e.token)) has negative id \(e.id)") }
+            guard Int(e.id) < idLimit else { throw tooLarge("model.vocab", e.token, e.id) }
             if i > 0 && sortedVocab[i - 1].id == e.id {
                 throw DataError("model.vocab: id \(e.id) is used by both \(quoted(sortedVocab[i - 1].token)) and \(quoted(e.token))")
             }
@@ -90,6 +101,7 @@ public struct BPETokenizer: Tokenizer {
         var addedIds = Set<Int32>()
         for t in addedTokens {
             guard t.id >= 0 else { throw DataError("added_tokens: \(quoted(t.content)) has negative id \(t.id)") }
+            guard Int(t.id) < idLimit else { throw tooLarge("added_tokens", t.content, t.id) }
             guard addedIds.insert(t.id).inserted else { throw DataError("added_tokens: id \(t.id) appears twice") }
             if let vid = ids[t.content], vid != t.id {
                 throw DataError("added_tokens: \(quoted(t.content)) has id \(t.id) but model.vocab gives it \(vid)")
@@ -297,17 +309,21 @@ public struct BPETokenizer: Tokenizer {
     /// on the type is accepted; anything else is a one-line `DataError`
     /// naming the file and the key.
     public static func load(_ url: URL) throws -> BPETokenizer {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DataError(url, "cannot read: \(error.localizedDescription)")
-        }
-        guard let text = String(data: data, encoding: .utf8) else { throw DataError(url, "not valid UTF-8") }
+        let bytes: [UInt8]
+        do { bytes = try FileBytes.read(url) } catch { throw DataError(url, error.reason) }
+        return try parse(bytes, file: url.path)
+    }
+
+    /// A tokenizer.json's bytes; `file` names it in errors.
+    public static func parse(_ bytes: [UInt8], file: String) throws -> BPETokenizer {
+        let body = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes[3...] : bytes[...]  // a UTF-8 byte-order mark
+        guard let text = String(validating: body, as: UTF8.self) else { throw DataError(file: file, "not valid UTF-8") }
         let root: JSONValue
-        do { root = try JSONValue.parse(text) } catch { throw DataError(url, "malformed JSON: \(error)") }
+        do { root = try JSONValue.parse(text) } catch { throw DataError(file: file, "malformed JSON: \(error)") }
         do {
             return try fromJSON(root)
         } catch let e as DataError where e.file == nil {
-            throw DataError(url, e.message)
+            throw DataError(file: file, e.message)
         }
     }
 
@@ -411,11 +427,11 @@ public struct BPETokenizer: Tokenizer {
 
     private static func describe(_ v: JSONValue?) -> String {
         guard let v else { return "missing" }
-        return v.serialized()
+        return v.brief()
     }
 }
 
-private func quoted(_ s: String) -> String { JSONValue.string(s).serialized() }
+private func quoted(_ s: String) -> String { JSONValue.string(s).brief() }
 
 /// Open-addressing hash map from a pair of ids to (rank, merged id); a
 /// fixed multiplicative hash keeps lookups cheap in the merge loop.
