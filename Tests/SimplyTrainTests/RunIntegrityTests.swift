@@ -79,6 +79,13 @@ import SimplyTrain
     static let hugeClaimFrame: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD, 0xE0] + withUnsafeBytes(of: UInt64(1 << 40).littleEndian) { Array($0) }
         + [0x01, 0x00, 0x00]
 
+    /// A real zstd bomb: 65536 RLE blocks of 128 KiB zeros, 8 GiB in a 256 KiB frame.
+    static let rleBomb: [UInt8] = {
+        var f: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD, 0xE0] + withUnsafeBytes(of: UInt64(1 << 33).littleEndian) { Array($0) }
+        for i in 0..<65536 { f += [i == 65535 ? 0x03 : 0x02, 0x00, 0x10, 0x00] }
+        return f
+    }()
+
     /// One kind of damage: what it does to a copy of the run, and the file
     /// (relative to the run) that both refusals must name.
     struct Damage: Sendable {
@@ -115,7 +122,7 @@ import SimplyTrain
             m("shard bytes edited", resign: false) { replacing($0, [.key("shards"), .index(0), .key("bytes")], with: JSONValue.int(10)) },
             m("step edited, re-signed", resign: true) { replacing($0, [.key("step")], with: JSONValue.int(4)) },
             Damage(name: "shard bytes edited, re-signed", file: shard6) { try editManifest($0.appendingPathComponent(manifest6), resign: true) { replacing($0, [.key("shards"), .index(0), .key("bytes")], with: JSONValue.int(10)) } },
-            Damage(name: "raw_bytes edited, re-signed", file: shard6) { try editManifest($0.appendingPathComponent(manifest6), resign: true) { replacing($0, [.key("shards"), .index(0), .key("raw_bytes")], with: JSONValue.int(4096)) } },
+            Damage(name: "raw_bytes edited, re-signed", file: manifest6) { try editManifest($0.appendingPathComponent(manifest6), resign: true) { replacing($0, [.key("shards"), .index(0), .key("raw_bytes")], with: JSONValue.int(4096)) } },
             m("raw_bytes 2^40, re-signed", resign: true) { replacing($0, [.key("shards"), .index(0), .key("raw_bytes")], with: JSONValue.int(1 << 40)) },
             m("tensor shape edited, re-signed", resign: true) { replacing($0, [.key("tensors"), .index(0), .key("shape")], with: .array([JSONValue.int(1), JSONValue.int(1)])) },
             m("tensor shape 2^32 x 2^32, re-signed", resign: true) {
@@ -164,6 +171,23 @@ import SimplyTrain
                     v = replacing(v, [.key("shards"), .index(0), .key("bytes")], with: .int(hugeClaimFrame.count))
                     return v
                 }
+            },
+            Damage(name: "shard: an 8 GiB RLE bomb, raw_bytes re-signed", file: manifest6) { run in
+                try write(rleBomb, run.appendingPathComponent(shard6))
+                try editManifest(run.appendingPathComponent(manifest6), resign: true) { v in
+                    var v = replacing(v, [.key("shards"), .index(0), .key("sha256")], with: .string(sha256Hex(rleBomb)))
+                    v = replacing(v, [.key("shards"), .index(0), .key("bytes")], with: .int(rleBomb.count))
+                    return replacing(v, [.key("shards"), .index(0), .key("raw_bytes")], with: .int(1 << 33))
+                }
+            },
+            Damage(name: "checkpoints/ deleted", file: "checkpoints") { run in
+                try FileManager.default.removeItem(at: run.appendingPathComponent("checkpoints"))
+            },
+            // (The newest alone deleted looks like a crash during the last write, which resume recovers.)
+            Damage(name: "the two newest checkpoints deleted, LATEST moved back", file: "checkpoints") { run in
+                try FileManager.default.removeItem(at: run.appendingPathComponent(newest))
+                try FileManager.default.removeItem(at: run.appendingPathComponent("checkpoints/step-00000004"))
+                try write(Array("step-00000002\n".utf8), run.appendingPathComponent("checkpoints/LATEST"))
             },
             Damage(name: "shard of step 4 under a re-signed manifest", file: manifest6) { run in
                 let other = run.appendingPathComponent("checkpoints/step-00000004")

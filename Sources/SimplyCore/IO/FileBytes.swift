@@ -34,10 +34,15 @@ public enum FileBytes {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw posix("cannot stat") }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw fail("is a directory, expected a file") }
-        let regular = (st.st_mode & S_IFMT) == S_IFREG
+        let kind = st.st_mode & S_IFMT
+        if kind == S_IFDIR { throw fail("is a directory, expected a file") }
+        // A device (/dev/zero, /dev/urandom) never ends: refused, not read until memory runs out.
+        if kind == S_IFCHR || kind == S_IFBLK { throw fail("is a device, expected a file") }
+        let regular = kind == S_IFREG
         let size = Int(st.st_size)
         if regular && size > limit { throw fail("\(size) bytes is more than the \(limit)-byte limit for this file") }
+        // A pipe has no size to check first: it may fill at most half the machine's memory.
+        let limit = regular ? limit : min(limit, Int(clamping: ProcessInfo.processInfo.physicalMemory / 2))
 
         var out: [UInt8] = []
         out.reserveCapacity(regular ? size : 1 << 16)

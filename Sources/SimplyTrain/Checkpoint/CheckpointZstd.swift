@@ -59,7 +59,9 @@ public enum CheckpointZstd {
 
     /// The content of a file that must be exactly one zstd frame, whose
     /// recorded content size must equal `expectedSize` when given.
-    public static func decompress(_ frame: [UInt8], name: String, expectedSize: Int? = nil) throws -> [UInt8] {
+    /// `maxSize` bounds what a frame without an expected size may claim.
+    public static func decompress(_ frame: [UInt8], name: String, expectedSize: Int? = nil,
+                                  maxSize: Int = Int.max) throws -> [UInt8] {
         let (contentSize, frameSize) = frame.withUnsafeBytes { src in
             (ZSTD_getFrameContentSize(src.baseAddress, src.count), ZSTD_findFrameCompressedSize(src.baseAddress, src.count))
         }
@@ -80,6 +82,9 @@ public enum CheckpointZstd {
         }
         // zstd cannot shrink data more than ~32768x (RLE blocks): a larger
         // claim is damage, and refusing it bounds what is allocated below.
+        guard contentSize <= UInt64(maxSize) else {
+            throw CheckpointError(name, "zstd frame claims \(contentSize) bytes, more than the \(maxSize) expected at most")
+        }
         guard contentSize <= UInt64(frame.count) << 16 else {
             throw CheckpointError(name, "zstd frame claims \(contentSize) bytes, impossible for a \(frame.count)-byte frame")
         }

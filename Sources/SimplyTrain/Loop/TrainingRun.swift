@@ -148,7 +148,8 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
         // every worker loads the same one; "" means step 0.
         var chosen = ""
         if root {
-            let point = try resumePoint(runDirectory, configSHA256: configHash, fallback: fallback)
+            let point = try resumePoint(runDirectory, configSHA256: configHash, interval: config.checkpoint.interval,
+                                        fallback: fallback)
             for n in point.notes { log("note: \(n)") }
             chosen = point.checkpoint?.path ?? ""
         }
@@ -262,11 +263,13 @@ private final class SendableLineWriter: @unchecked Sendable {
 }
 
 /// Where a resumed run starts: the checkpoint (nil: step 0) and what to tell the user.
-func resumePoint(_ runDirectory: RunDirectory, configSHA256: String, fallback: Bool) throws -> (checkpoint: URL?, notes: [String]) {
+func resumePoint(_ runDirectory: RunDirectory, configSHA256: String, interval: Int,
+                 fallback: Bool) throws -> (checkpoint: URL?, notes: [String]) {
     let hashes = try HashesRecord.read(runDirectory.hashesURL)
     let scan = try RunCheckpoints.scan(runDirectory.url, configSHA256: configSHA256, recordedStates: hashes.states)
     let command = "simply train --experiment_dir \(runDirectory.url.path) --resume"
-    switch try scan.resumePoint(fallback: fallback, command: command) {
+    let missing = hashes.lines.last.flatMap { scan.missingCheckpoint(lastRecordedStep: $0.step, interval: interval) }
+    switch try scan.resumePoint(fallback: fallback, command: command, missing: missing) {
     case let .restart(notes):
         if fallback { try setAside(scan.entries, in: runDirectory) }
         return (nil, notes)

@@ -5,7 +5,9 @@ extension Checkpoints {
     /// Every tensor stored in a checkpoint's shards, decoded without checking
     /// recorded hashes: what `verify` compares a replay against, so that a
     /// damaged tensor is reported by name and by how far it is off.
-    public static func readValues(_ checkpoint: URL) throws -> [String: [Float]] {
+    /// `maxShardBytes` bounds what one shard may decompress to (a damaged
+    /// frame's claim is not trusted).
+    public static func readValues(_ checkpoint: URL, maxShardBytes: Int) throws -> [String: [Float]] {
         let fm = FileManager.default
         let files = try fm.contentsOfDirectory(atPath: checkpoint.path)
             .filter { $0.hasPrefix("shard-") && $0.hasSuffix(".safetensors.zst") }.sorted()
@@ -13,8 +15,11 @@ extension Checkpoints {
         var out: [String: [Float]] = [:]
         for f in files {
             let path = checkpoint.appendingPathComponent(f).path
-            guard let data = fm.contents(atPath: path) else { throw RunError("\(path): cannot read") }
-            let raw = try CheckpointZstd.decompress([UInt8](data), name: path)
+            guard let size = try CheckpointFiles.size(path) else { throw RunError("\(path): missing") }
+            guard size <= CheckpointZstd.Compressor.bound(maxShardBytes) else {
+                throw RunError("\(path): \(size) bytes, more than a shard of this state can be")
+            }
+            let raw = try CheckpointZstd.decompress(try CheckpointFiles.read(path), name: path, maxSize: maxShardBytes)
             let file = try SafetensorsFile.parse(raw, name: path)
             for name in file.names { out[name] = try file.tensor(name).toArray() }
         }

@@ -117,6 +117,20 @@ public struct RunCheckpoints: Sendable {
     /// The newest checkpoint that passes every check.
     public var newestIntact: Entry? { entries.last { $0.problem == nil } }
 
+    /// A deleted checkpoint, or nil. With `checkpoint.interval` I > 0 and
+    /// steps recorded up to `lastRecordedStep`, the checkpoint of the last
+    /// multiple of I before it was complete before any later step ran, and
+    /// the newest checkpoint is never pruned: it, or a newer one, must be here.
+    public func missingCheckpoint(lastRecordedStep last: Int, interval: Int) -> String? {
+        guard interval > 0, last > interval else { return nil }
+        let expected = (last - 1) / interval * interval
+        let newest = entries.map(\.step).max() ?? 0
+        guard newest < expected else { return nil }
+        return "\(Checkpoints.checkpointsDirectory(runDirectory).path): hashes.jsonl records step \(last) and "
+            + "checkpoint.interval is \(interval), so \(Checkpoints.directoryName(step: expected)) or a newer checkpoint "
+            + "should be here; the newest is \(newest == 0 ? "none" : Checkpoints.directoryName(step: newest)) (deleted?)"
+    }
+
     /// Where `--resume` starts.
     public enum ResumePoint: Sendable {
         /// This checkpoint; `notes` say why it is not simply LATEST's.
@@ -129,11 +143,13 @@ public struct RunCheckpoints: Sendable {
     /// is missing or one behind because a write stopped before moving it).
     /// Otherwise an error that says why, names the newest intact older
     /// checkpoint and the command that uses it — which `fallback` does.
-    public func resumePoint(fallback: Bool, command: String) throws -> ResumePoint {
+    /// `missing`: `missingCheckpoint(...)`, refused like a damaged checkpoint.
+    public func resumePoint(fallback: Bool, command: String, missing: String? = nil) throws -> ResumePoint {
         var notes: [String] = []
         var refusal: String? = nil
         switch (latest, entries.last) {
         case (.missing, nil):
+            if let missing { refusal = missing; break }
             return .restart(notes: ["no checkpoint yet (the run stopped before its first): starting again from step 0"])
         case let (.damaged(message), _):
             refusal = message
@@ -146,7 +162,7 @@ public struct RunCheckpoints: Sendable {
         default: break
         }
         if refusal == nil, let newest = entries.last {
-            if let problem = newest.problem { refusal = problem } else { return .checkpoint(newest, notes: notes) }
+            if let problem = newest.problem ?? missing { refusal = problem } else { return .checkpoint(newest, notes: notes) }
         }
         let reason = refusal ?? "no checkpoint"
         let good = newestIntact

@@ -49,18 +49,9 @@ public enum Verify {
         if !scan.leftovers.isEmpty {
             log("note: leftovers of an interrupted checkpoint write (removed by the next one): \(scan.leftovers.joined(separator: ", "))")
         }
-        // A deleted checkpoint: with checkpoint.interval I, the checkpoint of the
-        // last multiple of I before the last recorded step was complete
-        // before any later step ran (the newest is never pruned).
-        let interval = config.checkpoint.interval
-        if interval > 0, let last = hashes.lines.last?.step, last > interval {
-            let expected = (last - 1) / interval * interval
-            let newest = scan.entries.map(\.step).max() ?? 0
-            if newest < expected {
-                problems.append("\(Checkpoints.checkpointsDirectory(runDirectory.url).path): hashes.jsonl records step \(last) and "
-                    + "checkpoint.interval is \(interval), so \(Checkpoints.directoryName(step: expected)) or a newer checkpoint "
-                    + "should be here; the newest is \(newest == 0 ? "none" : Checkpoints.directoryName(step: newest))")
-            }
+        if let last = hashes.lines.last?.step,
+           let missing = scan.missingCheckpoint(lastRecordedStep: last, interval: config.checkpoint.interval) {
+            problems.append(missing)
         }
         let intact = scan.entries.filter { $0.problem == nil }.count
         if checkpointsOnly || hashes.lines.isEmpty {
@@ -158,7 +149,9 @@ public enum Verify {
     /// damaged checkpoint (already reported) is compared as far as it can be read.
     static func compareWithCheckpoint(trainer: Trainer, checkpoint entry: RunCheckpoints.Entry) throws -> String? {
         let stored: [String: [Float]]
-        do { stored = try Checkpoints.readValues(entry.url) } catch {
+        // The state's own bytes plus room for the safetensors header bound what a shard may hold.
+        let stateBytes = trainer.stateTensors().reduce(0) { $0 + 4 * $1.tensor.count }
+        do { stored = try Checkpoints.readValues(entry.url, maxShardBytes: stateBytes + (1 << 20)) } catch {
             if entry.problem != nil { return "unreadable (\(error))" }
             throw error
         }
