@@ -36,6 +36,18 @@ import SimplyData
         #expect(tok.decode(s.tokens) == "second % file<|eos|>Hello é\nworld\n<|eos|>")
     }
 
+    @Test func anOutputThatIsAnInputIsRefusedAndTheInputKept() throws {
+        let dir = try TempDir()
+        let a = try dir.write("a.jsonl", "{\"text\": \"hello\"}\n")
+        let before = try Data(contentsOf: a)
+        var message = ""
+        do { _ = try DataPrepare.prepare(inputs: [a], format: .auto, textField: "text", tokenizer: tok, output: a) } catch {
+            message = "\(error)"
+        }
+        #expect(message.contains(a.path) && message.contains("is also an input"), "\(message)")
+        #expect(try Data(contentsOf: a) == before)
+    }
+
     @Test func fortuneFile() throws {
         let dir = try TempDir()
         let f = try dir.write("fortunes", "A penny saved.\n-- Ben\n%\nLook before you leap.\n%\n%\nLast one\n%\n")

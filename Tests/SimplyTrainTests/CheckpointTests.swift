@@ -323,8 +323,7 @@ private func replace(_ pairs: [(String, JSONValue)], _ key: String, _ value: JSO
         }
         let compressor = try CheckpointZstd.Compressor(level: 3)
         var cases: [(String, [UInt8], Int, String)] = [
-            ("not zstd", Array(raw.prefix(100)), 100, "not a zstd frame"),
-            ("raw_bytes", try compressor.compress(raw, name: "x"), raw.count + 8, "raw_bytes"),
+            ("not zstd", Array(raw.prefix(100)), raw.count, "not a zstd frame"),
             ("two frames", try compressor.compress(raw, name: "x") + compressor.compress(raw, name: "x"), raw.count, "exactly one frame"),
         ]
         var badHeader = raw
@@ -339,6 +338,10 @@ private func replace(_ pairs: [(String, JSONValue)], _ key: String, _ value: JSO
             #expect(e?.file == shard.path, "\(label)")
             #expect(e?.description.contains(words) == true, "\(label): \(e?.description ?? "")")
         }
+        // A raw_bytes that is not the tensors' safetensors size: the manifest itself is refused.
+        try plant(try compressor.compress(raw, name: "x"), rawBytes: raw.count + 8)
+        let e = checkpointError { _ = try Checkpoints.read(dir, expectedConfigSHA256: nil) }
+        #expect(e?.file == dir.appendingPathComponent("manifest.json").path && e?.field == "shards[0].raw_bytes", "\(e?.description ?? "")")
     }
 
     @Test func damagedOrMismatchedManifestsAreErrorsNamingTheFieldAndFile() throws {

@@ -76,6 +76,11 @@ public enum DataPrepare {
     public static func prepare(inputs: [URL], format: InputFormat, textField: String,
                                tokenizer: any Tokenizer, output: URL, skipInvalid: Bool = false) throws -> PrepareReport {
         guard !inputs.isEmpty else { throw DataError(output, "no input files") }
+        // Writing over an input would lose it (the shard replaces the file).
+        let target = output.standardizedFileURL.resolvingSymlinksInPath().path
+        if inputs.contains(where: { $0.standardizedFileURL.resolvingSymlinksInPath().path == target }) {
+            throw DataError(output, "is also an input: choose another --output, so the input is not overwritten")
+        }
         var skips = SkipLog(enabled: skipInvalid)
         var tokens: [Int32] = []
         var documentCount = 0

@@ -160,6 +160,7 @@ public struct CheckpointManifest: Sendable {
             shards.append(entry)
         }
 
+        let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory)
         var tensors: [TensorEntry] = []
         var names = Set<String>()
         var position = (shard: 0, offset: 0)   // where the next tensor must start
@@ -186,6 +187,7 @@ public struct CheckpointManifest: Sendable {
             let offset = try int(t["offset"], f + ".offset")
             let length = try int(t["length"], f + ".length")
             guard length == 4 * count else { throw fail(f + ".length", "\(length) bytes, but F32\(shape) needs \(4 * count)") }
+            guard length <= memory else { throw fail(f + ".length", "\(length) bytes, more than this machine's memory (\(memory) bytes)") }
             // Tensors are packed in order: each starts where the previous ended,
             // or at 0 in a later shard.
             if shard != position.shard {
@@ -218,7 +220,6 @@ public struct CheckpointManifest: Sendable {
             guard !overflow else { throw fail("tensors", "too many bytes") }
             total = sum
         }
-        let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory)
         guard total <= memory else {
             throw fail("tensors", "\(total) bytes of tensors, more than this machine's memory (\(memory) bytes)")
         }
