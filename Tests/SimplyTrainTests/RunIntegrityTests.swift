@@ -360,6 +360,44 @@ import SimplyTrain
         print("\(all.count) disk steps of 3 checkpoint writes: each a crash point, each resumed bit-exact")
     }
 
+    /// A forgery the files cannot show — the config changed and every
+    /// config hash re-signed — is caught when resume redoes a step the run
+    /// recorded before it stopped.
+    @Test func resumeRedoesRecordedStepsAndRefusesWhenTheyDiffer() throws {
+        let tmp = try temporaryDirectory("redo")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let clean = tmp.appendingPathComponent("clean")
+        try Self.train(clean, try Self.config())
+        let run = tmp.appendingPathComponent("run")
+        try copy(clean, to: run)
+        // As a kill during the last checkpoint write leaves it: steps 5 and 6 recorded, newest checkpoint 4.
+        try FileManager.default.removeItem(at: run.appendingPathComponent(Self.newest))
+        try Self.write(Array("step-00000004\n".utf8), run.appendingPathComponent("checkpoints/LATEST"))
+        let intact = tmp.appendingPathComponent("intact")
+        try copy(run, to: intact)
+        try Self.resume(intact)   // the same config redoes steps 5 and 6 as recorded
+        #expect(try Data(contentsOf: intact.appendingPathComponent("hashes.jsonl")) == Data(contentsOf: clean.appendingPathComponent("hashes.jsonl")))
+
+        let recorded = try Data(contentsOf: run.appendingPathComponent("hashes.jsonl"))
+        let configURL = run.appendingPathComponent("config.json")
+        var v = try JSONValue.parse(String(decoding: try Self.bytes(configURL), as: UTF8.self))
+        v = Self.replacing(v, [.key("train"), .key("lr")], with: .number("0.005"))
+        try Self.write(Array(v.pretty().utf8), configURL)
+        let forged = try ExperimentConfig.fromRunConfig(configURL).identitySHA256
+        v = Self.replacing(v, [.key("run"), .key("config_sha256")], with: .string(forged))
+        try Self.write(Array(v.pretty().utf8), configURL)
+        for step in ["00000002", "00000004"] {
+            try Self.editManifest(run.appendingPathComponent("checkpoints/step-\(step)/manifest.json"), resign: true) {
+                Self.replacing($0, [.key("config_sha256")], with: .string(forged))
+            }
+        }
+        var refusal = ""
+        do { try Self.resume(run) } catch { refusal = "\(error)" }
+        #expect(refusal.contains(run.appendingPathComponent("hashes.jsonl").path) && refusal.contains("resumed step 5"), "\(refusal)")
+        #expect(try Data(contentsOf: run.appendingPathComponent("hashes.jsonl")) == recorded)   // the record is kept
+        #expect(Self.verify(run) != nil)
+    }
+
     @Test func aRunWithNoCheckpointStartsAgainOnResume() throws {
         let tmp = try temporaryDirectory("restart")
         defer { try? FileManager.default.removeItem(at: tmp) }

@@ -19,8 +19,8 @@ public struct FileReadError: Error, CustomStringConvertible, Sendable {
 public enum FileBytes {
     /// The bytes of the file at `url`. A directory is refused before anything
     /// is read; a regular file larger than `limit` bytes is refused before
-    /// its buffer is allocated. Pipes and devices are read to the end (at most
-    /// `limit` bytes).
+    /// its buffer is allocated. A device is refused; a pipe is read to the
+    /// end (at most `limit` bytes, and at most half the machine's memory).
     public static func read(_ url: URL, limit: Int = Int.max) throws(FileReadError) -> [UInt8] {
         let path = url.path
         func fail(_ reason: String) -> FileReadError { FileReadError(path: path, reason: reason) }

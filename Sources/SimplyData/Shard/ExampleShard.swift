@@ -95,11 +95,8 @@ public struct ExampleShard: Sendable {
     }
 
     public static func read(_ url: URL) throws -> ExampleShard {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DataError(url, "cannot read example shard: \(error.localizedDescription)")
-        }
-        let raw = [UInt8](data)
+        let raw: [UInt8]
+        do { raw = try FileBytes.read(url) } catch { throw DataError(url, "cannot read example shard: \(error.reason)") }
         guard raw.count >= headerSize else {
             throw DataError(url, "truncated: \(raw.count) bytes, shorter than the \(headerSize)-byte header")
         }
@@ -149,7 +146,7 @@ public struct ExampleShard: Sendable {
         var examples: [PreparedExample] = []
         var seen: UInt64 = 0
         guard count <= UInt64(raw.count) else { throw DataError(url, "example_count: \(count) is more than the file can hold") }
-        examples.reserveCapacity(Int(count))
+        examples.reserveCapacity(min(Int(count), raw.count / 4))   // an example takes at least 4 bytes
         for i in 0..<Int(count) {
             var seqs: [MaskedTokens] = []
             for _ in 0..<kind.sequenceCount {

@@ -115,9 +115,7 @@ public struct TokenShard: Sendable {
     /// and token range.
     public static func read(_ url: URL) throws -> TokenShard {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw DataError(url, "cannot read token shard: \(error.localizedDescription)")
-        }
+        do { data = Data(try FileBytes.read(url)) } catch { throw DataError(url, "cannot read token shard: \(error.reason)") }
         return try data.withUnsafeBytes { raw -> TokenShard in
             guard raw.count >= headerSize else {
                 throw DataError(url, "truncated: \(raw.count) bytes, shorter than the \(headerSize)-byte header")

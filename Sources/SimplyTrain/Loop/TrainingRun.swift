@@ -105,6 +105,9 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
     let trainer = Trainer(config: config, objective: objective, runtime: runtime, workers: workers)
     let configHash = config.identitySHA256
     var lastCheckpoint: URL? = nil
+    // A resumed deterministic run redoes the steps it recorded past its
+    // checkpoint before it stopped: each must come out as recorded.
+    var recordedPast: [Int: String] = [:]
     // One writer per run directory, for the whole run (worker 0 writes the logs).
     var lock: RunLock? = nil
     defer { withExtendedLifetime(lock) {} }
@@ -170,7 +173,14 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
             if trainer.stateHash() != manifest.stateSHA256 {
                 throw RunError("\(checkpoint.path)/manifest.json: state_sha256 does not match the loaded state")
             }
-            if root { try runDirectory.truncateLogs(afterStep: manifest.step) }
+            if root {
+                if runtime.deterministic {
+                    for (step, line) in try HashesRecord.read(runDirectory.hashesURL).lines where step > manifest.step {
+                        if recordedPast[step] == nil { recordedPast[step] = line }
+                    }
+                }
+                try runDirectory.truncateLogs(afterStep: manifest.step)
+            }
             lastCheckpoint = checkpoint
             log("resuming at step \(manifest.step) from \(checkpoint.path)")
         }
@@ -204,7 +214,7 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
     // A step's hashes.jsonl line is written by its state hash's thread, which
     // runs beside the next step's shards; a checkpoint and the end wait for it.
     // A failed write (a full disk) is kept and ends the run at the next step.
-    let hashWriter = hashes.map { SendableLineWriter($0) }
+    let hashWriter = hashes.map { SendableLineWriter($0, recorded: recordedPast, file: runDirectory.hashesURL.path) }
     if let hashWriter { trainer.hashLineSink = { hashWriter.write($0) } }
     defer { trainer.settleStateHash(); trainer.hashLineSink = nil }
     while trainer.step < config.train.steps {
@@ -250,14 +260,32 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
 /// written) for the training loop to throw.
 private final class SendableLineWriter: @unchecked Sendable {
     let writer: LineWriter
+    /// Lines a resumed run recorded before it stopped, by step: a redone step must match.
+    let recorded: [Int: String]
+    let file: String
     private let lock = NSLock()
     private var failed: Error? = nil
-    init(_ writer: LineWriter) { self.writer = writer }
+    init(_ writer: LineWriter, recorded: [Int: String], file: String) {
+        self.writer = writer; self.recorded = recorded; self.file = file
+    }
 
     var failure: Error? { lock.withLock { failed } }
 
     func write(_ line: JSONValue) {
         if failure != nil { return }
+        if let step = line["step"]?.intValue, let before = recorded[step], before != line.serialized() {
+            let field = ["loss_bits", "batch_sha256", "state_sha256"].first { line[$0] != (try? JSONValue.parse(before))?[$0] } ?? "line"
+            // The record is put back as it was: the steps before this one matched it.
+            for s in recorded.keys.sorted() where s >= step {
+                if let r = recorded[s], let v = try? JSONValue.parse(r) { try? writer.write(v) }
+            }
+            lock.withLock {
+                failed = RunError("\(file): resumed step \(step) gives \(field) \(line[field]?.stringValue ?? "?"), but the run "
+                    + "recorded \((try? JSONValue.parse(before))?[field]?.stringValue ?? before) before it stopped: the config, data or "
+                    + "Simply changed since (`simply verify` replays the run to find out)")
+            }
+            return
+        }
         do { try writer.write(line) } catch { lock.withLock { failed = error } }
     }
 }
