@@ -388,21 +388,31 @@ public enum Checkpoints {
         try requireRunDirectory(runDirectory)
         let root = checkpointsDirectory(runDirectory)
         let latest = root.appendingPathComponent(latestFileName)
-        guard CheckpointFiles.exists(latest.path) else { throw CheckpointError(latest.path, "missing (no complete checkpoint)") }
-        let bytes = try CheckpointFiles.read(latest.path)
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw CheckpointError(latest.path, "not text (damaged)") }
-        let name = text.hasSuffix("\n") ? String(text.dropLast()) : text
-        guard step(ofDirectoryName: name) != nil else {
-            throw CheckpointError(latest.path, "does not name a checkpoint (\"\(name.prefix(80))\"; expected step-NNNNNNNN)")
-        }
+        guard let name = try latestName(latest) else { throw CheckpointError(latest.path, "missing (no complete checkpoint)") }
         let dir = root.appendingPathComponent(name)
         guard CheckpointFiles.isDirectory(dir.path) else {
-            throw CheckpointError(latest.path, "names \(name), but \(dir.path) does not exist")
+            throw CheckpointError(latest.path, "names \(name), but \(dir.path) "
+                                  + (CheckpointFiles.exists(dir.path) ? "is not a directory" : "does not exist"))
         }
         guard CheckpointFiles.exists(dir.appendingPathComponent(manifestFileName).path) else {
             throw CheckpointError(dir.appendingPathComponent(manifestFileName).path, "missing (named by LATEST, but not a complete checkpoint)")
         }
         return dir
+    }
+
+    /// The checkpoint name a LATEST file holds (text, "step-" and digits), or
+    /// nil when there is no LATEST; any other content is an error naming it.
+    static func latestName(_ latest: URL) throws -> String? {
+        guard let size = try CheckpointFiles.size(latest.path) else { return nil }
+        guard size <= 256 else { throw CheckpointError(latest.path, "\(size) bytes, too long to name a checkpoint (damaged)") }
+        guard let text = String(validating: try CheckpointFiles.read(latest.path), as: UTF8.self) else {
+            throw CheckpointError(latest.path, "not text (damaged)")
+        }
+        let name = text.hasSuffix("\n") ? String(text.dropLast()) : text
+        guard step(ofDirectoryName: name) != nil else {
+            throw CheckpointError(latest.path, "does not name a checkpoint (\"\(name.prefix(80))\"; expected step-NNNNNNNN)")
+        }
+        return name
     }
 
     /// The complete checkpoints (step-N directories with a manifest.json), by ascending step.

@@ -144,9 +144,7 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
         if recorded["deterministic"]?.boolValue != runtime.deterministic {
             throw RunError("\(runDirectory.configURL.path): run.deterministic is \(recorded["deterministic"]?.serialized() ?? "missing"); resume with the same mode")
         }
-        if let want = recorded["config_sha256"]?.stringValue, !want.isEmpty, want != configHash {
-            throw RunError("\(runDirectory.configURL.path): the config hashes to \(configHash), but run.config_sha256 records \(want): config.json was changed")
-        }
+        if let change = runDirectory.configChange(configSHA256: configHash, recordedRun: recorded) { throw RunError(change) }
         // Worker 0 chooses the checkpoint (every one checked in full), so
         // every worker loads the same one; "" means step 0.
         var chosen = ""
@@ -155,6 +153,7 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
                                         fallback: fallback)
             for n in point.notes { log("note: \(n)") }
             chosen = point.checkpoint?.path ?? ""
+            if runtime.deterministic { recordedPast = point.recordedAfter }
         }
         chosen = workers.broadcast(chosen)
         if chosen.isEmpty {
@@ -173,14 +172,7 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
             if trainer.stateHash() != manifest.stateSHA256 {
                 throw RunError("\(checkpoint.path)/manifest.json: state_sha256 does not match the loaded state")
             }
-            if root {
-                if runtime.deterministic {
-                    for (step, line) in try HashesRecord.read(runDirectory.hashesURL).lines where step > manifest.step {
-                        if recordedPast[step] == nil { recordedPast[step] = line }
-                    }
-                }
-                try runDirectory.truncateLogs(afterStep: manifest.step)
-            }
+            if root { try runDirectory.truncateLogs(afterStep: manifest.step) }
             lastCheckpoint = checkpoint
             log("resuming at step \(manifest.step) from \(checkpoint.path)")
         }
@@ -274,14 +266,15 @@ private final class SendableLineWriter: @unchecked Sendable {
     func write(_ line: JSONValue) {
         if failure != nil { return }
         if let step = line["step"]?.intValue, let before = recorded[step], before != line.serialized() {
-            let field = ["loss_bits", "batch_sha256", "state_sha256"].first { line[$0] != (try? JSONValue.parse(before))?[$0] } ?? "line"
+            let was = try? JSONValue.parse(before)
+            let field = ["loss_bits", "batch_sha256", "state_sha256"].first { line[$0] != was?[$0] } ?? "line"
             // The record is put back as it was: the steps before this one matched it.
             for s in recorded.keys.sorted() where s >= step {
                 if let r = recorded[s], let v = try? JSONValue.parse(r) { try? writer.write(v) }
             }
             lock.withLock {
                 failed = RunError("\(file): resumed step \(step) gives \(field) \(line[field]?.stringValue ?? "?"), but the run "
-                    + "recorded \((try? JSONValue.parse(before))?[field]?.stringValue ?? before) before it stopped: the config, data or "
+                    + "recorded \(was?[field]?.stringValue ?? before) before it stopped: the config, data or "
                     + "Simply changed since (`simply verify` replays the run to find out)")
             }
             return
@@ -290,9 +283,11 @@ private final class SendableLineWriter: @unchecked Sendable {
     }
 }
 
-/// Where a resumed run starts: the checkpoint (nil: step 0) and what to tell the user.
+/// Where a resumed run starts: the checkpoint (nil: step 0), what to tell
+/// the user, and the hashes.jsonl lines recorded past it (by step), which the
+/// resumed run must redo exactly.
 func resumePoint(_ runDirectory: RunDirectory, configSHA256: String, interval: Int,
-                 fallback: Bool) throws -> (checkpoint: URL?, notes: [String]) {
+                 fallback: Bool) throws -> (checkpoint: URL?, notes: [String], recordedAfter: [Int: String]) {
     let hashes = try HashesRecord.read(runDirectory.hashesURL)
     let scan = try RunCheckpoints.scan(runDirectory.url, configSHA256: configSHA256, recordedStates: hashes.states)
     let command = "simply train --experiment_dir \(runDirectory.url.path) --resume"
@@ -300,7 +295,7 @@ func resumePoint(_ runDirectory: RunDirectory, configSHA256: String, interval: I
     switch try scan.resumePoint(fallback: fallback, command: command, missing: missing) {
     case let .restart(notes):
         if fallback { try setAside(scan.entries, in: runDirectory) }
-        return (nil, notes)
+        return (nil, notes, [:])
     case let .checkpoint(entry, notes):
         // The lines up to the checkpoint are the record it was checked against: all there, in order.
         let kept = hashes.lines.prefix { $0.step <= entry.step }
@@ -312,7 +307,9 @@ func resumePoint(_ runDirectory: RunDirectory, configSHA256: String, interval: I
             try Checkpoints.pointLatest(root: Checkpoints.checkpointsDirectory(runDirectory.url),
                                         name: entry.url.lastPathComponent, options: CheckpointOptions())
         }
-        return (entry.url, notes)
+        var after: [Int: String] = [:]
+        for (step, line) in hashes.lines where step > entry.step && after[step] == nil { after[step] = line }
+        return (entry.url, notes, after)
     }
 }
 

@@ -74,14 +74,7 @@ public struct RunCheckpoints: Sendable {
         let root = Checkpoints.checkpointsDirectory(runDirectory)
         let latest = root.appendingPathComponent(Checkpoints.latestFileName)
         do {
-            guard let size = try CheckpointFiles.size(latest.path) else { return .missing }
-            guard size <= 256 else { return .damaged("\(latest.path): \(size) bytes, too long to name a checkpoint (damaged)") }
-            let bytes = try CheckpointFiles.read(latest.path)
-            guard let text = String(validating: bytes, as: UTF8.self) else { return .damaged("\(latest.path): not text (damaged)") }
-            let name = text.hasSuffix("\n") ? String(text.dropLast()) : text
-            guard let step = Checkpoints.step(ofDirectoryName: name) else {
-                return .damaged("\(latest.path): does not name a checkpoint (\"\(name.prefix(80))\"; expected step-NNNNNNNN)")
-            }
+            guard let name = try Checkpoints.latestName(latest), let step = Checkpoints.step(ofDirectoryName: name) else { return .missing }
             let dir = root.appendingPathComponent(name).path
             guard CheckpointFiles.isDirectory(dir) else {
                 return .damaged("\(latest.path): names \(name), but \(dir) \(CheckpointFiles.exists(dir) ? "is not a directory" : "does not exist")")

@@ -152,6 +152,13 @@ extension RunDirectory {
         return run
     }
 
+    /// The line saying config.json no longer hashes to the `config_sha256`
+    /// its `run` section (`recordedRun`) recorded, or nil.
+    public func configChange(configSHA256: String, recordedRun: JSONValue) -> String? {
+        guard let want = recordedRun["config_sha256"]?.stringValue, !want.isEmpty, want != configSHA256 else { return nil }
+        return "\(configURL.path): the config hashes to \(configSHA256), but run.config_sha256 records \(want): config.json was changed"
+    }
+
     /// Drops the lines of hashes.jsonl and metrics.jsonl past `step` (a run
     /// killed after its last checkpoint wrote them), so a resumed run appends
     /// exactly where the checkpoint stands. Each file is rewritten atomically.

@@ -36,9 +36,7 @@ public enum Verify {
         }
         let configHash = config.identitySHA256
         var problems: [String] = []
-        if let want = recordedRun["config_sha256"]?.stringValue, !want.isEmpty, want != configHash {
-            problems.append("\(runDirectory.configURL.path): the config hashes to \(configHash), but run.config_sha256 records \(want): config.json was changed")
-        }
+        if let change = runDirectory.configChange(configSHA256: configHash, recordedRun: recordedRun) { problems.append(change) }
         let hashes = try HashesRecord.read(runDirectory.hashesURL)
         problems += hashes.problems
         if hashes.partialLastLine {
