@@ -42,15 +42,19 @@ public final class GRPOObjective: TrainingObjective {
     var sampler: Sampler?
     let workers: Workers
     let groupSize: Int, prompts: Int, completions: Int
+    let dynamicSampling: Bool
     public let rowsPerShard: Int
 
     // The step's rollout: one row per completion (prompt + completion, loss
     // mask on the completion), its advantage, and the batch-level metrics.
     var rows: SequenceRows
-    var advantages: [Double]
+    public private(set) var advantages: [Double]
     var oldLogps: [[Double]]
-    var completionTokens: [Int]
-    var batchTokens = 0
+    public private(set) var completionTokens: [Int]
+    /// Completions in the loss: all, or with dynamic sampling those of groups whose rewards differ.
+    public private(set) var kept: [Bool]
+    var keptCompletions = 0
+    public private(set) var batchTokens = 0
     var rolloutMetrics: [Metric] = []
 
     /// `rewards`: the reward functions and their weights; nil reads them from
@@ -65,6 +69,7 @@ public final class GRPOObjective: TrainingObjective {
             throw ConfigError("train.batch_size \(completions) must be a multiple of grpo.num_generations \(groupSize) (batch_size counts completions)")
         }
         prompts = completions / groupSize
+        dynamicSampling = p.grpoDynamicSampling
         guard completions % config.train.gradShards == 0 else {
             throw ConfigError("train.batch_size \(completions) must be a multiple of train.grad_shards \(config.train.gradShards)")
         }
@@ -87,6 +92,7 @@ public final class GRPOObjective: TrainingObjective {
         advantages = Array(repeating: 0, count: completions)
         oldLogps = Array(repeating: [], count: completions)
         completionTokens = Array(repeating: 0, count: completions)
+        kept = Array(repeating: true, count: completions)
     }
 
     /// `grpo.rewards` (or `ppo.rewards`, `section` names it in errors):
@@ -176,7 +182,10 @@ public final class GRPOObjective: TrainingObjective {
             completionTokens[i] = c.count
             oldLogps[i] = c.modelLogProbs.map(Double.init)
         }
-        batchTokens = completionTokens.reduce(0, +)
+        for i in 0..<completions { kept[i] = !(dynamicSampling && zeroStd[i / groupSize]) }
+        keptCompletions = kept.filter { $0 }.count
+        batchTokens = 0
+        for i in 0..<completions where kept[i] { batchTokens += completionTokens[i] }
         let lengths = completionTokens.map(Double.init)
         let mean = total.reduce(0, +) / Double(completions)
         rolloutMetrics = [
@@ -249,9 +258,10 @@ public final class GRPOObjective: TrainingObjective {
         var loss = 0.0, kl = 0.0, low = 0, high = 0
         for r in 0..<rowsPerShard {
             let g = shard * rowsPerShard + r
+            guard kept[g] else { continue }     // dynamic sampling dropped its group: no loss, no gradient
             let c = GRPOLoss.Completion(logps: logps[r], oldLogps: Array(oldLogps[g].prefix(logps[r].count)), refLogps: refLogps?[r] ?? logps[r],
                                         advantage: advantages[g])
-            let w = GRPOLoss.weight(settings.aggregation, tokens: completionTokens[g], sequences: completions,
+            let w = GRPOLoss.weight(settings.aggregation, tokens: completionTokens[g], sequences: keptCompletions,
                                     batchTokens: batchTokens, maxCompletionLength: sampling.maxNewTokens)
             let v = GRPOLoss.sequence(c, settings: settings, weight: w)
             loss += v.loss; kl += v.klSum; low += v.lowClipped; high += v.highClipped
@@ -269,7 +279,7 @@ public final class GRPOObjective: TrainingObjective {
         var metrics = shard == 0 ? rolloutMetrics : rolloutMetrics.map { Metric($0.name, 0, $0.combine) }
         if reference != nil { metrics.append(Metric("kl", kl / nt)) }
         metrics += [
-            Metric("entropy", entropy / nt),
+            Metric("entropy", entropy / Double(max(completionTokens.reduce(0, +), 1))),
             Metric("clip_ratio/low_mean", Double(low) / nt),
             Metric("clip_ratio/high_mean", Double(high) / nt),
             Metric("clip_ratio/region_mean", Double(low + high) / nt),

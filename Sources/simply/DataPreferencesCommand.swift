@@ -3,16 +3,26 @@ import Foundation
 import SimplyCore
 import SimplyData
 import SimplyEval
+import SimplyModel
 import SimplyTrain
 
-/// `simply data preferences`: on-policy preference pairs. For each prompt with
-/// an answer, the model's greedy completion; where it is wrong, the pair
-/// (chosen = the answer, rejected = the model's own answer). DPO on the
-/// model's actual mistakes, instead of generated near misses.
+/// `simply data preferences`: on-policy preference pairs, judged by the
+/// prompt's answer (the verifier).
+///
+/// - Greedy (default): the model's greedy completion of each prompt; where it
+///   is wrong, the pair (chosen = the reference answer, rejected = the
+///   model's answer).
+/// - `--samples N`: N completions per prompt sampled at `--temperature`
+///   (sample s of prompt p is the sampler's Philox draw (--seed, step 0,
+///   prompt p, sample s), so the file does not depend on --threads); where
+///   some are right and some wrong, the first right sample over the first
+///   wrong one (`OnPolicyPairs`). Both sides are the model's own text.
+///   `--fallback_answer` also pairs prompts whose samples are all wrong
+///   (chosen = the reference answer).
 struct DataPreferences: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "preferences",
-        abstract: "Write preference pairs from a model's own wrong greedy answers (chosen: the reference answer).")
+        abstract: "Write preference pairs from a model's own completions, judged right or wrong by each prompt's answer.")
 
     @Option(name: .customLong("checkpoint"), help: "The model: a checkpoint or run directory.")
     var checkpoint: String
@@ -26,21 +36,41 @@ struct DataPreferences: ParsableCommand {
     @Option(name: .customLong("max_new_tokens"), help: "Longest completion.")
     var maxNewTokens: Int = 16
 
+    @Option(name: .customLong("samples"), help: "Sampled completions per prompt (0: one greedy completion; wrong ones are paired with the answer).")
+    var samples: Int = 0
+
+    @Option(name: .customLong("temperature"), help: "Sampling temperature for --samples.")
+    var temperature: Float = 1
+
+    @Option(name: .customLong("seed"), help: "Seed of the sampling stream for --samples.")
+    var seed: UInt64 = 0
+
+    @Flag(name: .customLong("fallback_answer"), help: "With --samples: pair prompts whose samples are all wrong with the reference answer as chosen.")
+    var fallbackAnswer = false
+
     @Option(name: .customLong("threads"), help: "Worker threads (never changes the result).")
     var threads: Int?
 
     func run() throws {
+        guard maxNewTokens >= 1 && maxNewTokens <= 4096 else { fail("--max_new_tokens must be in 1...4096 (got \(maxNewTokens))") }
+        guard samples >= 0 && samples <= 256 else { fail("--samples must be in 0...256 (got \(samples))") }
+        guard !fallbackAnswer || samples > 0 else { fail("--fallback_answer needs --samples N") }
+        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        guard threadCount >= 1 else { fail("--threads must be >= 1 (got \(threadCount))") }
         do {
             let m = try TrainedModel(URL(fileURLWithPath: checkpoint), maxBatch: 1)
             let tokenizer = try TrainingData.loadTokenizer(m.config)
             let template = ChatTemplate(tokenizer: tokenizer)
             let url = URL(fileURLWithPath: prompts)
-            let parallel = Parallel(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, deterministic: true)
-            let text = try String(contentsOf: url, encoding: .utf8)
+            let parallel = Parallel(threads: threadCount, deterministic: true)
+            let text = try String(decoding: FileBytes.read(url, limit: 1 << 30), as: UTF8.self)
             var records: [(value: JSONValue, prompt: TextOrMessages, answer: String, tokens: [Int32])] = []
             for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
             where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-                let value = try JSONValue.parse(String(line))
+                let value: JSONValue
+                do { value = try JSONValue.parse(String(line)) } catch {
+                    throw DataError(url, line: n + 1, "not JSON: \(error)")
+                }
                 let record: PostTrainingRecord
                 do { record = try RecordFormat.promptOnly.parse(value) } catch {
                     throw DataError(url, line: n + 1, "prompt_only: \(error.message)")
@@ -48,26 +78,59 @@ struct DataPreferences: ParsableCommand {
                 guard case let .promptOnly(prompt, answer?) = record else {
                     throw DataError(url, line: n + 1, "prompt_only: field \"answer\" is missing (needed to tell right from wrong)")
                 }
-                records.append((value, prompt, answer, PreparedExample(record, template: template).sequences[0].tokens))
-            }
-            // All prompts decoded in batches: each completion is the one it would be alone.
-            let completions = Greedy.generate(model: m.model, prompts: records.map(\.tokens), maxNewTokens: maxNewTokens,
-                                              tokenizer: tokenizer, parallel: parallel)
-            var out = "", wrong = 0
-            let total = records.count
-            for (r, completion) in zip(records, completions) {
-                let generated = Greedy.answerText(completion, tokenizer: tokenizer)
-                if TaskGenerator.isCorrect(generated, expected: r.answer) { continue }
-                wrong += 1
-                func reply(_ s: String) -> JSONValue {
-                    if case .messages = r.prompt { return .array([.object([("role", .string("assistant")), ("content", .string(s))])]) }
-                    return .string(s)
+                let tokens = PreparedExample(record, template: template).sequences[0].tokens
+                guard tokens.count < m.config.model.seqLen else {
+                    throw DataError(url, line: n + 1, "the prompt is \(tokens.count) tokens; the model's seq_len is \(m.config.model.seqLen)")
                 }
-                out += JSONValue.object([("prompt", r.value["prompt"]!), ("chosen", reply(r.answer)),
-                                         ("rejected", reply(generated.trimmingCharacters(in: .whitespacesAndNewlines)))]).serialized() + "\n"
+                records.append((value, prompt, answer, tokens))
             }
-            try Data(out.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
-            print("wrote \(output): \(wrong) pairs from the model's wrong answers (\(total - wrong) of \(total) were right)")
+            func reply(_ prompt: TextOrMessages, _ s: String) -> JSONValue {
+                let s = s.trimmingCharacters(in: .whitespacesAndNewlines)
+                if case .messages = prompt { return .array([.object([("role", .string("assistant")), ("content", .string(s))])]) }
+                return .string(s)
+            }
+            var out = "", pairs = 0, summary = ""
+            if samples == 0 {
+                // All prompts decoded in batches: each completion is the one it would be alone.
+                let completions = Greedy.generate(model: m.model, prompts: records.map(\.tokens), maxNewTokens: maxNewTokens,
+                                                  tokenizer: tokenizer, parallel: parallel)
+                for (r, completion) in zip(records, completions) {
+                    let generated = Greedy.answerText(completion, tokenizer: tokenizer)
+                    if TaskGenerator.isCorrect(generated, expected: r.answer) { continue }
+                    pairs += 1
+                    out += JSONValue.object([("prompt", r.value["prompt"]!), ("chosen", reply(r.prompt, r.answer)),
+                                             ("rejected", reply(r.prompt, generated))]).serialized() + "\n"
+                }
+                summary = "\(pairs) pairs from the model's wrong greedy answers (\(records.count - pairs) of \(records.count) were right)"
+            } else {
+                let sampling = SamplingConfig(temperature: temperature, maxNewTokens: maxNewTokens,
+                                              stopSequences: template.stopSequences, seed: seed)
+                do { try sampling.validate() } catch { fail("--\(error)") }
+                let sampler = Sampler(model: m.model, maxRows: max(samples, 64 / samples * samples))
+                let sampled = sampler.generate(prompts: records.map(\.tokens), samplesPerPrompt: samples, config: sampling,
+                                               parallel: parallel)
+                var texts = [[String]](repeating: [], count: records.count)
+                for c in sampled { texts[c.promptIndex].append(template.answerText(c.tokens)) }
+                var allRight = 0, allWrong = 0, fromAnswer = 0
+                for (r, answers) in zip(records, texts) {
+                    switch OnPolicyPairs.pair(samples: answers, expected: r.answer, fallbackToAnswer: fallbackAnswer) {
+                    case .allRight: allRight += 1
+                    case .allWrong: allWrong += 1
+                    case let .pair(chosen, rejected, chosenIsAnswer):
+                        if chosenIsAnswer { allWrong += 1; fromAnswer += 1 }
+                        pairs += 1
+                        out += JSONValue.object([("prompt", r.value["prompt"]!), ("chosen", reply(r.prompt, chosen)),
+                                                 ("rejected", reply(r.prompt, rejected))]).serialized() + "\n"
+                    }
+                }
+                let wrongNote: String = fallbackAnswer ? "\(fromAnswer) of them paired with the answer" : "skipped"
+                summary = "\(pairs) pairs from \(samples) samples of each of \(records.count) prompts at temperature \(temperature)"
+                summary += " (\(allRight) all right, \(allWrong) all wrong: \(wrongNote))"
+            }
+            do { try Data(out.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
+                fail("cannot write \(output): \(error.localizedDescription)")
+            }
+            print("wrote \(output): \(summary)")
         } catch { fail("\(error)") }
     }
 }

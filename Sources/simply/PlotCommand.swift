@@ -15,10 +15,19 @@ struct PlotCommand: ParsableCommand {
     @Option(name: .customLong("metrics"), help: "Comma-separated metric names (default: all).")
     var metrics: String?
 
+    @Option(name: .customLong("add"), help: "Another JSONL file of {\"step\": N, \"name\": value, ...} records to draw with the run's metrics (repeatable; e.g. held-out accuracy at checkpoints).")
+    var add: [String] = []
+
     func run() throws {
         let dir = URL(fileURLWithPath: runDir)
         do {
             var series = try MetricsPlot.load(dir.appendingPathComponent("metrics.jsonl"))
+            for file in add {
+                for extra in try MetricsPlot.load(URL(fileURLWithPath: file)) {
+                    if let i = series.firstIndex(where: { $0.name == extra.name }) { series[i].points += extra.points }
+                    else { series.append(extra) }
+                }
+            }
             if let m = metrics {
                 let wanted = m.split(separator: ",").map(String.init)
                 series = series.filter { wanted.contains($0.name) }

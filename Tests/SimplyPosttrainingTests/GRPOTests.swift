@@ -149,6 +149,48 @@ import SimplyTrain
         }
     }
 
+    /// Dynamic sampling drops the groups whose rewards are all equal. With
+    /// β = 0 their advantages are 0, so the kept groups' gradient is the
+    /// plain one, renormalized by the kept tokens instead of all (`dapo`):
+    /// g_dynamic = g_plain · (all tokens / kept tokens).
+    @Test func dynamicSamplingRenormalizesOverGroupsWithSignal() throws {
+        let dir = try Scratch()
+        var c = try config(dir, batch: 8, shards: 1)
+        c.posttrain.grpoBeta = 0
+        c.posttrain.grpoLossType = "dapo"
+        let (plain, trainer) = try objective(c, rewards: [(DigitCount(), 1)])
+        for _ in 0..<2 { _ = trainer.trainStep() }
+        c.posttrain.grpoDynamicSampling = true
+        let (dynamic, _) = try objective(c, rewards: [(DigitCount(), 1)])
+        let model = trainer.model
+        var checked = false
+        for step in 2..<16 where !checked {
+            _ = plain.loadBatch(step: step, policy: model, parallel: .serial)
+            _ = dynamic.loadBatch(step: step, policy: model, parallel: .serial)
+            let zero = (0..<2).map { g in Set(plain.advantages[(g * 4)..<(g * 4 + 4)]) == [0] }
+            guard zero.contains(true) && zero.contains(false) else { continue }   // one group dropped, one kept
+            #expect(dynamic.kept == (0..<8).map { !zero[$0 / 4] })
+            let all = plain.completionTokens.reduce(0, +)
+            let keptTokens = (0..<8).filter { dynamic.kept[$0] }.reduce(0) { $0 + plain.completionTokens[$1] }
+            #expect(dynamic.batchTokens == keptTokens && plain.batchTokens == all)
+            model.zeroGrads()
+            _ = plain.shardGradient(0, model: model, parallel: .serial)
+            let g = model.grads.toArray()
+            model.zeroGrads()
+            _ = dynamic.shardGradient(0, model: model, parallel: .serial)
+            let d = model.grads.toArray()
+            let scale = Double(all) / Double(keptTokens)
+            var worst = 0.0, largest = 0.0
+            for (x, y) in zip(g, d) {
+                worst = max(worst, abs(Double(y) - scale * Double(x)))
+                largest = max(largest, abs(Double(y)))
+            }
+            #expect(largest > 0 && worst <= 1e-4 * largest, "worst \(worst) of \(largest)")
+            checked = true
+        }
+        #expect(checked, "a step with one group dropped and one kept")
+    }
+
     @Test func badSettingsAreRefused() throws {
         let dir = try Scratch()
         var c = try config(dir)

@@ -72,6 +72,33 @@ import SimplyCore
         }
         ok(try runSimply(["data", "prepare", path("onpolicy.jsonl"), "--output", path("onpolicy.ex")], cwd: repo), "prepare pairs")
 
+        // Sampled on-policy pairs: 4 samples per prompt at temperature 2; a 6-step model gets none right, so
+        // without --fallback_answer no pair, with it the answer over the first (wrong) sample; the file
+        // does not depend on the thread count.
+        let none = try runSimply(["data", "preferences", "--checkpoint", path("pre"), "--prompts", path("q.jsonl"), "--samples", "4",
+                                  "--temperature", "2", "--max_new_tokens", "4", "--output", path("sampled0.jsonl")], cwd: repo)
+        ok(none, "preferences --samples")
+        #expect(none.stdout.contains("0 pairs") && lineCount(tmp.appendingPathComponent("sampled0.jsonl")) == 0, "\(none.stdout)")
+        for threads in ["1", "2"] {
+            ok(try runSimply(["data", "preferences", "--checkpoint", path("pre"), "--prompts", path("q.jsonl"), "--samples", "4",
+                              "--temperature", "2", "--max_new_tokens", "4", "--fallback_answer", "--threads", threads,
+                              "--output", path("sampled-\(threads).jsonl")], cwd: repo), "preferences --fallback_answer")
+        }
+        let sampled = try Data(contentsOf: tmp.appendingPathComponent("sampled-1.jsonl"))
+        #expect(try Data(contentsOf: tmp.appendingPathComponent("sampled-2.jsonl")) == sampled)
+        let sampledLines = String(decoding: sampled, as: UTF8.self).split(separator: "\n")
+        #expect(sampledLines.count == 6)
+        for (q, p) in zip(prompts, sampledLines) {
+            let qv = try JSONValue.parse(String(q)), pv = try JSONValue.parse(String(p))
+            guard case let .array(c)? = pv["chosen"], case let .array(r)? = pv["rejected"] else {
+                Issue.record("chosen/rejected are not message lists: \(p)"); continue
+            }
+            #expect(c.first?["content"] == qv["answer"] && r.first?["content"] != qv["answer"], "\(p)")
+        }
+        let bad = try runSimply(["data", "preferences", "--checkpoint", path("pre"), "--prompts", path("q.jsonl"),
+                                 "--fallback_answer", "--output", path("x.jsonl")], cwd: repo)
+        #expect(bad.status != 0 && bad.stderr.contains("--fallback_answer needs --samples"))
+
         // Distillation: a fresh student of the same shape learns from the pre-trained run as its teacher.
         for (mode, from, data) in [("sft", "pre", "sft.ex"), ("dpo", "sft", "pref.ex"), ("distill", "", "builtin:synthetic")] {
             let start = from.isEmpty ? ["--set", "distill.teacher_checkpoint=\(path("pre"))"] : ["--load_checkpoint", path(from)]

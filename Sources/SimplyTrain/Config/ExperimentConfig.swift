@@ -63,6 +63,10 @@ public struct PosttrainConfig: Sendable, Equatable {
     public var grpoScaleRewards = "group"
     public var grpoImportanceSamplingLevel = "token"
     public var grpoRewards = "exact_match"
+    /// DAPO's dynamic sampling (Yu et al. 2025), as a filter: groups whose
+    /// rewards are all equal (zero advantage) leave the batch, so the loss is
+    /// normalized over the groups that carry a signal. false: TRL's default.
+    public var grpoDynamicSampling = false
     /// A reward-model run or checkpoint for the `reward_model` reward.
     public var grpoRewardModel = ""
     /// PPO (TRL `PPOConfig` names): `num_ppo_epochs` passes over each rollout
@@ -273,6 +277,7 @@ extension ExperimentConfig {
         choiceKey("grpo.scale_rewards", \.posttrain.grpoScaleRewards, ["group", "batch", "none"]),
         choiceKey("grpo.importance_sampling_level", \.posttrain.grpoImportanceSamplingLevel, ["token", "sequence"]),
         stringKey("grpo.rewards", \.posttrain.grpoRewards),
+        boolKey("grpo.dynamic_sampling", \.posttrain.grpoDynamicSampling),
         stringKey("grpo.reward_model", \.posttrain.grpoRewardModel),
         intKey("ppo.num_ppo_epochs", \.posttrain.ppoNumEpochs, min: 1, max: 1 << 12),
         intKey("ppo.num_mini_batches", \.posttrain.ppoNumMiniBatches, min: 1, max: maxBatchSize),
