@@ -38,7 +38,7 @@ DEMOS=600            # demonstrations for SFT
 FLAW=0.5             # fraction of them whose answer is off by one
 TEST=500             # held-out prompts
 PRETRAIN_STEPS=200
-SFT_STEPS=3000       # SFT on the demonstrations (lr 1e-3 -> 1e-4); held-out accuracy has stopped rising
+SFT_STEPS=7000       # SFT on the demonstrations (lr 1e-3 -> 1e-4): held-out accuracy has stopped rising (docs/posttraining/recipe.md)
 GRPO_STEPS=500       # 8 prompts x G = 8 completions per step
 CONTROL_STEPS=4000   # more SFT on the demonstrations: about GRPO's wall time (the results print both)
 DPO_PROMPTS=2000     # prompts sampled for DPO's pairs (8 samples each, temperature 1)
