@@ -33,16 +33,17 @@ SIMPLY=${SIMPLY:-.build/release/simply}
 THREADS=${THREADS:-2}
 OUT=${OUT:-runs/recipe-$TASK}
 
-# The recipe's numbers (docs/posttraining/recipe.md says how they were chosen).
-DEMOS=600            # demonstrations for SFT
-FLAW=0.5             # fraction of them whose answer is off by one
-TEST=500             # held-out prompts
-PRETRAIN_STEPS=200
-SFT_STEPS=7000       # SFT on the demonstrations (lr 1e-3 -> 1e-4): held-out accuracy has stopped rising (docs/posttraining/recipe.md)
-GRPO_STEPS=500       # 8 prompts x G = 8 completions per step
-CONTROL_STEPS=4000   # more SFT on the demonstrations: about GRPO's wall time (the results print both)
-DPO_PROMPTS=2000     # prompts sampled for DPO's pairs (8 samples each, temperature 1)
-DPO_STEPS=300
+# The recipe's numbers (docs/posttraining/recipe.md says how they were chosen); each can be set
+# from the environment, e.g. SFT_STEPS=3000 OUT=runs/recipe-sft3000 bash tools/recipes/arithmetic.sh.
+DEMOS=${DEMOS:-600}            # demonstrations for SFT
+FLAW=${FLAW:-0.5}             # fraction of them whose answer is off by one
+TEST=${TEST:-500}             # held-out prompts
+PRETRAIN_STEPS=${PRETRAIN_STEPS:-200}
+SFT_STEPS=${SFT_STEPS:-7000}       # SFT on the demonstrations (lr 1e-3 -> 1e-4): held-out accuracy has stopped rising (docs/posttraining/recipe.md)
+GRPO_STEPS=${GRPO_STEPS:-500}       # 8 prompts x G = 8 completions per step
+CONTROL_STEPS=${CONTROL_STEPS:-4000}   # more SFT on the demonstrations: about GRPO's wall time (the results print both)
+DPO_PROMPTS=${DPO_PROMPTS:-2000}     # prompts sampled for DPO's pairs (8 samples each, temperature 1)
+DPO_STEPS=${DPO_STEPS:-300}
 EVAL_EVERY=50        # GRPO checkpoints evaluated for the curve
 
 case "$TASK" in
@@ -82,8 +83,21 @@ run_stage() {
     echo "recipe: stage $name failed; log: $log ($(grep -m1 -i 'error' "$log" || tail -n1 "$log"))" >&2
     exit 1
   fi
+  if [ -n "${resuming:-}" ] && ! finished "$OUT/$name"; then
+    echo "recipe: stage $name stopped before its last step; log: $log (run the recipe again to resume it)" >&2
+    exit 1
+  fi
   echo $((SECONDS - start)) > "$OUT/logs/$name.seconds"
   touch "$OUT/logs/$name.done"
+}
+
+# finished RUN_DIR: the run has recorded its last step (a run stopped by SIGTERM exits 0 after a
+# checkpoint: it is resumable, not finished).
+finished() {
+  local want have
+  want=$(sed -n 's/^    "steps": \([0-9]*\),\{0,1\}$/\1/p' "$1/config.json" | head -n1)
+  have=$(grep -c '"step"' "$1/hashes.jsonl" 2>/dev/null || true)
+  [ -n "$want" ] && [ "$have" = "$want" ]
 }
 
 # train_stage NAME ARGS...: a training run in $OUT/NAME, resumed if a previous attempt was cut short.
