@@ -166,7 +166,8 @@ run_stage grpo_curve curve
 # The table: results.json (per stage: run directory, held-out exact_match,
 # numeric_match, pass_at_8, wall seconds of its training) and results.md.
 stages=(pretrain sft sft_control grpo dpo)
-json="{\n  \"task\": \"$TASK\",\n  \"test_seed\": $TEST_SEED,\n  \"test_prompts\": $TEST,\n  \"demonstrations\": $DEMOS,\n  \"demonstrations_off_by_one\": $FLAW,\n  \"stages\": {"
+held_out=$(field prompts "$OUT/eval/sft.json")   # fewer than TEST when the task has fewer distinct test prompts
+json="{\n  \"task\": \"$TASK\",\n  \"test_seed\": $TEST_SEED,\n  \"test_prompts\": $held_out,\n  \"demonstrations\": $DEMOS,\n  \"demonstrations_off_by_one\": $FLAW,\n  \"stages\": {"
 md="| stage | run | held-out exact match | numeric match | pass@8 | training wall time |\n| --- | --- | --- | --- | --- | --- |"
 sep=""
 for stage in "${stages[@]}"; do
@@ -183,6 +184,6 @@ printf '%b\n' "$md" > "$OUT/results.md"
 S plot "$OUT/grpo" --add "$OUT/grpo_curve.jsonl" --metrics reward,heldout/exact_match,heldout/numeric_match \
   --out "$OUT/grpo_curve.svg" > /dev/null
 echo
-echo "recipe $TASK: $TEST held-out prompts (test split, seed $TEST_SEED); $DEMOS demonstrations, $FLAW of them off by one"
+echo "recipe $TASK: $held_out held-out prompts (test split, seed $TEST_SEED); $DEMOS demonstrations, $FLAW of them off by one"
 cat "$OUT/results.md"
 echo "wrote $OUT/results.json, $OUT/results.md, $OUT/grpo_curve.jsonl, $OUT/grpo_curve.svg"
