@@ -64,7 +64,7 @@ struct DataPreferences: ParsableCommand {
             let url = URL(fileURLWithPath: prompts)
             let parallel = Parallel(threads: threadCount, deterministic: true)
             let text = try String(decoding: FileBytes.read(url, limit: 1 << 30), as: UTF8.self)
-            var records: [(value: JSONValue, prompt: TextOrMessages, answer: String, tokens: [Int32])] = []
+            var records: [(promptJSON: JSONValue, prompt: TextOrMessages, answer: String, tokens: [Int32])] = []
             for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
             where !line.trimmingCharacters(in: .whitespaces).isEmpty {
                 let value: JSONValue
@@ -82,12 +82,18 @@ struct DataPreferences: ParsableCommand {
                 guard tokens.count < m.config.model.seqLen else {
                     throw DataError(url, line: n + 1, "the prompt is \(tokens.count) tokens; the model's seq_len is \(m.config.model.seqLen)")
                 }
-                records.append((value, prompt, answer, tokens))
+                guard let promptJSON = value["prompt"] else { throw DataError(url, line: n + 1, "prompt_only: field \"prompt\" is missing") }
+                records.append((promptJSON, prompt, answer, tokens))
             }
-            func reply(_ prompt: TextOrMessages, _ s: String) -> JSONValue {
-                let s = s.trimmingCharacters(in: .whitespacesAndNewlines)
-                if case .messages = prompt { return .array([.object([("role", .string("assistant")), ("content", .string(s))])]) }
-                return .string(s)
+            // One JSONL line: the prompt as given, the answers as assistant messages for conversational prompts.
+            func pairLine(_ r: (promptJSON: JSONValue, prompt: TextOrMessages, answer: String, tokens: [Int32]),
+                          chosen: String, rejected: String) -> String {
+                func reply(_ s: String) -> JSONValue {
+                    let s = s.trimmingCharacters(in: .whitespacesAndNewlines)
+                    if case .messages = r.prompt { return .array([.object([("role", .string("assistant")), ("content", .string(s))])]) }
+                    return .string(s)
+                }
+                return JSONValue.object([("prompt", r.promptJSON), ("chosen", reply(chosen)), ("rejected", reply(rejected))]).serialized() + "\n"
             }
             var out = "", pairs = 0, summary = ""
             if samples == 0 {
@@ -98,8 +104,7 @@ struct DataPreferences: ParsableCommand {
                     let generated = Greedy.answerText(completion, tokenizer: tokenizer)
                     if TaskGenerator.isCorrect(generated, expected: r.answer) { continue }
                     pairs += 1
-                    out += JSONValue.object([("prompt", r.value["prompt"]!), ("chosen", reply(r.prompt, r.answer)),
-                                             ("rejected", reply(r.prompt, generated))]).serialized() + "\n"
+                    out += pairLine(r, chosen: r.answer, rejected: generated)
                 }
                 summary = "\(pairs) pairs from the model's wrong greedy answers (\(records.count - pairs) of \(records.count) were right)"
             } else {
@@ -119,8 +124,7 @@ struct DataPreferences: ParsableCommand {
                     case let .pair(chosen, rejected, chosenIsAnswer):
                         if chosenIsAnswer { allWrong += 1; fromAnswer += 1 }
                         pairs += 1
-                        out += JSONValue.object([("prompt", r.value["prompt"]!), ("chosen", reply(r.prompt, chosen)),
-                                                 ("rejected", reply(r.prompt, rejected))]).serialized() + "\n"
+                        out += pairLine(r, chosen: chosen, rejected: rejected)
                     }
                 }
                 let wrongNote: String = fallbackAnswer ? "\(fromAnswer) of them paired with the answer" : "skipped"
