@@ -7,19 +7,24 @@ import SimplyTrain
 /// Group relative policy optimization (Shao et al. 2024; TRL `grpo_trainer.py`,
 /// Tunix `grpo_learner.py`) with verifiable rewards.
 ///
-/// Each step samples `num_generations` (G) completions of batch_size / G
-/// prompts from the policy as it is at the start of the step (the sampler's
-/// Philox stream is keyed by train.seed and counted by (step, prompt slot,
-/// sample, position), so a rollout is a function of the step's state and
-/// resumes reproduce it), scores them with the configured rewards, turns the
-/// scores into group-normalized advantages, and takes one gradient step on
+/// Every μ = `grpo.num_iterations` steps one rollout: `num_generations` (G)
+/// completions of each of batch_size / G prompts, sampled from the policy as
+/// it is then (the sampler's Philox stream is keyed by train.seed and counted
+/// by (rollout index, prompt slot, sample, position), so a rollout is a
+/// function of that step's state and resumes reproduce it), scored with the
+/// configured rewards and turned into group-normalized advantages. Each of
+/// the μ steps takes one gradient step on the whole rollout with
 ///
 ///     ℓ_t = −min(ρ_t A, clip(ρ_t, 1 − ε, 1 + ε_high) A) + β · KL_t
 ///
 /// aggregated by `grpo.loss_type` (GRPOLoss has the math). log π_old are the
 /// sampler's log-probabilities of the model (temperature 1), bit-identical
-/// to the policy's forward at the rollout weights; with one update per
-/// rollout (TRL's num_iterations = 1) ρ is exactly 1 and the clip never acts.
+/// to the policy's forward at the rollout weights: on a rollout's first step
+/// ρ is exactly 1 and the clip never acts; on the later ones (μ > 1, TRL's
+/// num_iterations) the policy has moved and the clip bounds the update.
+/// With μ > 1 the rollout lives in `stateTensors`, which the loop checkpoints
+/// and hashes, so a run stopped mid-cycle resumes bit for bit (PPO does the
+/// same); with μ = 1 there is no state and nothing is rounded.
 /// The reference for the k3 KL is the starting weights (`--load_checkpoint`),
 /// run only when β > 0. Log-probabilities are the model's at temperature 1
 /// (TRL divides the logits by the sampling temperature; the same at 1).
@@ -43,7 +48,16 @@ public final class GRPOObjective: TrainingObjective {
     let workers: Workers
     let groupSize: Int, prompts: Int, completions: Int
     let dynamicSampling: Bool
+    /// μ: optimizer steps per rollout (TRL `num_iterations`).
+    let iterations: Int
     public let rowsPerShard: Int
+
+    // μ > 1: the rollout, as checkpointed (F32): [B, seq_len + 1] prompt +
+    // completion tokens; [B, 4] prompt and completion tokens in the row, the
+    // completion's length, stopped (0/1); [B, max_completion_length] log π_old;
+    // [rewards, B] each reward function's scores. Empty when μ = 1.
+    let rolloutTokens: Tensor, rolloutLengths: Tensor, rolloutLogps: Tensor, rolloutRewards: Tensor
+    public let stateTensors: [CheckpointTensor]
 
     // The step's rollout: one row per completion (prompt + completion, loss
     // mask on the completion), its advantage, and the batch-level metrics.
@@ -88,6 +102,12 @@ public final class GRPOObjective: TrainingObjective {
                                                      examples: examples, batch: max(1, rowsPerShard))
         reference = p.grpoBeta > 0 ? try startingWeights(context, maxBatch: rowsPerShard) : nil
         let t = config.model.seqLen
+        iterations = p.grpoNumIterations
+        let b = iterations > 1 ? completions : 0
+        rolloutTokens = Tensor(shape: [b, t + 1]); rolloutLengths = Tensor(shape: [b, 4])
+        rolloutLogps = Tensor(shape: [b, sampling.maxNewTokens]); rolloutRewards = Tensor(shape: [rewards.count, b])
+        stateTensors = iterations == 1 ? [] : [("tokens", rolloutTokens), ("lengths", rolloutLengths), ("logprobs", rolloutLogps),
+                                               ("rewards", rolloutRewards)].map { CheckpointTensor(name: "grpo.rollout." + $0.0, tensor: $0.1) }
         rows = SequenceRows(rows: completions, seqLen: t, pad: examples.tokenizer.pad)
         advantages = Array(repeating: 0, count: completions)
         oldLogps = Array(repeating: [], count: completions)
@@ -138,18 +158,47 @@ public final class GRPOObjective: TrainingObjective {
 
     public var tokensPerStep: Int { completions * config.model.seqLen }
     public var data: DataIdentity { examples.identity }
-    public func dataCursor(step: Int) -> JSONValue { examples.dataCursor(step: step) }
+    public func dataCursor(step: Int) -> JSONValue { examples.dataCursor(step: step / iterations) }
 
     public func loadBatch(step: Int) -> String {
         preconditionFailure("GRPO samples its batch from the policy: loadBatch(step:policy:parallel:)")
     }
 
-    /// The rollout: sample, score, normalize; fills the rows the shards train on.
+    /// The step's batch: with μ = 1 a new rollout each step; with μ > 1 a new
+    /// rollout every μ steps, kept in the state tensors, and every step of the
+    /// cycle trains on it as read back from them (so a resume mid-cycle and an
+    /// uninterrupted run see the same bits).
     public func loadBatch(step: Int, policy: Transformer, parallel: Parallel) -> String {
+        let index = step / iterations
+        if iterations == 1 {
+            use(sample(index, policy: policy, parallel: parallel))
+        } else {
+            if step % iterations == 0 { store(sample(index, policy: policy, parallel: parallel)) }
+            use(restore())
+        }
+        // The batch: rows, then each completion's advantage and log π_old (their bits decide the update too).
+        let h = SHA256Hasher()
+        rows.hash(into: h)
+        advantages.withUnsafeBytes { h.update($0) }
+        for l in oldLogps { l.withUnsafeBytes { h.update($0) } }
+        return h.finalizeHex()
+    }
+
+    /// One rollout as the loss needs it, per completion: its prompt and
+    /// completion tokens, the completion's length (its tokens may be cut to
+    /// fit the row), whether it stopped, log π_old of its tokens, and each
+    /// reward function's score ([function][completion]).
+    struct Rollout {
+        var prompts: [[Int32]] = [], completions: [[Int32]] = [], lengths: [Int] = []
+        var stopped: [Bool] = [], oldLogps: [[Double]] = [], rewards: [[Double]] = []
+    }
+
+    /// Samples G completions of each of the rollout's prompts and scores them.
+    func sample(_ index: Int, policy: Transformer, parallel: Parallel) -> Rollout {
         if sampler == nil || sampler!.model !== policy {
             sampler = Sampler(model: policy, maxRows: completions)
         }
-        let batch = (0..<prompts).map { examples.example(step: step, slot: $0) }
+        let batch = (0..<prompts).map { examples.example(step: index, slot: $0) }
         let promptTokens = batch.map { $0.sequences[0].tokens }
         let sampled: [SampledCompletion]
         if workers.size > 1 {
@@ -157,30 +206,40 @@ public final class GRPOObjective: TrainingObjective {
             // depend on its prompt id, not on the batch, so all get the same rollouts.
             let mine = ShardPlan(shards: prompts, workers: workers.size).shards(of: workers.rank)
             let part = mine.isEmpty ? [] : sampler!.generate(prompts: Array(promptTokens[mine]), samplesPerPrompt: groupSize,
-                                                             config: sampling, step: step, promptIDs: Array(mine), parallel: parallel)
+                                                             config: sampling, step: index, promptIDs: Array(mine), parallel: parallel)
             sampled = RolloutExchange.allGather(part, firstPrompt: mine.lowerBound, workers: workers)
         } else {
-            sampled = sampler!.generate(prompts: promptTokens, samplesPerPrompt: groupSize, config: sampling, step: step,
+            sampled = sampler!.generate(prompts: promptTokens, samplesPerPrompt: groupSize, config: sampling, step: index,
                                         promptIDs: Array(0..<prompts), parallel: parallel)
         }
         let inputs = sampled.map { RewardInput(prompt: promptTokens[$0.promptIndex], completion: $0.tokens,
                                                answer: batch[$0.promptIndex].answer) }
+        var r = Rollout()
+        r.prompts = sampled.map { promptTokens[$0.promptIndex] }
+        r.completions = sampled.map(\.tokens)
+        r.lengths = sampled.map(\.count)
+        r.stopped = sampled.map { $0.finishReason == .stop }
+        r.oldLogps = sampled.map { $0.modelLogProbs.map(Double.init) }
+        r.rewards = rewards.map { $0.reward.rewards(inputs, parallel: parallel) }
+        return r
+    }
+
+    /// Scores → group-normalized advantages; fills the rows the shards train on.
+    func use(_ r: Rollout) {
         var total = [Double](repeating: 0, count: completions)
         var perReward: [Metric] = []
-        for (reward, weight) in rewards {
-            let r = reward.rewards(inputs, parallel: parallel)
-            for i in total.indices { total[i] += weight * r[i] }
-            perReward.append(Metric("rewards/\(reward.name)/mean", r.reduce(0, +) / Double(completions)))
+        for (k, (reward, weight)) in rewards.enumerated() {
+            for i in total.indices { total[i] += weight * r.rewards[k][i] }
+            perReward.append(Metric("rewards/\(reward.name)/mean", r.rewards[k].reduce(0, +) / Double(completions)))
         }
         let (adv, zeroStd) = GRPOLoss.advantages(total, groupSize: groupSize, scaling: scaling)
         advantages = adv
-
-        for (i, c) in sampled.enumerated() {
-            let prompt = promptTokens[c.promptIndex]
-            rows.set(row: i, MaskedTokens(tokens: prompt + c.tokens,
-                                          mask: Array(repeating: false, count: prompt.count) + Array(repeating: true, count: c.count)))
-            completionTokens[i] = c.count
-            oldLogps[i] = c.modelLogProbs.map(Double.init)
+        for i in 0..<completions {
+            let prompt = r.prompts[i], completion = r.completions[i]
+            rows.set(row: i, MaskedTokens(tokens: prompt + completion,
+                                          mask: Array(repeating: false, count: prompt.count) + Array(repeating: true, count: completion.count)))
+            completionTokens[i] = r.lengths[i]
+            oldLogps[i] = r.oldLogps[i]
         }
         for i in 0..<completions { kept[i] = !(dynamicSampling && zeroStd[i / groupSize]) }
         keptCompletions = kept.filter { $0 }.count
@@ -196,14 +255,40 @@ public final class GRPOObjective: TrainingObjective {
             Metric("completions/mean_length", lengths.reduce(0, +) / Double(completions)),
             Metric("completions/min_length", lengths.min() ?? 0),
             Metric("completions/max_length", lengths.max() ?? 0),
-            Metric("completions/clipped_ratio", Double(sampled.filter { $0.finishReason != .stop }.count) / Double(completions)),
+            Metric("completions/clipped_ratio", Double(r.stopped.filter { !$0 }.count) / Double(completions)),
         ]
-        // The batch: rows, then each completion's advantage (its bits decide the update too).
-        let h = SHA256Hasher()
-        rows.hash(into: h)
-        advantages.withUnsafeBytes { h.update($0) }
-        for l in oldLogps { l.withUnsafeBytes { h.update($0) } }
-        return h.finalizeHex()
+    }
+
+    /// μ > 1: the rollout into the state tensors. Tokens are cut to the row
+    /// (seq_len + 1), as the rows cut them; rewards are rounded to Float.
+    func store(_ r: Rollout) {
+        let w = config.model.seqLen + 1, n = sampling.maxNewTokens
+        for i in 0..<completions {
+            let p = min(r.prompts[i].count, w), c = min(r.completions[i].count, w - p)
+            let row = rolloutTokens.pointer + i * w
+            for j in 0..<w { row[j] = Float(j < p ? r.prompts[i][j] : j < p + c ? r.completions[i][j - p] : 0) }
+            let l = rolloutLengths.pointer + i * 4
+            l[0] = Float(p); l[1] = Float(c); l[2] = Float(r.lengths[i]); l[3] = r.stopped[i] ? 1 : 0
+            for j in 0..<n { rolloutLogps.pointer[i * n + j] = j < r.oldLogps[i].count ? Float(r.oldLogps[i][j]) : 0 }
+            for k in rewards.indices { rolloutRewards.pointer[k * completions + i] = Float(r.rewards[k][i]) }
+        }
+    }
+
+    /// μ > 1: the rollout as the state tensors hold it.
+    func restore() -> Rollout {
+        let w = config.model.seqLen + 1, n = sampling.maxNewTokens
+        var r = Rollout()
+        for i in 0..<completions {
+            let row = rolloutTokens.pointer + i * w, l = rolloutLengths.pointer + i * 4
+            let p = Int(l[0]), c = Int(l[1]), length = Int(l[2])
+            r.prompts.append((0..<p).map { Int32(row[$0]) })
+            r.completions.append((p..<(p + c)).map { Int32(row[$0]) })
+            r.lengths.append(length)
+            r.stopped.append(l[3] != 0)
+            r.oldLogps.append((0..<length).map { Double(rolloutLogps.pointer[i * n + $0]) })
+        }
+        r.rewards = rewards.indices.map { k in (0..<completions).map { Double(rolloutRewards.pointer[k * completions + $0]) } }
+        return r
     }
 
     /// Per row of the last forward: the completion tokens' log-probabilities (−CE).

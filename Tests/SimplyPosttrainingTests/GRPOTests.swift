@@ -125,6 +125,49 @@ import SimplyTrain
         #expect((0..<2).map { _ in d.trainStep().hashLine.serialized() } == records[2...].map { $0.hashLine.serialized() })
     }
 
+    /// μ = 2 (TRL num_iterations): a rollout every second step, kept in the
+    /// state tensors; the second step of a cycle trains on the same batch
+    /// with the policy moved, so ρ ≠ 1 and a small ε clips; the same hashes
+    /// on 1 and 2 threads; a trainer given the state after step 3 (in the
+    /// middle of the second cycle) continues with the uninterrupted hashes.
+    @Test func numIterationsReusesTheRolloutAndResumesMidCycle() throws {
+        let dir = try Scratch()
+        var c = try config(dir)
+        c.train.steps = 6
+        c.posttrain.grpoNumIterations = 2
+        c.posttrain.grpoEpsilon = 1e-4; c.posttrain.grpoEpsilonHigh = 1e-4
+        let digits: [(reward: any RewardFunction, weight: Double)] = [(DigitCount(), 1)]   // groups whose rewards differ
+        let (o, a) = try objective(c, threads: 1, rewards: digits)
+        #expect(o.stateTensors.map(\.name) == ["grpo.rollout.tokens", "grpo.rollout.lengths", "grpo.rollout.logprobs",
+                                                "grpo.rollout.rewards"])
+        let records = (0..<6).map { _ in a.trainStep() }
+        let batches = records.map(\.batchSHA256)
+        #expect(batches[0] == batches[1] && batches[2] == batches[3] && batches[4] == batches[5], "μ steps per rollout")
+        #expect(Set(batches).count == 3, "each cycle samples a new rollout")
+        for (i, r) in records.enumerated() {
+            let clipped = metrics(r)["clip_ratio/region_mean"]!
+            if i % 2 == 0 { #expect(clipped == 0, "step \(i + 1): the rollout's own weights, ρ = 1") }
+            else { #expect(clipped > 0, "step \(i + 1): the policy has moved and ε = 1e-4 clips; \(metrics(r))") }
+        }
+        #expect(metrics(records[1])["reward"] == metrics(records[0])["reward"], "one rollout, one reward")
+
+        let (_, b) = try objective(c, threads: 2, rewards: digits)
+        #expect((0..<6).map { _ in b.trainStep().hashLine.serialized() } == records.map { $0.hashLine.serialized() })
+
+        let (_, e) = try objective(c, threads: 1, rewards: digits)
+        for _ in 0..<3 { _ = e.trainStep() }
+        let (_, d) = try objective(c, threads: 2, rewards: digits)
+        #expect(d.stateHash() != e.stateHash())
+        for (x, y) in zip(e.stateTensors(), d.stateTensors()) { #expect(x.name == y.name); y.tensor.copy(from: x.tensor) }
+        d.resume(atStep: 3)
+        #expect(d.stateHash() == records[2].stateSHA256, "the state hash covers the rollout")
+        #expect((0..<3).map { _ in d.trainStep().hashLine.serialized() } == records[3...].map { $0.hashLine.serialized() })
+
+        // μ = 1 keeps no state: its bits are those of a run without the key.
+        c.posttrain.grpoNumIterations = 1
+        #expect(try objective(c).0.stateTensors.isEmpty)
+    }
+
     /// The objective's gradient is the gradient of its loss, with the
     /// rollout (advantages, old log-probs) held fixed: analytic vs central
     /// differences, with β > 0 so the KL term is in it too.

@@ -67,6 +67,9 @@ public struct PosttrainConfig: Sendable, Equatable {
     /// rewards are all equal (zero advantage) leave the batch, so the loss is
     /// normalized over the groups that carry a signal. false: TRL's default.
     public var grpoDynamicSampling = false
+    /// μ: optimizer steps on each rollout, the clipped ratio against the
+    /// rollout's log-probabilities (TRL `num_iterations`; 1: TRL's default).
+    public var grpoNumIterations = 1
     /// A reward-model run or checkpoint for the `reward_model` reward.
     public var grpoRewardModel = ""
     /// PPO (TRL `PPOConfig` names): `num_ppo_epochs` passes over each rollout
@@ -278,6 +281,7 @@ extension ExperimentConfig {
         choiceKey("grpo.importance_sampling_level", \.posttrain.grpoImportanceSamplingLevel, ["token", "sequence"]),
         stringKey("grpo.rewards", \.posttrain.grpoRewards),
         boolKey("grpo.dynamic_sampling", \.posttrain.grpoDynamicSampling),
+        intKey("grpo.num_iterations", \.posttrain.grpoNumIterations, min: 1, max: 1 << 12),
         stringKey("grpo.reward_model", \.posttrain.grpoRewardModel),
         intKey("ppo.num_ppo_epochs", \.posttrain.ppoNumEpochs, min: 1, max: 1 << 12),
         intKey("ppo.num_mini_batches", \.posttrain.ppoNumMiniBatches, min: 1, max: maxBatchSize),
