@@ -63,7 +63,8 @@ public final class DPOObjective: TrainingObjective {
     let config: ExperimentConfig
     let examples: ExampleData
     let kind: DPOLoss.Kind
-    let reference: Transformer
+    /// The frozen reference (the starting weights).
+    public let reference: Transformer
     /// The reference for lane 1 when two shards run at once (same parameters).
     var referenceSibling: Transformer?
     var rows: SequenceRows            // 2 rows per pair: chosen at 2i, rejected at 2i + 1

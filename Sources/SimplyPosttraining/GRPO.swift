@@ -41,7 +41,8 @@ public final class GRPOObjective: TrainingObjective {
     let scaling: GRPOLoss.RewardScaling
     let sampling: SamplingConfig
     let rewards: [(reward: any RewardFunction, weight: Double)]
-    let reference: Transformer?
+    /// The frozen KL reference (the starting weights), nil when β = 0.
+    public let reference: Transformer?
     /// The reference for lane 1 when two shards run at once (same parameters).
     var referenceSibling: Transformer?
     var sampler: Sampler?

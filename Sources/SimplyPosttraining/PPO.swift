@@ -50,7 +50,8 @@ public final class PPOObjective: TrainingObjective {
     let sampling: SamplingConfig
     let rewards: [(reward: any RewardFunction, weight: Double)]
     let missingEOSPenalty: Double
-    let reference: Transformer?
+    /// The frozen KL reference (the starting weights), nil when kl_coef = 0.
+    public let reference: Transformer?
     var sampler: Sampler?
     let epochs: Int, miniBatches: Int, completions: Int, miniBatchSize: Int, responseLength: Int
     public let rowsPerShard: Int

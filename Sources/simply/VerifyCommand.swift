@@ -62,7 +62,7 @@ struct VerifyCommand: ParsableCommand {
         let url = URL(fileURLWithPath: path)
         let configs = URL(fileURLWithPath: configDir)
         do {
-            let g = try GoldenHashes.read(url)
+            let g = try GoldenHashes.read(url, forWriting: write)
             if write {
                 let lines = try GoldenHashes.compute(config: g.config, overrides: g.overrides, steps: g.steps,
                                                      configDirectory: configs, threads: threads,

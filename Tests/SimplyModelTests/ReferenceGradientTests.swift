@@ -36,8 +36,10 @@ struct Reference {
     }
 }
 
-/// max |a − b| / max |b|: the error relative to the tensor's scale.
+/// max |a − b| / max |b|: the error relative to the tensor's scale
+/// (infinite when the lengths differ or there is nothing to compare).
 func relativeError(_ a: [Float], _ b: [Double]) -> Double {
+    guard a.count == b.count && !a.isEmpty else { return .infinity }
     var maxDiff = 0.0, maxRef = 0.0
     for (x, y) in zip(a, b) { maxDiff = max(maxDiff, abs(Double(x) - y)); maxRef = max(maxRef, abs(y)) }
     return maxDiff / max(maxRef, 1e-30)

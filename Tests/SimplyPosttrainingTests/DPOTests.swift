@@ -80,7 +80,7 @@ import SimplyTrain
         let (_, c) = try objective(config, threads: 2)
         _ = c.trainStep(); _ = c.trainStep()
         let (_, d) = try objective(config, threads: 1)
-        for (x, y) in zip(c.stateTensors(), d.stateTensors()) { y.tensor.copy(from: x.tensor) }
+        for (x, y) in pairs(c.stateTensors(), d.stateTensors(), "state tensors") { y.tensor.copy(from: x.tensor) }
         d.resume(atStep: 2)
         #expect((0..<2).map { _ in d.trainStep().hashLine.serialized() } == records[2...].map { $0.hashLine.serialized() })
     }

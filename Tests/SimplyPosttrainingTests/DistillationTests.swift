@@ -21,10 +21,7 @@ private struct ReferenceCase {
         let text = try String(contentsOf: repoRoot.appendingPathComponent("golden/distill_reference.json"), encoding: .utf8)
         let json = try JSONValue.parse(text)
         guard case let .array(cases)? = json["cases"] else { throw ConfigError("no cases") }
-        func doubles(_ v: JSONValue, _ key: String) -> [Double] {
-            guard case let .array(a)? = v[key] else { return [] }
-            return a.map { $0.doubleValue! }
-        }
+        func doubles(_ v: JSONValue, _ key: String) -> [Double] { goldenDoubles(v[key], "distill_reference.json \(key)") }
         return cases.map { c in
             let rows = c["rows"]!.intValue!, vocab = c["vocab"]!.intValue!
             return ReferenceCase(rows: rows, vocab: vocab, temperature: Float(c["temperature"]!.doubleValue!),
@@ -34,13 +31,6 @@ private struct ReferenceCase {
                                  loss: c["loss"]!.doubleValue!, grad: doubles(c, "grad"))
         }
     }
-}
-
-/// max |a − b| / max |b|.
-private func relativeError(_ a: [Float], _ b: [Double]) -> Double {
-    var maxDiff = 0.0, maxRef = 0.0
-    for (x, y) in zip(a, b) { maxDiff = max(maxDiff, abs(Double(x) - y)); maxRef = max(maxRef, abs(y)) }
-    return maxDiff / max(maxRef, 1e-30)
 }
 
 private func randomTensor(_ shape: [Int], seed: UInt64, scale: Float) -> Tensor {

@@ -10,10 +10,7 @@ import SimplyTrain
         try JSONValue.parse(String(contentsOf: goldenURL.appendingPathComponent("grpo_reference.json"), encoding: .utf8))
     }
 
-    func doubles(_ v: JSONValue?) -> [Double] {
-        guard case let .array(a)? = v else { return [] }
-        return a.map { $0.doubleValue! }
-    }
+    func doubles(_ v: JSONValue?, _ what: String = "grpo_reference.json array") -> [Double] { goldenDoubles(v, what) }
 
     /// Group, batch and no scaling against TRL's formulas in PyTorch
     /// (golden/grpo_reference.json from tools/reference/grpo_reference.py).
@@ -26,8 +23,7 @@ import SimplyTrain
             scalings.insert(scaling.rawValue)
             let (adv, zero) = GRPOLoss.advantages(doubles(c["rewards"]), groupSize: c["group_size"]!.intValue!, scaling: scaling)
             let want = doubles(c["advantages"])
-            #expect(adv.count == want.count)
-            for (a, w) in zip(adv, want) { #expect(abs(a - w) <= 1e-12 * max(1, abs(w)), "\(scaling): \(a) vs torch \(w)") }
+            for (a, w) in pairs(adv, want, "\(scaling) advantages") { #expect(abs(a - w) <= 1e-12 * max(1, abs(w)), "\(scaling): \(a) vs torch \(w)") }
             guard case let .array(z)? = c["zero_std"] else { Issue.record("no zero_std"); continue }
             #expect(zero == z.map { $0 == .bool(true) })
             sawZero = sawZero || zero.contains(true)
@@ -59,7 +55,7 @@ import SimplyTrain
                                         batchTokens: batchTokens, maxCompletionLength: c["max_completion_length"]!.intValue!)
                 let v = GRPOLoss.sequence(comp, settings: settings, weight: w)
                 loss += v.loss; kl += v.klSum; low += v.lowClipped; high += v.highClipped
-                for (g, want) in zip(v.dLogps, doubles(s["d_logps"])) {
+                for (g, want) in pairs(v.dLogps, doubles(s["d_logps"], "d_logps"), "d_logps") {
                     #expect(abs(g - want) <= 1e-12 * max(1, abs(want)), "\(settings): d logp \(g) vs torch \(want)")
                 }
             }
@@ -120,7 +116,7 @@ import SimplyTrain
         let (_, d) = try objective(c, threads: 2)
         let (_, e) = try objective(c, threads: 1)
         _ = e.trainStep(); _ = e.trainStep()
-        for (x, y) in zip(e.stateTensors(), d.stateTensors()) { y.tensor.copy(from: x.tensor) }
+        for (x, y) in pairs(e.stateTensors(), d.stateTensors(), "state tensors") { y.tensor.copy(from: x.tensor) }
         d.resume(atStep: 2)
         #expect((0..<2).map { _ in d.trainStep().hashLine.serialized() } == records[2...].map { $0.hashLine.serialized() })
     }
@@ -158,7 +154,7 @@ import SimplyTrain
         for _ in 0..<3 { _ = e.trainStep() }
         let (_, d) = try objective(c, threads: 2, rewards: digits)
         #expect(d.stateHash() != e.stateHash())
-        for (x, y) in zip(e.stateTensors(), d.stateTensors()) { #expect(x.name == y.name); y.tensor.copy(from: x.tensor) }
+        for (x, y) in pairs(e.stateTensors(), d.stateTensors(), "state tensors") { #expect(x.name == y.name); y.tensor.copy(from: x.tensor) }
         d.resume(atStep: 3)
         #expect(d.stateHash() == records[2].stateSHA256, "the state hash covers the rollout")
         #expect((0..<3).map { _ in d.trainStep().hashLine.serialized() } == records[3...].map { $0.hashLine.serialized() })
@@ -224,7 +220,7 @@ import SimplyTrain
             let d = model.grads.toArray()
             let scale = Double(all) / Double(keptTokens)
             var worst = 0.0, largest = 0.0
-            for (x, y) in zip(g, d) {
+            for (x, y) in pairs(g, d, "gradients") {
                 worst = max(worst, abs(Double(y) - scale * Double(x)))
                 largest = max(largest, abs(Double(y)))
             }

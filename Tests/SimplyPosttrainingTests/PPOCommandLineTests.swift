@@ -35,7 +35,7 @@ import SimplyData
         let metrics = try String(contentsOf: clean.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
         #expect(metrics.contains("\"objective/scores\"") && metrics.contains("\"val/clipfrac_avg\""))
 
-        let stopAt = Int.random(in: 2...8)   // steps take ~10 ms here: leave the signal a few to land in
+        let stopAt = stopStep(2...8, "ppo.term")   // steps take ~10 ms here: leave the signal a few to land in
         let term = dir.appendingPathComponent("term")
         let t = try simply(args(term), stopAfterSteps: stopAt, run: term)
         #expect(t.status == 0 && t.stdout.contains("resume with:"), "SIGTERM after step \(stopAt): \(t.stdout) \(t.stderr)")

@@ -6,13 +6,10 @@ import SimplyPosttraining
 import SimplyTrain
 
 @Suite struct PPOLossTests {
-    func doubles(_ v: JSONValue?) -> [Double] {
-        guard case let .array(a)? = v else { return [] }
-        return a.map { $0.doubleValue! }
-    }
+    func doubles(_ v: JSONValue?) -> [Double] { goldenDoubles(v, "ppo_reference.json array") }
     func ragged(_ v: JSONValue?) -> [[Double]] {
-        guard case let .array(a)? = v else { return [] }
-        return a.map { doubles($0) }
+        guard case let .array(a)? = v, !a.isEmpty else { Issue.record("ppo_reference.json: a ragged array is missing or empty"); return [] }
+        return a.map { goldenDoubles($0, "ppo_reference.json row", allowEmpty: true) }
     }
     func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-12 * max(1, abs(b)) }
 
@@ -41,7 +38,7 @@ import SimplyTrain
             for (name, got, want) in [("kl", r.kl, ragged(c["kl"])), ("rewards", r.rewards, ragged(c["rewards"])),
                                       ("advantages", r.advantages, ragged(c["advantages"])), ("returns", r.returns, ragged(c["returns"]))] {
                 #expect(got.map(\.count) == want.map(\.count), "\(name) shape")
-                for (g, w) in zip(got.joined(), want.joined()) { #expect(close(g, w), "\(s): \(name) \(g) vs torch \(w)") }
+                for (g, w) in pairs(Array(got.joined()), Array(want.joined()), name) { #expect(close(g, w), "\(s): \(name) \(g) vs torch \(w)") }
             }
             let newLogps = ragged(c["new_logps"]), newValues = ragged(c["new_values"])
             let dl = ragged(c["d_logps"]), dv = ragged(c["d_values"])
@@ -136,7 +133,7 @@ import SimplyTrain
         for _ in 0..<5 { _ = e.trainStep() }
         let (_, d) = try objective(c, threads: 2)
         #expect(d.stateHash() != e.stateHash())
-        for (x, y) in zip(e.stateTensors(), d.stateTensors()) { #expect(x.name == y.name); y.tensor.copy(from: x.tensor) }
+        for (x, y) in pairs(e.stateTensors(), d.stateTensors(), "state tensors") { #expect(x.name == y.name); y.tensor.copy(from: x.tensor) }
         d.resume(atStep: 5)
         #expect(d.stateHash() == records[4].stateSHA256, "the state hash covers the rollout")
         #expect((0..<3).map { _ in d.trainStep().hashLine.serialized() } == records[5...].map { $0.hashLine.serialized() })

@@ -19,6 +19,47 @@ final class Scratch {
 let goldenURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("golden")
 
+/// The numbers of a golden file's array `v` (`what` names it): a missing key,
+/// a non-number or (unless `allowEmpty`) an empty array records a failure, so
+/// a renamed key can never turn a comparison into a loop over nothing.
+func goldenDoubles(_ v: JSONValue?, _ what: String, allowEmpty: Bool = false,
+                   sourceLocation: SourceLocation = #_sourceLocation) -> [Double] {
+    guard case let .array(a)? = v else {
+        Issue.record("golden: \(what) is missing or not an array", sourceLocation: sourceLocation)
+        return []
+    }
+    let x = a.compactMap(\.doubleValue)
+    if x.count != a.count { Issue.record("golden: \(what) holds a non-number", sourceLocation: sourceLocation) }
+    if x.isEmpty && !allowEmpty { Issue.record("golden: \(what) is empty", sourceLocation: sourceLocation) }
+    return x
+}
+
+/// max |a − b| / max |b|: the error relative to the tensor's scale
+/// (infinite when the lengths differ or there is nothing to compare).
+func relativeError(_ a: [Float], _ b: [Double]) -> Double {
+    guard a.count == b.count && !a.isEmpty else { return .infinity }
+    var maxDiff = 0.0, maxRef = 0.0
+    for (x, y) in zip(a, b) { maxDiff = max(maxDiff, abs(Double(x) - y)); maxRef = max(maxRef, abs(y)) }
+    return maxDiff / max(maxRef, 1e-30)
+}
+
+/// zip(a, b) for comparing a result with its reference: records a failure
+/// when the lengths differ or there is nothing to compare.
+func pairs<A, B>(_ a: [A], _ b: [B], _ what: String, sourceLocation: SourceLocation = #_sourceLocation) -> Zip2Sequence<[A], [B]> {
+    if a.count != b.count || a.isEmpty {
+        Issue.record("\(what): \(a.count) values against \(b.count)", sourceLocation: sourceLocation)
+    }
+    return zip(a, b)
+}
+
+/// The step at which an interruption test stops a run: drawn from a Philox
+/// stream keyed by `name` and SIMPLY_TEST_SEED (default 1), never from an
+/// unseeded generator, so a failure reproduces with the seed it prints.
+func stopStep(_ range: ClosedRange<Int>, _ name: String) -> Int {
+    let seed = ProcessInfo.processInfo.environment["SIMPLY_TEST_SEED"].flatMap { UInt64($0) } ?? 1
+    return range.lowerBound + Int(RandomStream(seed: seed, name: "test.stop." + name).uint64(0) % UInt64(range.count))
+}
+
 /// Writes `count` generated task examples in `format` and prepares them with the byte tokenizer.
 func preparedTasks(_ format: TaskRecordFormat, task: TaskKind = .addition, count: Int, split: TaskSplit = .train,
                    in dir: Scratch, name: String) throws -> URL {

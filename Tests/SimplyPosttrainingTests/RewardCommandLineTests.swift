@@ -64,7 +64,7 @@ func simply(_ args: [String], stopAfterSteps: Int? = nil, run: URL? = nil) throw
         let metrics = try String(contentsOf: clean.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
         #expect(metrics.contains("\"accuracy\"") && metrics.contains("\"reward_max\""))
 
-        let stopAt = Int.random(in: 2...12)
+        let stopAt = stopStep(2...12, "reward.term")
         let term = dir.appendingPathComponent("term")
         let t = try simply(args(term), stopAfterSteps: stopAt, run: term)
         #expect(t.status == 0 && t.stdout.contains("resume with:"), "SIGTERM after step \(stopAt): \(t.stdout) \(t.stderr)")

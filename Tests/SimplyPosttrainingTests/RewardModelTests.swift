@@ -58,10 +58,7 @@ func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
     @Test func bradleyTerryMatchesTorchAutograd() throws {
         let text = try String(contentsOf: repositoryURL.appendingPathComponent("golden/reward_reference.json"), encoding: .utf8)
         let ref = try JSONValue.parse(text)
-        func doubles(_ v: JSONValue?) -> [Double] {
-            guard case let .array(items)? = v else { return [] }
-            return items.map { $0.doubleValue! }
-        }
+        func doubles(_ v: JSONValue?) -> [Double] { goldenDoubles(v, "reward_reference.json array") }
         guard case let .array(cases)? = ref["cases"] else { Issue.record("no cases"); return }
         #expect(cases.count == 4)
         // Relative 1e-12, with an absolute floor for values near 0 (log(1 + e^−z)
@@ -75,10 +72,10 @@ func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
                                       centerCoefficient: c["center_coefficient"]!.doubleValue!)
             let want = c["loss"]!.doubleValue!
             #expect(close(r.loss, want), "\(name): loss \(r.loss) vs torch \(want)")
-            for (i, (a, b)) in zip(r.dChosen, doubles(c["d_chosen"])).enumerated() {
+            for (i, (a, b)) in pairs(r.dChosen, doubles(c["d_chosen"]), "d_chosen").enumerated() {
                 #expect(close(a, b), "\(name): dChosen[\(i)] \(a) vs torch \(b)")
             }
-            for (i, (a, b)) in zip(r.dRejected, doubles(c["d_rejected"])).enumerated() {
+            for (i, (a, b)) in pairs(r.dRejected, doubles(c["d_rejected"]), "d_rejected").enumerated() {
                 #expect(close(a, b), "\(name): dRejected[\(i)] \(a) vs torch \(b)")
             }
         }
@@ -92,8 +89,8 @@ func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
         let a = BradleyTerry.loss(chosen: Array(c[..<5]), rejected: Array(r[..<5]), margin: 0.2, centerCoefficient: 0.05, divisor: 12)
         let b = BradleyTerry.loss(chosen: Array(c[5...]), rejected: Array(r[5...]), margin: 0.2, centerCoefficient: 0.05, divisor: 12)
         #expect(abs(a.loss + b.loss - whole.loss) < 1e-14)
-        #expect(zip(a.dChosen + b.dChosen, whole.dChosen).allSatisfy { abs($0 - $1) < 1e-15 })
-        #expect(zip(a.dRejected + b.dRejected, whole.dRejected).allSatisfy { abs($0 - $1) < 1e-15 })
+        #expect(pairs(a.dChosen + b.dChosen, whole.dChosen, "dChosen").allSatisfy { abs($0 - $1) < 1e-15 })
+        #expect(pairs(a.dRejected + b.dRejected, whole.dRejected, "dRejected").allSatisfy { abs($0 - $1) < 1e-15 })
     }
 
     // MARK: - The objective

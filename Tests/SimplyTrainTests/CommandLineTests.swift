@@ -16,6 +16,14 @@ func simplyBinary() -> URL? {
 
 struct ProcessResult { let status: Int32; let stdout: String; let stderr: String }
 
+/// The step at which an interruption test stops a run: drawn from a Philox
+/// stream keyed by `name` and SIMPLY_TEST_SEED (default 1), never from an
+/// unseeded generator, so a failure reproduces with the seed it prints.
+func stopStep(_ range: ClosedRange<Int>, _ name: String) -> Int {
+    let seed = ProcessInfo.processInfo.environment["SIMPLY_TEST_SEED"].flatMap { UInt64($0) } ?? 1
+    return range.lowerBound + Int(RandomStream(seed: seed, name: "test.stop." + name).uint64(0) % UInt64(range.count))
+}
+
 func runSimply(_ args: [String], cwd: URL) throws -> ProcessResult {
     guard let bin = simplyBinary() else { throw ConfigErrorForTests("simply binary not found next to the tests") }
     let p = Process()

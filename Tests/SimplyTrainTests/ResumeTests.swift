@@ -56,7 +56,7 @@ import SimplyCore
         #expect(lineCount(clean.appendingPathComponent("hashes.jsonl")) == 24)
 
         // SIGTERM at a random step: finish the step, checkpoint, exit 0, say how to resume.
-        let termStep = Int.random(in: 2...20)
+        let termStep = stopStep(2...20, "resume.term")
         let term = tmp.appendingPathComponent("term")
         let t = try interrupted(term, afterSteps: termStep, signal: SIGTERM)
         #expect(t.status == 0, "SIGTERM after step \(termStep): exit \(t.status)")
@@ -66,7 +66,7 @@ import SimplyCore
         #expect(try Data(contentsOf: term.appendingPathComponent("hashes.jsonl")) == want, "SIGTERM after step \(termStep)")
 
         // SIGKILL in the second half: resume from the last complete checkpoint.
-        let killStep = Int.random(in: 13...22)
+        let killStep = stopStep(13...22, "resume.kill")
         let killed = tmp.appendingPathComponent("kill")
         let k = try interrupted(killed, afterSteps: killStep, signal: SIGKILL)
         #expect(k.status != 0)

@@ -64,7 +64,7 @@ import SimplyTrain
     /// Rewrites a manifest with `edit` applied; `resign` recomputes manifest_sha256 as the writer does.
     static func editManifest(_ url: URL, resign: Bool, _ edit: (JSONValue) -> JSONValue) throws {
         let v = edit(try JSONValue.parse(String(decoding: try Data(contentsOf: url), as: UTF8.self)))
-        guard case let .object(pairs) = v else { return }
+        guard case let .object(pairs) = v else { throw ConfigErrorForTests("\(url.path): the manifest is not a JSON object") }
         var body = pairs.filter { $0.0 != "manifest_sha256" }
         let old = pairs.first { $0.0 == "manifest_sha256" }?.1 ?? .string("")
         let sha: JSONValue = resign ? .string(sha256Hex(Array(JSONValue.object(body).serialized().utf8))) : old

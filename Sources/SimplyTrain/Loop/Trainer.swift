@@ -177,8 +177,37 @@ public final class Trainer {
         let timer = phaseTimer
         func phase<T>(_ name: String, _ body: () -> T) -> T { timer.map { $0.time(name, body) } ?? body() }
         let stateTensors = objective.stateTensors
+        let (batchHash, loss, metrics) = batchGradient()
+        let norm = phase("clip") { clipGradients(model.grads, maxNorm: config.train.gradClip, parallel: parallel) }
+        let lr = learningRate(step: step, config: config.train)
+        phase("state_hash_wait") { settleStateHash() }
+        phase("adamw") { optimizer.step(params: model.params, grads: model.grads, segments: segments, lr: lr, parallel: parallel) }
+        step += 1
+        if workers.isRoot {
+            // The same bytes as stateHash(), hashed on their own thread.
+            let tensors = [model.params, optimizer.m, optimizer.v] + stateTensors.map(\.tensor)
+            let (sink, step) = (hashLineSink, step)
+            hashInFlight = PendingDigest {
+                let h = SHA256Hasher()
+                for t in tensors { h.update(t) }
+                return h.finalizeHex()
+            } then: { state in
+                sink?(StepRecord.hashLine(step: step, loss: loss, stateSHA256: state, batchSHA256: batchHash))
+            }
+        }
+        return StepRecord(step: step, loss: loss, lr: lr, gradNorm: norm,
+                          batchSHA256: batchHash, stateDigest: hashInFlight, metrics: metrics)
+    }
+
+    /// The step's batch and its gradient in `model.grads`: every shard's
+    /// gradient summed by the fixed tree (or across workers), with the loss
+    /// and metrics. Nothing is updated; trainStep is this, then the clip and
+    /// AdamW. (The end-to-end reference tests compare these gradients.)
+    public func batchGradient() -> (batchSHA256: String, loss: Float, metrics: [Metric]) {
+        let timer = phaseTimer
+        func phase<T>(_ name: String, _ body: () -> T) -> T { timer.map { $0.time(name, body) } ?? body() }
         // A rollout kept as state is rewritten by loadBatch: the last hash must be done.
-        if !stateTensors.isEmpty { phase("state_hash_wait") { settleStateHash() } }
+        if !objective.stateTensors.isEmpty { phase("state_hash_wait") { settleStateHash() } }
         let batchHash = phase("load_batch") { objective.loadBatch(step: step, policy: model, parallel: parallel) }
         let loss: Float, metrics: [Metric]
         if let exchange {
@@ -203,25 +232,7 @@ public final class Trainer {
             }
             metrics = Metric.combine(shardMetrics)
         }
-        let norm = phase("clip") { clipGradients(model.grads, maxNorm: config.train.gradClip, parallel: parallel) }
-        let lr = learningRate(step: step, config: config.train)
-        phase("state_hash_wait") { settleStateHash() }
-        phase("adamw") { optimizer.step(params: model.params, grads: model.grads, segments: segments, lr: lr, parallel: parallel) }
-        step += 1
-        if workers.isRoot {
-            // The same bytes as stateHash(), hashed on their own thread.
-            let tensors = [model.params, optimizer.m, optimizer.v] + stateTensors.map(\.tensor)
-            let (sink, step) = (hashLineSink, step)
-            hashInFlight = PendingDigest {
-                let h = SHA256Hasher()
-                for t in tensors { h.update(t) }
-                return h.finalizeHex()
-            } then: { state in
-                sink?(StepRecord.hashLine(step: step, loss: loss, stateSHA256: state, batchSHA256: batchHash))
-            }
-        }
-        return StepRecord(step: step, loss: loss, lr: lr, gradNorm: norm,
-                          batchSHA256: batchHash, stateDigest: hashInFlight, metrics: metrics)
+        return (batchHash, loss, metrics)
     }
 
     /// Waits for the last step's state hash, if it is still being computed.

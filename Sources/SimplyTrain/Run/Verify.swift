@@ -183,7 +183,8 @@ public struct GoldenHashes: Sendable {
         self.config = config; self.overrides = overrides; self.steps = steps; self.lines = lines
     }
 
-    public static func read(_ url: URL) throws -> GoldenHashes {
+    /// `forWriting`: the hashes may be missing or short (tools/update-golden fills them).
+    public static func read(_ url: URL, forWriting: Bool = false) throws -> GoldenHashes {
         guard let data = FileManager.default.contents(atPath: url.path) else { throw RunError("\(url.path): missing") }
         let v: JSONValue
         do { v = try JSONValue.parse(String(decoding: data, as: UTF8.self)) } catch { throw RunError("\(url.path): invalid JSON: \(error)") }
@@ -192,6 +193,9 @@ public struct GoldenHashes: Sendable {
             throw RunError("\(url.path): needs config, overrides, steps and hashes")
         }
         let lines = h.compactMap { $0 == .null ? nil : $0.serialized() }
+        guard forWriting || (steps > 0 && lines.count == steps) else {
+            throw RunError("\(url.path): \(lines.count) hashes for \(steps) steps (tools/update-golden writes them)")
+        }
         return GoldenHashes(config: config, overrides: o.compactMap(\.stringValue), steps: steps, lines: lines)
     }
 
