@@ -82,8 +82,11 @@ import SimplyTrain
     static func simplyGradient(_ c: Case, dir: Scratch, threads: Int = 2) throws -> (loss: Float, trainer: Trainer) {
         let data = try writeData(c, to: dir)
         var config = ExperimentConfig.defaults
+        let repo = goldenURL.deletingLastPathComponent()
         for o in c.overrides + ["data.dataset=\(data.path)", "train.seed=7"] {
-            let kv = o.split(separator: "=", maxSplits: 1).map(String.init)
+            var kv = o.split(separator: "=", maxSplits: 1).map(String.init)
+            // Paths in the references are relative to the repository.
+            if kv[0] == "distill.teacher_checkpoint" { kv[1] = repo.appendingPathComponent(kv[1]).path }
             try config.set(kv[0], text: kv[1])
         }
         try config.validate()
