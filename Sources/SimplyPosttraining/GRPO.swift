@@ -90,6 +90,11 @@ public final class GRPOObjective: TrainingObjective {
         }
         rowsPerShard = completions / config.train.gradShards
         examples = try ExampleData(config: config, kind: .prompt, perStep: prompts)
+        // Every completion must fit its row: a cut one would be normalized by tokens that get no loss.
+        let longest = examples.shard.examples.map { $0.sequences[0].count }.max() ?? 0
+        guard longest + p.grpoMaxCompletionLength <= config.model.seqLen + 1 else {
+            throw ConfigError("grpo.max_completion_length \(p.grpoMaxCompletionLength): the longest prompt of \(examples.source) has \(longest) tokens, and prompt + completion must fit model.seq_len \(config.model.seqLen) + 1")
+        }
         template = ChatTemplate(tokenizer: examples.tokenizer)
         settings = GRPOLoss.Settings(epsilonLow: p.grpoEpsilon, epsilonHigh: p.grpoEpsilonHigh, beta: p.grpoBeta,
                                      aggregation: GRPOLoss.Aggregation(rawValue: p.grpoLossType)!,

@@ -243,6 +243,11 @@ import SimplyTrain
             #expect("\(error)".contains("grpo.rewards: unknown reward 'bleu'"), "\(error)")
         }
         c = try config(dir)
+        c.posttrain.grpoMaxCompletionLength = 90
+        do { _ = try objective(c); Issue.record("accepted completions that cannot fit a row") } catch {
+            #expect("\(error)".contains("grpo.max_completion_length 90: the longest prompt"), "\(error)")
+        }
+        c = try config(dir)
         c.posttrain.grpoRewards = "reward_model"
         do { _ = try objective(c); Issue.record("accepted reward_model without a checkpoint") } catch {
             #expect("\(error)".contains("grpo.reward_model"), "\(error)")
