@@ -10,8 +10,8 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a model from a named experiment config.",
         discussion: "Config keys: " + ExperimentConfig.keyNames.joined(separator: ", "))
 
-    @Option(name: .customLong("experiment_config"), help: "A config name in configs/ (e.g. tiny) or a path to a .json file.")
-    var experimentConfig: String = "tiny"
+    @Option(name: .customLong("experiment_config"), help: "A config name in configs/ (e.g. tiny) or a path to a .json file (default: tiny; with --load_checkpoint, the checkpoint's own config).")
+    var experimentConfig: String?
 
     @Option(name: .customLong("experiment_dir"), help: "The run directory (default: runs/NAME, or runs/NAME-2, … if taken).")
     var experimentDir: String?
@@ -62,16 +62,34 @@ struct TrainCommand: ParsableCommand {
             do { config = try ExperimentConfig.fromRunConfig(RunDirectory(dir).configURL) } catch { fail("\(error)") }
         } else {
             do {
-                config = try ExperimentConfig.resolve(experiment: experimentConfig,
-                                                      configDirectory: URL(fileURLWithPath: configDir),
-                                                      overrides: overrides)
+                // The run a --load_checkpoint comes from, and its mode.
+                let loaded = try loadCheckpoint.map { try ExperimentConfig.ofCheckpoint(URL(fileURLWithPath: $0)) }
+                if let name = experimentConfig {
+                    config = try ExperimentConfig.resolve(experiment: name, configDirectory: URL(fileURLWithPath: configDir),
+                                                          overrides: overrides)
+                } else if let loaded, let path = loadCheckpoint {
+                    config = loaded
+                    try config.apply(overrides: overrides)
+                    say("--load_checkpoint \(path): training with its own config (training_mode \(trainingMode ?? config.train.mode)); --experiment_config NAME chooses another")
+                } else {
+                    config = try ExperimentConfig.resolve(experiment: "tiny", configDirectory: URL(fileURLWithPath: configDir),
+                                                          overrides: overrides)
+                }
                 if let m = trainingMode { config.train.mode = m }
+                // Pre-training over a post-trained model is almost always a mistake (a config
+                // without a mode means pretrain): it must be asked for by name.
+                if let loaded, trainingMode == nil, config.train.mode == TrainingMode.pretrain.rawValue,
+                   loaded.train.mode != TrainingMode.pretrain.rawValue, let path = loadCheckpoint {
+                    fail("--load_checkpoint \(path) was trained with training_mode \(loaded.train.mode), but --experiment_config \(experimentConfig ?? "tiny") trains in pretrain mode; "
+                         + "drop --experiment_config to continue with the run's own config, or pass --training_mode pretrain if pre-training over it is meant")
+                }
                 // A reward model is the LM with a scalar score head; PPO's value head is that head.
                 if [TrainingMode.reward.rawValue, TrainingMode.ppo.rawValue].contains(config.train.mode) { config.model.scoreHead = true }
                 try config.validate()
             } catch { fail("\(error)") }
             // Worker 0 picks the directory, so all workers use the same one.
-            dir = URL(fileURLWithPath: workers.broadcast(experimentDir ?? freeRunDirectory(for: experimentConfig)))
+            let name = experimentConfig ?? loadCheckpoint.map { Self.runName(of: $0) } ?? "tiny"
+            dir = URL(fileURLWithPath: workers.broadcast(experimentDir ?? freeRunDirectory(for: name)))
         }
 
         // A resumed run keeps its recorded mode.
@@ -103,6 +121,13 @@ struct TrainCommand: ParsableCommand {
                          deterministic ? "deterministic" : "fast", threadCount, threadCount == 1 ? "" : "s",
                          workers.size > 1 ? " x \(workers.size) workers" : "", dir.path))
         } catch { fail("\(error)") }
+    }
+
+    /// The run a checkpoint path belongs to (RUN or RUN/checkpoints/step-N), as a name.
+    static func runName(of path: String) -> String {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        return url.deletingLastPathComponent().lastPathComponent == "checkpoints"
+            ? url.deletingLastPathComponent().deletingLastPathComponent().lastPathComponent : url.lastPathComponent
     }
 
     /// runs/NAME, or the first runs/NAME-K that does not exist yet.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SimplyCore
+import SimplyTrain
 
 /// Post-training on the real binary: SFT from a pre-trained checkpoint, DPO
 /// from the SFT run, distillation from the pre-trained run as teacher; each
@@ -129,5 +130,22 @@ import SimplyCore
             ok(v, "\(mode) verify")
             #expect(v.stdout.contains("verified steps 1-12") && v.stdout.contains("12 step hashes"), "\(v.stdout)")
         }
+
+        // --load_checkpoint without --experiment_config trains with the run's own config and mode, and says so;
+        // a config whose mode is pretrain over a post-trained run must name --training_mode pretrain.
+        let own = try runSimply(["train", "--load_checkpoint", path("sft"), "--deterministic", "--set", "train.steps=2",
+                                 "--experiment_dir", path("sft-more")], cwd: repo)
+        ok(own, "continue sft")
+        #expect((own.stdout + own.stderr).contains("training with its own config (training_mode sft)"), "\(own.stdout)\(own.stderr)")
+        let recorded = try ExperimentConfig.fromRunConfig(tmp.appendingPathComponent("sft-more/config.json"))
+        #expect(recorded.train.mode == "sft" && recorded.train.steps == 2)
+        let over = try runSimply(["train", "--experiment_config", "tiny", "--load_checkpoint", path("sft"), "--set", "train.steps=2",
+                                  "--experiment_dir", path("pretrain-over-sft")] + Self.model, cwd: repo)
+        #expect(over.status != 0 && over.stderr.contains("was trained with training_mode sft") && over.stderr.contains("--training_mode pretrain"),
+                "\(over.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: path("pretrain-over-sft")), "nothing written")
+        ok(try runSimply(["train", "--experiment_config", "tiny", "--training_mode", "pretrain", "--load_checkpoint", path("sft"),
+                          "--set", "train.steps=2", "--experiment_dir", path("pretrain-over-sft")] + Self.model, cwd: repo),
+           "explicit pretrain over sft")
     }
 }

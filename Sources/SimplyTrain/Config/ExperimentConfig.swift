@@ -438,13 +438,18 @@ extension ExperimentConfig {
         let json: JSONValue
         do { json = try JSONValue.parse(text) } catch { throw ConfigError("\(url.path): invalid JSON: \(error)") }
         try config.apply(json, source: url.path)
+        try config.apply(overrides: overrides)
+        try config.validate()
+        return config
+    }
+
+    /// Applies `--set` overrides ("key=value"), in order.
+    public mutating func apply(overrides: [String]) throws {
         for o in overrides {
             guard let eq = o.firstIndex(of: "=") else { throw ConfigError("--set \(o): expected key=value") }
             let key = String(o[..<eq]), value = String(o[o.index(after: eq)...])
-            do { try config.set(key, text: value) } catch let e as ConfigError { throw ConfigError("--set: \(e.description)") }
+            do { try set(key, text: value) } catch let e as ConfigError { throw ConfigError("--set: \(e.description)") }
         }
-        try config.validate()
-        return config
     }
 
     static func suggestion(for key: String) -> String {

@@ -22,6 +22,17 @@ extension Checkpoints {
     }
 }
 
+extension ExperimentConfig {
+    /// The config of the run a checkpoint belongs to (`path`: a checkpoint
+    /// directory or a run directory).
+    public static func ofCheckpoint(_ path: URL) throws -> ExperimentConfig {
+        let checkpoint = try Checkpoints.resolve(path)
+        // RUN/checkpoints/step-N → RUN
+        let run = RunDirectory(checkpoint.standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent())
+        return try fromRunConfig(run.configURL)
+    }
+}
+
 /// A model loaded from a checkpoint for evaluation or as a frozen reference
 /// or teacher: the config from its run's config.json, the parameters from the
 /// checkpoint.
@@ -41,9 +52,7 @@ public struct TrainedModel {
     /// initialization of `train.seed`.
     public init(_ path: URL, maxBatch: Int, prepare: (inout ModelConfig) -> Set<String> = { _ in [] }) throws {
         checkpoint = try Checkpoints.resolve(path)
-        // RUN/checkpoints/step-N → RUN
-        let run = RunDirectory(checkpoint.standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent())
-        var config = try ExperimentConfig.fromRunConfig(run.configURL)
+        var config = try ExperimentConfig.ofCheckpoint(checkpoint)
         freshParameters = prepare(&config.model)
         self.config = config
         // A batch from the command line is bounded like a config's sizes.
