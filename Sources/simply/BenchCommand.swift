@@ -66,9 +66,7 @@ struct BenchCommand: ParsableCommand {
         } catch { fail("\(error)") }
         print(BenchTable.render(result))
         if let path = json {
-            do { try Data((result.pretty() + "\n").utf8).write(to: URL(fileURLWithPath: path)) } catch {
-                fail("cannot write --json \(path): \(error.localizedDescription)")
-            }
+            writeOutput(Data((result.pretty() + "\n").utf8), to: path)
         }
     }
 }

@@ -43,6 +43,7 @@ struct DataCommand: ParsableCommand {
             let urls = inputs.map { URL(fileURLWithPath: $0) }
             do {
                 let tok = try loadTokenizer(tokenizer)
+                makeParentDirectory(of: output)
                 let r = try DataPrepare.prepare(inputs: urls, format: fmt, textField: textField,
                                                 tokenizer: tok, output: URL(fileURLWithPath: output), skipInvalid: skipInvalid)
                 if let kind = r.kind {
@@ -104,9 +105,7 @@ struct DataCommand: ParsableCommand {
             // The corpus is built in memory: bound it before anything is reserved.
             guard (1...Self.maxBytes).contains(bytes) else { fail("--bytes must be in 1...\(Self.maxBytes), not \(bytes)") }
             let text = SyntheticCorpus.generate(seed: seed, bytes: bytes)
-            do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
-                fail("cannot write \(output): \(error.localizedDescription)")
-            }
+            writeOutput(Data(text.utf8), to: output)
             print("wrote \(output): \(bytes) bytes of the built-in corpus (seed \(seed))")
         }
     }
@@ -185,9 +184,7 @@ struct DataCommand: ParsableCommand {
             default: fail("--rejected must be near_miss or trailing_period, not '\(rejected)'")
             }
             let text = examples.map { f.record($0, conversational: conversational).serialized() + "\n" }.joined()
-            do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
-                fail("cannot write \(output): \(error.localizedDescription)")
-            }
+            writeOutput(Data(text.utf8), to: output)
             print("wrote \(output): \(examples.count) \(kind.rawValue) examples (\(s.rawValue) split, \(f.rawValue))"
                   + (offByOne == 0 ? "" : "; \(zip(clean, examples).filter { $0.answer != $1.answer }.count) answers off by one")
                   + (trailingPeriod == 0 ? "" : "; \(examples.filter { $0.answer.hasSuffix(".") }.count) answers with a trailing period")

@@ -24,7 +24,7 @@ struct DataPreferences: ParsableCommand {
         commandName: "preferences",
         abstract: "Write preference pairs from a model's own completions, judged right or wrong by each prompt's answer.")
 
-    @Option(name: .customLong("checkpoint"), help: "The model: a checkpoint or run directory.")
+    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "The model: a checkpoint or run directory.")
     var checkpoint: String
 
     @Option(name: .customLong("prompts"), help: "prompt_only JSONL with an answer per record (simply data generate --format prompt_only).")
@@ -131,9 +131,7 @@ struct DataPreferences: ParsableCommand {
                 summary = "\(pairs) pairs from \(samples) samples of each of \(records.count) prompts at temperature \(temperature)"
                 summary += " (\(allRight) all right, \(allWrong) all wrong: \(wrongNote))"
             }
-            do { try Data(out.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
-                fail("cannot write \(output): \(error.localizedDescription)")
-            }
+            writeOutput(Data(out.utf8), to: output)
             print("wrote \(output): \(summary)")
         } catch { fail("\(error)") }
     }

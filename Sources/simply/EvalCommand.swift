@@ -21,7 +21,7 @@ struct EvalCommand: ParsableCommand {
             reward run with the same train.seed starts from: the accuracy before reward training.
             """)
 
-        @Option(name: .customLong("checkpoint"), help: "A run directory (its newest checkpoint) or a checkpoint directory.")
+        @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "A run directory (its newest checkpoint) or a checkpoint directory.")
         var checkpoint: String
 
         @Option(name: .customLong("data"), help: "A preference example shard from `simply data prepare`.")

@@ -19,7 +19,7 @@ struct EvalGenerate: ParsableCommand {
         depend on --threads.
         """)
 
-    @Option(name: .customLong("checkpoint"), help: "A checkpoint directory, or a run directory (its newest checkpoint).")
+    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "A checkpoint directory, or a run directory (its newest checkpoint).")
     var checkpoint: String
 
     @Option(name: .customLong("data"), help: "An example shard of prompts with answers (simply data generate --format prompt_only, then simply data prepare).")

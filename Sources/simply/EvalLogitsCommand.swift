@@ -16,7 +16,7 @@ struct EvalLogits: ParsableCommand {
         next-token loss computed as transformers does with labels = input_ids.
         """)
 
-    @Option(name: .customLong("checkpoint"), help: "A run directory (its newest checkpoint) or a checkpoint directory.")
+    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "A run directory (its newest checkpoint) or a checkpoint directory.")
     var checkpoint: String
 
     @Option(name: .customLong("tokens"), help: "A safetensors file holding input_ids [B, T] (I32 or I64).")

@@ -27,7 +27,7 @@ struct EvalLoss: ParsableCommand {
         commandName: "loss",
         abstract: "Mean next-token loss of a checkpoint on held-out windows (deterministic, batched).")
 
-    @Option(name: .customLong("checkpoint"), help: "A checkpoint directory, or a run directory (its newest checkpoint).")
+    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "A checkpoint directory, or a run directory (its newest checkpoint).")
     var checkpoint: String
 
     @Option(name: .customLong("set"), parsing: .singleValue,

@@ -11,7 +11,7 @@ struct EvalPreference: ParsableCommand {
         commandName: "preference",
         abstract: "Held-out DPO metrics: implicit rewards β(log π − log π_ref) of chosen vs rejected on a prepared preference file.")
 
-    @Option(name: .customLong("checkpoint"), help: "The policy: a checkpoint or run directory.")
+    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "The policy: a checkpoint or run directory.")
     var checkpoint: String
 
     @Option(name: .customLong("reference"), help: "The reference: a checkpoint or run directory (default: the policy run's --load_checkpoint).")

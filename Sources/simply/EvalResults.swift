@@ -10,9 +10,7 @@ enum EvalResults {
     static func write(_ name: String, _ fields: [(String, JSONValue)], to path: String?) {
         guard let path else { return }
         let text = JSONValue.object([("eval", .string(name))] + fields).pretty() + "\n"
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) } catch {
-            fail("--out \(path): cannot write (\(error.localizedDescription))")
-        }
+        writeOutput(Data(text.utf8), to: path)
     }
 
     /// ("path", "step") of a loaded checkpoint.

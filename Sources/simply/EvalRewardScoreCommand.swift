@@ -13,7 +13,7 @@ struct EvalRewardScore: ParsableCommand {
         commandName: "reward-score",
         abstract: "Mean reward-model score (and exact match, when the prompts have answers) of a policy's completions of prepared prompts.")
 
-    @Option(name: .customLong("checkpoint"), help: "The policy: a checkpoint directory, or a run directory (its newest checkpoint).")
+    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "The policy: a checkpoint directory, or a run directory (its newest checkpoint).")
     var checkpoint: String
 
     @Option(name: .customLong("reward_model"), help: "A reward run or checkpoint (training_mode reward).")

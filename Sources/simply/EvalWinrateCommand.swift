@@ -21,7 +21,7 @@ struct EvalWinrate: ParsableCommand {
         function of the three checkpoints, the data and the flags; it does not depend on --threads.
         """)
 
-    @Option(name: .customLong("checkpoint"), help: "The policy: a checkpoint or run directory.")
+    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "The policy: a checkpoint or run directory.")
     var checkpoint: String
 
     @Option(name: .customLong("baseline"), help: "The baseline: a checkpoint or run directory.")

@@ -34,7 +34,7 @@ struct PlotCommand: ParsableCommand {
                 if series.isEmpty { fail("none of \(wanted) is in \(dir.path)/metrics.jsonl") }
             }
             let path = out ?? dir.appendingPathComponent("metrics.svg").path
-            try Data(MetricsPlot.svg(series, title: dir.lastPathComponent).utf8).write(to: URL(fileURLWithPath: path))
+            writeOutput(Data(MetricsPlot.svg(series, title: dir.lastPathComponent).utf8), to: path)
             print("wrote \(path)")
         } catch { fail("\(error)") }
     }

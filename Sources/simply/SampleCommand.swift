@@ -18,7 +18,7 @@ struct SampleCommand: ParsableCommand {
         output is reproducible. --temperature 0 is greedy decoding.
         """)
 
-    @Option(name: .customLong("load_checkpoint"), help: "A checkpoint directory, or a run directory (its newest checkpoint).")
+    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "A checkpoint directory, or a run directory (its newest checkpoint).")
     var loadCheckpoint: String
 
     @Option(name: .customLong("prompt"), parsing: .singleValue, help: "A prompt (repeatable: sampled together).")
@@ -36,7 +36,7 @@ struct SampleCommand: ParsableCommand {
     @Option(name: .customLong("top_p"), help: "Keep the most likely tokens up to this probability mass (1: all).")
     var topP: Float = 1
 
-    @Option(name: .customLong("max_tokens"), help: "The longest completion.")
+    @Option(name: [.customLong("max_new_tokens"), .customLong("max_tokens")], help: "The longest completion (--max_tokens is accepted too).")
     var maxTokens: Int = 64
 
     @Option(name: .customLong("num_samples"), help: "Completions per prompt.")

@@ -44,6 +44,7 @@ struct TokenizerCommand: ParsableCommand {
                 let start = DispatchTime.now().uptimeNanoseconds
                 let tok = try BPETrainer.train(texts: texts, vocabSize: vocabSize, minFrequency: minFrequency)
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                makeParentDirectory(of: out)
                 try tok.write(to: URL(fileURLWithPath: out))
                 print("trained on \(bytes) bytes in \(texts.count) document(s): vocab size \(tok.vocabSize), "
                       + "\(tok.merges.count) merges, \(String(format: "%.2f", seconds)) s")

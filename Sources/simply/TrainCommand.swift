@@ -8,7 +8,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a model from a named experiment config.",
-        discussion: "Config keys: " + ExperimentConfig.keyNames.joined(separator: ", "))
+        discussion: "Every config key, with its default, accepted values and meaning: simply config keys (--prefix grpo. for one section).")
 
     @Option(name: .customLong("experiment_config"), help: "A config name in configs/ (e.g. tiny) or a path to a .json file (default: tiny; with --load_checkpoint, the checkpoint's own config).")
     var experimentConfig: String?
@@ -37,7 +37,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("fallback"), help: "With --resume: when the newest checkpoint fails a check, resume from the newest one that passes (the others are renamed step-N.rejected).")
     var fallback = false
 
-    @Option(name: .customLong("load_checkpoint"), help: "Start a new run with the weights of a checkpoint (or a run directory's newest).")
+    @Option(name: [.customLong("load_checkpoint"), .customLong("checkpoint")], help: "Start a new run with the weights of a checkpoint (or a run directory's newest).")
     var loadCheckpoint: String?
 
     func run() throws {

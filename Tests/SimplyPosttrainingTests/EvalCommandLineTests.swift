@@ -97,7 +97,11 @@ import SimplyData
                      "--data", prompts.path], "score.weight")
         try failure(["winrate", "--checkpoint", policy.path, "--baseline", policy.path, "--reward_model", rm.path,
                      "--data", dir.appendingPathComponent("missing.ex").path], "missing.ex")
+        // A missing folder is created; a folder that cannot exist (under a file) is named.
+        let made = try simply(["eval", "generate", "--checkpoint", policy.path, "--data", prompts.path, "--samples", "2",
+                               "--out", dir.appendingPathComponent("no/such/dir.json").path])
+        #expect(made.status == 0 && FileManager.default.fileExists(atPath: dir.appendingPathComponent("no/such/dir.json").path), "\(made.stderr)")
         try failure(["generate", "--checkpoint", policy.path, "--data", prompts.path, "--samples", "2",
-                     "--out", dir.appendingPathComponent("no/such/dir.json").path], "--out")
+                     "--out", prompts.path + "/x.json"], prompts.path)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SimplyCore
+import SimplyTrain
 
 /// The `simply` binary that `swift test` built beside the test bundle.
 func simplyBinary() -> URL? {
@@ -87,6 +88,51 @@ func temporaryDirectory(_ name: String) throws -> URL {
         #expect(r.stderr.contains("model.d_modle"))
         #expect(r.stderr.split(separator: "\n").count == 1)
         #expect(!FileManager.default.fileExists(atPath: tmp.appendingPathComponent("x").path))
+    }
+
+    /// A new user's slips get a suggestion: a TRL key name, a misspelt config name.
+    @Test func didYouMeanForKeysAndConfigNames() throws {
+        let repo = configsURL.deletingLastPathComponent()
+        let key = try runSimply(["train", "--set", "train.learning_rate=1e-3"], cwd: repo)
+        #expect(key.status != 0 && key.stderr.contains("did you mean 'train.lr'"), "\(key.stderr)")
+        let name = try runSimply(["train", "--experiment_config", "tiny_stf"], cwd: repo)
+        #expect(name.status != 0 && name.stderr.contains("did you mean 'tiny_sft'"), "\(name.stderr)")
+    }
+
+    /// `simply config keys` lists every key with its default, what it accepts and a meaning.
+    @Test func configKeysListsEveryKeyWithItsMeaning() throws {
+        let repo = configsURL.deletingLastPathComponent()
+        let r = try runSimply(["config", "keys"], cwd: repo)
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n")
+        for row in ExperimentConfig.keyReference {
+            #expect(!row.meaning.isEmpty && !row.accepts.isEmpty, "\(row.name) needs a line in ConfigKeyHelp.swift")
+            #expect(lines.contains { $0.hasPrefix(row.name + " ") && $0.contains(row.meaning) }, "\(row.name) is not listed")
+        }
+        let show = try runSimply(["config", "show", "tiny_sft", "--set", "train.steps=5"], cwd: repo)
+        let shown = try JSONValue.parse(show.stdout)
+        #expect(show.status == 0 && shown["train"]?["steps"]?.intValue == 5, "\(show.stdout)")
+    }
+
+    /// Output folders are created; --checkpoint and --load_checkpoint name the same thing on every command.
+    @Test func outputFoldersAreCreatedAndCheckpointFlagsAreAliases() throws {
+        let tmp = try temporaryDirectory("cli-out")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let repo = configsURL.deletingLastPathComponent()
+        func path(_ s: String) -> String { tmp.appendingPathComponent(s).path }
+        let g = try runSimply(["data", "generate", "--task", "addition", "--count", "8", "--split", "test", "--format", "prompt_only",
+                               "--conversational", "--output", path("new/deeper/q.jsonl")], cwd: repo)
+        #expect(g.status == 0, "\(g.stderr)")
+        #expect(try runSimply(["data", "prepare", path("new/deeper/q.jsonl"), "--output", path("other/q.ex")], cwd: repo).status == 0)
+        #expect(try runSimply(["train", "--experiment_dir", path("run"), "--deterministic", "--set", "train.steps=2",
+                               "--set", "model.seq_len=96"], cwd: repo).status == 0)
+        for flag in ["--checkpoint", "--load_checkpoint"] {
+            let e = try runSimply(["eval", "generate", flag, path("run"), "--data", path("other/q.ex"), "--max_new_tokens", "2",
+                                   "--out", path("results/\(flag)/eval.json")], cwd: repo)
+            #expect(e.status == 0 && FileManager.default.fileExists(atPath: path("results/\(flag)/eval.json")), "eval \(flag): \(e.stderr)")
+            let s = try runSimply(["sample", flag, path("run"), "--prompt", "ab", "--max_new_tokens", "2"], cwd: repo)
+            #expect(s.status == 0, "sample \(flag): \(s.stderr)")
+        }
     }
 
     @Test func refusesToOverwriteARun() throws {

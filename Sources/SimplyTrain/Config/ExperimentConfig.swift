@@ -145,6 +145,8 @@ public struct ConfigError: Error, CustomStringConvertible {
 /// One settable key: its dotted name, how to read it, and how to set it from JSON.
 struct ConfigKey: Sendable {
     let name: String
+    /// The values it accepts, for `simply config keys`.
+    var accepts: String = ""
     let get: @Sendable (ExperimentConfig) -> JSONValue
     let set: @Sendable (inout ExperimentConfig, JSONValue) throws -> Void
 }
@@ -153,7 +155,7 @@ struct ConfigKey: Sendable {
 /// size read from a config can overflow the arithmetic that uses it.
 private func intKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Int> & Sendable, min: Int = 0,
                     max: Int) -> ConfigKey {
-    ConfigKey(name: name, get: { .int($0[keyPath: kp]) }, set: { c, v in
+    ConfigKey(name: name, accepts: "integer \(min)...\(max)", get: { .int($0[keyPath: kp]) }, set: { c, v in
         guard let i = v.intValue else {
             if case let .number(text) = v, let d = Double(text), d == d.rounded(), d.magnitude < 1e300 {
                 throw ConfigError("\(name): must be an integer in \(min)...\(max), got \(text)")
@@ -167,7 +169,7 @@ private func intKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Int>
 
 private func doubleKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Double> & Sendable,
                        range: ClosedRange<Double> = -1e300...1e300) -> ConfigKey {
-    ConfigKey(name: name, get: { .double($0[keyPath: kp]) }, set: { c, v in
+    ConfigKey(name: name, accepts: range == -1e300...1e300 ? "number" : "number \(range.lowerBound)...\(range.upperBound)", get: { .double($0[keyPath: kp]) }, set: { c, v in
         guard let d = v.doubleValue, d.isFinite else { throw ConfigError("\(name): expected a number, got \(brief(v.serialized()))") }
         guard range.contains(d) else { throw ConfigError("\(name): must be in \(range.lowerBound)...\(range.upperBound), got \(d)") }
         c[keyPath: kp] = d
@@ -175,21 +177,21 @@ private func doubleKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, D
 }
 
 private func floatKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Float> & Sendable) -> ConfigKey {
-    ConfigKey(name: name, get: { .double(Double($0[keyPath: kp])) }, set: { c, v in
+    ConfigKey(name: name, accepts: "number ≥ 0", get: { .double(Double($0[keyPath: kp])) }, set: { c, v in
         guard let d = v.doubleValue, d.isFinite, d >= 0 else { throw ConfigError("\(name): expected a non-negative number, got \(brief(v.serialized()))") }
         c[keyPath: kp] = Float(d)
     })
 }
 
 private func boolKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Bool> & Sendable) -> ConfigKey {
-    ConfigKey(name: name, get: { .bool($0[keyPath: kp]) }, set: { c, v in
+    ConfigKey(name: name, accepts: "true, false", get: { .bool($0[keyPath: kp]) }, set: { c, v in
         guard let b = v.boolValue else { throw ConfigError("\(name): expected true or false, got \(brief(v.serialized()))") }
         c[keyPath: kp] = b
     })
 }
 
 private func stringKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, String> & Sendable) -> ConfigKey {
-    ConfigKey(name: name, get: { .string($0[keyPath: kp]) }, set: { c, v in
+    ConfigKey(name: name, accepts: "text", get: { .string($0[keyPath: kp]) }, set: { c, v in
         guard let s = v.stringValue else { throw ConfigError("\(name): expected a string, got \(brief(v.serialized()))") }
         c[keyPath: kp] = s
     })
@@ -198,7 +200,7 @@ private func stringKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, S
 /// A string key that takes one of `choices`.
 private func choiceKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, String> & Sendable,
                        _ choices: [String]) -> ConfigKey {
-    ConfigKey(name: name, get: { .string($0[keyPath: kp]) }, set: { c, v in
+    ConfigKey(name: name, accepts: choices.joined(separator: ", "), get: { .string($0[keyPath: kp]) }, set: { c, v in
         guard let s = v.stringValue, choices.contains(s) else {
             throw ConfigError("\(name): expected one of \(choices.joined(separator: ", ")), got \(brief(v.serialized()))")
         }
@@ -244,13 +246,13 @@ extension ExperimentConfig {
         doubleKey("train.beta2", \.train.beta2, range: 0...0.999999999),
         doubleKey("train.eps", \.train.eps, range: 0...1),
         doubleKey("train.grad_clip", \.train.gradClip, range: 0...1e9),
-        ConfigKey(name: "train.seed", get: { .number(String($0.train.seed)) }, set: { c, v in
+        ConfigKey(name: "train.seed", accepts: "integer 0...\(UInt64.max)", get: { .number(String($0.train.seed)) }, set: { c, v in
             guard case let .number(s) = v, let u = UInt64(s) else {
                 throw ConfigError("train.seed: expected a non-negative integer, got \(brief(v.serialized()))")
             }
             c.train.seed = u
         }),
-        ConfigKey(name: "train.training_mode", get: { .string($0.train.mode) }, set: { c, v in
+        ConfigKey(name: "train.training_mode", accepts: TrainingMode.allCases.map(\.rawValue).joined(separator: ", "), get: { .string($0.train.mode) }, set: { c, v in
             guard let s = v.stringValue, TrainingMode(rawValue: s) != nil else {
                 throw ConfigError("train.training_mode: expected one of \(TrainingMode.allCases.map(\.rawValue).joined(separator: ", ")), got \(brief(v.serialized()))")
             }
@@ -305,6 +307,15 @@ extension ExperimentConfig {
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }
+
+    /// Every key: name, its value in `defaults`, what it accepts, one line of meaning.
+    public static var keyReference: [(name: String, value: String, accepts: String, meaning: String)] {
+        let d = ExperimentConfig.defaults
+        return keys.map { k in
+            let v = k.get(d)
+            return (k.name, v.stringValue ?? v.serialized(), k.accepts, keyHelp[k.name] ?? "")
+        }
+    }
 
     /// Sets one dotted key from JSON; unknown keys and bad values name the key.
     public mutating func set(_ key: String, _ value: JSONValue) throws {
@@ -432,7 +443,10 @@ extension ExperimentConfig {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             let known = (try? FileManager.default.contentsOfDirectory(atPath: configDirectory.path))?
                 .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted() ?? []
-            throw ConfigError("no experiment config '\(experiment)' (looked for \(url.path)); known: \(known.joined(separator: ", "))")
+            let near = known.filter { editDistance($0, experiment) <= 2 }
+            throw ConfigError("no experiment config '\(experiment)' (looked for \(url.path))"
+                              + (near.isEmpty ? "" : "; did you mean \(near.map { "'\($0)'" }.joined(separator: " or "))?")
+                              + "; known: \(known.joined(separator: ", "))")
         }
         let text = String(decoding: data, as: UTF8.self)
         let json: JSONValue
@@ -452,9 +466,28 @@ extension ExperimentConfig {
         }
     }
 
+    /// The names other trainers (TRL, Hugging Face, MaxText) give Simply's keys.
+    static let synonyms: [String: String] = [
+        "learning_rate": "train.lr", "lr_min": "train.min_lr", "min_learning_rate": "train.min_lr",
+        "max_steps": "train.steps", "num_train_steps": "train.steps", "steps": "train.steps",
+        "per_device_train_batch_size": "train.batch_size", "train_batch_size": "train.batch_size",
+        "global_batch_size": "train.batch_size", "warmup": "train.warmup_steps", "num_warmup_steps": "train.warmup_steps",
+        "max_grad_norm": "train.grad_clip", "gradient_clipping": "train.grad_clip", "clip_grad_norm": "train.grad_clip",
+        "gradient_accumulation_steps": "train.grad_shards", "mode": "train.training_mode",
+        "max_seq_length": "model.seq_len", "max_length": "model.seq_len", "seq_length": "model.seq_len",
+        "max_target_length": "model.seq_len", "context_length": "model.seq_len",
+        "hidden_size": "model.d_model", "emb_dim": "model.d_model", "num_hidden_layers": "model.n_layers",
+        "num_layers": "model.n_layers", "num_attention_heads": "model.n_heads", "num_heads": "model.n_heads",
+        "num_key_value_heads": "model.n_kv_heads", "num_kv_heads": "model.n_kv_heads",
+        "intermediate_size": "model.d_ff", "mlp_dim": "model.d_ff", "save_steps": "checkpoint.interval",
+        "save_total_limit": "checkpoint.keep_last", "dataset_name": "data.dataset", "train_file": "data.dataset",
+    ]
+
     static func suggestion(for key: String) -> String {
         guard key.utf8.count <= 64 else { return "" }
-        let close = keys.map(\.name).filter { editDistance($0, key) <= 3 || $0.hasSuffix("." + (key.split(separator: ".").last.map(String.init) ?? key)) }
+        let last = key.split(separator: ".").last.map(String.init) ?? key
+        var close = keys.map(\.name).filter { editDistance($0, key) <= 3 || $0.hasSuffix("." + last) }
+        if let s = synonyms[last], !close.contains(s) { close.insert(s, at: 0) }
         return close.isEmpty ? "" : " (did you mean \(close.map { "'\($0)'" }.joined(separator: " or "))?)"
     }
 }

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import SimplyTrain
+
+/// `simply config keys`: every config key with its default, what it accepts
+/// and what it means; `simply config show NAME`: a named config resolved.
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "List the config keys, or show a named config with every key resolved.",
+        subcommands: [Keys.self, Show.self])
+
+    struct Keys: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every config key (set with --set KEY=VALUE or in a config's JSON): default, accepted values, meaning.")
+
+        @Option(name: .customLong("prefix"), help: "Only keys starting with this (e.g. grpo.).")
+        var prefix: String = ""
+
+        func run() throws {
+            let rows = ExperimentConfig.keyReference.filter { $0.name.hasPrefix(prefix) }
+            if rows.isEmpty { fail("no config key starts with '\(prefix)'") }
+            let w0 = rows.map(\.name.count).max() ?? 0, w1 = min(rows.map(\.value.count).max() ?? 0, 18)
+            print("\("key".padding(toLength: w0, withPad: " ", startingAt: 0))  \("default".padding(toLength: w1, withPad: " ", startingAt: 0))  meaning [accepts]")
+            for r in rows {
+                let value = r.value.isEmpty ? "\"\"" : r.value
+                print("\(r.name.padding(toLength: w0, withPad: " ", startingAt: 0))  \(value.padding(toLength: max(w1, value.count), withPad: " ", startingAt: 0))  \(r.meaning) [\(r.accepts)]")
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A named config (or .json path) with every key resolved, as JSON.")
+
+        @Argument(help: "A config name in configs/ (e.g. tiny_sft) or a path to a .json file.")
+        var name: String
+
+        @Option(name: .customLong("set"), parsing: .singleValue, help: "Override a config key: --set train.steps=50 (repeatable).")
+        var overrides: [String] = []
+
+        @Option(name: .customLong("config_dir"), help: "Where named configs live.")
+        var configDir: String = "configs"
+
+        func run() throws {
+            do {
+                let c = try ExperimentConfig.resolve(experiment: name, configDirectory: URL(fileURLWithPath: configDir), overrides: overrides)
+                print(c.json().pretty())
+            } catch { fail("\(error)") }
+        }
+    }
+}
