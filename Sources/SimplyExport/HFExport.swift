@@ -9,7 +9,7 @@ import SimplyTrain
 ///
 ///     model.safetensors        every parameter, float32, under its HF name
 ///     config.json              LlamaForCausalLM (LlamaForSequenceClassification with a score head)
-///     generation_config.json   bos / eos / pad ids
+///     generation_config.json   bos / eos / pad ids; end of turn (an eos id or a stop string)
 ///     tokenizer.json           the run's tokenizer (the byte tokenizer as an equivalent byte-level BPE)
 ///     tokenizer_config.json    PreTrainedTokenizerFast, specials, chat template
 ///
@@ -37,7 +37,7 @@ public enum HFExport {
         let files: [(name: String, bytes: [UInt8])] = [
             ("model.safetensors", weights),
             ("config.json", text(HFConfig.json(config.model, tokens: ids))),
-            ("generation_config.json", text(HFTokenizerFiles.generationConfig(ids))),
+            ("generation_config.json", text(HFTokenizerFiles.generationConfig(ids, endOfTurn: ChatTemplate(tokenizer: tokenizer).endOfTurn))),
             ("tokenizer.json", Array(tokenizer.serialized().utf8)),
             ("tokenizer_config.json", text(HFTokenizerFiles.tokenizerConfig(tokenizer, maxLength: config.model.seqLen))),
         ]

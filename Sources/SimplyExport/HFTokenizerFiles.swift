@@ -46,8 +46,20 @@ public enum HFTokenizerFiles {
         ])
     }
 
-    public static func generationConfig(_ ids: HFTokenIds) -> JSONValue {
-        .object([("bos_token_id", .int(Int(ids.bos))), ("eos_token_id", .int(Int(ids.eos))),
-                 ("pad_token_id", .int(Int(ids.pad)))])
+    /// generation_config.json: generation stops at eos and at the end of a
+    /// chat turn, as Simply's sampler does. A tokenizer with `<|im_end|>` as
+    /// one special token lists its id next to eos; the byte tokenizer spells
+    /// it in 10 tokens, so it is a stop string (transformers' `generate`
+    /// honours `stop_strings` when it is given the tokenizer).
+    public static func generationConfig(_ ids: HFTokenIds, endOfTurn: [Int32]) -> JSONValue {
+        var fields: [(String, JSONValue)] = [("bos_token_id", .int(Int(ids.bos)))]
+        if endOfTurn.count == 1 {
+            fields.append(("eos_token_id", .array([.int(Int(ids.eos)), .int(Int(endOfTurn[0]))])))
+        } else {
+            fields.append(("eos_token_id", .int(Int(ids.eos))))
+            fields.append(("stop_strings", .array([.string(SpecialTokens.imEnd)])))
+        }
+        fields.append(("pad_token_id", .int(Int(ids.pad))))
+        return .object(fields)
     }
 }

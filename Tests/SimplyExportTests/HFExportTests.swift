@@ -243,4 +243,20 @@ func setting(_ json: JSONValue, _ key: String, _ value: JSONValue?) -> JSONValue
         let bpe = try BPETokenizer.load(repositoryRoot.appendingPathComponent("configs/tokenizers/small-bpe-8192.json"))
         #expect(!HFTokenizerFiles.isByteTokenizer(bpe))
     }
+
+    /// generation_config.json stops where Simply's sampler does: at eos and at
+    /// the end of a chat turn — an id beside eos when `<|im_end|>` is one
+    /// special token, a stop string when the byte tokenizer spells it out.
+    @Test func generationConfigStopsAtTheEndOfATurn() throws {
+        let byte = ByteTokenizer()
+        let g = HFTokenizerFiles.generationConfig(HFTokenIds(bos: byte.bos, eos: byte.eos, pad: byte.pad),
+                                                  endOfTurn: ChatTemplate(tokenizer: byte).endOfTurn)
+        #expect(g["eos_token_id"]?.intValue == Int(byte.eos))
+        #expect(g["stop_strings"] == .array([.string("<|im_end|>")]))
+        let bpe = try BPETokenizer.load(repositoryRoot.appendingPathComponent("configs/tokenizers/small-bpe-8192.json"))
+        let end = ChatTemplate(tokenizer: bpe).endOfTurn
+        #expect(end == [8191])
+        let h = HFTokenizerFiles.generationConfig(HFTokenIds(bos: bpe.bos, eos: bpe.eos, pad: bpe.pad), endOfTurn: end)
+        #expect(h["eos_token_id"] == .array([.int(Int(bpe.eos)), .int(8191)]) && h["stop_strings"] == nil)
+    }
 }

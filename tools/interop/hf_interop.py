@@ -18,7 +18,9 @@ Run it from the repository root (it trains with configs/tiny.json).
     tokenizer gives Simply's byte ids and the chat template Simply's text, and
     compares transformers' logits and loss with `simply eval logits` on text
     from the built-in corpus. Also a score-head (reward) model exported as
-    LlamaForSequenceClassification: transformers' score against Simply's.
+    LlamaForSequenceClassification: transformers' score against Simply's; and
+    a short chat SFT exported: transformers' greedy `generate` stops at the
+    end of the turn (generation_config's stop_strings) with Simply's tokens.
 Prints every maximum absolute difference; exits 1 if one exceeds 1e-4.
 
 --write_golden stores the tied random model, its tokens and transformers'
@@ -193,7 +195,53 @@ def simply_to_hf(simply, work, steps):
     s, _ = simply_logits(simply, rm_dir, ids, work, "score")
     ds = (s["scores"][:, -1] - score).abs().max().item()
     report("score head (LlamaForSequenceClassification)", ds)
+    chat_stops(simply, work, run_dir)
     return max(d, bpe_export(simply, work, ids))
+
+
+def chat_stops(simply, work, base_run):
+    """An exported chat model stops where Simply's sampler stops: at the end of the turn.
+
+    SFT on a few hundred chat examples teaches the model to end its answer with
+    <|im_end|>; transformers' greedy generate (given the tokenizer, so that the
+    generation config's stop_strings apply) must give Simply's greedy tokens
+    and stop after the same <|im_end|>."""
+    data = os.path.join(work, "chat.jsonl")
+    run(simply, "data", "generate", "--task", "addition", "--max_digits", "1", "--count", "300", "--format", "alpaca",
+        "--output", data)
+    run(simply, "data", "prepare", data, "--output", data + ".ex")
+    run_dir = os.path.join(work, "run-chat")
+    run(simply, "train", "--experiment_config", "tiny_sft", "--load_checkpoint", base_run, "--deterministic",
+        "--experiment_dir", run_dir, "--set", f"data.dataset={data}.ex", "--set", "train.steps=300", "--set", "train.lr=1e-3")
+    hf_dir = os.path.join(work, "export-chat")
+    run(simply, "export", "--format", "hf", "--checkpoint", run_dir, hf_dir)
+    gen = json.load(open(os.path.join(hf_dir, "generation_config.json")))
+    model = AutoModelForCausalLM.from_pretrained(hf_dir).eval()
+    tok = AutoTokenizer.from_pretrained(hf_dir)
+    prompts = ["What is 3 + 4?", "What is 8 + 1?", "What is 0 + 6?"]
+    out = run(simply, "sample", "--checkpoint", run_dir, "--chat", "--temperature", "0", "--max_new_tokens", "24", "--json",
+              *[x for p in prompts for x in ("--prompt", p)])
+    simply_rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    bad, stopped = 0, 0
+    for i, p in enumerate(prompts):
+        ids = tok.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, return_tensors="pt")
+        if hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        with torch.no_grad():
+            g = model.generate(ids, max_new_tokens=24, do_sample=False, tokenizer=tok)
+        hf_new = g[0, ids.shape[1]:].tolist()
+        want = simply_rows[i]["tokens"]
+        end = list("<|im_end|>".encode())
+        if simply_rows[i]["finish_reason"] == "stop" and want[-len(end):] == end:
+            stopped += 1
+        if hf_new != want:
+            bad += 1
+            print(f"  {p!r}: transformers {tok.decode(hf_new)!r}, Simply {tok.decode(want)!r}")
+    ok = bad == 0 and stopped == len(prompts) and gen.get("stop_strings") == ["<|im_end|>"]
+    print(f"  chat model: generation_config {gen}; {stopped}/{len(prompts)} Simply samples end the turn, "
+          f"transformers' generate gives the same tokens on {len(prompts) - bad}/{len(prompts)} {'ok' if ok else 'FAIL'}")
+    if not ok:
+        failures.append("chat end of turn")
 
 
 def bpe_export(simply, work, byte_rows):
