@@ -37,8 +37,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("set"), parsing: .singleValue, help: "Override a config key: --set train.batch_size=4 (repeatable).")
     var overrides: [String] = []
 
-    @Option(name: .customLong("config_dir"), help: "Where named configs live.")
-    var configDir: String = "configs"
+    @Option(name: .customLong("config_dir"), help: "Where named configs live (default: ./configs, then $SIMPLY_HOME/configs, then the configs/ of the checkout simply was built in).")
+    var configDir: String?
 
     func run() throws {
         guard steps >= 1 else { fail("--steps must be >= 1") }
@@ -49,7 +49,7 @@ struct BenchCommand: ParsableCommand {
         guard threadCount >= 1 else { fail("--threads must be >= 1") }
         var config: ExperimentConfig
         do {
-            config = try ExperimentConfig.resolve(experiment: experimentConfig, configDirectory: URL(fileURLWithPath: configDir),
+            config = try ExperimentConfig.resolve(experiment: experimentConfig, configDirectory: configDirectory(configDir, for: experimentConfig),
                                                   overrides: overrides)
             if config.train.mode == TrainingMode.reward.rawValue { config.model.scoreHead = true }
             try config.validate()

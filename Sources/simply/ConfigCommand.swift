@@ -20,7 +20,7 @@ struct ConfigCommand: ParsableCommand {
         func run() throws {
             let rows = ExperimentConfig.keyReference.filter { $0.name.hasPrefix(prefix) }
             if rows.isEmpty { fail("no config key starts with '\(prefix)'") }
-            let w0 = rows.map(\.name.count).max() ?? 0, w1 = min(rows.map(\.value.count).max() ?? 0, 18)
+            let w0 = rows.map(\.name.count).max() ?? 0, w1 = max(7, min(rows.map(\.value.count).max() ?? 0, 18))
             print("\("key".padding(toLength: w0, withPad: " ", startingAt: 0))  \("default".padding(toLength: w1, withPad: " ", startingAt: 0))  meaning [accepts]")
             for r in rows {
                 let value = r.value.isEmpty ? "\"\"" : r.value
@@ -38,12 +38,12 @@ struct ConfigCommand: ParsableCommand {
         @Option(name: .customLong("set"), parsing: .singleValue, help: "Override a config key: --set train.steps=50 (repeatable).")
         var overrides: [String] = []
 
-        @Option(name: .customLong("config_dir"), help: "Where named configs live.")
-        var configDir: String = "configs"
+        @Option(name: .customLong("config_dir"), help: "Where named configs live (default: ./configs, then $SIMPLY_HOME/configs, then the configs/ of the checkout simply was built in).")
+        var configDir: String?
 
         func run() throws {
             do {
-                let c = try ExperimentConfig.resolve(experiment: name, configDirectory: URL(fileURLWithPath: configDir), overrides: overrides)
+                let c = try ExperimentConfig.resolve(experiment: name, configDirectory: configDirectory(configDir, for: name), overrides: overrides)
                 print(c.json().pretty())
             } catch { fail("\(error)") }
         }

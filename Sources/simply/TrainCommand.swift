@@ -28,8 +28,8 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("set"), parsing: .singleValue, help: "Override a config key: --set train.steps=50 (repeatable).")
     var overrides: [String] = []
 
-    @Option(name: .customLong("config_dir"), help: "Where named configs live.")
-    var configDir: String = "configs"
+    @Option(name: .customLong("config_dir"), help: "Where named configs live (default: ./configs, then $SIMPLY_HOME/configs, then the configs/ of the checkout simply was built in).")
+    var configDir: String?
 
     @Flag(name: .customLong("resume"), help: "Continue the run in --experiment_dir from its newest complete checkpoint.")
     var resume = false
@@ -65,14 +65,14 @@ struct TrainCommand: ParsableCommand {
                 // The run a --load_checkpoint comes from, and its mode.
                 let loaded = try loadCheckpoint.map { try ExperimentConfig.ofCheckpoint(URL(fileURLWithPath: $0)) }
                 if let name = experimentConfig {
-                    config = try ExperimentConfig.resolve(experiment: name, configDirectory: URL(fileURLWithPath: configDir),
+                    config = try ExperimentConfig.resolve(experiment: name, configDirectory: configDirectory(configDir, for: name),
                                                           overrides: overrides)
                 } else if let loaded, let path = loadCheckpoint {
                     config = loaded
                     try config.apply(overrides: overrides)
                     say("--load_checkpoint \(path): training with its own config (training_mode \(trainingMode ?? config.train.mode)); --experiment_config NAME chooses another")
                 } else {
-                    config = try ExperimentConfig.resolve(experiment: "tiny", configDirectory: URL(fileURLWithPath: configDir),
+                    config = try ExperimentConfig.resolve(experiment: "tiny", configDirectory: configDirectory(configDir, for: "tiny"),
                                                           overrides: overrides)
                 }
                 if let m = trainingMode { config.train.mode = m }

@@ -18,8 +18,8 @@ struct VerifyCommand: ParsableCommand {
     @Flag(name: .customLong("write"), help: "With --golden: recompute and rewrite the file (tools/update-golden).")
     var write = false
 
-    @Option(name: .customLong("config_dir"), help: "Where named configs live (for --golden).")
-    var configDir: String = "configs"
+    @Option(name: .customLong("config_dir"), help: "Where named configs live, for --golden (default: as for train).")
+    var configDir: String?
 
     @Option(name: .customLong("from"), help: "Start from the run's checkpoint at this step (default: from step 0).")
     var from: Int?
@@ -60,9 +60,9 @@ struct VerifyCommand: ParsableCommand {
 
     func checkGolden(_ path: String, threads: Int) throws {
         let url = URL(fileURLWithPath: path)
-        let configs = URL(fileURLWithPath: configDir)
         do {
             let g = try GoldenHashes.read(url, forWriting: write)
+            let configs = configDirectory(configDir, for: g.config)
             if write {
                 let lines = try GoldenHashes.compute(config: g.config, overrides: g.overrides, steps: g.steps,
                                                      configDirectory: configs, threads: threads,

@@ -445,8 +445,8 @@ extension ExperimentConfig {
                 .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted() ?? []
             let near = known.filter { editDistance($0, experiment) <= 2 }
             throw ConfigError("no experiment config '\(experiment)' (looked for \(url.path))"
-                              + (near.isEmpty ? "" : "; did you mean \(near.map { "'\($0)'" }.joined(separator: " or "))?")
-                              + "; known: \(known.joined(separator: ", "))")
+                              + (near.isEmpty ? ";" : ": did you mean \(near.map { "'\($0)'" }.joined(separator: " or "))?")
+                              + " known: \(known.joined(separator: ", "))")
         }
         let text = String(decoding: data, as: UTF8.self)
         let json: JSONValue
