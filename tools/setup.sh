@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libopenblas-dev libzstd-dev libssl-dev libopenmpi-dev openmpi-bin pkg-config zstd binutils)
+packages=(libopenblas-dev libzstd-dev libssl-dev libopenmpi-dev openmpi-bin pkg-config zstd binutils librsvg2-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,7 +4,8 @@ import SimplyTrain
 
 struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "plot", abstract: "Draw a run's loss and metrics (metrics.jsonl) as an SVG.")
+        commandName: "plot", abstract: "Draw a run's loss and metrics (metrics.jsonl) as an SVG, and a PNG when rsvg-convert is installed.",
+        discussion: "One panel per metric family (loss on a log scale when it spans a decade, accuracy, reward, KL, learning rate, ...); --add draws evaluation points, e.g. held-out accuracy at checkpoints.")
 
     @Argument(help: "The run directory.")
     var runDir: String
@@ -23,7 +24,8 @@ struct PlotCommand: ParsableCommand {
         do {
             var series = try MetricsPlot.load(dir.appendingPathComponent("metrics.jsonl"))
             for file in add {
-                for extra in try MetricsPlot.load(URL(fileURLWithPath: file)) {
+                for var extra in try MetricsPlot.load(URL(fileURLWithPath: file)) {
+                    extra.markers = true
                     if let i = series.firstIndex(where: { $0.name == extra.name }) { series[i].points += extra.points }
                     else { series.append(extra) }
                 }
@@ -36,6 +38,24 @@ struct PlotCommand: ParsableCommand {
             let path = out ?? dir.appendingPathComponent("metrics.svg").path
             writeOutput(Data(MetricsPlot.svg(series, title: dir.lastPathComponent).utf8), to: path)
             print("wrote \(path)")
+            if let png = Self.renderPNG(svg: path) { print("wrote \(png)") }
         } catch { fail("\(error)") }
+    }
+
+    /// FILE.png next to FILE.svg through rsvg-convert (librsvg2-bin), when it is installed.
+    static func renderPNG(svg: String) -> String? {
+        guard let tool = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
+            .map({ "\($0)/rsvg-convert" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            log("no PNG: rsvg-convert is not installed (apt-get install librsvg2-bin)")
+            return nil
+        }
+        let png = (svg.hasSuffix(".svg") ? String(svg.dropLast(4)) : svg) + ".png"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = ["-o", png, svg]
+        do { try p.run() } catch { log("no PNG: \(tool): \(error)"); return nil }
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { log("no PNG: rsvg-convert exited \(p.terminationStatus)"); return nil }
+        return png
     }
 }
