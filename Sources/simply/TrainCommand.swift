@@ -76,6 +76,13 @@ struct TrainCommand: ParsableCommand {
                                                           overrides: overrides)
                 }
                 if let m = trainingMode { config.train.mode = m }
+                // tools/doctest.sh --fast runs every documented command with a few steps.
+                if let cap = ProcessInfo.processInfo.environment["SIMPLY_STEPS_CAP"].flatMap({ Int($0) }), cap >= 1,
+                   config.train.steps > cap {
+                    say("SIMPLY_STEPS_CAP=\(cap): train.steps \(config.train.steps) -> \(cap)")
+                    config.train.steps = cap
+                    config.train.warmupSteps = min(config.train.warmupSteps, cap)
+                }
                 // Pre-training over a post-trained model is almost always a mistake (a config
                 // without a mode means pretrain): it must be asked for by name.
                 if let loaded, trainingMode == nil, config.train.mode == TrainingMode.pretrain.rawValue,

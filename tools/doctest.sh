@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs the README's and the docs' shell blocks, in order, exactly as written,
+# on a fresh clone of this repository's HEAD.
+#
+#   bash tools/doctest.sh [--fast] [FILE.md ...]     (default: README.md, then the guides in reading order)
+#
+# Runnable blocks are fenced ```sh; ```text blocks are synopses and are not
+# run. A `swift test` line is skipped (the test suite runs it). --fast exports
+# SIMPLY_STEPS_CAP=3, so every `simply train` runs at most 3 steps, and skips
+# blocks whose first line is `# doctest: full` (commands that need a long run's
+# checkpoints). Without --fast the blocks run as a reader runs them and the
+# log (DIR/doctest.log) holds the numbers to compare with the docs.
+# DOCTEST_DIR=DIR keeps the clone there (default: a new temporary directory).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+fast=0
+if [ "${1:-}" = "--fast" ]; then fast=1; shift; fi
+docs=("$@")
+[ ${#docs[@]} -gt 0 ] || docs=(README.md docs/posttraining/sft.md)
+work=${DOCTEST_DIR:-$(mktemp -d)}
+mkdir -p "$work"
+rm -rf "$work/simply"
+git clone -q "$repo" "$work/simply"
+cd "$work/simply"
+log="$work/doctest.log"
+: > "$log"
+export PATH="$work/simply/.build/release:$PATH"
+[ $fast -eq 1 ] && export SIMPLY_STEPS_CAP=3
+start=$SECONDS
+for doc in "${docs[@]}"; do
+  [ -f "$doc" ] || { echo "doctest: no $doc" >&2; exit 2; }
+  # The ```sh blocks, one file per block.
+  rm -rf .doctest && mkdir .doctest
+  awk -v dir=.doctest '
+    /^```sh[ \t]*$/ { n++; f = sprintf("%s/%03d.sh", dir, n); inb = 1; next }
+    /^```/ && inb { inb = 0; close(f); next }
+    inb { print > f }' "$doc"
+  for block in .doctest/*.sh; do
+    [ -e "$block" ] || continue
+    name="$doc block $(basename "$block" .sh)"
+    if [ $fast -eq 1 ] && head -n 1 "$block" | grep -q '^# doctest: full'; then
+      echo "doctest: $name: skipped (--fast; needs the full run)"; continue
+    fi
+    grep -v -E '^[[:space:]]*swift test( |$)' "$block" > "$block.run" || true
+    t=$SECONDS
+    echo "=== $name" >> "$log"
+    if ! bash -euo pipefail "$block.run" >> "$log" 2>&1; then
+      echo "doctest: $name failed after $((SECONDS - t)) s; the last lines of $log:" >&2
+      tail -n 15 "$log" >&2
+      exit 1
+    fi
+    echo "doctest: $name ok ($((SECONDS - t)) s)"
+  done
+done
+rm -rf .doctest
+echo "doctest: all blocks ran in $((SECONDS - start)) s (log: $log)"
