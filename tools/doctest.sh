@@ -18,8 +18,8 @@ fast=0
 if [ "${1:-}" = "--fast" ]; then fast=1; shift; fi
 docs=("$@")
 # Reading order: later guides use what earlier ones made (runs/tiny, runs/tiny_sft, data/add-*.ex, ...).
-[ ${#docs[@]} -gt 0 ] || docs=(README.md docs/posttraining/sft.md docs/posttraining/dpo.md docs/posttraining/reward.md
-  docs/posttraining/ppo.md docs/posttraining/grpo.md docs/posttraining/distillation.md docs/posttraining/recipe.md
+[ ${#docs[@]} -gt 0 ] || docs=(README.md docs/posttraining/sft.md docs/posttraining/recipe.md docs/posttraining/dpo.md
+  docs/posttraining/reward.md docs/posttraining/ppo.md docs/posttraining/grpo.md docs/posttraining/distillation.md
   docs/evaluation.md docs/sampling.md docs/export.md docs/determinism.md)
 work=${DOCTEST_DIR:-$(mktemp -d)}
 mkdir -p "$work"
@@ -29,6 +29,7 @@ cd "$work/simply"
 log="$work/doctest.log"
 : > "$log"
 export PATH="$work/simply/.build/release:$PATH"
+export SIMPLY_SETUP_NO_LINK=1     # the clone's simply is on PATH; leave /usr/local/bin/simply alone
 [ $fast -eq 1 ] && export SIMPLY_STEPS_CAP=3
 start=$SECONDS
 for doc in "${docs[@]}"; do
