@@ -115,4 +115,15 @@ import SimplyData
         #expect(TaskGenerator.isNumericMatch("1,234", expected: "1234"))
         #expect(TaskGenerator.isNumericMatch("abc", expected: "abc") && !TaskGenerator.isNumericMatch("abd", expected: "abc"))
     }
+
+    /// A count far beyond the task space stops once the space is exhausted
+    /// (after 100 × found misses in a row, not 100 × count: 10 million would
+    /// have spun through a billion draws) with every distinct prompt.
+    @Test func aCountBeyondTheTaskSpaceStopsWithEveryPrompt() {
+        let all = TaskGenerator.examples(.addition, seed: 1, split: .train, count: 10_000_000, maxDigits: 1)
+        let some = TaskGenerator.examples(.addition, seed: 1, split: .train, count: 50, maxDigits: 1)
+        #expect(all.count > 50 && all.count < 100, "1-digit sums: at most 100 prompts, ~90% in train; got \(all.count)")
+        #expect(Set(all.map(\.prompt)).count == all.count)
+        #expect(Array(all.prefix(50)).map(\.prompt) == some.map(\.prompt), "the same order: a larger count only adds")
+    }
 }

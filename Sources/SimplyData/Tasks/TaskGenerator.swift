@@ -122,9 +122,10 @@ public enum TaskGenerator {
         var out: [TaskExample] = []
         var seen = Set<String>()
         var i: UInt64 = 0
-        // Small task spaces run out of distinct prompts: stop after many misses.
+        // Small task spaces run out of distinct prompts: stop after 100 × (those found) misses in a row,
+        // not 100 × count (a count far beyond the space spun through 100 × count misses).
         var misses = 0
-        while out.count < count && misses < 100 * max(count, 1000) {
+        while out.count < count && misses < 100 * max(out.count, 1000) {
             let e = example(kind, seed: seed, index: i, maxDigits: maxDigits)
             i += 1
             if TaskGenerator.split(of: e.prompt, testPercent: testPercent) == split, seen.insert(e.prompt).inserted {
