@@ -191,9 +191,9 @@ public final class GRPOObjective: TrainingObjective {
     }
 
     /// One rollout as the loss needs it, per completion: its prompt and
-    /// completion tokens, the completion's length (its tokens may be cut to
-    /// fit the row), whether it stopped, log π_old of its tokens, and each
-    /// reward function's score ([function][completion]).
+    /// completion tokens, the completion's length, whether it stopped, log
+    /// π_old of its tokens, and each reward function's score
+    /// ([function][completion]).
     struct Rollout {
         var prompts: [[Int32]] = [], completions: [[Int32]] = [], lengths: [Int] = []
         var stopped: [Bool] = [], oldLogps: [[Double]] = [], rewards: [[Double]] = []
@@ -265,8 +265,10 @@ public final class GRPOObjective: TrainingObjective {
         ]
     }
 
-    /// μ > 1: the rollout into the state tensors. Tokens are cut to the row
-    /// (seq_len + 1), as the rows cut them; rewards are rounded to Float.
+    /// μ > 1: the rollout into the state tensors; rewards are rounded to Float.
+    /// init refuses prompts and completions that do not fit a row, so the
+    /// `min`s below never cut and the two length columns are equal; the
+    /// layout keeps both (changing it would move grpo-mu2's golden bits).
     func store(_ r: Rollout) {
         let w = config.model.seqLen + 1, n = sampling.maxNewTokens
         for i in 0..<completions {
