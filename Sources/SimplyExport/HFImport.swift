@@ -20,7 +20,11 @@ public enum HFImport {
         public var seqLen: Int? = nil
         /// "byte" or a tokenizer.json path; default: HF_DIR/tokenizer.json.
         public var tokenizer: String? = nil
-        public init(seqLen: Int? = nil, tokenizer: String? = nil) { self.seqLen = seqLen; self.tokenizer = tokenizer }
+        /// The algorithm sections the run's config.json records (the command line passes every algorithm's).
+        public var schema: ConfigSchema = .pretraining
+        public init(seqLen: Int? = nil, tokenizer: String? = nil, schema: ConfigSchema = .pretraining) {
+            self.seqLen = seqLen; self.tokenizer = tokenizer; self.schema = schema
+        }
     }
 
     /// Activations and RoPE tables grow with seq_len; a larger context is asked for with --seq_len.
@@ -53,9 +57,9 @@ public enum HFImport {
             notes.append("max_position_embeddings \(m): model.seq_len set to \(defaultMaxSeqLen) (choose with --seq_len)")
         }
         let (model, arch) = try HFConfig.parse(json, file: configURL.path, seqLen: seqLen)
-        var config = ExperimentConfig.defaults
+        var config = ExperimentConfig.defaults(options.schema)
         config.model = model
-        if arch == .sequenceClassification { config.train.mode = TrainingMode.reward.rawValue }
+        if arch == .sequenceClassification { config.train.mode = "reward" }
 
         // The tokenizer.
         var copied: BPETokenizer? = nil

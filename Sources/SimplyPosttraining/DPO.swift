@@ -61,6 +61,7 @@ public enum DPOLoss {
 /// logps/chosen, logps/rejected (summed completion log-probs), means over pairs.
 public final class DPOObjective: TrainingObjective {
     let config: ExperimentConfig
+    let dpo: DPOConfig
     let examples: ExampleData
     let kind: DPOLoss.Kind
     /// The frozen reference (the starting weights).
@@ -74,9 +75,10 @@ public final class DPOObjective: TrainingObjective {
 
     public init(_ context: ObjectiveContext) throws {
         config = context.config
+        dpo = try config.settings(DPOConfig.self)
         examples = try ExampleData(config: config, kind: .preference)
-        guard let k = DPOLoss.Kind(rawValue: config.posttrain.dpoLoss) else {
-            throw ConfigError("dpo.loss_type: \(config.posttrain.dpoLoss) is not sigmoid, ipo or hinge")
+        guard let k = DPOLoss.Kind(rawValue: dpo.lossType) else {
+            throw ConfigError("dpo.loss_type: \(dpo.lossType) is not sigmoid, ipo or hinge")
         }
         kind = k
         let tokenizer = examples.tokenizer
@@ -135,12 +137,12 @@ public final class DPOObjective: TrainingObjective {
                           parallel: parallel)
         let pol = rowLogProbs(model, mask: shardMask[...])
 
-        let beta = config.posttrain.dpoBeta, b = Double(pairs)
-        let rpo = config.posttrain.dpoRPOAlpha, nc = Double(max(chosenTokens, 1))
+        let beta = dpo.beta, b = Double(pairs)
+        let rpo = dpo.rpoAlpha, nc = Double(max(chosenTokens, 1))
         var loss = 0.0, rc = 0.0, rr = 0.0, acc = 0.0, lpc = 0.0, lpr = 0.0, nll = 0.0
         for p in 0..<(rowsPerShard / 2) {
             let c = 2 * p, r = 2 * p + 1
-            let v = DPOLoss.value(kind, beta: beta, labelSmoothing: config.posttrain.dpoLabelSmoothing,
+            let v = DPOLoss.value(kind, beta: beta, labelSmoothing: dpo.labelSmoothing,
                                   policyChosen: pol[c].logp, policyRejected: pol[r].logp,
                                   referenceChosen: ref[c].logp, referenceRejected: ref[r].logp,
                                   chosenLength: pol[c].tokens, rejectedLength: pol[r].tokens)
@@ -212,4 +214,36 @@ public struct PreferenceEvaluation: Sendable {
         return PreferenceEvaluation(pairs: count, accuracy: Double(wins) / n, meanMargin: margin / n,
                                     meanChosenLogProb: lpc / n, meanRejectedLogProb: lpr / n)
     }
+}
+
+/// DPO's settings (TRL `DPOConfig` names and defaults): β, loss sigmoid | ipo
+/// | hinge, label smoothing ε (sigmoid only), and RPO's α (Pang et al. 2024;
+/// TRL `rpo_alpha`), which adds α · the mean NLL of the chosen completions'
+/// tokens and keeps their log-probabilities up (0: off).
+public struct DPOConfig: ConfigSettings, Equatable {
+    public var beta: Double = 0.1
+    public var lossType: String = "sigmoid"
+    public var labelSmoothing: Double = 0.0
+    public var rpoAlpha: Double = 0.0
+    public init() {}
+    public static let section = "dpo"
+    public static let keys: [ConfigKey<DPOConfig>] = [
+        .double("dpo.beta", \.beta, range: 1e-6...1e6, "β: strength of the implicit KL to the reference"),
+        .choice("dpo.loss_type", \.lossType, ["sigmoid", "ipo", "hinge"], "sigmoid (DPO), ipo or hinge"),
+        .double("dpo.label_smoothing", \.labelSmoothing, range: 0...0.5, "conservative DPO: assumed fraction of flipped preference labels"),
+        .double("dpo.rpo_alpha", \.rpoAlpha, range: 0...1e3, "weight of the NLL of the chosen answers added to the loss (RPO; 0: off)"),
+    ]
+}
+
+extension ExperimentConfig {
+    /// The dpo section (its defaults where the config has none).
+    public var dpo: DPOConfig {
+        get { (try? settings(DPOConfig.self)) ?? DPOConfig() }
+        set { setSettings(newValue) }
+    }
+}
+
+extension Algorithm {
+    public static let dpo = Algorithm(name: "dpo", summary: "the policy from preference pairs, against a frozen reference (DPO, IPO, hinge, RPO)",
+                                     section: ConfigSection(DPOConfig.self), needs: [.reference, .preferencePairs]) { try DPOObjective($0) }
 }

@@ -37,9 +37,9 @@ public final class DistillObjective: TrainingObjective {
     public init(_ context: ObjectiveContext) throws {
         config = context.config
         windows = try PretrainObjective(config: config, data: TrainingData.load(config))
-        let p = config.posttrain
-        alpha = Float(p.distillAlpha)
-        temperature = Float(p.distillTemperature)
+        let p = try config.settings(DistillConfig.self)
+        alpha = Float(p.alpha)
+        temperature = Float(p.temperature)
         let frozen = try Self.loadTeacher(config, maxBatch: windows.rowsPerShard)
         let url = frozen.checkpoint
         teacherCheckpoint = url
@@ -58,7 +58,7 @@ public final class DistillObjective: TrainingObjective {
     /// The teacher (parameters only) from its checkpoint and its run's config,
     /// checked against the student's.
     static func loadTeacher(_ config: ExperimentConfig, maxBatch: Int) throws -> TrainedModel {
-        let path = config.posttrain.distillTeacher
+        let path = config.distill.teacherCheckpoint
         guard !path.isEmpty else {
             throw ConfigError("distill.teacher_checkpoint is empty: set it to a teacher run directory or checkpoint (e.g. runs/tiny)")
         }
@@ -116,4 +116,33 @@ public final class DistillObjective: TrainingObjective {
             Metric("teacher_ce", Double(teacherCE)),
         ])
     }
+}
+
+/// Distillation's settings: a teacher run's checkpoint (directory),
+/// temperature T and the weight α of the label cross-entropy:
+/// α·CE + (1 − α)·T²·KL.
+public struct DistillConfig: ConfigSettings, Equatable {
+    public var teacherCheckpoint: String = ""
+    public var temperature: Double = 2.0
+    public var alpha: Double = 0.5
+    public init() {}
+    public static let section = "distill"
+    public static let keys: [ConfigKey<DistillConfig>] = [
+        .string("distill.teacher_checkpoint", \.teacherCheckpoint, "the teacher: a run or checkpoint directory with the same vocabulary"),
+        .double("distill.temperature", \.temperature, range: 1e-3...1e3, "softmax temperature of the distillation KL"),
+        .double("distill.alpha", \.alpha, range: 0...1, "weight of the label cross-entropy (1 − alpha weighs the KL to the teacher)"),
+    ]
+}
+
+extension ExperimentConfig {
+    /// The distill section (its defaults where the config has none).
+    public var distill: DistillConfig {
+        get { (try? settings(DistillConfig.self)) ?? DistillConfig() }
+        set { setSettings(newValue) }
+    }
+}
+
+extension Algorithm {
+    public static let distill = Algorithm(name: "distill", summary: "a student from a teacher's logits, mixed with the label cross-entropy",
+                                     section: ConfigSection(DistillConfig.self), needs: [.teacher]) { try DistillObjective($0) }
 }

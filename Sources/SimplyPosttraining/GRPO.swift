@@ -77,14 +77,14 @@ public final class GRPOObjective: TrainingObjective {
     public init(_ context: ObjectiveContext, rewards custom: [(reward: any RewardFunction, weight: Double)]? = nil) throws {
         config = context.config
         workers = context.workers
-        let p = config.posttrain
-        groupSize = p.grpoNumGenerations
+        let p = try config.settings(GRPOConfig.self)
+        groupSize = p.numGenerations
         completions = config.train.batchSize
         guard completions % groupSize == 0 else {
             throw ConfigError("train.batch_size \(completions) must be a multiple of grpo.num_generations \(groupSize) (batch_size counts completions)")
         }
         prompts = completions / groupSize
-        dynamicSampling = p.grpoDynamicSampling
+        dynamicSampling = p.dynamicSampling
         guard completions % config.train.gradShards == 0 else {
             throw ConfigError("train.batch_size \(completions) must be a multiple of train.grad_shards \(config.train.gradShards)")
         }
@@ -92,23 +92,23 @@ public final class GRPOObjective: TrainingObjective {
         examples = try ExampleData(config: config, kind: .prompt, perStep: prompts)
         // Every completion must fit its row: a cut one would be normalized by tokens that get no loss.
         let longest = examples.shard.examples.map { $0.sequences[0].count }.max() ?? 0
-        guard longest + p.grpoMaxCompletionLength <= config.model.seqLen + 1 else {
-            throw ConfigError("grpo.max_completion_length \(p.grpoMaxCompletionLength): the longest prompt of \(examples.source) has \(longest) tokens, and prompt + completion must fit model.seq_len \(config.model.seqLen) + 1")
+        guard longest + p.maxCompletionLength <= config.model.seqLen + 1 else {
+            throw ConfigError("grpo.max_completion_length \(p.maxCompletionLength): the longest prompt of \(examples.source) has \(longest) tokens, and prompt + completion must fit model.seq_len \(config.model.seqLen) + 1")
         }
         template = ChatTemplate(tokenizer: examples.tokenizer)
-        settings = GRPOLoss.Settings(epsilonLow: p.grpoEpsilon, epsilonHigh: p.grpoEpsilonHigh, beta: p.grpoBeta,
-                                     aggregation: GRPOLoss.Aggregation(rawValue: p.grpoLossType)!,
-                                     level: GRPOLoss.Level(rawValue: p.grpoImportanceSamplingLevel)!)
-        scaling = GRPOLoss.RewardScaling(rawValue: p.grpoScaleRewards)!
-        sampling = SamplingConfig(temperature: Float(p.grpoTemperature), topK: p.grpoTopK, topP: Float(p.grpoTopP),
-                                  maxNewTokens: p.grpoMaxCompletionLength, stopSequences: template.stopSequences,
+        settings = GRPOLoss.Settings(epsilonLow: p.epsilon, epsilonHigh: p.epsilonHigh, beta: p.beta,
+                                     aggregation: GRPOLoss.Aggregation(rawValue: p.lossType)!,
+                                     level: GRPOLoss.Level(rawValue: p.importanceSamplingLevel)!)
+        scaling = GRPOLoss.RewardScaling(rawValue: p.scaleRewards)!
+        sampling = SamplingConfig(temperature: Float(p.temperature), topK: p.topK, topP: Float(p.topP),
+                                  maxNewTokens: p.maxCompletionLength, stopSequences: template.stopSequences,
                                   seed: config.train.seed)
         do { try sampling.validate() } catch { throw ConfigError("grpo: \(error)") }
-        rewards = try custom ?? Self.rewardFunctions(p.grpoRewards, rewardModel: p.grpoRewardModel, section: "grpo",
+        rewards = try custom ?? Self.rewardFunctions(p.rewards, rewardModel: p.rewardModel, section: "grpo",
                                                      examples: examples, batch: max(1, rowsPerShard))
-        reference = p.grpoBeta > 0 ? try startingWeights(context, maxBatch: rowsPerShard) : nil
+        reference = p.beta > 0 ? try startingWeights(context, maxBatch: rowsPerShard) : nil
         let t = config.model.seqLen
-        iterations = p.grpoNumIterations
+        iterations = p.numIterations
         let b = iterations > 1 ? completions : 0
         rolloutTokens = Tensor(shape: [b, t + 1]); rolloutLengths = Tensor(shape: [b, 4])
         rolloutLogps = Tensor(shape: [b, sampling.maxNewTokens]); rolloutRewards = Tensor(shape: [rewards.count, b])
@@ -379,4 +379,63 @@ public final class GRPOObjective: TrainingObjective {
         ]
         return ShardResult(loss: Float(loss), metrics: metrics)
     }
+}
+
+/// GRPO's settings (TRL `GRPOConfig` names): G completions per prompt, sampled
+/// with temperature / top-k / top-p up to max_completion_length tokens; k3 KL
+/// weight β (Tunix and DeepSeekMath's 0.04; TRL's default is 0); clip ε and
+/// ε_high; loss aggregation grpo | dr_grpo | dapo; reward scaling group |
+/// batch | none; ratio per token or per sequence (GSPO); the rewards,
+/// comma-separated `name` or `name:weight`; DAPO's dynamic sampling (Yu et al.
+/// 2025) as a filter (groups whose rewards are all equal leave the loss); μ,
+/// optimizer steps on each rollout (TRL `num_iterations`); a reward-model run
+/// for the `reward_model` reward.
+public struct GRPOConfig: ConfigSettings, Equatable {
+    public var numGenerations: Int = 8
+    public var maxCompletionLength: Int = 16
+    public var temperature: Double = 1.0
+    public var topK: Int = 0
+    public var topP: Double = 1.0
+    public var beta: Double = 0.04
+    public var epsilon: Double = 0.2
+    public var epsilonHigh: Double = 0.2
+    public var lossType: String = "dapo"
+    public var scaleRewards: String = "group"
+    public var importanceSamplingLevel: String = "token"
+    public var rewards: String = "exact_match"
+    public var dynamicSampling: Bool = false
+    public var numIterations: Int = 1
+    public var rewardModel: String = ""
+    public init() {}
+    public static let section = "grpo"
+    public static let keys: [ConfigKey<GRPOConfig>] = [
+        .int("grpo.num_generations", \.numGenerations, min: 2, max: 1 << 12, "G: completions sampled per prompt"),
+        .int("grpo.max_completion_length", \.maxCompletionLength, min: 1, max: ModelConfig.maxSeqLen, "longest completion, in tokens"),
+        .double("grpo.temperature", \.temperature, range: 0...100, "sampling temperature"),
+        .int("grpo.top_k", \.topK, max: ModelConfig.maxVocabSize, "sample from the k likeliest tokens (0: all)"),
+        .double("grpo.top_p", \.topP, range: 1e-6...1, "nucleus sampling mass (1: off)"),
+        .double("grpo.beta", \.beta, range: 0...1e3, "weight of the k3 KL to the starting weights (0: no reference model)"),
+        .double("grpo.epsilon", \.epsilon, range: 0...1, "lower clip range ε of the ratio"),
+        .double("grpo.epsilon_high", \.epsilonHigh, range: 0...100, "upper clip range of the ratio (DAPO's clip-higher: 0.28)"),
+        .choice("grpo.loss_type", \.lossType, ["grpo", "dr_grpo", "dapo"], "grpo (per-sequence mean), dr_grpo (÷ B·max length) or dapo (÷ tokens in the batch)"),
+        .choice("grpo.scale_rewards", \.scaleRewards, ["group", "batch", "none"], "advantages divided by the group's std, the batch's, or not at all"),
+        .choice("grpo.importance_sampling_level", \.importanceSamplingLevel, ["token", "sequence"], "token ratios, or one per sequence (GSPO)"),
+        .string("grpo.rewards", \.rewards, "comma-separated name or name:weight: exact_match, numeric_match, format, reward_model"),
+        .bool("grpo.dynamic_sampling", \.dynamicSampling, "drop groups whose rewards are all equal from the loss (DAPO)"),
+        .int("grpo.num_iterations", \.numIterations, min: 1, max: 1 << 12, "μ: optimizer steps on each rollout"),
+        .string("grpo.reward_model", \.rewardModel, "a reward run or checkpoint, for the reward_model reward"),
+    ]
+}
+
+extension ExperimentConfig {
+    /// The grpo section (its defaults where the config has none).
+    public var grpo: GRPOConfig {
+        get { (try? settings(GRPOConfig.self)) ?? GRPOConfig() }
+        set { setSettings(newValue) }
+    }
+}
+
+extension Algorithm {
+    public static let grpo = Algorithm(name: "grpo", summary: "the policy from group-normalized rewards of its own samples (GRPO, Dr. GRPO, DAPO, GSPO)",
+                                     section: ConfigSection(GRPOConfig.self), needs: [.rollouts, .reference]) { try GRPOObjective($0) }
 }

@@ -74,12 +74,12 @@ public final class PPOObjective: TrainingObjective {
     /// `rewards`: the reward functions and their weights; nil reads them from `ppo.rewards`.
     public init(_ context: ObjectiveContext, rewards custom: [(reward: any RewardFunction, weight: Double)]? = nil) throws {
         config = context.config
-        let p = config.posttrain
+        let p = try config.settings(PPOConfig.self)
         guard config.model.scoreHead else {
             throw ConfigError("model.score_head must be true for training_mode ppo (the value head is the score head)")
         }
-        epochs = p.ppoNumEpochs
-        miniBatches = p.ppoNumMiniBatches
+        epochs = p.numPPOEpochs
+        miniBatches = p.numMiniBatches
         completions = config.train.batchSize
         guard completions % miniBatches == 0 else {
             throw ConfigError("train.batch_size \(completions) must be a multiple of ppo.num_mini_batches \(miniBatches)")
@@ -89,23 +89,23 @@ public final class PPOObjective: TrainingObjective {
             throw ConfigError("the minibatch (train.batch_size / ppo.num_mini_batches = \(miniBatchSize)) must be a multiple of train.grad_shards \(config.train.gradShards)")
         }
         rowsPerShard = miniBatchSize / config.train.gradShards
-        responseLength = p.ppoResponseLength
+        responseLength = p.responseLength
         examples = try ExampleData(config: config, kind: .prompt, perStep: completions)
         let longest = examples.shard.examples.map { $0.sequences[0].count }.max() ?? 0
         guard longest + responseLength <= config.model.seqLen + 1 else {
             throw ConfigError("ppo.response_length \(responseLength): the longest prompt of \(examples.source) has \(longest) tokens, and prompt + completion must fit model.seq_len \(config.model.seqLen) + 1")
         }
         template = ChatTemplate(tokenizer: examples.tokenizer)
-        settings = PPOLoss.Settings(klCoef: p.ppoKLCoef, klEstimator: PPOLoss.KLEstimator(rawValue: p.ppoKLEstimator)!,
-                                    cliprange: p.ppoCliprange, cliprangeValue: p.ppoCliprangeValue, vfCoef: p.ppoVFCoef,
-                                    gamma: p.ppoGamma, lam: p.ppoLam, whitenRewards: p.ppoWhitenRewards)
-        sampling = SamplingConfig(temperature: Float(p.ppoTemperature), maxNewTokens: responseLength,
+        settings = PPOLoss.Settings(klCoef: p.klCoef, klEstimator: PPOLoss.KLEstimator(rawValue: p.klEstimator)!,
+                                    cliprange: p.cliprange, cliprangeValue: p.cliprangeValue, vfCoef: p.vfCoef,
+                                    gamma: p.gamma, lam: p.lam, whitenRewards: p.whitenRewards)
+        sampling = SamplingConfig(temperature: Float(p.temperature), maxNewTokens: responseLength,
                                   stopSequences: template.stopSequences, seed: config.train.seed)
         do { try sampling.validate() } catch { throw ConfigError("ppo: \(error)") }
-        missingEOSPenalty = p.ppoMissingEOSPenalty
-        rewards = try custom ?? GRPOObjective.rewardFunctions(p.ppoRewards, rewardModel: p.ppoRewardModel, section: "ppo",
+        missingEOSPenalty = p.missingEOSPenalty
+        rewards = try custom ?? GRPOObjective.rewardFunctions(p.rewards, rewardModel: p.rewardModel, section: "ppo",
                                                               examples: examples, batch: max(1, rowsPerShard))
-        reference = p.ppoKLCoef > 0 ? try startingWeights(context, maxBatch: rowsPerShard, fresh: ["score.weight"]) : nil
+        reference = p.klCoef > 0 ? try startingWeights(context, maxBatch: rowsPerShard, fresh: ["score.weight"]) : nil
         permutationStream = RandomStream(seed: config.train.seed, name: "ppo.minibatch")
 
         let t = config.model.seqLen, b = completions, rl = responseLength
@@ -324,4 +324,61 @@ public final class PPOObjective: TrainingObjective {
         ]
         return ShardResult(loss: Float(policyLoss + settings.vfCoef * valueLoss), metrics: metrics)
     }
+}
+
+/// PPO's settings (TRL `PPOConfig` names): `num_ppo_epochs` passes over each
+/// rollout of train.batch_size completions in `num_mini_batches` minibatches
+/// (one optimizer step each); per-token KL penalty kl_coef (k1 or k3) to the
+/// starting weights; GAE γ, λ; clip ranges of the policy ratio and the value;
+/// value-loss weight vf_coef; completions of up to response_length tokens at
+/// `temperature`; the rewards as grpo.rewards; missing_eos_penalty subtracted
+/// from the score of a completion that did not stop (0: off).
+public struct PPOConfig: ConfigSettings, Equatable {
+    public var numPPOEpochs: Int = 4
+    public var numMiniBatches: Int = 1
+    public var klCoef: Double = 0.05
+    public var klEstimator: String = "k1"
+    public var cliprange: Double = 0.2
+    public var cliprangeValue: Double = 0.2
+    public var vfCoef: Double = 0.1
+    public var gamma: Double = 1.0
+    public var lam: Double = 0.95
+    public var whitenRewards: Bool = false
+    public var responseLength: Int = 16
+    public var temperature: Double = 1.0
+    public var rewards: String = "reward_model"
+    public var rewardModel: String = ""
+    public var missingEOSPenalty: Double = 0.0
+    public init() {}
+    public static let section = "ppo"
+    public static let keys: [ConfigKey<PPOConfig>] = [
+        .int("ppo.num_ppo_epochs", \.numPPOEpochs, min: 1, max: 1 << 12, "passes over each rollout"),
+        .int("ppo.num_mini_batches", \.numMiniBatches, min: 1, max: 1 << 20, "minibatches per pass (one optimizer step each)"),
+        .double("ppo.kl_coef", \.klCoef, range: 0...1e3, "per-token KL penalty to the starting weights"),
+        .choice("ppo.kl_estimator", \.klEstimator, ["k1", "k3"], "k1 (log-ratio) or k3"),
+        .double("ppo.cliprange", \.cliprange, range: 0...1, "clip range of the policy ratio"),
+        .double("ppo.cliprange_value", \.cliprangeValue, range: 0...1e6, "clip range of the value around its rollout estimate"),
+        .double("ppo.vf_coef", \.vfCoef, range: 0...1e3, "weight of the value loss"),
+        .double("ppo.gamma", \.gamma, range: 0...1, "GAE discount γ"),
+        .double("ppo.lam", \.lam, range: 0...1, "GAE λ"),
+        .bool("ppo.whiten_rewards", \.whitenRewards, "whiten the per-token rewards before GAE"),
+        .int("ppo.response_length", \.responseLength, min: 1, max: ModelConfig.maxSeqLen, "longest completion, in tokens"),
+        .double("ppo.temperature", \.temperature, range: 0...100, "sampling temperature"),
+        .string("ppo.rewards", \.rewards, "as grpo.rewards"),
+        .string("ppo.reward_model", \.rewardModel, "a reward run or checkpoint, for the reward_model reward"),
+        .double("ppo.missing_eos_penalty", \.missingEOSPenalty, range: 0...1e6, "subtracted from the score of a completion that did not stop (0: off)"),
+    ]
+}
+
+extension ExperimentConfig {
+    /// The ppo section (its defaults where the config has none).
+    public var ppo: PPOConfig {
+        get { (try? settings(PPOConfig.self)) ?? PPOConfig() }
+        set { setSettings(newValue) }
+    }
+}
+
+extension Algorithm {
+    public static let ppo = Algorithm(name: "ppo", summary: "the policy and a value head from rewards of its own samples (PPO with GAE)",
+                                     section: ConfigSection(PPOConfig.self), needs: [.rollouts, .reference, .scoreHead]) { try PPOObjective($0) }
 }

@@ -54,6 +54,7 @@ public enum BradleyTerry {
 /// `reward_min`, `reward_max` (over the 2·batch_size rewards).
 public final class RewardObjective: TrainingObjective {
     let config: ExperimentConfig
+    let settings: RewardConfig
     let examples: ExampleData
     var batch: SequenceRows
     let zeroWeights: [Float]
@@ -62,6 +63,7 @@ public final class RewardObjective: TrainingObjective {
 
     public init(_ context: ObjectiveContext) throws {
         config = context.config
+        settings = try config.settings(RewardConfig.self)
         guard config.model.scoreHead else {
             throw ConfigError("model.score_head must be true for training_mode reward (the reward is read from the score head)")
         }
@@ -100,8 +102,8 @@ public final class RewardObjective: TrainingObjective {
         let r = model.scores(rows: positions).map(Double.init)
         let chosen = stride(from: 0, to: r.count, by: 2).map { r[$0] }
         let rejected = stride(from: 1, to: r.count, by: 2).map { r[$0] }
-        let bt = BradleyTerry.loss(chosen: chosen, rejected: rejected, margin: config.posttrain.rewardMargin,
-                                   centerCoefficient: config.posttrain.rewardCenterCoefficient,
+        let bt = BradleyTerry.loss(chosen: chosen, rejected: rejected, margin: settings.margin,
+                                   centerCoefficient: settings.centerCoefficient,
                                    divisor: config.train.batchSize)
         var grads: [(row: Int, gradient: Float)] = []
         for i in 0..<pairsPerShard {
@@ -211,4 +213,30 @@ public final class RewardObjective: TrainingObjective {
         return evaluate(model: model, examples: shard.examples, pad: tokenizer.pad, pairsPerForward: pairsPerForward,
                         parallel: parallel)
     }
+}
+
+/// The reward model's settings (TRL `RewardConfig`): the Bradley–Terry loss
+/// −log σ(r_c − r_r − margin) + center_coefficient · mean((r_c + r_r)²).
+public struct RewardConfig: ConfigSettings, Equatable {
+    public var margin: Double = 0.0
+    public var centerCoefficient: Double = 0.0
+    public init() {}
+    public static let section = "reward"
+    public static let keys: [ConfigKey<RewardConfig>] = [
+        .double("reward.margin", \.margin, "subtracted from r_chosen − r_rejected in the Bradley–Terry loss"),
+        .double("reward.center_coefficient", \.centerCoefficient, range: 0...1e6, "weight of the (r_chosen + r_rejected)² penalty that centres rewards at 0"),
+    ]
+}
+
+extension ExperimentConfig {
+    /// The reward section (its defaults where the config has none).
+    public var reward: RewardConfig {
+        get { (try? settings(RewardConfig.self)) ?? RewardConfig() }
+        set { setSettings(newValue) }
+    }
+}
+
+extension Algorithm {
+    public static let reward = Algorithm(name: "reward", summary: "a scalar reward from preference pairs (Bradley–Terry)",
+                                     section: ConfigSection(RewardConfig.self), needs: [.scoreHead, .preferencePairs]) { try RewardObjective($0) }
 }

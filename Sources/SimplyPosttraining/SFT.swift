@@ -64,3 +64,8 @@ public final class SFTObjective: TrainingObjective {
         ])
     }
 }
+
+extension Algorithm {
+    public static let sft = Algorithm(name: "sft", summary: "next-token prediction on the completions of prompt/completion examples",
+                                      section: nil) { try SFTObjective($0) }
+}

@@ -13,6 +13,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("experiment_config"), help: "A config name in configs/ (e.g. tiny) or a path to a .json file.")
     var experimentConfig: String = "tiny"
 
+    @Option(name: .customLong("training_mode"), help: ArgumentHelp("\(algorithms.names.joined(separator: ", ")) (default: the config's train.training_mode).", valueName: "mode"))
+    var trainingMode: String?
+
+    @Option(name: [.customLong("load_checkpoint"), .customLong("checkpoint")], help: "Start from the weights of a checkpoint (or a run directory's newest), as simply train does.")
+    var loadCheckpoint: String?
+
     @Option(name: .customLong("steps"), help: "Measured training steps (after the warm-up steps).")
     var steps: Int = 10
 
@@ -50,8 +56,15 @@ struct BenchCommand: ParsableCommand {
         var config: ExperimentConfig
         do {
             config = try ExperimentConfig.resolve(experiment: experimentConfig, configDirectory: configDirectory(configDir, for: experimentConfig),
-                                                  overrides: overrides)
-            if config.train.mode == TrainingMode.reward.rawValue { config.model.scoreHead = true }
+                                                  overrides: overrides, schema: algorithms.schema)
+            if let m = trainingMode {
+                guard algorithms.named(m) != nil else {
+                    throw ConfigError("--training_mode \(m) is not available (have: \(algorithms.names.joined(separator: ", ")))")
+                }
+                config.train.mode = m
+            }
+            // What `simply train` does: a reward model's or PPO's score head.
+            algorithms.prepare(&config)
             try config.validate()
         } catch { fail("\(error)") }
         var options = BenchOptions()
@@ -62,7 +75,8 @@ struct BenchCommand: ParsableCommand {
         log("simply \(Simply.version) bench | OpenBLAS core \(OpenBLASRuntime.coreName)")
         let result: JSONValue
         do {
-            result = try Benchmark.run(name: name, config: config, options: options, objectives: posttrainingObjectiveFactory, log: log)
+            result = try Benchmark.run(name: name, config: config, options: options, algorithms: algorithms,
+                                       initCheckpoint: loadCheckpoint.map { URL(fileURLWithPath: $0) }, log: log)
         } catch { fail("\(error)") }
         print(BenchTable.render(result))
         if let path = json {

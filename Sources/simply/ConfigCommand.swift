@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SimplyPosttraining
 import SimplyTrain
 
 /// `simply config keys`: every config key with its default, what it accepts
@@ -8,7 +9,7 @@ struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
         abstract: "List the config keys, or show a named config with every key resolved.",
-        subcommands: [Keys.self, Show.self])
+        subcommands: [Keys.self, Show.self, Algorithms.self])
 
     struct Keys: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -18,13 +19,29 @@ struct ConfigCommand: ParsableCommand {
         var prefix: String = ""
 
         func run() throws {
-            let rows = ExperimentConfig.keyReference.filter { $0.name.hasPrefix(prefix) }
+            let rows = ExperimentConfig.keyReference(algorithms.schema).filter { $0.name.hasPrefix(prefix) }
             if rows.isEmpty { fail("no config key starts with '\(prefix)'") }
             let w0 = rows.map(\.name.count).max() ?? 0, w1 = max(7, min(rows.map(\.value.count).max() ?? 0, 18))
             print("\("key".padding(toLength: w0, withPad: " ", startingAt: 0))  \("default".padding(toLength: w1, withPad: " ", startingAt: 0))  meaning [accepts]")
             for r in rows {
                 let value = r.value.isEmpty ? "\"\"" : r.value
                 print("\(r.name.padding(toLength: w0, withPad: " ", startingAt: 0))  \(value.padding(toLength: max(w1, value.count), withPad: " ", startingAt: 0))  \(r.meaning) [\(r.accepts)]")
+            }
+        }
+    }
+
+    /// The training modes, read from the one list (README.md holds this table; a test compares them).
+    struct Algorithms: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The training modes (train.training_mode), what each needs and its config section, as a Markdown table.")
+
+        func run() throws {
+            print("| training_mode | trains | needs | settings |")
+            print("| --- | --- | --- | --- |")
+            for a in algorithms.all {
+                let needs = a.needs.names.isEmpty ? "—" : a.needs.names.joined(separator: ", ")
+                let section = a.section.map { "`\($0.name).*` (\($0.keys.count) keys)" } ?? "—"
+                print("| `\(a.name)` | \(a.summary) | \(needs) | \(section) |")
             }
         }
     }
@@ -43,7 +60,8 @@ struct ConfigCommand: ParsableCommand {
 
         func run() throws {
             do {
-                let c = try ExperimentConfig.resolve(experiment: name, configDirectory: configDirectory(configDir, for: name), overrides: overrides)
+                let c = try ExperimentConfig.resolve(experiment: name, configDirectory: configDirectory(configDir, for: name), overrides: overrides,
+                                                     schema: algorithms.schema)
                 print(c.json().pretty())
             } catch { fail("\(error)") }
         }

@@ -49,7 +49,7 @@ struct EvalPreference: ParsableCommand {
             guard shard.tokenizerName == tokenizer.name else {
                 fail("\(data): prepared with tokenizer '\(shard.tokenizerName)' but the model's is '\(tokenizer.name)'")
             }
-            let b = beta ?? policy.config.posttrain.dpoBeta
+            let b = beta ?? policy.config.dpo.beta
             let parallel = Parallel(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, deterministic: true)
             let r = PreferenceEvaluation.evaluate(policy: policy.model, reference: ref.model, examples: shard.examples, beta: b,
                                                   pad: tokenizer.pad, batch: batch, parallel: parallel)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SimplyExport
+import SimplyPosttraining
 
 /// `simply import HF_DIR OUT`.
 struct ImportCommand: ParsableCommand {
@@ -29,7 +30,7 @@ struct ImportCommand: ParsableCommand {
         if let s = seqLen, s < 1 { fail("--seq_len must be >= 1") }
         do {
             let s = try HFImport.importModel(from: URL(fileURLWithPath: hfDir), to: URL(fileURLWithPath: out),
-                                             options: .init(seqLen: seqLen, tokenizer: tokenizer))
+                                             options: .init(seqLen: seqLen, tokenizer: tokenizer, schema: algorithms.schema))
             for n in s.notes { log("note: \(n)") }
             let m = s.config.model
             print("imported \(s.architecture.rawValue) (d_model \(m.dModel), \(m.nLayers) layers, \(m.nHeads) heads / "

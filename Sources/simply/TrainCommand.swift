@@ -16,7 +16,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("experiment_dir"), help: "The run directory (default: runs/NAME, or runs/NAME-2, … if taken).")
     var experimentDir: String?
 
-    @Option(name: .customLong("training_mode"), help: "pretrain, sft, reward, dpo, distill, grpo or ppo (default: the config's train.training_mode, else pretrain).")
+    @Option(name: .customLong("training_mode"), help: ArgumentHelp("\(algorithms.names.joined(separator: ", ")) (default: the config's train.training_mode, else pretrain).", valueName: "mode"))
     var trainingMode: String?
 
     @Flag(name: .customLong("deterministic"), help: "Bitwise reproducible mode: deterministic kernels, same bits on any thread count.")
@@ -41,8 +41,8 @@ struct TrainCommand: ParsableCommand {
     var loadCheckpoint: String?
 
     func run() throws {
-        if let m = trainingMode, TrainingMode(rawValue: m) == nil {
-            fail("--training_mode \(m) is not available (have: \(TrainingMode.allCases.map(\.rawValue).joined(separator: ", ")))")
+        if let m = trainingMode, algorithms.named(m) == nil {
+            fail("--training_mode \(m) is not available (have: \(algorithms.names.joined(separator: ", ")))")
         }
         // Under mpirun every rank runs this; the ranks on one host share its cores.
         let workers = Workers.start()
@@ -59,21 +59,21 @@ struct TrainCommand: ParsableCommand {
                 fail("--resume continues the run's own config.json; --set and --training_mode are not allowed")
             }
             dir = URL(fileURLWithPath: d)
-            do { config = try ExperimentConfig.fromRunConfig(RunDirectory(dir).configURL) } catch { fail("\(error)") }
+            do { config = try ExperimentConfig.fromRunConfig(RunDirectory(dir).configURL, schema: algorithms.schema) } catch { fail("\(error)") }
         } else {
             do {
                 // The run a --load_checkpoint comes from, and its mode.
-                let loaded = try loadCheckpoint.map { try ExperimentConfig.ofCheckpoint(URL(fileURLWithPath: $0)) }
+                let loaded = try loadCheckpoint.map { try ExperimentConfig.ofCheckpoint(URL(fileURLWithPath: $0), schema: algorithms.schema) }
                 if let name = experimentConfig {
                     config = try ExperimentConfig.resolve(experiment: name, configDirectory: configDirectory(configDir, for: name),
-                                                          overrides: overrides)
+                                                          overrides: overrides, schema: algorithms.schema)
                 } else if let loaded, let path = loadCheckpoint {
                     config = loaded
                     try config.apply(overrides: overrides)
                     say("--load_checkpoint \(path): training with its own config (training_mode \(trainingMode ?? config.train.mode)); --experiment_config NAME chooses another")
                 } else {
                     config = try ExperimentConfig.resolve(experiment: "tiny", configDirectory: configDirectory(configDir, for: "tiny"),
-                                                          overrides: overrides)
+                                                          overrides: overrides, schema: algorithms.schema)
                 }
                 if let m = trainingMode { config.train.mode = m }
                 // tools/doctest.sh --fast runs every documented command with a few steps.
@@ -85,13 +85,13 @@ struct TrainCommand: ParsableCommand {
                 }
                 // Pre-training over a post-trained model is almost always a mistake (a config
                 // without a mode means pretrain): it must be asked for by name.
-                if let loaded, trainingMode == nil, config.train.mode == TrainingMode.pretrain.rawValue,
-                   loaded.train.mode != TrainingMode.pretrain.rawValue, let path = loadCheckpoint {
+                if let loaded, trainingMode == nil, config.train.mode == Algorithm.pretrain.name,
+                   loaded.train.mode != Algorithm.pretrain.name, let path = loadCheckpoint {
                     fail("--load_checkpoint \(path) was trained with training_mode \(loaded.train.mode), but --experiment_config \(experimentConfig ?? "tiny") trains in pretrain mode; "
                          + "drop --experiment_config to continue with the run's own config, or pass --training_mode pretrain if pre-training over it is meant")
                 }
                 // A reward model is the LM with a scalar score head; PPO's value head is that head.
-                if [TrainingMode.reward.rawValue, TrainingMode.ppo.rawValue].contains(config.train.mode) { config.model.scoreHead = true }
+                algorithms.prepare(&config)
                 try config.validate()
             } catch { fail("\(error)") }
             // Worker 0 picks the directory, so all workers use the same one.
@@ -111,7 +111,7 @@ struct TrainCommand: ParsableCommand {
         let start: RunStart = resume ? .resume(fallback: fallback) : loadCheckpoint.map { .fromCheckpoint(URL(fileURLWithPath: $0)) } ?? .fresh
         do {
             let s = try runTraining(config: config, runDirectory: RunDirectory(dir), runtime: runtime, start: start,
-                                    objectives: posttrainingObjectiveFactory, workers: workers, log: say)
+                                    algorithms: algorithms, workers: workers, log: say)
             workers.finish()
             if !workers.isRoot { return }
             if s.lastStep < s.firstStep {

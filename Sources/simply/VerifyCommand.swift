@@ -41,7 +41,7 @@ struct VerifyCommand: ParsableCommand {
         let dir = URL(fileURLWithPath: runDir)
         do {
             let r = try Verify.run(RunDirectory(dir), from: from, steps: steps, threads: threadCount,
-                                   checkpointsOnly: checkpointsOnly, objectives: posttrainingObjectiveFactory, log: log)
+                                   checkpointsOnly: checkpointsOnly, algorithms: algorithms, log: log)
             for p in r.problems { print("DAMAGED: \(p)") }
             if let d = r.divergence { print("DIVERGED at \(d)") }
             if !r.passed {
@@ -66,13 +66,13 @@ struct VerifyCommand: ParsableCommand {
             if write {
                 let lines = try GoldenHashes.compute(config: g.config, overrides: g.overrides, steps: g.steps,
                                                      configDirectory: configs, threads: threads,
-                                                     objectives: posttrainingObjectiveFactory)
+                                                     algorithms: algorithms)
                 let updated = GoldenHashes(config: g.config, overrides: g.overrides, steps: g.steps, lines: lines)
                 try Data((updated.json(simplyVersion: Simply.version).pretty() + "\n").utf8).write(to: url)
                 print("wrote \(path): \(lines.count) steps of \(g.config)")
                 return
             }
-            if let d = try g.check(configDirectory: configs, threads: threads, objectives: posttrainingObjectiveFactory) {
+            if let d = try g.check(configDirectory: configs, threads: threads, algorithms: algorithms) {
                 print("DIVERGED from \(path) at \(d)")
                 throw ExitCode(1)
             }

@@ -42,8 +42,8 @@ import SimplyTrain
         let dir = try Scratch()
         let data = try preparedTasks(.preference, count: 40, in: dir, name: "pref")
         var config = smallConfig(mode: .dpo, dataset: data, batch: 4, shards: 1)
-        config.posttrain.dpoBeta = 0.5
-        config.posttrain.dpoRPOAlpha = 0.7   // the RPO term's gradient is checked too
+        config.dpo.beta = 0.5
+        config.dpo.rpoAlpha = 0.7   // the RPO term's gradient is checked too
         let (o, trainer) = try objective(config)
         for _ in 0..<3 { _ = trainer.trainStep() }
         let model = trainer.model
@@ -93,7 +93,7 @@ import SimplyTrain
         var config = smallConfig(mode: .dpo, dataset: data, batch: 4, shards: 2)
         let (_, plain) = try objective(config)
         let p = plain.trainStep()
-        config.posttrain.dpoRPOAlpha = 2
+        config.dpo.rpoAlpha = 2
         let (_, rpo) = try objective(config)
         let r = rpo.trainStep()
         let nll = try #require(r.metrics.first { $0.name == "nll_loss" }?.value)

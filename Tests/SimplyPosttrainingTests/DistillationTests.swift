@@ -75,15 +75,15 @@ private func distillConfig(teacher: TeacherRun, alpha: Double = 0.5, temperature
                            student: ExperimentConfig? = nil) throws -> ExperimentConfig {
     var c = try student ?? microConfig(dModel: 16, layers: 1)
     c.train.mode = "distill"
-    c.posttrain.distillTeacher = teacher.url.path
-    c.posttrain.distillAlpha = alpha
-    c.posttrain.distillTemperature = temperature
+    c.distill.teacherCheckpoint = teacher.url.path
+    c.distill.alpha = alpha
+    c.distill.temperature = temperature
     return c
 }
 
 private func records(_ config: ExperimentConfig, threads: Int) throws -> (lines: [String], records: [StepRecord]) {
     let runtime = RuntimeOptions(threads: threads, deterministic: true)
-    let objective = try posttrainingObjectiveFactory(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: nil))
+    let objective = try algorithms.makeObjective(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: nil))
     let trainer = Trainer(config: config, objective: objective, runtime: runtime)
     // Two threads and two shards: the shards run at once, each with its own teacher.
     #expect(trainer.concurrentShardLanes == (threads >= 2 && config.train.gradShards >= 2 ? 2 : 1))
@@ -212,7 +212,7 @@ private func configError(_ body: () throws -> Void) -> String? {
         // A run directory and its checkpoint directory both name the teacher.
         try build(distillConfig(teacher: teacher))
         var viaCheckpoint = try distillConfig(teacher: teacher)
-        viaCheckpoint.posttrain.distillTeacher = try Checkpoints.latest(runDirectory: teacher.url).path
+        viaCheckpoint.distill.teacherCheckpoint = try Checkpoints.latest(runDirectory: teacher.url).path
         try build(viaCheckpoint)
 
         let vocab = configError { try build(distillConfig(teacher: teacher, student: microConfig(dModel: 16, layers: 1, vocab: 300))) }
@@ -222,10 +222,10 @@ private func configError(_ body: () throws -> Void) -> String? {
         // A shorter student than the teacher is fine.
         try build(distillConfig(teacher: teacher, student: microConfig(dModel: 16, layers: 1, seqLen: 8)))
         var empty = try distillConfig(teacher: teacher)
-        empty.posttrain.distillTeacher = ""
+        empty.distill.teacherCheckpoint = ""
         #expect(configError { try build(empty) }?.contains("distill.teacher_checkpoint") == true)
         var missing = try distillConfig(teacher: teacher)
-        missing.posttrain.distillTeacher = teacher.url.appendingPathComponent("nope").path
+        missing.distill.teacherCheckpoint = teacher.url.appendingPathComponent("nope").path
         #expect(configError { try build(missing) }?.contains("distill.teacher_checkpoint") == true)
     }
     /// The teacher checkpoint is part of the run's data identity (what resume

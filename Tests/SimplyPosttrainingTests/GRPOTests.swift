@@ -80,11 +80,11 @@ import SimplyTrain
     func config(_ dir: Scratch, batch: Int = 8, shards: Int = 2) throws -> ExperimentConfig {
         let data = try preparedTasks(.promptOnly, count: 40, in: dir, name: "prompts")
         var c = smallConfig(mode: .grpo, dataset: data, batch: batch, shards: shards, steps: 4)
-        c.posttrain.grpoNumGenerations = 4
-        c.posttrain.grpoMaxCompletionLength = 6
+        c.grpo.numGenerations = 4
+        c.grpo.maxCompletionLength = 6
         // An untrained model never answers a sum right; `format` (a clean
         // turn) is what gives some groups a spread of rewards.
-        c.posttrain.grpoRewards = "exact_match,format:0.5"
+        c.grpo.rewards = "exact_match,format:0.5"
         return c
     }
 
@@ -130,8 +130,8 @@ import SimplyTrain
         let dir = try Scratch()
         var c = try config(dir)
         c.train.steps = 6
-        c.posttrain.grpoNumIterations = 2
-        c.posttrain.grpoEpsilon = 1e-4; c.posttrain.grpoEpsilonHigh = 1e-4
+        c.grpo.numIterations = 2
+        c.grpo.epsilon = 1e-4; c.grpo.epsilonHigh = 1e-4
         let digits: [(reward: any RewardFunction, weight: Double)] = [(DigitCount(), 1)]   // groups whose rewards differ
         let (o, a) = try objective(c, threads: 1, rewards: digits)
         #expect(o.stateTensors.map(\.name) == ["grpo.rollout.tokens", "grpo.rollout.lengths", "grpo.rollout.logprobs",
@@ -160,7 +160,7 @@ import SimplyTrain
         #expect((0..<3).map { _ in d.trainStep().hashLine.serialized() } == records[3...].map { $0.hashLine.serialized() })
 
         // μ = 1 keeps no state: its bits are those of a run without the key.
-        c.posttrain.grpoNumIterations = 1
+        c.grpo.numIterations = 1
         #expect(try objective(c).0.stateTensors.isEmpty)
     }
 
@@ -170,7 +170,7 @@ import SimplyTrain
     @Test func gradientMatchesFiniteDifferences() throws {
         let dir = try Scratch()
         var c = try config(dir, batch: 8, shards: 1)
-        c.posttrain.grpoBeta = 0.5
+        c.grpo.beta = 0.5
         let (o, trainer) = try objective(c, rewards: [(DigitCount(), 1)])
         for _ in 0..<3 { _ = trainer.trainStep() }
         let model = trainer.model
@@ -195,11 +195,11 @@ import SimplyTrain
     @Test func dynamicSamplingRenormalizesOverGroupsWithSignal() throws {
         let dir = try Scratch()
         var c = try config(dir, batch: 8, shards: 1)
-        c.posttrain.grpoBeta = 0
-        c.posttrain.grpoLossType = "dapo"
+        c.grpo.beta = 0
+        c.grpo.lossType = "dapo"
         let (plain, trainer) = try objective(c, rewards: [(DigitCount(), 1)])
         for _ in 0..<2 { _ = trainer.trainStep() }
-        c.posttrain.grpoDynamicSampling = true
+        c.grpo.dynamicSampling = true
         let (dynamic, _) = try objective(c, rewards: [(DigitCount(), 1)])
         let model = trainer.model
         var checked = false
@@ -238,17 +238,17 @@ import SimplyTrain
             #expect("\(error)".contains("train.batch_size 6 must be a multiple of grpo.num_generations 4"), "\(error)")
         }
         c = try config(dir)
-        c.posttrain.grpoRewards = "exact_match,bleu"
+        c.grpo.rewards = "exact_match,bleu"
         do { _ = try objective(c); Issue.record("accepted an unknown reward") } catch {
             #expect("\(error)".contains("grpo.rewards: unknown reward 'bleu'"), "\(error)")
         }
         c = try config(dir)
-        c.posttrain.grpoMaxCompletionLength = 90
+        c.grpo.maxCompletionLength = 90
         do { _ = try objective(c); Issue.record("accepted completions that cannot fit a row") } catch {
             #expect("\(error)".contains("grpo.max_completion_length 90: the longest prompt"), "\(error)")
         }
         c = try config(dir)
-        c.posttrain.grpoRewards = "reward_model"
+        c.grpo.rewards = "reward_model"
         do { _ = try objective(c); Issue.record("accepted reward_model without a checkpoint") } catch {
             #expect("\(error)".contains("grpo.reward_model"), "\(error)")
         }

@@ -81,7 +81,7 @@ import SimplyTrain
     /// Simply's gradient of the case's batch (its loss, and the trainer whose model.grads hold it).
     static func simplyGradient(_ c: Case, dir: Scratch, threads: Int = 2) throws -> (loss: Float, trainer: Trainer) {
         let data = try writeData(c, to: dir)
-        var config = ExperimentConfig.defaults
+        var config = ExperimentConfig.defaults(algorithms.schema)
         let repo = goldenURL.deletingLastPathComponent()
         for o in c.overrides + ["data.dataset=\(data.path)", "train.seed=7"] {
             var kv = o.split(separator: "=", maxSplits: 1).map(String.init)
@@ -91,7 +91,7 @@ import SimplyTrain
         }
         try config.validate()
         let runtime = RuntimeOptions(threads: threads, deterministic: true)
-        let objective = try posttrainingObjectiveFactory(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: nil))
+        let objective = try algorithms.makeObjective(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: nil))
         let trainer = Trainer(config: config, objective: objective, runtime: runtime)
         func fill(_ model: Transformer, prefix: String) throws {
             for e in model.layout.entries { model.parameter(e.name).copy(from: try c.file.tensor(prefix + e.name)) }

@@ -43,6 +43,12 @@ import SimplyData
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(try Data(contentsOf: term.appendingPathComponent("hashes.jsonl")) == want, "SIGTERM after step \(stopAt)")
 
+        // `simply bench` takes what `simply train` takes, PPO's score head included.
+        let bench = try simply(["bench", "--experiment_config", "tiny", "--training_mode", "ppo", "--steps", "1", "--warmup_steps", "0",
+                                "--square", "64", "--kernel_seconds", "0", "--load_checkpoint", rm.path]
+                               + Array(args(clean).dropFirst(5).filter { $0 != "--deterministic" }))
+        #expect(bench.status == 0 && bench.stdout.contains("tokens/s"), "\(bench.stdout) \(bench.stderr)")
+
         let v = try simply(["verify", clean.path, "--threads", "1"])
         #expect(v.status == 0 && v.stdout.contains("verified steps 1-12"), "\(v.stdout) \(v.stderr)")
         // From the mid-cycle checkpoint (step 6 of cycles of 4): the rollout comes from the checkpoint.

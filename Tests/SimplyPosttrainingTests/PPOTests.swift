@@ -90,10 +90,10 @@ import SimplyTrain
         let data = try preparedTasks(.promptOnly, count: 40, in: dir, name: "prompts")
         var c = smallConfig(mode: .ppo, dataset: data, batch: batch, shards: shards, steps: 6)
         c.model.scoreHead = true
-        c.posttrain.ppoNumEpochs = 2
-        c.posttrain.ppoNumMiniBatches = 2
-        c.posttrain.ppoResponseLength = 6
-        c.posttrain.ppoRewards = "format"
+        c.ppo.numPPOEpochs = 2
+        c.ppo.numMiniBatches = 2
+        c.ppo.responseLength = 6
+        c.ppo.rewards = "format"
         return c
     }
 
@@ -145,10 +145,10 @@ import SimplyTrain
     @Test func gradientMatchesFiniteDifferences() throws {
         let dir = try Scratch()
         var c = try config(dir, batch: 8, shards: 1)
-        c.posttrain.ppoNumMiniBatches = 1
-        c.posttrain.ppoNumEpochs = 4
-        c.posttrain.ppoKLCoef = 0.5
-        c.posttrain.ppoVFCoef = 0.5
+        c.ppo.numMiniBatches = 1
+        c.ppo.numPPOEpochs = 4
+        c.ppo.klCoef = 0.5
+        c.ppo.vfCoef = 0.5
         let (o, trainer) = try objective(c)
         for _ in 0..<6 { _ = trainer.trainStep() }
         let model = trainer.model
@@ -168,21 +168,21 @@ import SimplyTrain
             }
         }
         var c = try config(dir)
-        c.posttrain.ppoNumMiniBatches = 3
+        c.ppo.numMiniBatches = 3
         refused(c, "train.batch_size 8 must be a multiple of ppo.num_mini_batches 3")
         c = try config(dir)
-        c.posttrain.ppoNumMiniBatches = 8
+        c.ppo.numMiniBatches = 8
         refused(c, "must be a multiple of train.grad_shards 2")
         c = try config(dir)
         c.model.scoreHead = false
         refused(c, "model.score_head")
         c = try config(dir)
-        c.posttrain.ppoResponseLength = 90
+        c.ppo.responseLength = 90
         refused(c, "ppo.response_length 90")
         c = try config(dir)
-        c.posttrain.ppoRewards = "format,bleu"
+        c.ppo.rewards = "format,bleu"
         refused(c, "ppo.rewards: unknown reward 'bleu'", rewards: nil)
-        c.posttrain.ppoRewards = "reward_model"
+        c.ppo.rewards = "reward_model"
         refused(c, "ppo.rewards: reward_model needs ppo.reward_model", rewards: nil)
         var e = ExperimentConfig.defaults
         do { try e.set("ppo.kl_estimator", text: "k2"); Issue.record("accepted k2") } catch {

@@ -72,10 +72,10 @@ func preparedTasks(_ format: TaskRecordFormat, task: TaskKind = .addition, count
 }
 
 /// A very small model over the byte tokenizer for objective tests.
-func smallConfig(mode: TrainingMode, dataset: URL, batch: Int = 4, shards: Int = 2, steps: Int = 4) -> ExperimentConfig {
+func smallConfig(mode: Algorithm, dataset: URL, batch: Int = 4, shards: Int = 2, steps: Int = 4) -> ExperimentConfig {
     var c = ExperimentConfig(model: ModelConfig(vocabSize: 260, dModel: 32, nLayers: 2, nHeads: 4, nKVHeads: 2,
                                                 dFF: 64, seqLen: 96))
-    c.train.mode = mode.rawValue
+    c.train.mode = mode.name
     c.train.batchSize = batch
     c.train.gradShards = shards
     c.train.steps = steps

@@ -25,7 +25,7 @@ func tinyRewardConfig(dataset: URL, steps: Int = 4, shards: Int = 2) -> Experime
     var model = ModelConfig(vocabSize: 512, dModel: 32, nLayers: 2, nHeads: 4, nKVHeads: 2, dFF: 64, seqLen: 32)
     model.scoreHead = true
     var c = ExperimentConfig(model: model)
-    c.train.mode = TrainingMode.reward.rawValue
+    c.train.mode = Algorithm.reward.name
     c.train.steps = steps
     c.train.batchSize = 8
     c.train.gradShards = shards
@@ -46,7 +46,7 @@ func makeTempDir(_ name: String) throws -> URL {
 
 func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
     let runtime = RuntimeOptions(threads: threads, deterministic: true)
-    let objective = try posttrainingObjectiveFactory(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: nil))
+    let objective = try algorithms.makeObjective(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: nil))
     return Trainer(config: config, objective: objective, runtime: runtime)
 }
 
@@ -135,8 +135,8 @@ func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
         let dir = try makeTempDir("threads")
         defer { try? FileManager.default.removeItem(at: dir) }
         var config = tinyRewardConfig(dataset: try preferenceShard(dir), steps: 4)
-        config.posttrain.rewardMargin = 0.1
-        config.posttrain.rewardCenterCoefficient = 0.01
+        config.reward.margin = 0.1
+        config.reward.centerCoefficient = 0.01
         func run(_ threads: Int) throws -> ([String], [[Metric]]) {
             let t = try rewardTrainer(config, threads: threads)
             #expect(t.concurrentShardLanes == min(threads, 2))
@@ -156,7 +156,7 @@ func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
             #expect(v["reward_min"]! <= v["reward_mean"]! && v["reward_mean"]! <= v["reward_max"]!)
         }
         var other = config
-        other.posttrain.rewardMargin = 0.5
+        other.reward.margin = 0.5
         let t = try rewardTrainer(other, threads: 1)
         #expect(t.trainStep().hashLine.serialized() != one[0], "the margin reaches the bits")
     }
@@ -198,8 +198,8 @@ func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
         let dir = try makeTempDir("fd")
         defer { try? FileManager.default.removeItem(at: dir) }
         var config = tinyRewardConfig(dataset: try preferenceShard(dir), steps: 1)
-        config.posttrain.rewardMargin = 0.3
-        config.posttrain.rewardCenterCoefficient = 0.05
+        config.reward.margin = 0.3
+        config.reward.centerCoefficient = 0.05
         let trainer = try rewardTrainer(config, threads: 2)
         let model = trainer.model, objective = trainer.objective
         let parallel = Parallel(threads: 2)

@@ -105,7 +105,7 @@ func temporaryDirectory(_ name: String) throws -> URL {
         let r = try runSimply(["config", "keys"], cwd: repo)
         #expect(r.status == 0)
         let lines = r.stdout.split(separator: "\n")
-        for row in ExperimentConfig.keyReference {
+        for row in ExperimentConfig.keyReference(.pretraining) {
             #expect(!row.meaning.isEmpty && !row.accepts.isEmpty, "\(row.name) needs a line in ConfigKeyHelp.swift")
             #expect(lines.contains { $0.hasPrefix(row.name + " ") && $0.contains(row.meaning) }, "\(row.name) is not listed")
         }

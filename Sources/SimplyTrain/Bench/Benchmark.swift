@@ -28,12 +28,15 @@ public struct BenchOptions: Sendable {
 /// causal); a forward token a third of that. `matmul_flops_per_step` is the
 /// exact Σ 2·m·n·k of the products the step runs.
 public enum Benchmark {
-    public static func run(name: String, config: ExperimentConfig, options o: BenchOptions, objectives: ObjectiveFactory,
-                           log: (String) -> Void) throws -> JSONValue {
+    /// `initCheckpoint`: the weights to start from, as `simply train --load_checkpoint`.
+    public static func run(name: String, config: ExperimentConfig, options o: BenchOptions, algorithms: AlgorithmList,
+                           initCheckpoint: URL? = nil, log: (String) -> Void) throws -> JSONValue {
         let runtime = RuntimeOptions(threads: o.threads, deterministic: o.deterministic)
         let parallel = Parallel(threads: o.threads, deterministic: o.deterministic)
-        let objective = try objectives(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: nil))
+        let start = try initCheckpoint.map { try Checkpoints.resolve($0) }
+        let objective = try algorithms.makeObjective(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: start))
         let trainer = Trainer(config: config, objective: objective, runtime: runtime)
+        if let start { _ = try loadInitialWeights(start, into: trainer) }
         let model = trainer.model, c = config.model
         let params = model.layout.count
         let tokensPerStep = objective.tokensPerStep

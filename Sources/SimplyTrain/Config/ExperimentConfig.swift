@@ -6,7 +6,7 @@ import SimplyModel
 public struct TrainConfig: Sendable, Equatable {
     public var steps = 200
     public var batchSize = 8
-    /// Virtual gradient shards per global batch (DESIGN.md contract 3). Each is
+    /// Virtual gradient shards per global batch (docs/design.md, contract 3). Each is
     /// computed on its own and they are summed in a fixed pairwise tree, so the
     /// bits do not depend on who computes which shard.
     public var gradShards = 1
@@ -19,81 +19,8 @@ public struct TrainConfig: Sendable, Equatable {
     public var eps = 1e-8
     public var gradClip = 1.0
     public var seed: UInt64 = 1337
-    /// pretrain, sft, reward, dpo or distill (`--training_mode`).
+    /// The algorithm (`--training_mode`): pretrain, or a name in the algorithm list.
     public var mode = "pretrain"
-    public init() {}
-}
-
-public enum TrainingMode: String, CaseIterable, Sendable {
-    case pretrain, sft, reward, dpo, distill, grpo, ppo
-}
-
-/// Post-training hyper-parameters; defaults are TRL's (REFERENCE.md).
-public struct PosttrainConfig: Sendable, Equatable {
-    /// Reward model: −log σ(r_c − r_r − margin) + center_coefficient · mean((r_c + r_r)²).
-    public var rewardMargin = 0.0
-    public var rewardCenterCoefficient = 0.0
-    /// DPO: β, loss sigmoid | ipo | hinge, label smoothing ε (sigmoid only).
-    public var dpoBeta = 0.1
-    public var dpoLoss = "sigmoid"
-    public var dpoLabelSmoothing = 0.0
-    /// RPO (Pang et al. 2024; TRL `rpo_alpha`): adds α · the mean NLL of the
-    /// chosen completions' tokens, which keeps their log-probabilities up. 0: off.
-    public var dpoRPOAlpha = 0.0
-    /// Distillation: a teacher run's checkpoint (directory), temperature T and
-    /// the weight α of the label cross-entropy: α·CE + (1 − α)·T²·KL.
-    public var distillTeacher = ""
-    public var distillTemperature = 2.0
-    public var distillAlpha = 0.5
-    /// GRPO (TRL `GRPOConfig` names): G completions per prompt, sampled with
-    /// temperature / top-k / top-p up to max_completion_length tokens; k3 KL
-    /// weight β (Tunix and DeepSeekMath's 0.04; TRL's default is 0); clip ε
-    /// and ε_high; loss aggregation grpo | dr_grpo | dapo; reward scaling
-    /// group | batch | none; ratio per token or per sequence (GSPO); the
-    /// rewards, comma-separated `name` or `name:weight`.
-    public var grpoNumGenerations = 8
-    public var grpoMaxCompletionLength = 16
-    public var grpoTemperature = 1.0
-    public var grpoTopK = 0
-    public var grpoTopP = 1.0
-    public var grpoBeta = 0.04
-    public var grpoEpsilon = 0.2
-    public var grpoEpsilonHigh = 0.2
-    public var grpoLossType = "dapo"
-    public var grpoScaleRewards = "group"
-    public var grpoImportanceSamplingLevel = "token"
-    public var grpoRewards = "exact_match"
-    /// DAPO's dynamic sampling (Yu et al. 2025), as a filter: groups whose
-    /// rewards are all equal (zero advantage) leave the batch, so the loss is
-    /// normalized over the groups that carry a signal. false: TRL's default.
-    public var grpoDynamicSampling = false
-    /// μ: optimizer steps on each rollout, the clipped ratio against the
-    /// rollout's log-probabilities (TRL `num_iterations`; 1: TRL's default).
-    public var grpoNumIterations = 1
-    /// A reward-model run or checkpoint for the `reward_model` reward.
-    public var grpoRewardModel = ""
-    /// PPO (TRL `PPOConfig` names): `num_ppo_epochs` passes over each rollout
-    /// of train.batch_size completions in `num_mini_batches` minibatches (one
-    /// optimizer step each); per-token KL penalty kl_coef (k1 or k3) to the
-    /// starting weights; GAE γ, λ; clip ranges of the policy ratio and the
-    /// value; value-loss weight vf_coef; completions of up to response_length
-    /// tokens at `temperature`; the rewards as grpo.rewards; missing_eos_penalty
-    /// subtracted from the score of a completion that did not stop (0: off).
-    public var ppoNumEpochs = 4
-    public var ppoNumMiniBatches = 1
-    public var ppoKLCoef = 0.05
-    public var ppoKLEstimator = "k1"
-    public var ppoCliprange = 0.2
-    public var ppoCliprangeValue = 0.2
-    public var ppoVFCoef = 0.1
-    public var ppoGamma = 1.0
-    public var ppoLam = 0.95
-    public var ppoWhitenRewards = false
-    public var ppoResponseLength = 16
-    public var ppoTemperature = 1.0
-    public var ppoRewards = "reward_model"
-    public var ppoRewardModel = ""
-    public var ppoMissingEOSPenalty = 0.0
     public init() {}
 }
 
@@ -122,222 +49,157 @@ public struct CheckpointConfig: Sendable, Equatable {
 }
 
 /// The resolved experiment: what `config.json` records and what the bits are a function of.
+/// The base sections are typed; each algorithm's section (dpo, grpo, ...) is
+/// held as the JSON its keys write, and read back as its own settings type
+/// (`settings(_:)`), so adding an algorithm never touches this file.
 public struct ExperimentConfig: Sendable, Equatable {
     public var model: ModelConfig
     public var train = TrainConfig()
     public var data = DataConfig()
-    public var posttrain = PosttrainConfig()
     public var checkpoint = CheckpointConfig()
+    /// The algorithms' sections, by name, each by short key name.
+    public private(set) var sections: [String: [String: JSONValue]] = [:]
+    /// The modes and sections this config accepts keys of (not part of its value).
+    public var schema: ConfigSchema = .pretraining
 
     public init(model: ModelConfig) { self.model = model }
 
-    public static var defaults: ExperimentConfig {
-        ExperimentConfig(model: ModelConfig(vocabSize: 512, dModel: 128, nLayers: 4, nHeads: 4,
-                                            nKVHeads: 2, dFF: 384, seqLen: 128, tieEmbeddings: true))
+    public static func == (a: ExperimentConfig, b: ExperimentConfig) -> Bool {
+        a.model == b.model && a.train == b.train && a.data == b.data && a.checkpoint == b.checkpoint && a.sections == b.sections
     }
-}
 
-public struct ConfigError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
+    /// The defaults, with no algorithm section: pre-training.
+    public static var defaults: ExperimentConfig { defaults(.pretraining) }
 
-/// One settable key: its dotted name, how to read it, and how to set it from JSON.
-struct ConfigKey: Sendable {
-    let name: String
-    /// The values it accepts, for `simply config keys`.
-    var accepts: String = ""
-    let get: @Sendable (ExperimentConfig) -> JSONValue
-    let set: @Sendable (inout ExperimentConfig, JSONValue) throws -> Void
-}
+    /// The defaults with every section of `schema` at its defaults (what a new run records).
+    public static func defaults(_ schema: ConfigSchema) -> ExperimentConfig {
+        var c = ExperimentConfig(model: ModelConfig(vocabSize: 512, dModel: 128, nLayers: 4, nHeads: 4,
+                                                    nKVHeads: 2, dFF: 384, seqLen: 128, tieEmbeddings: true))
+        c.schema = schema
+        for s in schema.sections { c.sections[s.name] = s.defaults }
+        return c
+    }
 
-/// An integer key in min...max. Every integer key has an upper bound, so no
-/// size read from a config can overflow the arithmetic that uses it.
-private func intKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Int> & Sendable, min: Int = 0,
-                    max: Int) -> ConfigKey {
-    ConfigKey(name: name, accepts: "integer \(min)...\(max)", get: { .int($0[keyPath: kp]) }, set: { c, v in
-        guard let i = v.intValue else {
-            if case let .number(text) = v, let d = Double(text), d == d.rounded(), d.magnitude < 1e300 {
-                throw ConfigError("\(name): must be an integer in \(min)...\(max), got \(text)")
-            }
-            throw ConfigError("\(name): expected an integer, got \(brief(v.serialized()))")
+    /// An algorithm's settings: its defaults, overwritten by the section's values.
+    public func settings<S: ConfigSettings>(_ type: S.Type = S.self) throws -> S {
+        var s = S()
+        guard let values = sections[S.section] else { return s }
+        for k in S.keys {
+            if let v = values[shortName(k.name)] { try k.set(&s, v) }
         }
-        guard i >= min, i <= max else { throw ConfigError("\(name): must be in \(min)...\(max), got \(i)") }
-        c[keyPath: kp] = i
-    })
-}
+        return s
+    }
 
-private func doubleKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Double> & Sendable,
-                       range: ClosedRange<Double> = -1e300...1e300) -> ConfigKey {
-    ConfigKey(name: name, accepts: range == -1e300...1e300 ? "number" : "number \(range.lowerBound)...\(range.upperBound)", get: { .double($0[keyPath: kp]) }, set: { c, v in
-        guard let d = v.doubleValue, d.isFinite else { throw ConfigError("\(name): expected a number, got \(brief(v.serialized()))") }
-        guard range.contains(d) else { throw ConfigError("\(name): must be in \(range.lowerBound)...\(range.upperBound), got \(d)") }
-        c[keyPath: kp] = d
-    })
-}
-
-private func floatKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Float> & Sendable) -> ConfigKey {
-    ConfigKey(name: name, accepts: "number ≥ 0", get: { .double(Double($0[keyPath: kp])) }, set: { c, v in
-        guard let d = v.doubleValue, d.isFinite, d >= 0 else { throw ConfigError("\(name): expected a non-negative number, got \(brief(v.serialized()))") }
-        c[keyPath: kp] = Float(d)
-    })
-}
-
-private func boolKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, Bool> & Sendable) -> ConfigKey {
-    ConfigKey(name: name, accepts: "true, false", get: { .bool($0[keyPath: kp]) }, set: { c, v in
-        guard let b = v.boolValue else { throw ConfigError("\(name): expected true or false, got \(brief(v.serialized()))") }
-        c[keyPath: kp] = b
-    })
-}
-
-private func stringKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, String> & Sendable) -> ConfigKey {
-    ConfigKey(name: name, accepts: "text", get: { .string($0[keyPath: kp]) }, set: { c, v in
-        guard let s = v.stringValue else { throw ConfigError("\(name): expected a string, got \(brief(v.serialized()))") }
-        c[keyPath: kp] = s
-    })
-}
-
-/// A string key that takes one of `choices`.
-private func choiceKey(_ name: String, _ kp: WritableKeyPath<ExperimentConfig, String> & Sendable,
-                       _ choices: [String]) -> ConfigKey {
-    ConfigKey(name: name, accepts: choices.joined(separator: ", "), get: { .string($0[keyPath: kp]) }, set: { c, v in
-        guard let s = v.stringValue, choices.contains(s) else {
-            throw ConfigError("\(name): expected one of \(choices.joined(separator: ", ")), got \(brief(v.serialized()))")
-        }
-        c[keyPath: kp] = s
-    })
+    /// Records an algorithm's settings as its section.
+    public mutating func setSettings<S: ConfigSettings>(_ s: S) {
+        sections[S.section] = Dictionary(uniqueKeysWithValues: S.keys.map { (shortName($0.name), $0.get(s)) })
+    }
 }
 
 /// Upper bounds of the train keys (the model keys' are `ModelConfig`'s).
 let maxSteps = 1_000_000_000
 let maxBatchSize = 1 << 20
 
-/// A key or value quoted in an error: at most 80 characters, so the error stays one short line.
-func brief(_ text: String) -> String {
-    let oneLine = text.replacingOccurrences(of: "\n", with: "\\n")
-    return oneLine.count <= 80 ? oneLine : String(oneLine.prefix(77)) + "..."
-}
-
 private func gib(_ bytes: Double) -> String { String(format: "%.1f GiB", bytes / Double(1 << 30)) }
 
 extension ExperimentConfig {
-    /// Every key, in the order `simply train --help-config` lists them.
-    static let keys: [ConfigKey] = [
-        intKey("model.vocab_size", \.model.vocabSize, min: 1, max: ModelConfig.maxVocabSize),
-        intKey("model.d_model", \.model.dModel, min: 1, max: ModelConfig.maxDModel),
-        intKey("model.n_layers", \.model.nLayers, min: 1, max: ModelConfig.maxLayers),
-        intKey("model.n_heads", \.model.nHeads, min: 1, max: ModelConfig.maxDModel),
-        intKey("model.n_kv_heads", \.model.nKVHeads, min: 1, max: ModelConfig.maxDModel),
-        intKey("model.d_ff", \.model.dFF, min: 1, max: ModelConfig.maxDFF),
-        intKey("model.seq_len", \.model.seqLen, min: 1, max: ModelConfig.maxSeqLen),
-        boolKey("model.tie_embeddings", \.model.tieEmbeddings),
-        boolKey("model.score_head", \.model.scoreHead),
-        doubleKey("model.rope_theta", \.model.ropeTheta, range: 1...1e12),
-        floatKey("model.norm_eps", \.model.normEps),
-        floatKey("model.init_std", \.model.initStd),
-        intKey("train.steps", \.train.steps, min: 1, max: maxSteps),
-        intKey("train.batch_size", \.train.batchSize, min: 1, max: maxBatchSize),
-        intKey("train.grad_shards", \.train.gradShards, min: 1, max: maxBatchSize),
-        doubleKey("train.lr", \.train.lr, range: 0...10),
-        doubleKey("train.min_lr", \.train.minLR, range: 0...10),
-        intKey("train.warmup_steps", \.train.warmupSteps, max: maxSteps),
-        doubleKey("train.weight_decay", \.train.weightDecay, range: 0...10),
-        doubleKey("train.beta1", \.train.beta1, range: 0...0.999999),
-        doubleKey("train.beta2", \.train.beta2, range: 0...0.999999999),
-        doubleKey("train.eps", \.train.eps, range: 0...1),
-        doubleKey("train.grad_clip", \.train.gradClip, range: 0...1e9),
-        ConfigKey(name: "train.seed", accepts: "integer 0...\(UInt64.max)", get: { .number(String($0.train.seed)) }, set: { c, v in
+    /// The keys of the base sections (model, train, data, checkpoint).
+    static let baseKeys: [ConfigKey<ExperimentConfig>] = [
+        .int("model.vocab_size", \.model.vocabSize, min: 1, max: ModelConfig.maxVocabSize),
+        .int("model.d_model", \.model.dModel, min: 1, max: ModelConfig.maxDModel),
+        .int("model.n_layers", \.model.nLayers, min: 1, max: ModelConfig.maxLayers),
+        .int("model.n_heads", \.model.nHeads, min: 1, max: ModelConfig.maxDModel),
+        .int("model.n_kv_heads", \.model.nKVHeads, min: 1, max: ModelConfig.maxDModel),
+        .int("model.d_ff", \.model.dFF, min: 1, max: ModelConfig.maxDFF),
+        .int("model.seq_len", \.model.seqLen, min: 1, max: ModelConfig.maxSeqLen),
+        .bool("model.tie_embeddings", \.model.tieEmbeddings),
+        .bool("model.score_head", \.model.scoreHead),
+        .double("model.rope_theta", \.model.ropeTheta, range: 1...1e12),
+        .float("model.norm_eps", \.model.normEps),
+        .float("model.init_std", \.model.initStd),
+        .int("train.steps", \.train.steps, min: 1, max: maxSteps),
+        .int("train.batch_size", \.train.batchSize, min: 1, max: maxBatchSize),
+        .int("train.grad_shards", \.train.gradShards, min: 1, max: maxBatchSize),
+        .double("train.lr", \.train.lr, range: 0...10),
+        .double("train.min_lr", \.train.minLR, range: 0...10),
+        .int("train.warmup_steps", \.train.warmupSteps, max: maxSteps),
+        .double("train.weight_decay", \.train.weightDecay, range: 0...10),
+        .double("train.beta1", \.train.beta1, range: 0...0.999999),
+        .double("train.beta2", \.train.beta2, range: 0...0.999999999),
+        .double("train.eps", \.train.eps, range: 0...1),
+        .double("train.grad_clip", \.train.gradClip, range: 0...1e9),
+        ConfigKey(name: "train.seed", accepts: "integer 0...\(UInt64.max)", meaning: "", get: { .number(String($0.train.seed)) }, set: { c, v in
             guard case let .number(s) = v, let u = UInt64(s) else {
                 throw ConfigError("train.seed: expected a non-negative integer, got \(brief(v.serialized()))")
             }
             c.train.seed = u
         }),
-        ConfigKey(name: "train.training_mode", accepts: TrainingMode.allCases.map(\.rawValue).joined(separator: ", "), get: { .string($0.train.mode) }, set: { c, v in
-            guard let s = v.stringValue, TrainingMode(rawValue: s) != nil else {
-                throw ConfigError("train.training_mode: expected one of \(TrainingMode.allCases.map(\.rawValue).joined(separator: ", ")), got \(brief(v.serialized()))")
+        ConfigKey(name: "train.training_mode", accepts: "", meaning: "", get: { .string($0.train.mode) }, set: { c, v in
+            let modes = c.schema.modes
+            guard let s = v.stringValue, c.schema.lenient || modes.contains(s) else {
+                throw ConfigError("train.training_mode: expected one of \(modes.joined(separator: ", ")), got \(brief(v.serialized()))")
             }
             c.train.mode = s
         }),
-        stringKey("data.dataset", \.data.dataset),
-        intKey("data.synthetic_bytes", \.data.syntheticBytes, min: 1024, max: 1 << 32),
-        stringKey("data.tokenizer", \.data.tokenizer),
-        doubleKey("reward.margin", \.posttrain.rewardMargin),
-        doubleKey("reward.center_coefficient", \.posttrain.rewardCenterCoefficient, range: 0...1e6),
-        doubleKey("dpo.beta", \.posttrain.dpoBeta, range: 1e-6...1e6),
-        choiceKey("dpo.loss_type", \.posttrain.dpoLoss, ["sigmoid", "ipo", "hinge"]),
-        doubleKey("dpo.label_smoothing", \.posttrain.dpoLabelSmoothing, range: 0...0.5),
-        doubleKey("dpo.rpo_alpha", \.posttrain.dpoRPOAlpha, range: 0...1e3),
-        stringKey("distill.teacher_checkpoint", \.posttrain.distillTeacher),
-        doubleKey("distill.temperature", \.posttrain.distillTemperature, range: 1e-3...1e3),
-        doubleKey("distill.alpha", \.posttrain.distillAlpha, range: 0...1),
-        intKey("grpo.num_generations", \.posttrain.grpoNumGenerations, min: 2, max: 1 << 12),
-        intKey("grpo.max_completion_length", \.posttrain.grpoMaxCompletionLength, min: 1, max: ModelConfig.maxSeqLen),
-        doubleKey("grpo.temperature", \.posttrain.grpoTemperature, range: 0...100),
-        intKey("grpo.top_k", \.posttrain.grpoTopK, max: ModelConfig.maxVocabSize),
-        doubleKey("grpo.top_p", \.posttrain.grpoTopP, range: 1e-6...1),
-        doubleKey("grpo.beta", \.posttrain.grpoBeta, range: 0...1e3),
-        doubleKey("grpo.epsilon", \.posttrain.grpoEpsilon, range: 0...1),
-        doubleKey("grpo.epsilon_high", \.posttrain.grpoEpsilonHigh, range: 0...100),
-        choiceKey("grpo.loss_type", \.posttrain.grpoLossType, ["grpo", "dr_grpo", "dapo"]),
-        choiceKey("grpo.scale_rewards", \.posttrain.grpoScaleRewards, ["group", "batch", "none"]),
-        choiceKey("grpo.importance_sampling_level", \.posttrain.grpoImportanceSamplingLevel, ["token", "sequence"]),
-        stringKey("grpo.rewards", \.posttrain.grpoRewards),
-        boolKey("grpo.dynamic_sampling", \.posttrain.grpoDynamicSampling),
-        intKey("grpo.num_iterations", \.posttrain.grpoNumIterations, min: 1, max: 1 << 12),
-        stringKey("grpo.reward_model", \.posttrain.grpoRewardModel),
-        intKey("ppo.num_ppo_epochs", \.posttrain.ppoNumEpochs, min: 1, max: 1 << 12),
-        intKey("ppo.num_mini_batches", \.posttrain.ppoNumMiniBatches, min: 1, max: maxBatchSize),
-        doubleKey("ppo.kl_coef", \.posttrain.ppoKLCoef, range: 0...1e3),
-        choiceKey("ppo.kl_estimator", \.posttrain.ppoKLEstimator, ["k1", "k3"]),
-        doubleKey("ppo.cliprange", \.posttrain.ppoCliprange, range: 0...1),
-        doubleKey("ppo.cliprange_value", \.posttrain.ppoCliprangeValue, range: 0...1e6),
-        doubleKey("ppo.vf_coef", \.posttrain.ppoVFCoef, range: 0...1e3),
-        doubleKey("ppo.gamma", \.posttrain.ppoGamma, range: 0...1),
-        doubleKey("ppo.lam", \.posttrain.ppoLam, range: 0...1),
-        boolKey("ppo.whiten_rewards", \.posttrain.ppoWhitenRewards),
-        intKey("ppo.response_length", \.posttrain.ppoResponseLength, min: 1, max: ModelConfig.maxSeqLen),
-        doubleKey("ppo.temperature", \.posttrain.ppoTemperature, range: 0...100),
-        stringKey("ppo.rewards", \.posttrain.ppoRewards),
-        stringKey("ppo.reward_model", \.posttrain.ppoRewardModel),
-        doubleKey("ppo.missing_eos_penalty", \.posttrain.ppoMissingEOSPenalty, range: 0...1e6),
-        intKey("checkpoint.interval", \.checkpoint.interval, max: maxSteps),
-        intKey("checkpoint.keep_last", \.checkpoint.keepLast, max: 1 << 20),
-        intKey("checkpoint.shard_mb", \.checkpoint.shardMB, min: 1, max: 1 << 20),
-        intKey("checkpoint.compression_level", \.checkpoint.compressionLevel, min: 1, max: CheckpointZstd.levels.upperBound),
+        .string("data.dataset", \.data.dataset),
+        .int("data.synthetic_bytes", \.data.syntheticBytes, min: 1024, max: 1 << 32),
+        .string("data.tokenizer", \.data.tokenizer),
+        .int("checkpoint.interval", \.checkpoint.interval, max: maxSteps),
+        .int("checkpoint.keep_last", \.checkpoint.keepLast, max: 1 << 20),
+        .int("checkpoint.shard_mb", \.checkpoint.shardMB, min: 1, max: 1 << 20),
+        .int("checkpoint.compression_level", \.checkpoint.compressionLevel, min: 1, max: CheckpointZstd.levels.upperBound),
     ]
 
-    public static var keyNames: [String] { keys.map(\.name) }
 
-    /// Every key: name, its value in `defaults`, what it accepts, one line of meaning.
-    public static var keyReference: [(name: String, value: String, accepts: String, meaning: String)] {
-        let d = ExperimentConfig.defaults
-        return keys.map { k in
-            let v = k.get(d)
-            return (k.name, v.stringValue ?? v.serialized(), k.accepts, keyHelp[k.name] ?? "")
+    /// Every key of `schema`: name, its default, what it accepts, one line of
+    /// meaning. The base sections first, then each algorithm's, checkpoint last.
+    public static func keyReference(_ schema: ConfigSchema) -> [(name: String, value: String, accepts: String, meaning: String)] {
+        let d = ExperimentConfig.defaults(schema)
+        func text(_ v: JSONValue) -> String { v.stringValue ?? v.serialized() }
+        let base = baseKeys.map { k in
+            (k.name, text(k.get(d)), k.name == "train.training_mode" ? schema.modes.joined(separator: ", ") : k.accepts,
+             keyHelp[k.name] ?? "")
         }
+        let sections = schema.sections.flatMap { s in s.keys.map { ($0.name, text($0.defaultValue), $0.accepts, $0.meaning) } }
+        let isCheckpoint = { (row: (String, String, String, String)) in row.0.hasPrefix("checkpoint.") }
+        return base.filter { !isCheckpoint($0) } + sections + base.filter(isCheckpoint)
     }
+
+    /// Every key name of `schema`.
+    public static func keyNames(_ schema: ConfigSchema) -> [String] { keyReference(schema).map(\.name) }
 
     /// Sets one dotted key from JSON; unknown keys and bad values name the key.
     public mutating func set(_ key: String, _ value: JSONValue) throws {
-        guard let k = Self.keys.first(where: { $0.name == key }) else {
-            throw ConfigError("unknown config key '\(brief(key))'" + Self.suggestion(for: key))
+        if let k = Self.baseKeys.first(where: { $0.name == key }) { return try k.set(&self, value) }
+        let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+        if parts.count == 2, let section = schema.section(named: parts[0]),
+           let k = section.keys.first(where: { $0.name == key }) {
+            // A section is recorded whole: its defaults, then what is set.
+            var values = sections[section.name] ?? section.defaults
+            values[parts[1]] = try k.canonical(value)
+            sections[section.name] = values
+            return
         }
-        try k.set(&self, value)
+        if parts.count == 2, schema.lenient, !Self.baseSections.contains(parts[0]) {
+            sections[parts[0], default: [:]][parts[1]] = value
+            return
+        }
+        throw ConfigError("unknown config key '\(brief(key))'" + suggestion(for: key))
     }
 
     /// Sets one dotted key from command-line text (`--set key=value`).
     public mutating func set(_ key: String, text: String) throws {
-        guard let k = Self.keys.first(where: { $0.name == key }) else {
-            throw ConfigError("unknown config key '\(brief(key))'" + Self.suggestion(for: key))
-        }
         // Strings are taken as they are; everything else is read as JSON.
-        if case .string = k.get(self) {
-            try k.set(&self, .string(text))
+        let current: JSONValue? = Self.baseKeys.first { $0.name == key }.map { $0.get(self) }
+            ?? schema.sections.lazy.flatMap(\.keys).first { $0.name == key }?.defaultValue
+        if case .string = current {
+            try set(key, .string(text))
         } else {
-            let v = (try? JSONValue.parse(text)) ?? .string(text)
-            try k.set(&self, v)
+            try set(key, (try? JSONValue.parse(text)) ?? .string(text))
         }
     }
+
+    static let baseSections: Set<String> = ["model", "train", "data", "checkpoint"]
 
     /// Applies a config file's JSON object: either nested sections
     /// {"model": {"d_model": 128}} or dotted keys {"model.d_model": 128}.
@@ -394,21 +256,24 @@ extension ExperimentConfig {
         return (state, activations, state + activations)
     }
 
-    /// The resolved config as nested JSON ({"data": {...}, "model": {...}, "train": {...}}).
+    /// The resolved config as nested JSON ({"data": {...}, "model": {...}, "train": {...}, "dpo": {...}}).
     public func json() -> JSONValue {
-        var sections: [(String, [(String, JSONValue)])] = []
-        for k in Self.keys {
+        var out: [(String, [(String, JSONValue)])] = []
+        for k in Self.baseKeys {
             let parts = k.name.split(separator: ".", maxSplits: 1).map(String.init)
-            if let i = sections.firstIndex(where: { $0.0 == parts[0] }) {
-                sections[i].1.append((parts[1], k.get(self)))
+            if let i = out.firstIndex(where: { $0.0 == parts[0] }) {
+                out[i].1.append((parts[1], k.get(self)))
             } else {
-                sections.append((parts[0], [(parts[1], k.get(self))]))
+                out.append((parts[0], [(parts[1], k.get(self))]))
             }
         }
-        return .object(sections.map { ($0.0, .object($0.1)) })
+        for name in sections.keys.sorted() {
+            out.append((name, sections[name, default: [:]].sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        }
+        return .object(out.map { ($0.0, .object($0.1)) })
     }
 
-    /// SHA-256 of the sections that decide the bits (model, train, data): what a
+    /// SHA-256 of the sections that decide the bits (all but checkpoint): what a
     /// checkpoint records and a resume checks.
     public var identitySHA256: String {
         guard case let .object(sections) = json() else { return "" }
@@ -416,7 +281,8 @@ extension ExperimentConfig {
     }
 
     /// Reads a run's config.json back (its `run` section is the caller's).
-    public static func fromRunConfig(_ url: URL) throws -> ExperimentConfig {
+    /// With `.anyRun` the algorithm sections are kept as written.
+    public static func fromRunConfig(_ url: URL, schema: ConfigSchema = .anyRun) throws -> ExperimentConfig {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw ConfigError("\(url.path): missing (not a run directory?)")
         }
@@ -425,15 +291,18 @@ extension ExperimentConfig {
             throw ConfigError("\(url.path): invalid JSON: \(error)")
         }
         guard case let .object(pairs) = json else { throw ConfigError("\(url.path): expected a JSON object") }
-        var config = ExperimentConfig.defaults
+        // The sections the run recorded, no more: a run made before an algorithm was added keeps its bytes.
+        var config = ExperimentConfig.defaults(ConfigSchema(modes: schema.modes, sections: [], lenient: schema.lenient))
+        config.schema = schema
         try config.apply(.object(pairs.filter { $0.0 != "run" }), source: url.path)
         try config.validate()
         return config
     }
 
     /// Loads configs/NAME.json (or a path), then applies `overrides` ("key=value").
-    public static func resolve(experiment: String, configDirectory: URL, overrides: [String]) throws -> ExperimentConfig {
-        var config = ExperimentConfig.defaults
+    public static func resolve(experiment: String, configDirectory: URL, overrides: [String],
+                               schema: ConfigSchema = .pretraining) throws -> ExperimentConfig {
+        var config = ExperimentConfig.defaults(schema)
         let url: URL
         if experiment.hasSuffix(".json") || experiment.contains("/") {
             url = URL(fileURLWithPath: experiment)
@@ -483,25 +352,11 @@ extension ExperimentConfig {
         "save_total_limit": "checkpoint.keep_last", "dataset_name": "data.dataset", "train_file": "data.dataset",
     ]
 
-    static func suggestion(for key: String) -> String {
+    func suggestion(for key: String) -> String {
         guard key.utf8.count <= 64 else { return "" }
         let last = key.split(separator: ".").last.map(String.init) ?? key
-        var close = keys.map(\.name).filter { editDistance($0, key) <= 3 || $0.hasSuffix("." + last) }
-        if let s = synonyms[last], !close.contains(s) { close.insert(s, at: 0) }
+        var close = Self.keyNames(schema).filter { editDistance($0, key) <= 3 || $0.hasSuffix("." + last) }
+        if let s = Self.synonyms[last], !close.contains(s) { close.insert(s, at: 0) }
         return close.isEmpty ? "" : " (did you mean \(close.map { "'\($0)'" }.joined(separator: " or "))?)"
     }
-}
-
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a.utf8), b = Array(b.utf8)
-    if a.isEmpty { return b.count }
-    var prev = Array(0...b.count)
-    for i in 1...a.count {
-        var cur = [i] + Array(repeating: 0, count: b.count)
-        for j in 1...max(b.count, 1) where j <= b.count {
-            cur[j] = Swift.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        prev = cur
-    }
-    return prev[b.count]
 }

@@ -114,12 +114,9 @@ public struct ObjectiveContext: Sendable {
     }
 }
 
-/// Builds the objective for `context.config.train.mode`. The command line
-/// passes one that knows every mode; the library's default knows pretraining.
-public typealias ObjectiveFactory = (ObjectiveContext) throws -> any TrainingObjective
-
+/// The objective of `Algorithm.pretrain`.
 public func pretrainingObjectiveFactory(_ context: ObjectiveContext) throws -> any TrainingObjective {
-    guard context.config.train.mode == TrainingMode.pretrain.rawValue else {
+    guard context.config.train.mode == Algorithm.pretrain.name else {
         throw ConfigError("train.training_mode \(context.config.train.mode) needs the post-training objectives (the simply command has them)")
     }
     return try PretrainObjective(config: context.config, data: TrainingData.load(context.config))

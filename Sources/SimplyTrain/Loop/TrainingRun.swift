@@ -56,7 +56,7 @@ public func loadInitialWeights(_ checkpoint: URL, into trainer: Trainer) throws 
 
 /// Trains `config` in `runDirectory`, writing hashes.jsonl, metrics.jsonl and
 /// checkpoints as it goes. For `.resume`, `config` must be the run's own
-/// (`ExperimentConfig.fromRunConfig`). `objectives` builds the algorithm for
+/// (`ExperimentConfig.fromRunConfig`). `algorithms` has the one of
 /// `config.train.mode`.
 ///
 /// With several `workers` every worker calls this with the same arguments:
@@ -68,17 +68,17 @@ public func loadInitialWeights(_ checkpoint: URL, into trainer: Trainer) throws 
 /// `crashBefore` (tests): stops a checkpoint write before one of its disk
 /// steps as a crash would (`CheckpointOptions.crashBefore`).
 public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, runtime: RuntimeOptions,
-                        start: RunStart = .fresh, objectives: ObjectiveFactory = pretrainingObjectiveFactory,
+                        start: RunStart = .fresh, algorithms: AlgorithmList = .pretraining,
                         workers: Workers = .single, crashBefore: (@Sendable (CheckpointDiskStep) -> Bool)? = nil,
                         log: (String) -> Void) throws -> RunSummary {
     if workers.size == 1 {
         return try trainRun(config: config, runDirectory: runDirectory, runtime: runtime, start: start,
-                            objectives: objectives, workers: workers, crashBefore: crashBefore, log: log)
+                            algorithms: algorithms, workers: workers, crashBefore: crashBefore, log: log)
     }
     let phase = RunPhase()
     do {
         return try trainRun(config: config, runDirectory: runDirectory, runtime: runtime, start: start,
-                            objectives: objectives, workers: workers, phase: phase, log: workers.isRoot ? log : { _ in })
+                            algorithms: algorithms, workers: workers, phase: phase, log: workers.isRoot ? log : { _ in })
     } catch let e as Workers.SharedFailure {
         workers.abortTogether(e.description)
     } catch {
@@ -90,7 +90,7 @@ public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, ru
 final class RunPhase { var training = false }
 
 func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: RuntimeOptions, start: RunStart,
-              objectives: ObjectiveFactory, workers: Workers, phase: RunPhase = RunPhase(),
+              algorithms: AlgorithmList, workers: Workers, phase: RunPhase = RunPhase(),
               crashBefore: (@Sendable (CheckpointDiskStep) -> Bool)? = nil, log: (String) -> Void) throws -> RunSummary {
     let root = workers.isRoot
     var initCheckpoint: URL? = nil
@@ -99,7 +99,7 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
     case .resume: initCheckpoint = try runDirectory.recordedRun()["init_checkpoint"]?.stringValue.map { URL(fileURLWithPath: $0) }
     case .fresh: break
     }
-    let objective = try objectives(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: initCheckpoint,
+    let objective = try algorithms.makeObjective(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: initCheckpoint,
                                                     workers: workers))
     let data = objective.data
     let trainer = Trainer(config: config, objective: objective, runtime: runtime, workers: workers)

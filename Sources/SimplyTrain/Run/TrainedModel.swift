@@ -25,11 +25,11 @@ extension Checkpoints {
 extension ExperimentConfig {
     /// The config of the run a checkpoint belongs to (`path`: a checkpoint
     /// directory or a run directory).
-    public static func ofCheckpoint(_ path: URL) throws -> ExperimentConfig {
+    public static func ofCheckpoint(_ path: URL, schema: ConfigSchema = .anyRun) throws -> ExperimentConfig {
         let checkpoint = try Checkpoints.resolve(path)
         // RUN/checkpoints/step-N → RUN
         let run = RunDirectory(checkpoint.standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent())
-        return try fromRunConfig(run.configURL)
+        return try fromRunConfig(run.configURL, schema: schema)
     }
 }
 

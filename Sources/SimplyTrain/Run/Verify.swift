@@ -25,11 +25,11 @@ public enum Verify {
     /// from (nil: step 0). `steps`: stop after this many steps (nil: all
     /// recorded). `checkpointsOnly`: check the files, replay nothing.
     public static func run(_ runDirectory: RunDirectory, from: Int?, steps: Int?, threads: Int, checkpointsOnly: Bool = false,
-                           objectives: ObjectiveFactory = pretrainingObjectiveFactory,
+                           algorithms: AlgorithmList = .pretraining,
                            log: (String) -> Void) throws -> VerifyReport {
         let lock = try RunLock(runDirectory.url, purpose: "verify")
         defer { withExtendedLifetime(lock) {} }
-        let config = try ExperimentConfig.fromRunConfig(runDirectory.configURL)
+        let config = try ExperimentConfig.fromRunConfig(runDirectory.configURL, schema: algorithms.schema)
         let recordedRun = try runDirectory.recordedRun()
         if recordedRun["training_mode"]?.stringValue == "import" {
             throw RunError("\(runDirectory.configURL.path): an imported model (simply import), not a training run: no steps to verify")
@@ -66,7 +66,7 @@ public enum Verify {
         let lastRecorded = hashes.lines.map(\.step).max() ?? 0
         let runtime = RuntimeOptions(threads: threads, deterministic: deterministic)
         let initCheckpoint = recordedRun["init_checkpoint"]?.stringValue.map { URL(fileURLWithPath: $0) }
-        let objective = try objectives(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: initCheckpoint))
+        let objective = try algorithms.makeObjective(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: initCheckpoint))
         let data = objective.data
         if let d = recordedRun["data_sha256"]?.stringValue, d != data.sha256 {
             throw RunError("\(runDirectory.configURL.path): run.data_sha256 is \(d), but \(data.source) hashes to \(data.sha256): the data changed")
@@ -207,18 +207,19 @@ public struct GoldenHashes: Sendable {
 
     /// Trains the config's first `steps` steps in memory (no run directory) and returns their lines.
     public static func compute(config name: String, overrides: [String], steps: Int, configDirectory: URL,
-                               threads: Int, objectives: ObjectiveFactory = pretrainingObjectiveFactory) throws -> [String] {
-        let config = try ExperimentConfig.resolve(experiment: name, configDirectory: configDirectory, overrides: overrides)
+                               threads: Int, algorithms: AlgorithmList = .pretraining) throws -> [String] {
+        let config = try ExperimentConfig.resolve(experiment: name, configDirectory: configDirectory, overrides: overrides,
+                                                  schema: algorithms.schema)
         let runtime = RuntimeOptions(threads: threads, deterministic: true)
-        let objective = try objectives(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: nil))
+        let objective = try algorithms.makeObjective(ObjectiveContext(config: config, runtime: runtime, initCheckpoint: nil))
         let trainer = Trainer(config: config, objective: objective, runtime: runtime)
         return (0..<min(steps, config.train.steps)).map { _ in trainer.trainStep().hashLine.serialized() }
     }
 
     /// The first differing step, or nil.
-    public func check(configDirectory: URL, threads: Int, objectives: ObjectiveFactory = pretrainingObjectiveFactory) throws -> String? {
+    public func check(configDirectory: URL, threads: Int, algorithms: AlgorithmList = .pretraining) throws -> String? {
         let got = try Self.compute(config: config, overrides: overrides, steps: steps, configDirectory: configDirectory,
-                                   threads: threads, objectives: objectives)
+                                   threads: threads, algorithms: algorithms)
         for (i, (want, have)) in zip(lines, got).enumerated() where want != have {
             let r = try JSONValue.parse(have)
             let w = try JSONValue.parse(want)
