@@ -35,15 +35,7 @@ struct ConfigCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "The training modes (train.training_mode), what each needs and its config section, as a Markdown table.")
 
-        func run() throws {
-            print("| training_mode | trains | needs | settings |")
-            print("| --- | --- | --- | --- |")
-            for a in algorithms.all {
-                let needs = a.needs.names.isEmpty ? "—" : a.needs.names.joined(separator: ", ")
-                let section = a.section.map { "`\($0.name).*` (\($0.keys.count) keys)" } ?? "—"
-                print("| `\(a.name)` | \(a.summary) | \(needs) | \(section) |")
-            }
-        }
+        func run() throws { print(algorithms.markdownTable) }
     }
 
     struct Show: ParsableCommand {

@@ -73,6 +73,17 @@ public struct AlgorithmList: Sendable {
         return try a.makeObjective(context)
     }
 
+    /// The list as a Markdown table (`simply config algorithms`; README.md holds it, a test compares).
+    public var markdownTable: String {
+        var lines = ["| training_mode | trains | needs | settings |", "| --- | --- | --- | --- |"]
+        for a in all {
+            let needs = a.needs.names.isEmpty ? "—" : a.needs.names.joined(separator: ", ")
+            let section = a.section.map { "`\($0.name).*` (\($0.keys.count) keys)" } ?? "—"
+            lines.append("| `\(a.name)` | \(a.summary) | \(needs) | \(section) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+
     /// What a config must say for its algorithm to run: a score head when it needs one.
     public func prepare(_ config: inout ExperimentConfig) {
         if let a = named(config.train.mode), a.needs.contains(.scoreHead) { config.model.scoreHead = true }
