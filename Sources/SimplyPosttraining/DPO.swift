@@ -62,61 +62,29 @@ public enum DPOLoss {
 public final class DPOObjective: TrainingObjective {
     let config: ExperimentConfig
     let dpo: DPOConfig
-    let examples: ExampleData
+    let batch: PreferencePairs
     let kind: DPOLoss.Kind
     /// The frozen reference (the starting weights).
     public let reference: Transformer
     /// The reference for lane 1 when two shards run at once (same parameters).
     var referenceSibling: Transformer?
-    var rows: SequenceRows            // 2 rows per pair: chosen at 2i, rejected at 2i + 1
-    var chosenTokens = 0              // loss tokens of the batch's chosen completions (for RPO's mean)
-    public let rowsPerShard: Int
-    let pairs: Int
+    public var rowsPerShard: Int { batch.rowsPerShard }
 
     public init(_ context: ObjectiveContext) throws {
         config = context.config
         dpo = try config.settings(DPOConfig.self)
-        examples = try ExampleData(config: config, kind: .preference)
+        batch = try PreferencePairs(config)
         guard let k = DPOLoss.Kind(rawValue: dpo.lossType) else {
             throw ConfigError("dpo.loss_type: \(dpo.lossType) is not sigmoid, ipo or hinge")
         }
         kind = k
-        let tokenizer = examples.tokenizer
-        pairs = config.train.batchSize
-        rowsPerShard = 2 * pairs / config.train.gradShards
-        rows = SequenceRows(rows: 2 * pairs, seqLen: config.model.seqLen, pad: tokenizer.pad)
-        reference = try startingWeights(context, maxBatch: rowsPerShard)
+        reference = try startingWeights(context, maxBatch: batch.rowsPerShard)
     }
 
-    public var tokensPerStep: Int { 2 * pairs * config.model.seqLen }
-    public var data: DataIdentity { examples.identity }
-    public func dataCursor(step: Int) -> JSONValue { examples.dataCursor(step: step) }
-
-    public func loadBatch(step: Int) -> String {
-        for slot in 0..<pairs {
-            rows.setPair(slot, examples.example(step: step, slot: slot))
-        }
-        let t = config.model.seqLen
-        chosenTokens = (0..<pairs).reduce(0) { acc, p in
-            acc + rows.mask[(2 * p * t)..<((2 * p + 1) * t)].reduce(0) { $0 + Int($1) }
-        }
-        let h = SHA256Hasher()
-        rows.hash(into: h)
-        return h.finalizeHex()
-    }
-
-    /// Per row: the summed completion log-prob (−Σ CE over masked targets) and its token count.
-    func rowLogProbs(_ model: Transformer, mask: ArraySlice<Float>) -> [(logp: Double, tokens: Int)] {
-        let t = config.model.seqLen, losses = model.positionLosses
-        return (0..<rowsPerShard).map { r in
-            var s = 0.0, n = 0
-            for j in 0..<t where mask[mask.startIndex + r * t + j] != 0 {
-                s -= Double(losses[r * t + j])
-                n += 1
-            }
-            return (s, n)
-        }
-    }
+    public var tokensPerStep: Int { batch.tokensPerStep }
+    public var data: DataIdentity { batch.examples.identity }
+    public func dataCursor(step: Int) -> JSONValue { batch.examples.dataCursor(step: step) }
+    public func loadBatch(step: Int) -> String { batch.load(step: step) }
 
     /// Two shards may run at once: a shard's rows are its own arrays, and
     /// lane 1 gets a reference model of its own on the same parameters.
@@ -126,19 +94,13 @@ public final class DPOObjective: TrainingObjective {
     }
 
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
-        let t = config.model.seqLen, n = rowsPerShard * t
         let reference = model.lane == 1 ? referenceSibling! : self.reference
-        let (shardInputs, shardTargets, shardMask) = rows.shard(shard, rows: rowsPerShard)
-        var scale = [Float](repeating: 0, count: n)
-        _ = reference.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard, seqLen: t,
-                              parallel: parallel)
-        let ref = rowLogProbs(reference, mask: shardMask[...])
-        _ = model.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard, seqLen: t,
-                          parallel: parallel)
-        let pol = rowLogProbs(model, mask: shardMask[...])
+        let ref = batch.logProbs(shard, model: reference, parallel: parallel)
+        let pol = batch.logProbs(shard, model: model, parallel: parallel)
 
-        let beta = dpo.beta, b = Double(pairs)
-        let rpo = dpo.rpoAlpha, nc = Double(max(chosenTokens, 1))
+        let beta = dpo.beta, b = Double(batch.pairs)
+        let rpo = dpo.rpoAlpha, nc = Double(max(batch.chosenTokens, 1))
+        var dCE = [Float](repeating: 0, count: rowsPerShard)
         var loss = 0.0, rc = 0.0, rr = 0.0, acc = 0.0, lpc = 0.0, lpr = 0.0, nll = 0.0
         for p in 0..<(rowsPerShard / 2) {
             let c = 2 * p, r = 2 * p + 1
@@ -149,18 +111,15 @@ public final class DPOObjective: TrainingObjective {
             loss += v.loss / b
             // log π(row) = −Σ CE, so ∂L/∂CE_i = −∂L/∂log π(row) at every masked position;
             // RPO adds α·Σ CE(chosen) / (chosen tokens of the batch).
-            for j in 0..<t {
-                scale[c * t + j] = Float(-v.dChosen / b + rpo / nc)
-                scale[r * t + j] = Float(-v.dRejected / b)
-            }
+            dCE[c] = Float(-v.dChosen / b + rpo / nc)
+            dCE[r] = Float(-v.dRejected / b)
             nll += -pol[c].logp / nc
             let chosenReward = beta * (pol[c].logp - ref[c].logp), rejectedReward = beta * (pol[r].logp - ref[r].logp)
             rc += chosenReward / b; rr += rejectedReward / b
             acc += (chosenReward > rejectedReward ? 1 : 0) / b
             lpc += pol[c].logp / b; lpr += pol[r].logp / b
         }
-        model.scaleLossGradient(scale, parallel: parallel)
-        model.backward(parallel: parallel)
+        batch.backward(model, dCE: dCE, parallel: parallel)
         return ShardResult(loss: Float(loss + rpo * nll), metrics: [
             Metric("nll_loss", nll),
             Metric("rewards/chosen", rc), Metric("rewards/rejected", rr), Metric("rewards/accuracies", acc),

@@ -114,7 +114,18 @@ import SimplyTrain
         return (r.loss, trainer)
     }
 
-    @Test(arguments: ["sft", "reward", "dpo", "grpo", "ppo", "distill"])
+    /// Every reference in golden/objectives (one per algorithm, written by a script in tools/reference).
+    static let names: [String] = ((try? FileManager.default.contentsOfDirectory(atPath: goldenURL.appendingPathComponent("objectives").path)) ?? [])
+        .filter { $0.hasSuffix(".safetensors") }.map { String($0.dropLast(".safetensors".count)) }.sorted()
+
+    /// Each algorithm but pre-training (which torch_reference.py covers) has its reference.
+    @Test func everyAlgorithmHasAReference() {
+        for a in algorithms.all where a.name != "pretrain" {
+            #expect(Self.names.contains(a.name), "no golden/objectives/\(a.name).safetensors")
+        }
+    }
+
+    @Test(arguments: names)
     func gradientOfEveryParameterMatchesPyTorch(name: String) throws {
         let c = try Self.load(name)
         let dir = try Scratch()
