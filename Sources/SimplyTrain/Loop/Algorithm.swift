@@ -78,7 +78,7 @@ public struct AlgorithmList: Sendable {
         var lines = ["| training_mode | trains | needs | settings |", "| --- | --- | --- | --- |"]
         for a in all {
             let needs = a.needs.names.isEmpty ? "—" : a.needs.names.joined(separator: ", ")
-            let section = a.section.map { "`\($0.name).*` (\($0.keys.count) keys)" } ?? "—"
+            let section = a.section.map { "`\($0.name).*` (\($0.keys.count) key\($0.keys.count == 1 ? "" : "s"))" } ?? "—"
             lines.append("| `\(a.name)` | \(a.summary) | \(needs) | \(section) |")
         }
         return lines.joined(separator: "\n")
