@@ -11,7 +11,10 @@
 # checkpoints). Without --fast the blocks run as a reader runs them and the
 # log (DIR/doctest.log) holds the numbers to compare with the docs.
 # DOCTEST_DIR=DIR keeps the clone there (default: a new temporary directory);
-# DOCTEST_KEEP_GOING=1 runs the remaining blocks after a failure.
+# DOCTEST_KEEP_GOING=1 runs the remaining blocks after a failure;
+# DOCTEST_REUSE=1 (with DOCTEST_DIR) updates DIR's clone to HEAD and keeps its
+# runs/ and data/, so later guides can be re-run after earlier ones without
+# running those again.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 fast=0
@@ -23,11 +26,17 @@ docs=("$@")
   docs/evaluation.md docs/sampling.md docs/export.md docs/determinism.md)
 work=${DOCTEST_DIR:-$(mktemp -d)}
 mkdir -p "$work"
-rm -rf "$work/simply"
-git clone -q "$repo" "$work/simply"
+if [ -n "${DOCTEST_REUSE:-}" ] && [ -d "$work/simply/.git" ]; then
+  git -C "$work/simply" fetch -q "$repo" HEAD
+  git -C "$work/simply" reset -q --hard FETCH_HEAD   # runs/ and data/ are ignored files: kept
+  swift build -c release --package-path "$work/simply" > /dev/null   # the guides run this HEAD's simply
+else
+  rm -rf "$work/simply"
+  git clone -q "$repo" "$work/simply"
+fi
 cd "$work/simply"
 log="$work/doctest.log"
-: > "$log"
+if [ -n "${DOCTEST_REUSE:-}" ]; then echo "=== doctest reusing $work/simply at $(git rev-parse --short HEAD)" >> "$log"; else : > "$log"; fi
 export PATH="$work/simply/.build/release:$PATH"
 export SIMPLY_SETUP_NO_LINK=1     # the clone's simply is on PATH; leave /usr/local/bin/simply alone
 [ $fast -eq 1 ] && export SIMPLY_STEPS_CAP=3
