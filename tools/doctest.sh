@@ -21,9 +21,15 @@ fast=0
 if [ "${1:-}" = "--fast" ]; then fast=1; shift; fi
 docs=("$@")
 # Reading order: later guides use what earlier ones made (runs/tiny, runs/tiny_sft, data/add-*.ex, ...).
-[ ${#docs[@]} -gt 0 ] || docs=(README.md docs/posttraining/sft.md docs/posttraining/recipe.md docs/posttraining/dpo.md
-  docs/posttraining/reward.md docs/posttraining/ppo.md docs/posttraining/grpo.md docs/posttraining/distillation.md
-  docs/evaluation.md docs/sampling.md docs/export.md docs/determinism.md)
+# A guide not named here (a new algorithm's) runs after the post-training guides, in name order.
+if [ ${#docs[@]} -eq 0 ]; then
+  docs=(README.md docs/posttraining/sft.md docs/posttraining/recipe.md docs/posttraining/dpo.md
+    docs/posttraining/reward.md docs/posttraining/ppo.md docs/posttraining/grpo.md docs/posttraining/distillation.md)
+  for g in $(cd "$repo" && ls docs/posttraining/*.md | sort); do
+    [[ " ${docs[*]} " == *" $g "* ]] || docs+=("$g")
+  done
+  docs+=(docs/evaluation.md docs/sampling.md docs/export.md docs/determinism.md)
+fi
 work=${DOCTEST_DIR:-$(mktemp -d)}
 mkdir -p "$work"
 if [ -n "${DOCTEST_REUSE:-}" ] && [ -d "$work/simply/.git" ]; then
