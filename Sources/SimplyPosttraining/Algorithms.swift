@@ -12,4 +12,5 @@ public let algorithms = AlgorithmList([
     .distill,
     .grpo,
     .ppo,
+    .orpo,
 ])
