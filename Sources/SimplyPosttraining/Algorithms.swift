@@ -13,4 +13,5 @@ public let algorithms = AlgorithmList([
     .grpo,
     .ppo,
     .orpo,
+    .simpo,
 ])
