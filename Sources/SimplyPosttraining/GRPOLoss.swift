@@ -1,7 +1,7 @@
 import SimplyCore
 
 /// The GRPO family's math (Shao et al. 2024; TRL `grpo_trainer.py`, Tunix
-/// `grpo_learner.py`; REFERENCE.md) as pure functions of log-probabilities,
+/// `grpo_learner.py`) as pure functions of log-probabilities,
 /// in Double, so each piece is testable against PyTorch on its own:
 /// group-normalized advantages, the clipped surrogate with k3 KL, the token- or
 /// sequence-level (GSPO) importance ratio, and the three loss aggregations.

@@ -1,7 +1,7 @@
 import SimplyCore
 
-/// PPO's math (Schulman et al. 2017; Ouyang et al. 2022; TRL `ppo_trainer.py`;
-/// REFERENCE.md) as pure functions in Double, each testable against PyTorch
+/// PPO's math (Schulman et al. 2017; Ouyang et al. 2022; TRL `ppo_trainer.py`)
+/// as pure functions in Double, each testable against PyTorch
 /// on its own: per-token KL reward shaping, GAE, masked whitening, and the
 /// clipped policy and value losses with their derivatives.
 ///

@@ -130,7 +130,7 @@ func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
         #expect(objective.loadBatch(step: 0) == h0)
     }
 
-    /// Same bits on 1 and 2 threads (DESIGN.md), and the metrics are sane.
+    /// Same bits on 1 and 2 threads (docs/design.md), and the metrics are sane.
     @Test func sameHashesOnOneAndTwoThreads() throws {
         let dir = try makeTempDir("threads")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -55,7 +55,7 @@ func temporaryDirectory(_ name: String) throws -> URL {
 }
 
 @Suite(.serialized) struct CommandLineTests {
-    /// DESIGN.md's promise on the real binary: `tiny` twice, on 1 and on 2
+    /// docs/design.md's promise on the real binary: `tiny` twice, on 1 and on 2
     /// threads, writes byte-identical hashes.jsonl files.
     @Test func tinyHashesAreByteIdenticalAcrossRunsAndThreads() throws {
         let tmp = try temporaryDirectory("cli")

@@ -2,7 +2,7 @@
 """DPO loss reference values from PyTorch autograd (float64), for
 Tests/SimplyPosttrainingTests/DPOTests.swift. Writes golden/dpo_reference.json.
 
-The formulas are TRL's (dpo_trainer.py, REFERENCE.md): Δ = (π_c − ρ_c) − (π_r − ρ_r)
+The formulas are TRL's (dpo_trainer.py): Δ = (π_c − ρ_c) − (π_r − ρ_r)
 with summed log-probs (per-token means for ipo);
 sigmoid −(1−ε)·logσ(βΔ) − ε·logσ(−βΔ); hinge relu(1 − βΔ); ipo (Δ − 1/(2β))².
 Run: /work/pyenv/bin/python tools/reference/dpo_reference.py

@@ -2,7 +2,7 @@
 """GRPO reference values from PyTorch autograd (float64), for
 Tests/SimplyPosttrainingTests/GRPOTests.swift. Writes golden/grpo_reference.json.
 
-Written the way TRL's grpo_trainer.py computes them (REFERENCE.md), on padded
+Written the way TRL's grpo_trainer.py computes them, on padded
 [B, T] tensors with a completion mask:
   advantages: r - mean_group, divided by (std + 1e-4) with torch.std (unbiased)
     over the group (`group`) or the batch (`batch`), or not (`none`);

@@ -2,7 +2,7 @@
 """PPO reference values from PyTorch autograd (float64), for
 Tests/SimplyPosttrainingTests/PPOTests.swift. Writes golden/ppo_reference.json.
 
-Written the way TRL's ppo_trainer.py computes them (REFERENCE.md), on padded
+Written the way TRL's ppo_trainer.py computes them, on padded
 [B, T] tensors with padding_mask (True after a completion's last token):
   logr = ref_logprobs - logprobs; kl = -logr (k1) or (exp(logr) - 1) - logr (k3);
   rewards = -kl_coef * kl, plus the score at the last completion token

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch autograd reference for SimplyModel.
 
-Builds the Llama-style decoder of DESIGN.md in plain PyTorch (float64, no
+Builds the Llama-style decoder of docs/design.md in plain PyTorch (float64, no
 `transformers`), with Hugging Face's parameter names and conventions (RMSNorm,
 rotate_half RoPE, grouped-query attention via repeat_interleave, SwiGLU), runs
 one forward and backward on fixed tokens with a weighted cross-entropy

@@ -3,7 +3,7 @@
 /// with op(A) = A [m,k] (row stride lda) or Aᵀ where A is [k,m] (transA),
 /// and  op(B) = B [k,n] (row stride ldb) or Bᵀ where B is [n,k] (transB).
 ///
-/// Determinism rule (DESIGN.md, contract 2): C[i,j] is the left-to-right
+/// Determinism rule (docs/design.md, contract 2): C[i,j] is the left-to-right
 /// fused-multiply-add chain  acc = start; for p in 0..<k { acc = fma(a(i,p), b(p,j), acc) }
 /// with start = 0, or C[i,j] when accumulating. `deterministic` must equal
 /// `reference` bit for bit for any shape and any thread count.

@@ -1,6 +1,6 @@
 /// The non-deterministic fast path: OpenBLAS sgemm. Its summation order
 /// depends on the kernel OpenBLAS picks, the thread count and the blocking,
-/// so it is used only without `--deterministic` (DESIGN.md).
+/// so it is used only without `--deterministic` (docs/design.md).
 ///
 /// Core type. Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH build) does not recognise
 /// recent Intel CPUs (e.g. Sapphire Rapids) and silently falls back to its

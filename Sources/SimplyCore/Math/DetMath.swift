@@ -1,4 +1,4 @@
-/// Project-owned elementary functions (DESIGN.md, contract 4): fixed
+/// Project-owned elementary functions (docs/design.md, contract 4): fixed
 /// polynomials built from +, -, *, /, explicit fma (`addingProduct`), sqrt
 /// and bit operations only, so their bits are the same on every IEEE-754
 /// machine, unlike glibc's (whose results change with the CPU and version).

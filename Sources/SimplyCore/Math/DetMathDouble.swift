@@ -1,4 +1,4 @@
-/// Double exp, log and pow (DESIGN.md contract 4). Used for tables and
+/// Double exp, log and pow (docs/design.md contract 4). Used for tables and
 /// scalars (RoPE frequencies, Adam bias correction, schedules) and inside
 /// the Float tanh/erf, so they aim at < 1 ulp rather than speed.
 extension DetMath {

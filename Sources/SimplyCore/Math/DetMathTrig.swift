@@ -1,4 +1,4 @@
-/// Double sin and cos (DESIGN.md contract 4), for RoPE tables.
+/// Double sin and cos (docs/design.md contract 4), for RoPE tables.
 ///
 /// Method: reduce x = n*(pi/2) + r, |r| <= pi/4, r carried as a
 /// double-double (hi + lo); then a Taylor polynomial for sin or cos of r

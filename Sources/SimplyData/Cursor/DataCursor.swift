@@ -1,4 +1,4 @@
-/// The hashed data cursor (DESIGN.md, contract item 5). The example at
+/// The hashed data cursor (docs/design.md, contract item 5). The example at
 /// (step, slot) is `perm(seed, epoch)(position mod n)` with
 /// position = step · batchSize + slot and epoch = position / n.
 ///

@@ -1,7 +1,7 @@
 import SimplyCore
 
-/// The JSONL record formats of post-training data (REFERENCE.md, "Dataset
-/// formats"), and how each becomes a `PostTrainingRecord`.
+/// The JSONL record formats of post-training data (TRL's dataset
+/// formats: standard and conversational), and how each becomes a `PostTrainingRecord`.
 ///
 /// - alpaca: `instruction`, optional `input`, `output` → user turn
 ///   (instruction, then a blank line and the input when it is not empty),

@@ -194,7 +194,7 @@ public enum TaskGenerator {
     }
 }
 
-/// The JSONL records a task example becomes, in the formats of REFERENCE.md.
+/// The JSONL records a task example becomes, in TRL's dataset formats (RecordFormat.swift).
 public enum TaskRecordFormat: String, CaseIterable, Sendable {
     case alpaca, messages, promptCompletion = "prompt_completion", preference, promptOnly = "prompt_only"
 

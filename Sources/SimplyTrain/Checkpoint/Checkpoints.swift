@@ -74,7 +74,7 @@ public struct CheckpointOptions: Sendable {
     }
 }
 
-/// Checkpoints in the format of DESIGN.md:
+/// Checkpoints in the format of docs/design.md:
 ///
 ///     RUN/checkpoints/step-00000100/manifest.json
 ///     RUN/checkpoints/step-00000100/shard-00000.safetensors.zst ...

@@ -8,7 +8,7 @@ import Synchronization
 /// SIGTERM/SIGINT during training: the handler only stores the signal number
 /// (a lock-free atomic, so it is async-signal-safe and the loop is sure to see
 /// it); the loop finishes its step, writes a checkpoint and exits cleanly
-/// (DESIGN.md, Checkpoints). SIGUSR1 does the same: Open MPI's mpirun
+/// (docs/design.md, Checkpoints). SIGUSR1 does the same: Open MPI's mpirun
 /// forwards it to every rank at once, while it holds SIGTERM back
 /// (docs/workers.md).
 public enum StopSignal {

@@ -1,6 +1,6 @@
 import SimplyCore
 
-/// Sums per-shard gradients in a fixed pairwise tree (DESIGN.md contract 3):
+/// Sums per-shard gradients in a fixed pairwise tree (docs/design.md contract 3):
 ///   sum(lo, hi) = sum(lo, mid) + sum(mid, hi),  mid = lo + (hi − lo + 1) / 2
 /// Leaves are visited in shard order and only log2(shards)+1 buffers are live,
 /// so the tree — and the bits — depend on `shards` alone, never on which

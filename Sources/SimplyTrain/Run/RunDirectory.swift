@@ -9,7 +9,7 @@ import SimplyCore
 // File scope: inside `LineWriter`, `write` means its own method.
 private func sysWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { write(fd, buffer, count) }
 
-/// The run directory of DESIGN.md:
+/// The run directory of docs/design.md:
 ///   config.json   resolved config, sorted keys, Simply version and mode
 ///   hashes.jsonl  step, loss bits, state SHA-256, batch SHA-256 — nothing else
 ///   metrics.jsonl loss, lr, grad_norm, tokens/s, ...

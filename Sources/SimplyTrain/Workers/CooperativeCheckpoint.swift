@@ -1,7 +1,7 @@
 import Foundation
 import SimplyCore
 
-/// A checkpoint written by several workers, in the one format (DESIGN.md,
+/// A checkpoint written by several workers, in the one format (docs/design.md,
 /// Checkpoints): shards are still cut by size, shard s is written by worker
 /// s mod N, and worker 0 alone commits — it checks every worker's report,
 /// writes the manifest, renames step-N.tmp to step-N and moves LATEST. A

@@ -1,5 +1,5 @@
 /// Which worker computes which gradient shard, and which part of the
-/// gradient each worker finishes (DESIGN.md contract 3). Worker r gets the
+/// gradient each worker finishes (docs/design.md contract 3). Worker r gets the
 /// consecutive shards ⌈r·S/N⌉ ..< ⌈(r+1)·S/N⌉ (workers past the shard count
 /// get none) and the parameters ⌊r·P/N⌋ ..< ⌊(r+1)·P/N⌋. Only speed depends on
 /// this: the sums follow the fixed tree over `shards`.

@@ -1,7 +1,7 @@
 import CMPI
 import Foundation
 
-/// The processes of a data-parallel run (DESIGN.md, Workers): Open MPI ranks
+/// The processes of a data-parallel run (docs/design.md, Workers): Open MPI ranks
 /// when started by `mpirun`, else one process that is the only worker.
 /// Every collective here moves bytes in rank order; none of them adds
 /// numbers, so the worker count never reaches a sum (the fixed tree does,
