@@ -35,18 +35,13 @@ import SimplyTrain
 /// completions/min_length, completions/max_length, completions/clipped_ratio.
 public final class GRPOObjective: TrainingObjective {
     let config: ExperimentConfig
-    let examples: ExampleData
-    let template: ChatTemplate
+    let rollouts: PromptRollouts
     let settings: GRPOLoss.Settings
     let scaling: GRPOLoss.RewardScaling
-    let sampling: SamplingConfig
-    let rewards: [(reward: any RewardFunction, weight: Double)]
     /// The frozen KL reference (the starting weights), nil when β = 0.
     public let reference: Transformer?
     /// The reference for lane 1 when two shards run at once (same parameters).
     var referenceSibling: Transformer?
-    var sampler: Sampler?
-    let workers: Workers
     let groupSize: Int, prompts: Int, completions: Int
     let dynamicSampling: Bool
     /// μ: optimizer steps per rollout (TRL `num_iterations`).
@@ -76,7 +71,6 @@ public final class GRPOObjective: TrainingObjective {
     /// `grpo.rewards`. A library user plugs in their own `RewardFunction` here.
     public init(_ context: ObjectiveContext, rewards custom: [(reward: any RewardFunction, weight: Double)]? = nil) throws {
         config = context.config
-        workers = context.workers
         let p = try config.settings(GRPOConfig.self)
         groupSize = p.numGenerations
         completions = config.train.batchSize
@@ -89,78 +83,32 @@ public final class GRPOObjective: TrainingObjective {
             throw ConfigError("train.batch_size \(completions) must be a multiple of train.grad_shards \(config.train.gradShards)")
         }
         rowsPerShard = completions / config.train.gradShards
-        examples = try ExampleData(config: config, kind: .prompt, perStep: prompts)
-        // Every completion must fit its row: a cut one would be normalized by tokens that get no loss.
-        let longest = examples.shard.examples.map { $0.sequences[0].count }.max() ?? 0
-        guard longest + p.maxCompletionLength <= config.model.seqLen + 1 else {
-            throw ConfigError("grpo.max_completion_length \(p.maxCompletionLength): the longest prompt of \(examples.source) has \(longest) tokens, and prompt + completion must fit model.seq_len \(config.model.seqLen) + 1")
-        }
-        template = ChatTemplate(tokenizer: examples.tokenizer)
+        rollouts = try PromptRollouts(context, section: "grpo", lengthKey: "grpo.max_completion_length", promptsPerStep: prompts,
+                                      rows: completions, temperature: p.temperature, topK: p.topK, topP: p.topP,
+                                      maxNewTokens: p.maxCompletionLength, rewardSpec: p.rewards, rewardModel: p.rewardModel,
+                                      rewardBatch: max(1, rowsPerShard), custom: custom)
         settings = GRPOLoss.Settings(epsilonLow: p.epsilon, epsilonHigh: p.epsilonHigh, beta: p.beta,
                                      aggregation: GRPOLoss.Aggregation(rawValue: p.lossType)!,
                                      level: GRPOLoss.Level(rawValue: p.importanceSamplingLevel)!)
         scaling = GRPOLoss.RewardScaling(rawValue: p.scaleRewards)!
-        sampling = SamplingConfig(temperature: Float(p.temperature), topK: p.topK, topP: Float(p.topP),
-                                  maxNewTokens: p.maxCompletionLength, stopSequences: template.stopSequences,
-                                  seed: config.train.seed)
-        do { try sampling.validate() } catch { throw ConfigError("grpo: \(error)") }
-        rewards = try custom ?? Self.rewardFunctions(p.rewards, rewardModel: p.rewardModel, section: "grpo",
-                                                     examples: examples, batch: max(1, rowsPerShard))
         reference = p.beta > 0 ? try startingWeights(context, maxBatch: rowsPerShard) : nil
         let t = config.model.seqLen
         iterations = p.numIterations
         let b = iterations > 1 ? completions : 0
         rolloutTokens = Tensor(shape: [b, t + 1]); rolloutLengths = Tensor(shape: [b, 4])
-        rolloutLogps = Tensor(shape: [b, sampling.maxNewTokens]); rolloutRewards = Tensor(shape: [rewards.count, b])
+        rolloutLogps = Tensor(shape: [b, rollouts.sampling.maxNewTokens]); rolloutRewards = Tensor(shape: [rollouts.rewards.count, b])
         stateTensors = iterations == 1 ? [] : [("tokens", rolloutTokens), ("lengths", rolloutLengths), ("logprobs", rolloutLogps),
                                                ("rewards", rolloutRewards)].map { CheckpointTensor(name: "grpo.rollout." + $0.0, tensor: $0.1) }
-        rows = SequenceRows(rows: completions, seqLen: t, pad: examples.tokenizer.pad)
+        rows = SequenceRows(rows: completions, seqLen: t, pad: rollouts.examples.tokenizer.pad)
         advantages = Array(repeating: 0, count: completions)
         oldLogps = Array(repeating: [], count: completions)
         completionTokens = Array(repeating: 0, count: completions)
         kept = Array(repeating: true, count: completions)
     }
 
-    /// `grpo.rewards` (or `ppo.rewards`, `section` names it in errors):
-    /// comma-separated `name` or `name:weight`, names exact_match,
-    /// numeric_match, format, reward_model (the run or checkpoint `rewardModel`).
-    /// The match rewards need every prompt of `examples` to carry its answer.
-    static func rewardFunctions(_ spec: String, rewardModel: String, section: String, examples: ExampleData,
-                                batch: Int) throws -> [(reward: any RewardFunction, weight: Double)] {
-        let tokenizer = examples.tokenizer
-        func needAnswers() throws {
-            guard examples.shard.examples.allSatisfy({ $0.answer != nil }) else {
-                throw ConfigError("data.dataset \(examples.source): the match rewards need each prompt's answer (simply data generate --format prompt_only)")
-            }
-        }
-        var out: [(reward: any RewardFunction, weight: Double)] = []
-        for item in spec.split(separator: ",") {
-            let parts = item.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            var weight = 1.0
-            if parts.count == 2 {
-                guard let w = Double(parts[1]), w.isFinite else {
-                    throw ConfigError("\(section).rewards: weight '\(parts[1])' of \(parts[0]) is not a number")
-                }
-                weight = w
-            }
-            let reward: any RewardFunction
-            switch parts[0] {
-            case "exact_match": try needAnswers(); reward = ExactMatchReward(tokenizer: tokenizer)
-            case "numeric_match": try needAnswers(); reward = NumericAnswerReward(tokenizer: tokenizer)
-            case "format": reward = FormatReward(tokenizer: tokenizer)
-            case "reward_model":
-                guard !rewardModel.isEmpty else {
-                    throw ConfigError("\(section).rewards: reward_model needs \(section).reward_model (a reward run or checkpoint)")
-                }
-                reward = try ModelReward.load(checkpoint: URL(fileURLWithPath: rewardModel), batch: batch)
-            default:
-                throw ConfigError("\(section).rewards: unknown reward '\(parts[0])' (exact_match, numeric_match, format, reward_model)")
-            }
-            out.append((reward, weight))
-        }
-        guard !out.isEmpty else { throw ConfigError("\(section).rewards: name at least one reward") }
-        return out
-    }
+    var examples: ExampleData { rollouts.examples }
+    var sampling: SamplingConfig { rollouts.sampling }
+    var rewards: [(reward: any RewardFunction, weight: Double)] { rollouts.rewards }
 
     public var tokensPerStep: Int { completions * config.model.seqLen }
     public var data: DataIdentity { examples.identity }
@@ -201,32 +149,15 @@ public final class GRPOObjective: TrainingObjective {
 
     /// Samples G completions of each of the rollout's prompts and scores them.
     func sample(_ index: Int, policy: Transformer, parallel: Parallel) -> Rollout {
-        if sampler == nil || sampler!.model !== policy {
-            sampler = Sampler(model: policy, maxRows: completions)
-        }
-        let batch = (0..<prompts).map { examples.example(step: index, slot: $0) }
-        let promptTokens = batch.map { $0.sequences[0].tokens }
-        let sampled: [SampledCompletion]
-        if workers.size > 1 {
-            // Each worker samples its share of the prompts; a completion's bits
-            // depend on its prompt id, not on the batch, so all get the same rollouts.
-            let mine = ShardPlan(shards: prompts, workers: workers.size).shards(of: workers.rank)
-            let part = mine.isEmpty ? [] : sampler!.generate(prompts: Array(promptTokens[mine]), samplesPerPrompt: groupSize,
-                                                             config: sampling, step: index, promptIDs: Array(mine), parallel: parallel)
-            sampled = RolloutExchange.allGather(part, firstPrompt: mine.lowerBound, workers: workers)
-        } else {
-            sampled = sampler!.generate(prompts: promptTokens, samplesPerPrompt: groupSize, config: sampling, step: index,
-                                        promptIDs: Array(0..<prompts), parallel: parallel)
-        }
-        let inputs = sampled.map { RewardInput(prompt: promptTokens[$0.promptIndex], completion: $0.tokens,
-                                               answer: batch[$0.promptIndex].answer) }
+        let (_, promptTokens, sampled, scores) = rollouts.sample(index, prompts: prompts, samplesPerPrompt: groupSize,
+                                                                 policy: policy, parallel: parallel)
         var r = Rollout()
         r.prompts = sampled.map { promptTokens[$0.promptIndex] }
         r.completions = sampled.map(\.tokens)
         r.lengths = sampled.map(\.count)
         r.stopped = sampled.map { $0.finishReason == .stop }
         r.oldLogps = sampled.map { $0.modelLogProbs.map(Double.init) }
-        r.rewards = rewards.map { $0.reward.rewards(inputs, parallel: parallel) }
+        r.rewards = scores
         return r
     }
 
@@ -307,25 +238,6 @@ public final class GRPOObjective: TrainingObjective {
         }
     }
 
-    /// Σ over the last forward's positions with mask ≠ 0 of the entropy of
-    /// the next-token distribution (PPO shares it).
-    static func entropySum(_ model: Transformer, mask shardMask: [Float]) -> Double {
-        let v = model.config.vocabSize, logits = model.logits.pointer, n = shardMask.count
-        var sum = 0.0
-        for i in 0..<n where shardMask[i] != 0 {
-            let row = logits + i * v
-            var m = row[0]
-            for j in 1..<v { m = max(m, row[j]) }
-            var z = 0.0, ez = 0.0
-            for j in 0..<v {
-                let x = Double(row[j] - m), e = DetMath.exp(x)
-                z += e; ez += e * x
-            }
-            sum += DetMath.log(z) - ez / z      // H = log Z − Σ p·x (x = logit − max)
-        }
-        return sum
-    }
-
     /// Two shards may run at once: a shard's rows are its own arrays, and
     /// lane 1 gets a reference model of its own on the same parameters.
     public func prepareConcurrentShards() -> Bool {
@@ -346,7 +258,7 @@ public final class GRPOObjective: TrainingObjective {
         _ = model.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard, seqLen: t,
                           parallel: parallel)
         let logps = completionLogProbs(model, mask: shardMask)
-        let entropy = Self.entropySum(model, mask: shardMask)
+        let entropy = PromptRollouts.entropySum(model, mask: shardMask)
 
         var loss = 0.0, kl = 0.0, low = 0, high = 0
         for r in 0..<rowsPerShard {

@@ -44,15 +44,11 @@ import SimplyTrain
 /// val/mean, val/var describe the step's rollout; the rest its minibatch.
 public final class PPOObjective: TrainingObjective {
     let config: ExperimentConfig
-    let examples: ExampleData
-    let template: ChatTemplate
+    let rollouts: PromptRollouts
     let settings: PPOLoss.Settings
-    let sampling: SamplingConfig
-    let rewards: [(reward: any RewardFunction, weight: Double)]
     let missingEOSPenalty: Double
     /// The frozen KL reference (the starting weights), nil when kl_coef = 0.
     public let reference: Transformer?
-    var sampler: Sampler?
     let epochs: Int, miniBatches: Int, completions: Int, miniBatchSize: Int, responseLength: Int
     public let rowsPerShard: Int
     let permutationStream: RandomStream
@@ -90,21 +86,14 @@ public final class PPOObjective: TrainingObjective {
         }
         rowsPerShard = miniBatchSize / config.train.gradShards
         responseLength = p.responseLength
-        examples = try ExampleData(config: config, kind: .prompt, perStep: completions)
-        let longest = examples.shard.examples.map { $0.sequences[0].count }.max() ?? 0
-        guard longest + responseLength <= config.model.seqLen + 1 else {
-            throw ConfigError("ppo.response_length \(responseLength): the longest prompt of \(examples.source) has \(longest) tokens, and prompt + completion must fit model.seq_len \(config.model.seqLen) + 1")
-        }
-        template = ChatTemplate(tokenizer: examples.tokenizer)
+        rollouts = try PromptRollouts(context, section: "ppo", lengthKey: "ppo.response_length", promptsPerStep: completions,
+                                      rows: completions, temperature: p.temperature, maxNewTokens: responseLength,
+                                      rewardSpec: p.rewards, rewardModel: p.rewardModel, rewardBatch: max(1, rowsPerShard),
+                                      custom: custom)
         settings = PPOLoss.Settings(klCoef: p.klCoef, klEstimator: PPOLoss.KLEstimator(rawValue: p.klEstimator)!,
                                     cliprange: p.cliprange, cliprangeValue: p.cliprangeValue, vfCoef: p.vfCoef,
                                     gamma: p.gamma, lam: p.lam, whitenRewards: p.whitenRewards)
-        sampling = SamplingConfig(temperature: Float(p.temperature), maxNewTokens: responseLength,
-                                  stopSequences: template.stopSequences, seed: config.train.seed)
-        do { try sampling.validate() } catch { throw ConfigError("ppo: \(error)") }
         missingEOSPenalty = p.missingEOSPenalty
-        rewards = try custom ?? GRPOObjective.rewardFunctions(p.rewards, rewardModel: p.rewardModel, section: "ppo",
-                                                              examples: examples, batch: max(1, rowsPerShard))
         reference = p.klCoef > 0 ? try startingWeights(context, maxBatch: rowsPerShard, fresh: ["score.weight"]) : nil
         permutationStream = RandomStream(seed: config.train.seed, name: "ppo.minibatch")
 
@@ -114,8 +103,11 @@ public final class PPOObjective: TrainingObjective {
         scores = Tensor(shape: [b])
         stateTensors = [("tokens", tokens), ("lengths", lengths), ("logprobs", logps), ("ref_logprobs", refLogps),
                         ("values", values), ("scores", scores)].map { CheckpointTensor(name: "ppo.rollout." + $0.0, tensor: $0.1) }
-        rows = SequenceRows(rows: b, seqLen: t, pad: examples.tokenizer.pad)
+        rows = SequenceRows(rows: b, seqLen: t, pad: rollouts.examples.tokenizer.pad)
     }
+
+    var examples: ExampleData { rollouts.examples }
+    var rewards: [(reward: any RewardFunction, weight: Double)] { rollouts.rewards }
 
     var stepsPerRollout: Int { epochs * miniBatches }
     public var tokensPerStep: Int { miniBatchSize * config.model.seqLen }
@@ -156,18 +148,11 @@ public final class PPOObjective: TrainingObjective {
 
     /// Samples, scores and evaluates rollout `index` into the state tensors.
     func sampleRollout(_ index: Int, policy: Transformer, parallel: Parallel) {
-        if sampler == nil || sampler!.model !== policy {
-            sampler = Sampler(model: policy, maxRows: completions)
-        }
-        let batch = (0..<completions).map { examples.example(step: index, slot: $0) }
-        let prompts = batch.map { $0.sequences[0].tokens }
-        let sampled = sampler!.generate(prompts: prompts, samplesPerPrompt: 1, config: sampling, step: index,
-                                        promptIDs: Array(0..<completions), parallel: parallel)
-        let inputs = sampled.map { RewardInput(prompt: prompts[$0.promptIndex], completion: $0.tokens, answer: batch[$0.promptIndex].answer) }
+        let (_, prompts, sampled, perReward) = rollouts.sample(index, prompts: completions, samplesPerPrompt: 1,
+                                                               policy: policy, parallel: parallel)
         var total = [Double](repeating: 0, count: completions)
-        for (reward, weight) in rewards {
-            let r = reward.rewards(inputs, parallel: parallel)
-            for i in total.indices { total[i] += weight * r[i] }
+        for (k, (_, weight)) in rewards.enumerated() {
+            for i in total.indices { total[i] += weight * perReward[k][i] }
         }
         let t = config.model.seqLen, rl = responseLength
         for (i, c) in sampled.enumerated() {
@@ -281,7 +266,7 @@ public final class PPOObjective: TrainingObjective {
                           parallel: parallel)
         let positions = (0..<(rowsPerShard * t)).filter { shardMask[$0] != 0 }
         let v = model.scores(rows: positions), losses = model.positionLosses
-        let entropy = GRPOObjective.entropySum(model, mask: shardMask)
+        let entropy = PromptRollouts.entropySum(model, mask: shardMask)
 
         let w = 1 / Double(max(miniTokens, 1))
         var policyLoss = 0.0, valueLoss = 0.0, policyClipped = 0, valueClipped = 0, approxKL = 0.0, ratio = 0.0

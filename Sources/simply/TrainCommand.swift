@@ -40,6 +40,10 @@ struct TrainCommand: ParsableCommand {
     @Option(name: [.customLong("load_checkpoint"), .customLong("checkpoint")], help: "Start a new run with the weights of a checkpoint (or a run directory's newest).")
     var loadCheckpoint: String?
 
+    /// Tests only: worker N's share of every checkpoint fails (WorkersTests).
+    @Option(name: .customLong("test_failing_worker"), help: .hidden)
+    var testFailingWorker: Int?
+
     func run() throws {
         if let m = trainingMode, algorithms.named(m) == nil {
             fail("--training_mode \(m) is not available (have: \(algorithms.names.joined(separator: ", ")))")
@@ -111,7 +115,8 @@ struct TrainCommand: ParsableCommand {
         let start: RunStart = resume ? .resume(fallback: fallback) : loadCheckpoint.map { .fromCheckpoint(URL(fileURLWithPath: $0)) } ?? .fresh
         do {
             let s = try runTraining(config: config, runDirectory: RunDirectory(dir), runtime: runtime, start: start,
-                                    algorithms: algorithms, workers: workers, log: say)
+                                    algorithms: algorithms, workers: workers,
+                                    failingWorker: testFailingWorker, log: say)
             workers.finish()
             if !workers.isRoot { return }
             if s.lastStep < s.firstStep {

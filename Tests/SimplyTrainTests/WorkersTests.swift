@@ -266,8 +266,7 @@ struct WorkersTests {
         let tmp = try temporaryDirectory("mpi-fail")
         defer { try? FileManager.default.removeItem(at: tmp) }
         let dir = tmp.appendingPathComponent("run")
-        let r = try runMPI(2, ["train", "--experiment_dir", dir.path] + Self.micro, cwd: repo,
-                           environment: ["SIMPLY_TEST_FAILING_WORKER": "1"])
+        let r = try runMPI(2, ["train", "--experiment_dir", dir.path, "--test_failing_worker", "1"] + Self.micro, cwd: repo)
         #expect(r.status != 0)
         // One report, from rank 0, naming the failed worker. (mpirun's own
         // "MPI_ABORT was invoked" notice is not reliable in Open MPI 4.1.)

@@ -215,7 +215,7 @@ public struct BPETokenizer: Tokenizer {
         var prev = [Int32](unsafeUninitializedCapacity: n) { b, c in for i in 0..<n { b[i] = Int32(i - 1) }; c = n }
         next[n - 1] = -1
         var alive = [Bool](repeating: true, count: n)
-        var heap = MinHeap()
+        var heap = BinaryHeap<UInt64>()
         for i in 0..<(n - 1) {
             if let (rank, _) = mergeTable.find(PairTable.key(syms[i], syms[i + 1])) { heap.push(UInt64(rank) << 32 | UInt64(i)) }
         }
@@ -468,39 +468,6 @@ struct PairTable: Sendable {
             if x == Self.empty { return nil }
             i = (i + 1) & mask
         }
-    }
-}
-
-/// Binary min-heap of packed (rank, position) keys.
-struct MinHeap {
-    private var a: [UInt64] = []
-
-    mutating func push(_ x: UInt64) {
-        a.append(x)
-        var i = a.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            if a[p] <= a[i] { break }
-            a.swapAt(i, p); i = p
-        }
-    }
-
-    mutating func pop() -> UInt64? {
-        guard let top = a.first else { return nil }
-        let last = a.removeLast()
-        if !a.isEmpty {
-            a[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < a.count && a[l] < a[m] { m = l }
-                if r < a.count && a[r] < a[m] { m = r }
-                if m == i { break }
-                a.swapAt(i, m); i = m
-            }
-        }
-        return top
     }
 }
 

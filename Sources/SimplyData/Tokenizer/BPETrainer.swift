@@ -41,7 +41,7 @@ public enum BPETrainer {
                 if wordsWith[k]?.last != Int32(w) { wordsWith[k, default: []].append(Int32(w)) }
             }
         }
-        var heap = PairHeap(pairCounts.map { PairHeap.Entry(count: $0.value, key: $0.key) }.sorted(by: PairHeap.before))
+        var heap = BinaryHeap(sorted: pairCounts.map { PairCount(count: $0.value, key: $0.key) }.sorted())
 
         var tokens: [[UInt8]] = (0..<256).map { [UInt8($0)] }
         var tokenIds: [[UInt8]: Int32] = [:]
@@ -52,7 +52,7 @@ public enum BPETrainer {
         while tokens.count < target, let top = heap.pop() {
             let current = pairCounts[top.key] ?? 0
             if current != top.count {  // stale entry: counts only fall, so re-queue the true count
-                if current > 0 { heap.push(.init(count: current, key: top.key)) }
+                if current > 0 { heap.push(PairCount(count: current, key: top.key)) }
                 continue
             }
             if current < minFrequency { break }
@@ -116,7 +116,7 @@ public enum BPETrainer {
             var last: UInt64? = nil
             for k in touched where k != last {
                 last = k
-                if let c = pairCounts[k], c > 0 { heap.push(.init(count: c, key: k)) }
+                if let c = pairCounts[k], c > 0 { heap.push(PairCount(count: c, key: k)) }
             }
         }
 
@@ -133,41 +133,10 @@ public enum BPETrainer {
     }
 }
 
-/// Binary max-heap of (count, pair): higher count first, then smaller pair.
-struct PairHeap {
-    struct Entry { var count: Int; var key: UInt64 }
-    private var a: [Entry]
-
-    static func before(_ x: Entry, _ y: Entry) -> Bool { x.count != y.count ? x.count > y.count : x.key < y.key }
-
-    /// `sorted` must be in `before` order (a sorted array is a valid heap).
-    init(_ sorted: [Entry]) { a = sorted }
-
-    mutating func push(_ e: Entry) {
-        a.append(e)
-        var i = a.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            if !Self.before(a[i], a[p]) { break }
-            a.swapAt(i, p); i = p
-        }
-    }
-
-    mutating func pop() -> Entry? {
-        guard let top = a.first else { return nil }
-        let last = a.removeLast()
-        if !a.isEmpty {
-            a[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < a.count && Self.before(a[l], a[m]) { m = l }
-                if r < a.count && Self.before(a[r], a[m]) { m = r }
-                if m == i { break }
-                a.swapAt(i, m); i = m
-            }
-        }
-        return top
-    }
+/// A pair and its count, ordered for the trainer's queue: higher count
+/// first, then the smaller pair (the min of `BinaryHeap` is the next merge).
+struct PairCount: Comparable {
+    var count: Int
+    var key: UInt64
+    static func < (x: PairCount, y: PairCount) -> Bool { x.count != y.count ? x.count > y.count : x.key < y.key }
 }

@@ -65,20 +65,22 @@ public func loadInitialWeights(_ checkpoint: URL, into trainer: Trainer) throws 
 /// progress. An error on any worker ends the whole job (`Workers.abort`), so
 /// no worker is left waiting.
 ///
-/// `crashBefore` (tests): stops a checkpoint write before one of its disk
-/// steps as a crash would (`CheckpointOptions.crashBefore`).
+/// `crashBefore` and `failingWorker` (tests): stop a checkpoint write before
+/// one of its disk steps as a crash would, or make one worker's share of
+/// every checkpoint fail (`CheckpointOptions`).
 public func runTraining(config: ExperimentConfig, runDirectory: RunDirectory, runtime: RuntimeOptions,
                         start: RunStart = .fresh, algorithms: AlgorithmList = .pretraining,
                         workers: Workers = .single, crashBefore: (@Sendable (CheckpointDiskStep) -> Bool)? = nil,
-                        log: (String) -> Void) throws -> RunSummary {
+                        failingWorker: Int? = nil, log: (String) -> Void) throws -> RunSummary {
     if workers.size == 1 {
         return try trainRun(config: config, runDirectory: runDirectory, runtime: runtime, start: start,
-                            algorithms: algorithms, workers: workers, crashBefore: crashBefore, log: log)
+                            algorithms: algorithms, workers: workers, crashBefore: crashBefore, failingWorker: failingWorker, log: log)
     }
     let phase = RunPhase()
     do {
         return try trainRun(config: config, runDirectory: runDirectory, runtime: runtime, start: start,
-                            algorithms: algorithms, workers: workers, phase: phase, log: workers.isRoot ? log : { _ in })
+                            algorithms: algorithms, workers: workers, phase: phase, failingWorker: failingWorker,
+                            log: workers.isRoot ? log : { _ in })
     } catch let e as Workers.SharedFailure {
         workers.abortTogether(e.description)
     } catch {
@@ -91,7 +93,8 @@ final class RunPhase { var training = false }
 
 func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: RuntimeOptions, start: RunStart,
               algorithms: AlgorithmList, workers: Workers, phase: RunPhase = RunPhase(),
-              crashBefore: (@Sendable (CheckpointDiskStep) -> Bool)? = nil, log: (String) -> Void) throws -> RunSummary {
+              crashBefore: (@Sendable (CheckpointDiskStep) -> Bool)? = nil, failingWorker: Int? = nil,
+              log: (String) -> Void) throws -> RunSummary {
     let root = workers.isRoot
     var initCheckpoint: URL? = nil
     switch start {
@@ -183,7 +186,7 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
     var options = CheckpointOptions(shardBytes: config.checkpoint.shardMB << 20,
                                     compressionLevel: config.checkpoint.compressionLevel,
                                     keepLast: config.checkpoint.keepLast)
-    options.failingWorker = ProcessInfo.processInfo.environment["SIMPLY_TEST_FAILING_WORKER"].flatMap { Int($0) }
+    options.failingWorker = failingWorker
     options.crashBefore = crashBefore
     func checkpoint() throws -> URL {
         try Checkpoints.write(runDirectory: runDirectory.url, step: trainer.step, tensors: trainer.stateTensors(),
