@@ -25,8 +25,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("warmup_steps"), help: "Untimed training steps first.")
     var warmupSteps: Int = 2
 
-    @Option(name: .customLong("threads"), help: "Worker threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Flag(name: .customLong("deterministic"), help: "Time the deterministic kernels (as train --deterministic).")
     var deterministic = false
@@ -40,18 +39,18 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("kernel_seconds"), help: "Least seconds spent timing each kernel case (the fastest call counts).")
     var kernelSeconds: Double = 0.3
 
-    @Option(name: .customLong("set"), parsing: .singleValue, help: "Override a config key: --set train.batch_size=4 (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var configOptions: ConfigOptions
 
-    @Option(name: .customLong("config_dir"), help: "Where named configs live (default: ./configs, then $SIMPLY_HOME/configs, then the configs/ of the checkout simply was built in).")
-    var configDir: String?
+    var overrides: [String] { configOptions.overrides }
+
+    var configDir: String? { configOptions.configDir }
 
     func run() throws {
         guard steps >= 1 else { fail("--steps must be >= 1") }
         guard warmupSteps >= 0 else { fail("--warmup_steps must be >= 0") }
         guard square >= 1 else { fail("--square must be >= 1") }
         guard kernelSeconds >= 0 else { fail("--kernel_seconds must be >= 0") }
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = threadOptions.count()
         guard threadCount >= 1 else { fail("--threads must be >= 1") }
         var config: ExperimentConfig
         do {

@@ -44,11 +44,11 @@ struct ConfigCommand: ParsableCommand {
         @Argument(help: "A config name in configs/ (e.g. tiny_sft) or a path to a .json file.")
         var name: String
 
-        @Option(name: .customLong("set"), parsing: .singleValue, help: "Override a config key: --set train.steps=50 (repeatable).")
-        var overrides: [String] = []
+        @OptionGroup var configOptions: ConfigOptions
 
-        @Option(name: .customLong("config_dir"), help: "Where named configs live (default: ./configs, then $SIMPLY_HOME/configs, then the configs/ of the checkout simply was built in).")
-        var configDir: String?
+        var overrides: [String] { configOptions.overrides }
+
+        var configDir: String? { configOptions.configDir }
 
         func run() throws {
             do {

@@ -24,8 +24,9 @@ struct DataPreferences: ParsableCommand {
         commandName: "preferences",
         abstract: "Write preference pairs from a model's own completions, judged right or wrong by each prompt's answer.")
 
-    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "The model: a checkpoint or run directory.")
-    var checkpoint: String
+    @OptionGroup var model: CheckpointOption
+
+    var checkpoint: String { model.checkpoint }
 
     @Option(name: .customLong("prompts"), help: "prompt_only JSONL with an answer per record (simply data generate --format prompt_only).")
     var prompts: String
@@ -48,14 +49,13 @@ struct DataPreferences: ParsableCommand {
     @Flag(name: .customLong("fallback_answer"), help: "With --samples: pair prompts whose samples are all wrong with the reference answer as chosen.")
     var fallbackAnswer = false
 
-    @Option(name: .customLong("threads"), help: "Worker threads (never changes the result).")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
         guard maxNewTokens >= 1 && maxNewTokens <= 4096 else { fail("--max_new_tokens must be in 1...4096 (got \(maxNewTokens))") }
         guard samples >= 0 && samples <= 256 else { fail("--samples must be in 0...256 (got \(samples))") }
         guard !fallbackAnswer || samples > 0 else { fail("--fallback_answer needs --samples N") }
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = threadOptions.count()
         guard threadCount >= 1 else { fail("--threads must be >= 1 (got \(threadCount))") }
         do {
             let m = try TrainedModel(URL(fileURLWithPath: checkpoint), maxBatch: 1)

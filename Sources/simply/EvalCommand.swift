@@ -21,8 +21,9 @@ struct EvalCommand: ParsableCommand {
             reward run with the same train.seed starts from: the accuracy before reward training.
             """)
 
-        @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "A run directory (its newest checkpoint) or a checkpoint directory.")
-        var checkpoint: String
+        @OptionGroup var model: CheckpointOption
+
+        var checkpoint: String { model.checkpoint }
 
         @Option(name: .customLong("data"), help: "A preference example shard from `simply data prepare`.")
         var data: String
@@ -30,17 +31,17 @@ struct EvalCommand: ParsableCommand {
         @Option(name: .customLong("batch_pairs"), help: "Pairs scored per forward pass (speed only).")
         var batchPairs: Int = 8
 
-        @Option(name: .customLong("threads"), help: "Worker threads (never changes the result).")
-        var threads: Int?
+        @OptionGroup var threadOptions: ThreadOptions
 
         @Flag(name: .customLong("json"), help: "Print one JSON object instead of text.")
         var json = false
 
-        @Option(name: .customLong("out"), help: "Write the results as a JSON file (sorted keys).")
-        var out: String?
+        @OptionGroup var results: ResultsOutput
+
+        var out: String? { results.out }
 
         func run() throws {
-            let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+            let threadCount = threadOptions.count()
             guard threadCount >= 1, batchPairs >= 1 else { fail("--threads and --batch_pairs must be >= 1") }
             do {
                 let (model, config, fresh) = try RewardObjective.loadModel(checkpoint: URL(fileURLWithPath: checkpoint),

@@ -19,8 +19,9 @@ struct EvalGenerate: ParsableCommand {
         depend on --threads.
         """)
 
-    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "A checkpoint directory, or a run directory (its newest checkpoint).")
-    var checkpoint: String
+    @OptionGroup var model: CheckpointOption
+
+    var checkpoint: String { model.checkpoint }
 
     @Option(name: .customLong("data"), help: "An example shard of prompts with answers (simply data generate --format prompt_only, then simply data prepare).")
     var data: String
@@ -52,16 +53,16 @@ struct EvalGenerate: ParsableCommand {
     @Option(name: .customLong("seed"), help: "Seed of the sampling stream.")
     var seed: UInt64 = 0
 
-    @Option(name: .customLong("out"), help: "Write the results as a JSON file (sorted keys).")
-    var out: String?
+    @OptionGroup var results: ResultsOutput
 
-    @Option(name: .customLong("threads"), help: "Worker threads (never changes the result).")
-    var threads: Int?
+    var out: String? { results.out }
+
+    @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
         guard samples >= 0 else { fail("--samples must be >= 0 (got \(samples))") }
         guard maxNewTokens >= 1 else { fail("--max_new_tokens must be >= 1 (got \(maxNewTokens))") }
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = threadOptions.count()
         guard threadCount >= 1 else { fail("--threads must be >= 1") }
         var ks: [Int] = []
         if let k {

@@ -16,8 +16,9 @@ struct EvalLogits: ParsableCommand {
         next-token loss computed as transformers does with labels = input_ids.
         """)
 
-    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "A run directory (its newest checkpoint) or a checkpoint directory.")
-    var checkpoint: String
+    @OptionGroup var model: CheckpointOption
+
+    var checkpoint: String { model.checkpoint }
 
     @Option(name: .customLong("tokens"), help: "A safetensors file holding input_ids [B, T] (I32 or I64).")
     var tokens: String
@@ -25,11 +26,10 @@ struct EvalLogits: ParsableCommand {
     @Option(name: .customLong("out"), help: "The safetensors file to write.")
     var out: String
 
-    @Option(name: .customLong("threads"), help: "Threads (never changes the result).")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = threadOptions.count()
         guard threadCount >= 1 else { fail("--threads must be >= 1") }
         do {
             let file = try SafetensorsFile.read(URL(fileURLWithPath: tokens))

@@ -27,8 +27,9 @@ struct EvalLoss: ParsableCommand {
         commandName: "loss",
         abstract: "Mean next-token loss of a checkpoint on held-out windows (deterministic, batched).")
 
-    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "A checkpoint directory, or a run directory (its newest checkpoint).")
-    var checkpoint: String
+    @OptionGroup var model: CheckpointOption
+
+    var checkpoint: String { model.checkpoint }
 
     @Option(name: .customLong("set"), parsing: .singleValue,
             help: "Override a data key of the run's config: --set data.dataset=PATH, --set data.synthetic_bytes=N (repeatable).")
@@ -43,14 +44,14 @@ struct EvalLoss: ParsableCommand {
     @Option(name: .customLong("batch_size"), help: "Windows per forward pass (changes speed, never the result).")
     var batchSize: Int = 8
 
-    @Option(name: .customLong("threads"), help: "Threads (default: all cores). Never changes the result.")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Option(name: .customLong("data"), help: "A prepared token shard or example shard to evaluate on (example shards: loss-masked tokens only).")
     var dataPath: String?
 
-    @Option(name: .customLong("out"), help: "Write the results as a JSON file (sorted keys).")
-    var out: String?
+    @OptionGroup var results: ResultsOutput
+
+    var out: String? { results.out }
 
     @Flag(name: .customLong("json"), help: "Print one JSON line instead of text.")
     var json = false
@@ -58,7 +59,7 @@ struct EvalLoss: ParsableCommand {
     func run() throws {
         guard batchSize >= 1 else { fail("--batch_size must be >= 1") }
         guard maxWindows >= 0 else { fail("--max_windows must be >= 0") }
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = threadOptions.count()
         guard threadCount >= 1 else { fail("--threads must be >= 1") }
         do {
             let trained = try TrainedModel(URL(fileURLWithPath: checkpoint), maxBatch: batchSize)

@@ -11,8 +11,9 @@ struct EvalPreference: ParsableCommand {
         commandName: "preference",
         abstract: "Held-out DPO metrics: implicit rewards β(log π − log π_ref) of chosen vs rejected on a prepared preference file.")
 
-    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "The policy: a checkpoint or run directory.")
-    var checkpoint: String
+    @OptionGroup var model: CheckpointOption
+
+    var checkpoint: String { model.checkpoint }
 
     @Option(name: .customLong("reference"), help: "The reference: a checkpoint or run directory (default: the policy run's --load_checkpoint).")
     var reference: String?
@@ -23,11 +24,11 @@ struct EvalPreference: ParsableCommand {
     @Option(name: .customLong("beta"), help: "β (default: the policy run's dpo.beta).")
     var beta: Double?
 
-    @Option(name: .customLong("out"), help: "Write the results as a JSON file (sorted keys).")
-    var out: String?
+    @OptionGroup var results: ResultsOutput
 
-    @Option(name: .customLong("threads"), help: "Worker threads (never changes the result).")
-    var threads: Int?
+    var out: String? { results.out }
+
+    @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
         do {
@@ -50,7 +51,7 @@ struct EvalPreference: ParsableCommand {
                 fail("\(data): prepared with tokenizer '\(shard.tokenizerName)' but the model's is '\(tokenizer.name)'")
             }
             let b = beta ?? policy.config.dpo.beta
-            let parallel = Parallel(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, deterministic: true)
+            let parallel = Parallel(threads: threadOptions.count(), deterministic: true)
             let r = PreferenceEvaluation.evaluate(policy: policy.model, reference: ref.model, examples: shard.examples, beta: b,
                                                   pad: tokenizer.pad, batch: batch, parallel: parallel)
             print(String(format: "rewards/accuracies %.4f | rewards/margins %.4f | logps/chosen %.3f | logps/rejected %.3f | %d pairs, beta %g",

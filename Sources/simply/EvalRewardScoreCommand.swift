@@ -13,8 +13,9 @@ struct EvalRewardScore: ParsableCommand {
         commandName: "reward-score",
         abstract: "Mean reward-model score (and exact match, when the prompts have answers) of a policy's completions of prepared prompts.")
 
-    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "The policy: a checkpoint directory, or a run directory (its newest checkpoint).")
-    var checkpoint: String
+    @OptionGroup var model: CheckpointOption
+
+    var checkpoint: String { model.checkpoint }
 
     @Option(name: .customLong("reward_model"), help: "A reward run or checkpoint (training_mode reward).")
     var rewardModel: String
@@ -40,14 +41,14 @@ struct EvalRewardScore: ParsableCommand {
     @Option(name: .customLong("show"), help: "Print this many (prompt, completion, scores) samples.")
     var show: Int = 3
 
-    @Option(name: .customLong("threads"), help: "Worker threads (never changes the result).")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Flag(name: .customLong("json"), help: "Print one JSON object instead of text.")
     var json = false
 
-    @Option(name: .customLong("out"), help: "Write the results as a JSON file (sorted keys).")
-    var out: String?
+    @OptionGroup var results: ResultsOutput
+
+    var out: String? { results.out }
 
     func run() throws {
         guard batch >= 1 else { fail("--batch must be >= 1") }
@@ -65,7 +66,7 @@ struct EvalRewardScore: ParsableCommand {
             let sampling = SamplingConfig(temperature: temperature, maxNewTokens: maxNewTokens,
                                           stopSequences: ChatTemplate(tokenizer: tokenizer).stopSequences, seed: seed)
             do { try sampling.validate() } catch { fail("\(error)") }
-            let parallel = Parallel(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, deterministic: true)
+            let parallel = Parallel(threads: threadOptions.count(), deterministic: true)
             let r = RewardScoreEvaluation.evaluate(policy: m.model, rewards: rewards, examples: examples, tokenizer: tokenizer,
                                                    sampling: sampling, rowsPerCall: batch, keepSamples: json ? 0 : show,
                                                    parallel: parallel)

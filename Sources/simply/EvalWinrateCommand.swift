@@ -21,8 +21,9 @@ struct EvalWinrate: ParsableCommand {
         function of the three checkpoints, the data and the flags; it does not depend on --threads.
         """)
 
-    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "The policy: a checkpoint or run directory.")
-    var checkpoint: String
+    @OptionGroup var model: CheckpointOption
+
+    var checkpoint: String { model.checkpoint }
 
     @Option(name: .customLong("baseline"), help: "The baseline: a checkpoint or run directory.")
     var baseline: String
@@ -57,14 +58,14 @@ struct EvalWinrate: ParsableCommand {
     @Option(name: .customLong("show"), help: "Print this many (prompt, policy, baseline) examples with their scores.")
     var show: Int = 3
 
-    @Option(name: .customLong("out"), help: "Write the results as a JSON file (sorted keys).")
-    var out: String?
+    @OptionGroup var results: ResultsOutput
 
-    @Option(name: .customLong("threads"), help: "Worker threads (never changes the result).")
-    var threads: Int?
+    var out: String? { results.out }
+
+    @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = threadOptions.count()
         guard threadCount >= 1 else { fail("--threads must be >= 1") }
         guard batch >= 1 else { fail("--batch must be >= 1") }
         guard maxNewTokens >= 1 else { fail("--max_new_tokens must be >= 1 (got \(maxNewTokens))") }

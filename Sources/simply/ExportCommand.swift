@@ -16,9 +16,9 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .customLong("format"), help: "Output format: hf.")
     var format: String = "hf"
 
-    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")],
-            help: "A run directory (its newest checkpoint) or a checkpoint directory.")
-    var checkpoint: String
+    @OptionGroup var model: CheckpointOption
+
+    var checkpoint: String { model.checkpoint }
 
     @Argument(help: "The directory to write (must not exist or be empty).")
     var outDir: String

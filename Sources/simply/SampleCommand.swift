@@ -18,8 +18,7 @@ struct SampleCommand: ParsableCommand {
         output is reproducible. --temperature 0 is greedy decoding.
         """)
 
-    @Option(name: [.customLong("checkpoint"), .customLong("load_checkpoint")], help: "A checkpoint directory, or a run directory (its newest checkpoint).")
-    var loadCheckpoint: String
+    @OptionGroup var model: CheckpointOption
 
     @Option(name: .customLong("prompt"), parsing: .singleValue, help: "A prompt (repeatable: sampled together).")
     var prompts: [String] = []
@@ -45,8 +44,7 @@ struct SampleCommand: ParsableCommand {
     @Option(name: .customLong("seed"), help: "Seed of the sampling stream.")
     var seed: UInt64 = 0
 
-    @Option(name: .customLong("threads"), help: "Worker threads (never changes the result).")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Flag(name: .customLong("json"), help: "One JSON object per completion (tokens, log-probabilities, finish reason).")
     var json = false
@@ -54,10 +52,10 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         guard !prompts.isEmpty else { fail("--prompt is required (at least one)") }
         guard numSamples >= 1 else { fail("--num_samples must be >= 1 (got \(numSamples))") }
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = threadOptions.count()
         guard threadCount >= 1 else { fail("--threads must be >= 1") }
         do {
-            let m = try TrainedModel(URL(fileURLWithPath: loadCheckpoint), maxBatch: 1)
+            let m = try TrainedModel(URL(fileURLWithPath: model.checkpoint), maxBatch: 1)
             let tokenizer = try TrainingData.loadTokenizer(m.config)
             let template = ChatTemplate(tokenizer: tokenizer)
             let config = SamplingConfig(temperature: temperature, topK: topK, topP: topP, maxNewTokens: maxTokens,

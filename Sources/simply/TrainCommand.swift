@@ -22,14 +22,13 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("deterministic"), help: "Bitwise reproducible mode: deterministic kernels, same bits on any thread count.")
     var deterministic = false
 
-    @Option(name: .customLong("threads"), help: "Worker threads (default: all cores). Never changes the bits of a deterministic run.")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
-    @Option(name: .customLong("set"), parsing: .singleValue, help: "Override a config key: --set train.steps=50 (repeatable).")
-    var overrides: [String] = []
+    @OptionGroup var configOptions: ConfigOptions
 
-    @Option(name: .customLong("config_dir"), help: "Where named configs live (default: ./configs, then $SIMPLY_HOME/configs, then the configs/ of the checkout simply was built in).")
-    var configDir: String?
+    var overrides: [String] { configOptions.overrides }
+
+    var configDir: String? { configOptions.configDir }
 
     @Flag(name: .customLong("resume"), help: "Continue the run in --experiment_dir from its newest complete checkpoint.")
     var resume = false
@@ -52,7 +51,7 @@ struct TrainCommand: ParsableCommand {
         let workers = Workers.start()
         jobWorkers = workers
         let say: (String) -> Void = workers.isRoot ? log : { _ in }
-        let threadCount = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / workers.localSize)
+        let threadCount = threadOptions.count(sharing: workers.localSize)
         guard threadCount >= 1 else { fail("--threads must be >= 1") }
         if resume && loadCheckpoint != nil { fail("--resume and --load_checkpoint exclude each other") }
         var config: ExperimentConfig

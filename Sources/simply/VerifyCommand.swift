@@ -27,15 +27,14 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .customLong("steps"), help: "Stop after this many steps.")
     var steps: Int?
 
-    @Option(name: .customLong("threads"), help: "Threads for the replay (may differ from the run's).")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Flag(name: [.customLong("checkpoints-only"), .customLong("checkpoints_only")],
           help: "Check the run's files (config.json, hashes.jsonl, LATEST, every checkpoint in full) without replaying.")
     var checkpointsOnly = false
 
     func run() throws {
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threadCount = threadOptions.count()
         if let golden { try checkGolden(golden, threads: threadCount); return }
         guard let runDir else { fail("give a run directory, or --golden FILE") }
         let dir = URL(fileURLWithPath: runDir)
