@@ -2,7 +2,7 @@ import Foundation
 import SimplyCore
 import SimplyData
 import SimplyModel
-import SimplyTrain
+import SimplyRun
 
 /// `simply export --format hf`: a checkpoint as a Hugging Face model directory
 /// that `transformers` loads with no custom code:

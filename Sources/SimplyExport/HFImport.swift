@@ -2,7 +2,7 @@ import Foundation
 import SimplyCore
 import SimplyData
 import SimplyModel
-import SimplyTrain
+import SimplyRun
 
 /// `simply import HF_DIR OUT`: a Hugging Face Llama checkpoint (safetensors,
 /// one file or sharded) as a Simply run directory

@@ -1,3 +1,4 @@
+import SimplyRun
 import SimplyTrain
 
 /// Every training algorithm `simply` knows, one line each, in the order

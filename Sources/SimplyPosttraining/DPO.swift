@@ -2,6 +2,7 @@ import Foundation
 import SimplyCore
 import SimplyData
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// The DPO losses (Rafailov et al. 2023; TRL `dpo_trainer.py`) as functions

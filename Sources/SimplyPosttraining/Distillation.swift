@@ -2,6 +2,7 @@ import Foundation
 import SimplyCore
 import SimplyData
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// Knowledge distillation (Hinton et al. 2015): the student (the model the loop

@@ -2,6 +2,7 @@ import Foundation
 import SimplyCore
 import SimplyData
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// Group relative policy optimization (Shao et al. 2024; TRL `grpo_trainer.py`,

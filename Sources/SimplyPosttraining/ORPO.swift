@@ -1,5 +1,6 @@
 import SimplyCore
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// Odds ratio preference optimization (Hong et al. 2024; TRL `orpo_trainer.py`):

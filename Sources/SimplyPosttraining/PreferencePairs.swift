@@ -1,6 +1,7 @@
 import SimplyCore
 import SimplyData
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// The batch of the pair objectives (DPO, ORPO, SimPO): train.batch_size

@@ -2,6 +2,7 @@ import Foundation
 import SimplyCore
 import SimplyData
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// The Bradley–Terry pairwise loss of a reward model (TRL `RewardTrainer`):

@@ -1,4 +1,5 @@
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// Sampled completions between workers (GRPO under mpirun): each worker

@@ -1,6 +1,7 @@
 import SimplyCore
 import SimplyData
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// Supervised fine-tuning: next-token cross-entropy on the completion

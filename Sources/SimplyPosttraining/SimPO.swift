@@ -1,5 +1,6 @@
 import SimplyCore
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// Simple preference optimization (Meng et al. 2024; TRL `cpo_trainer.py`

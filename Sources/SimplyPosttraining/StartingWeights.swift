@@ -1,4 +1,5 @@
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// The run's starting weights as a frozen model, `maxBatch` rows per forward:

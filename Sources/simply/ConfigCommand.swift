@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 /// `simply config keys`: every config key with its default, what it accepts

@@ -4,6 +4,7 @@ import SimplyCore
 import SimplyData
 import SimplyEval
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// `simply data preferences`: on-policy preference pairs, judged by the

@@ -3,6 +3,7 @@ import Foundation
 import SimplyCore
 import SimplyData
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 /// `simply eval <what>`: one subcommand per kind of evaluation.

@@ -4,6 +4,7 @@ import SimplyCore
 import SimplyData
 import SimplyEval
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// `simply eval generate`: greedy completions of prompt-only examples with

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SimplyCore
 import SimplyExport
+import SimplyRun
 import SimplyTrain
 
 /// `simply eval logits`: the raw logits of a checkpoint on given token rows,

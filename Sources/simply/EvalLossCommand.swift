@@ -4,6 +4,7 @@ import SimplyCore
 import SimplyData
 import SimplyModel
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 /// `simply eval loss`: the mean next-token cross-entropy of a checkpoint on

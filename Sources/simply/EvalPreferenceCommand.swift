@@ -3,6 +3,7 @@ import Foundation
 import SimplyCore
 import SimplyData
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 /// `simply eval preference`: DPO's held-out implicit-reward accuracy.

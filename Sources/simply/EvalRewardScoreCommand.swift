@@ -4,6 +4,7 @@ import SimplyCore
 import SimplyData
 import SimplyModel
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 /// `simply eval reward-score`: the mean reward of a policy's completions of

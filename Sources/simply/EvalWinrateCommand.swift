@@ -5,6 +5,7 @@ import SimplyData
 import SimplyEval
 import SimplyModel
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 /// `simply eval winrate`: a policy against a baseline on the same prompts,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SimplyRun
 import SimplyTrain
 
 struct PlotCommand: ParsableCommand {

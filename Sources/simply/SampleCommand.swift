@@ -3,6 +3,7 @@ import Foundation
 import SimplyCore
 import SimplyData
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// `simply sample`: completions of a checkpoint for people to read, from the

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SimplyCore
+import SimplyRun
 import SimplyTrain
 
 struct SimplyCommand: ParsableCommand {

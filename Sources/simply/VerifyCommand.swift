@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SimplyCore
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 struct VerifyCommand: ParsableCommand {

@@ -4,6 +4,7 @@ import SimplyCore
 import SimplyData
 import SimplyExport
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -4,6 +4,7 @@ import SimplyCore
 import SimplyData
 import SimplyModel
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 @Suite struct DPOTests {

@@ -5,6 +5,7 @@ import SimplyData
 import SimplyEval
 import SimplyModel
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 @Suite struct EvaluationTests {

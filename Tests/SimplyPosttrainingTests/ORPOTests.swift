@@ -3,6 +3,7 @@ import Testing
 import SimplyCore
 import SimplyModel
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 /// ORPO (golden/objectives/orpo.safetensors checks the loss and every gradient

@@ -4,6 +4,7 @@ import SimplyCore
 import SimplyData
 import SimplyModel
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 /// Every post-training objective end to end against PyTorch: for one real

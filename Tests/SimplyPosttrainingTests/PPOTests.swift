@@ -3,6 +3,7 @@ import Testing
 import SimplyCore
 import SimplyModel
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 @Suite struct PPOLossTests {

@@ -3,6 +3,7 @@ import Testing
 import SimplyCore
 import SimplyData
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 import SimplyPosttraining
 

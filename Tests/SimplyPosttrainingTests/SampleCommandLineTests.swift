@@ -5,6 +5,7 @@ import SimplyData
 import SimplyEval
 import SimplyModel
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 /// `simply sample` on the real binary, and a reward model loaded from a

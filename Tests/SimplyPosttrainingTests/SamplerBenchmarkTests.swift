@@ -4,6 +4,7 @@ import SimplyCore
 import SimplyData
 import SimplyEval
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// Sampling throughput, opt-in (SIMPLY_SAMPLER_BENCH=1; SIMPLY_BENCH_THREADS,

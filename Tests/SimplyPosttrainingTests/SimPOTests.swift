@@ -3,6 +3,7 @@ import Testing
 import SimplyCore
 import SimplyModel
 import SimplyPosttraining
+import SimplyRun
 import SimplyTrain
 
 /// SimPO (golden/objectives/simpo.safetensors checks the loss and every

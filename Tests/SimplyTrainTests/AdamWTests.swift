@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SimplyCore
+import SimplyRun
 import SimplyTrain
 
 let goldenDirectory = URL(fileURLWithPath: #filePath)

@@ -1,6 +1,7 @@
 import Foundation
 import SimplyCore
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 import Testing
 

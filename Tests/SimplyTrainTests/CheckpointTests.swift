@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SimplyCore
 import SimplyModel
+import SimplyRun
 import SimplyTrain
 
 /// A run directory (with config.json) in a fresh temporary folder.

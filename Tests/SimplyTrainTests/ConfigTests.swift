@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SimplyCore
+import SimplyRun
 import SimplyTrain
 
 /// The repository's configs/ folder, found from this file's path.

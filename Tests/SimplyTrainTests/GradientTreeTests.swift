@@ -1,5 +1,6 @@
 import Testing
 import SimplyCore
+import SimplyRun
 import SimplyTrain
 
 @Suite struct GradientTreeTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SimplyCore
 import SimplyData
+import SimplyRun
 import SimplyTrain
 
 @Suite struct MixtureTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SimplyCore
+import SimplyRun
 import SimplyTrain
 
 /// `simply plot`: one panel per metric family with axis titles and ticks, the

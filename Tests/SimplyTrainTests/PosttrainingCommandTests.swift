@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SimplyCore
+import SimplyRun
 import SimplyTrain
 
 /// Post-training on the real binary: SFT from a pre-trained checkpoint, DPO

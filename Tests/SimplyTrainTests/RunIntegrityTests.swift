@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SimplyCore
+import SimplyRun
 import SimplyTrain
 
 /// Issue 19: `simply verify` never passes a damaged run, `--resume` never

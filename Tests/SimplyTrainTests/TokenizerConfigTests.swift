@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SimplyData
+import SimplyRun
 import SimplyTrain
 
 /// data.tokenizer: the committed BPE of configs/small, and the checks that

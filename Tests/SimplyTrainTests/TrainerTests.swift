@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SimplyCore
+import SimplyRun
 import SimplyTrain
 
 /// A model small enough to train for a few steps inside a test.

@@ -1,7 +1,7 @@
 import SimplyCore
 import SimplyExport
 import SimplyModel
-import SimplyTrain
+import SimplyRun
 
 /// Configs from files: an experiment config applied and validated (as
 /// `simply train --experiment_config` does), the same bytes as a Hugging Face

@@ -1,5 +1,5 @@
 import SimplyCore
-import SimplyTrain
+import SimplyRun
 
 /// `CheckpointManifest.parse`. Mutants rarely keep a valid manifest_sha256,
 /// so each input that is a JSON object is also parsed with the hash fixed

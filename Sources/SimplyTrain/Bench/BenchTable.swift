@@ -1,5 +1,6 @@
 import Foundation
 import SimplyCore
+import SimplyRun
 
 /// The readable form of `Benchmark.run`'s result.
 public enum BenchTable {

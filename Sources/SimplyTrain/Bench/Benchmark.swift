@@ -1,6 +1,7 @@
 import Foundation
 import SimplyCore
 import SimplyModel
+import SimplyRun
 
 /// What `simply bench` measures and how long.
 public struct BenchOptions: Sendable {

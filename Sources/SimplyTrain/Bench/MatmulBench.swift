@@ -1,5 +1,6 @@
 import SimplyCore
 import SimplyModel
+import SimplyRun
 
 /// One matrix-product shape a training step runs: C[m,n] = op(A) · op(B),
 /// `count` times per optimizer step.

@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import SimplyRun
 #endif
 
 /// The process's memory as the kernel counts it (for `simply bench`).

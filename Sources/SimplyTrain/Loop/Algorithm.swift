@@ -1,4 +1,5 @@
 import SimplyModel
+import SimplyRun
 
 /// A training algorithm as the rest of Simply sees it: its name (the value of
 /// train.training_mode), its config section, what it needs of the model, and

@@ -1,3 +1,4 @@
+import SimplyRun
 /// Wall-clock seconds per phase of a training step, summed over the steps it
 /// saw. Only `simply bench` sets one on a Trainer; a timer reads the clock and
 /// never touches a number the step computes.

@@ -2,6 +2,7 @@ import Foundation
 import SimplyCore
 import SimplyData
 import SimplyModel
+import SimplyRun
 
 /// Next-token prediction on packed windows of a token stream (or a weighted
 /// mixture of streams): every position counts, the loss is the mean over the

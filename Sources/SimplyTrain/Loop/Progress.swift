@@ -1,4 +1,5 @@
 import Foundation
+import SimplyRun
 
 /// Progress for people: on a terminal, one line rewritten in place each step
 /// (step, loss, tokens/s, ETA); in a log (not a terminal), a line about every

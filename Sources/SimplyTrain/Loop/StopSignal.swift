@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Synchronization
+import SimplyRun
 
 /// SIGTERM/SIGINT during training: the handler only stores the signal number
 /// (a lock-free atomic, so it is async-signal-safe and the loop is sure to see

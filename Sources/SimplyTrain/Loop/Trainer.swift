@@ -2,6 +2,7 @@ import Foundation
 import SimplyCore
 import SimplyData
 import SimplyModel
+import SimplyRun
 
 /// What one finished step produced.
 public struct StepRecord: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import SimplyCore
 import SimplyData
+import SimplyRun
 
 /// The token streams a run trains on, resolved from `data.dataset`: one
 /// dataset ("builtin:synthetic" or a token shard path), or a weighted mixture

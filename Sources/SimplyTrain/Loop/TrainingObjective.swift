@@ -1,6 +1,7 @@
 import Foundation
 import SimplyCore
 import SimplyModel
+import SimplyRun
 
 /// One named number a step reports (metrics.jsonl). Shards' values are
 /// combined in shard order: summed (objectives pre-divide by the global batch,

@@ -1,5 +1,6 @@
 import Foundation
 import SimplyCore
+import SimplyRun
 
 /// What a finished (or stopped) run reports.
 public struct RunSummary: Sendable {

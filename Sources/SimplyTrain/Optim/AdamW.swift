@@ -1,4 +1,5 @@
 import SimplyCore
+import SimplyRun
 
 /// AdamW (Loshchilov & Hutter) in PyTorch's formulation (torch.optim.AdamW):
 ///   p ← p − lr·wd·p                         (decoupled decay, only on `decay` entries)

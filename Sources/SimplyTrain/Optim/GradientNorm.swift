@@ -1,4 +1,5 @@
 import SimplyCore
+import SimplyRun
 
 /// Global L2 norm of a flat gradient buffer. The buffer is cut into fixed
 /// blocks (independent of the thread count); each block's sum of squares is a

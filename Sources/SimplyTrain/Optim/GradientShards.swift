@@ -1,4 +1,5 @@
 import SimplyCore
+import SimplyRun
 
 /// Sums per-shard gradients in a fixed pairwise tree (docs/design.md contract 3):
 ///   sum(lo, hi) = sum(lo, mid) + sum(mid, hi),  mid = lo + (hi − lo + 1) / 2

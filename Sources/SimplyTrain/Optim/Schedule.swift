@@ -1,4 +1,5 @@
 import SimplyCore
+import SimplyRun
 
 /// Linear warmup to `lr` over `warmupSteps`, then cosine decay to `minLR` at
 /// the last step (nanoGPT's schedule). `step` counts from 0.

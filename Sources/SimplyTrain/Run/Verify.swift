@@ -1,5 +1,6 @@
 import Foundation
 import SimplyCore
+import SimplyRun
 
 /// `simply verify`: checks every file of a run — config.json against its
 /// recorded hash, hashes.jsonl line by line, LATEST and every checkpoint in

@@ -1,5 +1,6 @@
 import Foundation
 import SimplyCore
+import SimplyRun
 
 /// A checkpoint written by several workers, in the one format (docs/design.md,
 /// Checkpoints): shards are still cut by size, shard s is written by worker
@@ -8,6 +9,24 @@ import SimplyCore
 /// worker that fails sends its error instead of a report; then nothing is
 /// committed (step-N.tmp is removed) and every worker throws, naming it.
 extension Checkpoints {
+    /// Writes the state as checkpoint `step` of the run. With several
+    /// workers every worker calls this with the same (replicated) tensors:
+    /// each writes its share of the shards, worker 0 commits the manifest and
+    /// LATEST (`writeCooperatively`). The files are the same either way.
+    @discardableResult
+    public static func write(runDirectory: URL, step: Int, tensors: [CheckpointTensor], configSHA256: String,
+                             dataCursor: JSONValue, extra: JSONValue, options: CheckpointOptions = CheckpointOptions(),
+                             workers: Workers) throws -> URL {
+        guard workers.size > 1 else {
+            return try write(runDirectory: runDirectory, step: step, tensors: tensors, configSHA256: configSHA256,
+                             dataCursor: dataCursor, extra: extra, options: options)
+        }
+        let (root, name) = try checkWrite(runDirectory: runDirectory, step: step, tensors: tensors, configSHA256: configSHA256,
+                                          dataCursor: dataCursor, extra: extra, options: options)
+        return try writeCooperatively(root: root, name: name, step: step, tensors: tensors, configSHA256: configSHA256,
+                                      dataCursor: dataCursor, extra: extra, options: options, workers: workers)
+    }
+
     static func writeCooperatively(root: URL, name: String, step: Int, tensors: [CheckpointTensor], configSHA256: String,
                                    dataCursor: JSONValue, extra: JSONValue, options: CheckpointOptions,
                                    workers: Workers) throws -> URL {

@@ -1,5 +1,6 @@
 import Foundation
 import SimplyCore
+import SimplyRun
 
 /// One step's gradient across workers, with the bits of one process:
 ///  1. each worker sums the tree nodes made of its own shards (`ShardPlan.nodes`);

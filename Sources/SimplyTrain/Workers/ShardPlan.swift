@@ -1,3 +1,4 @@
+import SimplyRun
 /// Which worker computes which gradient shard, and which part of the
 /// gradient each worker finishes (docs/design.md contract 3). Worker r gets the
 /// consecutive shards ⌈r·S/N⌉ ..< ⌈(r+1)·S/N⌉ (workers past the shard count

@@ -1,5 +1,6 @@
 import CMPI
 import Foundation
+import SimplyRun
 
 /// The processes of a data-parallel run (docs/design.md, Workers): Open MPI ranks
 /// when started by `mpirun`, else one process that is the only worker.

@@ -11,7 +11,7 @@ private func sysRename(_ from: String, _ to: String) -> Int32 { rename(from, to)
 
 /// Plain POSIX file I/O for checkpoints: every write is followed by fsync,
 /// every failure is a `CheckpointError` naming the path.
-enum CheckpointFiles {
+package enum CheckpointFiles {
     static func errnoText() -> String { String(cString: strerror(errno)) }
 
     /// Creates (or truncates) `path`, writes `bytes`, fsyncs and closes it.
@@ -89,17 +89,17 @@ enum CheckpointFiles {
         return bytes
     }
 
-    static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
-    static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0
     }
 
-    static func rename(_ from: String, _ to: String) throws {
+    package static func rename(_ from: String, _ to: String) throws {
         if sysRename(from, to) != 0 {
             throw CheckpointError(from, "cannot rename to \(to) (\(errnoText()))")
         }

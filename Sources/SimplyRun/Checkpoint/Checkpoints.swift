@@ -117,41 +117,16 @@ public enum Checkpoints {
 
     // MARK: - Write
 
-    /// Writes the state as checkpoint `step` of the run. With several
-    /// workers every worker calls this with the same (replicated) tensors:
-    /// each writes its share of the shards, worker 0 commits the manifest and
-    /// LATEST (see `writeCooperatively`). The files are the same either way.
+    /// Writes the state as checkpoint `step` of the run, in one process.
+    /// (SimplyTrain's `write(…, workers:)` writes it with several workers,
+    /// each its share of the shards; the files are the same either way.)
     @discardableResult
     public static func write(runDirectory: URL, step: Int, tensors: [CheckpointTensor], configSHA256: String,
-                             dataCursor: JSONValue, extra: JSONValue, options: CheckpointOptions = CheckpointOptions(),
-                             workers: Workers = .single) throws -> URL {
-        try requireRunDirectory(runDirectory)
-        let root = checkpointsDirectory(runDirectory)
-        let name = directoryName(step: step)
+                             dataCursor: JSONValue, extra: JSONValue, options: CheckpointOptions = CheckpointOptions()) throws -> URL {
+        let (root, name) = try checkWrite(runDirectory: runDirectory, step: step, tensors: tensors, configSHA256: configSHA256,
+                                          dataCursor: dataCursor, extra: extra, options: options)
         let final = root.appendingPathComponent(name)
         let tmp = root.appendingPathComponent(name + ".tmp")
-
-        // Everything the caller gives is checked before the disk is touched.
-        func bad(_ field: String, _ message: String) -> CheckpointError { CheckpointError(final.path, field: field, message) }
-        guard step >= 0 else { throw bad("step", "\(step) is negative") }
-        guard options.shardBytes > 0 else { throw bad("shard_bytes", "\(options.shardBytes) must be positive") }
-        guard options.keepLast >= 0 else { throw bad("keep_last", "\(options.keepLast) must be >= 0") }
-        guard CheckpointZstd.levels.contains(options.compressionLevel) else {
-            throw bad("compression_level", "\(options.compressionLevel) is outside \(CheckpointZstd.levels)")
-        }
-        guard isSHA256Hex(configSHA256) else { throw bad("config_sha256", "must be 64 lowercase hex digits, got \"\(configSHA256)\"") }
-        guard case .object = dataCursor else { throw bad("data_cursor", "must be a JSON object") }
-        guard case .object = extra else { throw bad("extra", "must be a JSON object") }
-        var names = Set<String>()
-        for t in tensors {
-            guard !t.name.isEmpty, t.name != "__metadata__" else { throw bad("tensors", "\"\(t.name)\" is not a valid tensor name") }
-            guard names.insert(t.name).inserted else { throw bad("tensors", "\"\(t.name)\" appears twice") }
-        }
-        if workers.size > 1 {
-            return try writeCooperatively(root: root, name: name, step: step, tensors: tensors, configSHA256: configSHA256,
-                                          dataCursor: dataCursor, extra: extra, options: options, workers: workers)
-        }
-
         try prepare(root: root, tmp: tmp, options: options)
         do {
             let manifest = try writeShards(tensors, into: tmp, step: step, configSHA256: configSHA256,
@@ -167,8 +142,34 @@ public enum Checkpoints {
         return final
     }
 
+    /// Everything a write is given, checked before the disk is touched; the
+    /// checkpoints directory and the checkpoint's name.
+    package static func checkWrite(runDirectory: URL, step: Int, tensors: [CheckpointTensor], configSHA256: String,
+                                   dataCursor: JSONValue, extra: JSONValue, options: CheckpointOptions) throws -> (root: URL, name: String) {
+        try requireRunDirectory(runDirectory)
+        let root = checkpointsDirectory(runDirectory)
+        let name = directoryName(step: step)
+        let final = root.appendingPathComponent(name)
+        func bad(_ field: String, _ message: String) -> CheckpointError { CheckpointError(final.path, field: field, message) }
+        guard step >= 0 else { throw bad("step", "\(step) is negative") }
+        guard options.shardBytes > 0 else { throw bad("shard_bytes", "\(options.shardBytes) must be positive") }
+        guard options.keepLast >= 0 else { throw bad("keep_last", "\(options.keepLast) must be >= 0") }
+        guard CheckpointZstd.levels.contains(options.compressionLevel) else {
+            throw bad("compression_level", "\(options.compressionLevel) is outside \(CheckpointZstd.levels)")
+        }
+        guard isSHA256Hex(configSHA256) else { throw bad("config_sha256", "must be 64 lowercase hex digits, got \"\(configSHA256)\"") }
+        guard case .object = dataCursor else { throw bad("data_cursor", "must be a JSON object") }
+        guard case .object = extra else { throw bad("extra", "must be a JSON object") }
+        var names = Set<String>()
+        for t in tensors {
+            guard !t.name.isEmpty, t.name != "__metadata__" else { throw bad("tensors", "\"\(t.name)\" is not a valid tensor name") }
+            guard names.insert(t.name).inserted else { throw bad("tensors", "\"\(t.name)\" appears twice") }
+        }
+        return (root, name)
+    }
+
     /// Creates checkpoints/ if needed, removes what an interrupted write left, creates `tmp`.
-    static func prepare(root: URL, tmp: URL, options: CheckpointOptions) throws {
+    package static func prepare(root: URL, tmp: URL, options: CheckpointOptions) throws {
         let fm = FileManager.default
         if !CheckpointFiles.isDirectory(root.path) {
             do { try fm.createDirectory(at: root, withIntermediateDirectories: false) } catch {
@@ -182,7 +183,7 @@ public enum Checkpoints {
     }
 
     /// Writes and syncs the manifest into `tmp`, then renames `tmp` to `final`.
-    static func commit(_ manifest: CheckpointManifest, tmp: URL, final: URL, root: URL, options: CheckpointOptions) throws {
+    package static func commit(_ manifest: CheckpointManifest, tmp: URL, final: URL, root: URL, options: CheckpointOptions) throws {
         let manifestPath = tmp.appendingPathComponent(manifestFileName).path
         try CheckpointFiles.writeSynced(manifest.fileBytes, to: manifestPath, before: { try options.disk(.fsync(manifestPath)) })
         try options.disk(.fsync(tmp.path))
@@ -209,13 +210,13 @@ public enum Checkpoints {
     }
 
     /// Points LATEST at the complete checkpoint `name`, then prunes old ones.
-    static func publish(root: URL, name: String, options: CheckpointOptions) throws {
+    package static func publish(root: URL, name: String, options: CheckpointOptions) throws {
         try pointLatest(root: root, name: name, options: options)
         try prune(root, keep: options.keepLast, newest: name, options: options)
     }
 
     /// Points LATEST at `name`: written to LATEST.tmp, fsynced, renamed.
-    static func pointLatest(root: URL, name: String, options: CheckpointOptions) throws {
+    package static func pointLatest(root: URL, name: String, options: CheckpointOptions) throws {
         let latest = root.appendingPathComponent(latestFileName)
         let latestTmp = root.appendingPathComponent(latestFileName + ".tmp")
         try CheckpointFiles.writeSynced(Array((name + "\n").utf8), to: latestTmp.path,
@@ -226,7 +227,7 @@ public enum Checkpoints {
         try CheckpointFiles.syncDirectory(root.path)
     }
 
-    static func fault(_ options: CheckpointOptions, _ point: CheckpointWriteFault, _ dir: URL) throws {
+    package static func fault(_ options: CheckpointOptions, _ point: CheckpointWriteFault, _ dir: URL) throws {
         if options.simulatedFailure == point {
             throw CheckpointError(dir.path, "simulated failure (\(point)) for a test")
         }
@@ -287,7 +288,7 @@ public enum Checkpoints {
 
     /// Shard boundaries, a function of the tensors' sizes and `shardBytes`
     /// alone: a new shard when the next tensor would pass shardBytes.
-    static func shardGroups(_ tensors: [CheckpointTensor], shardBytes: Int) -> [[Int]] {
+    package static func shardGroups(_ tensors: [CheckpointTensor], shardBytes: Int) -> [[Int]] {
         var groups: [[Int]] = []
         var current = 0
         for (i, t) in tensors.enumerated() {
@@ -305,7 +306,7 @@ public enum Checkpoints {
     /// Writes the shards `only` (indices into `groups`, ascending) into `dir`;
     /// returns each one's manifest entries. `state`, when given, is fed every
     /// tensor's bytes in order (the state hash, when all shards are written).
-    static func writeShardFiles(_ tensors: [CheckpointTensor], groups: [[Int]], only: [Int], into dir: URL,
+    package static func writeShardFiles(_ tensors: [CheckpointTensor], groups: [[Int]], only: [Int], into dir: URL,
                                 options: CheckpointOptions, state: SHA256Hasher?)
         throws -> [(tensors: [CheckpointManifest.TensorEntry], shard: CheckpointManifest.ShardEntry)] {
         let compressor = try CheckpointZstd.Compressor(level: options.compressionLevel)

@@ -17,6 +17,11 @@ public struct CheckpointManifest: Sendable {
         public let offset: Int             // byte offset within the shard's safetensors data section
         public let length: Int             // bytes
         public let sha256: String          // of the tensor's raw little-endian bytes
+
+        package init(name: String, dtype: String, shape: [Int], shard: Int, offset: Int, length: Int, sha256: String) {
+            self.name = name; self.dtype = dtype; self.shape = shape; self.shard = shard
+            self.offset = offset; self.length = length; self.sha256 = sha256
+        }
     }
 
     public struct ShardEntry: Sendable, Equatable {
@@ -24,6 +29,10 @@ public struct CheckpointManifest: Sendable {
         public let sha256: String          // of the .zst file
         public let bytes: Int              // size of the .zst file
         public let rawBytes: Int           // size of the safetensors file inside
+
+        package init(file: String, sha256: String, bytes: Int, rawBytes: Int) {
+            self.file = file; self.sha256 = sha256; self.bytes = bytes; self.rawBytes = rawBytes
+        }
     }
 
     public let formatVersion: Int
@@ -73,7 +82,7 @@ public struct CheckpointManifest: Sendable {
     /// The bytes of manifest.json: indented, sorted keys, final newline.
     public var fileBytes: [UInt8] { Array((json.pretty() + "\n").utf8) }
 
-    init(formatVersion: Int, step: Int, configSHA256: String, stateSHA256: String, dataCursor: JSONValue,
+    package init(formatVersion: Int, step: Int, configSHA256: String, stateSHA256: String, dataCursor: JSONValue,
          extra: JSONValue, tensors: [TensorEntry], shards: [ShardEntry]) {
         self.formatVersion = formatVersion
         self.step = step
