@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SimplyCore
 import SimplyData
+import SimplyEval
 import SimplyModel
 import SimplyPosttraining
 import SimplyRun
@@ -97,26 +98,13 @@ struct EvalLoss: ParsableCommand {
             let count = maxWindows == 0 ? windows.numExamples : min(maxWindows, windows.numExamples)
 
 
-            let parallel = Parallel(threads: threadCount, deterministic: true)
-            var inputs = [Int32](repeating: 0, count: batchSize * t), targets = inputs
-            let weights = [Float](repeating: 1, count: batchSize * t)
-            var total = 0.0
             let start = monotonicSeconds()
-            var first = 0
-            while first < count {
-                let rows = min(batchSize, count - first)
-                for r in 0..<rows { windows.fill(example: first + r, inputs: &inputs, targets: &targets, at: r * t) }
-                _ = model.forward(tokens: inputs, targets: targets, weights: weights, batch: rows, seqLen: t, parallel: parallel)
-                // Each position's CE, summed in stream order in float64: the batch size does not group the sum.
-                let losses = model.positionLosses
-                for i in 0..<(rows * t) { total += Double(losses[i]) }
-                first += rows
-            }
+            let result = LossEvaluation.windows(model, windows, count: count, batch: batchSize,
+                                                parallel: Parallel(threads: threadCount, deterministic: true))
             let seconds = monotonicSeconds() - start
-            let tokens = count * t
-            let mean = total / Double(tokens)
+            let tokens = result.tokens, mean = result.loss
             let source = builtin ? "\(config.data.dataset) seed \(config.train.seed), \(config.data.syntheticBytes) bytes" : config.data.dataset
-            let perplexity = DetMath.exp(mean)
+            let perplexity = result.perplexity
             if json {
                 print(JSONValue.object([
                     ("checkpoint", .string(url.path)), ("step", .int(trained.step)), ("data", .string(source)),
@@ -152,28 +140,14 @@ struct EvalLoss: ParsableCommand {
         // A supervised example is its one sequence; a preference pair is prompt + chosen.
         let sequences = shard.examples.map { $0.kind == .preference ? $0.sequences[0] + $0.sequences[1] : $0.sequences[0] }
         let limit = maxWindows == 0 ? sequences.count : min(maxWindows, sequences.count)
-        let t = trained.config.model.seqLen, model = trained.model
-        let parallel = Parallel(threads: threads, deterministic: true)
-        var rows = SequenceRows(rows: batchSize, seqLen: t, pad: tokenizer.pad)
-        var total = 0.0, tokens = 0, truncated = 0, first = 0
+        let t = trained.config.model.seqLen
         let start = monotonicSeconds()
-        while first < limit {
-            let n = min(batchSize, limit - first)
-            for r in 0..<batchSize {
-                if r < n { if !rows.set(row: r, sequences[first + r]) { truncated += 1 } }
-                else { rows.set(row: r, MaskedTokens()) }
-            }
-            let size = n * t
-            _ = model.forward(tokens: Array(rows.inputs[..<size]), targets: Array(rows.targets[..<size]),
-                              weights: Array(rows.mask[..<size]), batch: n, seqLen: t, parallel: parallel)
-            // The masked positions' CE, summed row by row in float64.
-            let losses = model.positionLosses
-            for i in 0..<size where rows.mask[i] != 0 { total += Double(losses[i]); tokens += 1 }
-            first += n
-        }
+        let result = LossEvaluation.maskedTokens(trained.model, Array(sequences[..<limit]), batch: batchSize, pad: tokenizer.pad,
+                                                 parallel: Parallel(threads: threads, deterministic: true))
         let seconds = monotonicSeconds() - start
+        let tokens = result.tokens, truncated = result.truncated
         guard tokens > 0 else { throw ConfigError("--data \(path): no loss-masked tokens in the first \(limit) examples") }
-        let mean = total / Double(tokens), perplexity = DetMath.exp(mean)
+        let mean = result.loss, perplexity = result.perplexity
         let url = trained.checkpoint
         if json {
             print(JSONValue.object([
