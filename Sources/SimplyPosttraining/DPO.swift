@@ -159,5 +159,6 @@ extension ExperimentConfig {
 
 extension Algorithm {
     public static let dpo = Algorithm(name: "dpo", summary: "the policy from preference pairs, against a frozen reference (DPO, IPO, hinge, RPO)",
-                                     section: ConfigSection(DPOConfig.self), needs: [.reference, .preferencePairs]) { try DPOObjective($0) }
+                                     section: ConfigSection(DPOConfig.self), needs: [.reference, .preferencePairs],
+                                     alwaysRecorded: true) { try DPOObjective($0) }
 }

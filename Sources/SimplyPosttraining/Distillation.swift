@@ -145,5 +145,6 @@ extension ExperimentConfig {
 
 extension Algorithm {
     public static let distill = Algorithm(name: "distill", summary: "a student from a teacher's logits, mixed with the label cross-entropy",
-                                     section: ConfigSection(DistillConfig.self), needs: [.teacher]) { try DistillObjective($0) }
+                                     section: ConfigSection(DistillConfig.self), needs: [.teacher],
+                                     alwaysRecorded: true) { try DistillObjective($0) }
 }

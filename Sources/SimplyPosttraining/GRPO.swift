@@ -350,5 +350,6 @@ extension ExperimentConfig {
 
 extension Algorithm {
     public static let grpo = Algorithm(name: "grpo", summary: "the policy from group-normalized rewards of its own samples (GRPO, Dr. GRPO, DAPO, GSPO)",
-                                     section: ConfigSection(GRPOConfig.self), needs: [.rollouts, .reference]) { try GRPOObjective($0) }
+                                     section: ConfigSection(GRPOConfig.self), needs: [.rollouts, .reference],
+                                     alwaysRecorded: true) { try GRPOObjective($0) }
 }

@@ -366,5 +366,6 @@ extension ExperimentConfig {
 
 extension Algorithm {
     public static let ppo = Algorithm(name: "ppo", summary: "the policy and a value head from rewards of its own samples (PPO with GAE)",
-                                     section: ConfigSection(PPOConfig.self), needs: [.rollouts, .reference, .scoreHead]) { try PPOObjective($0) }
+                                     section: ConfigSection(PPOConfig.self), needs: [.rollouts, .reference, .scoreHead],
+                                     alwaysRecorded: true) { try PPOObjective($0) }
 }

@@ -239,5 +239,6 @@ extension ExperimentConfig {
 
 extension Algorithm {
     public static let reward = Algorithm(name: "reward", summary: "a scalar reward from preference pairs (Bradley–Terry)",
-                                     section: ConfigSection(RewardConfig.self), needs: [.scoreHead, .preferencePairs]) { try RewardObjective($0) }
+                                     section: ConfigSection(RewardConfig.self), needs: [.scoreHead, .preferencePairs],
+                                     alwaysRecorded: true) { try RewardObjective($0) }
 }

@@ -53,8 +53,9 @@ struct ConfigCommand: ParsableCommand {
 
         func run() throws {
             do {
-                let c = try ExperimentConfig.resolve(experiment: name, configDirectory: configDirectory(configDir, for: name), overrides: overrides,
+                var c = try ExperimentConfig.resolve(experiment: name, configDirectory: configDirectory(configDir, for: name), overrides: overrides,
                                                      schema: algorithms.schema)
+                algorithms.prepare(&c)   // as simply train records it
                 print(c.json().pretty())
             } catch { fail("\(error)") }
         }

@@ -23,15 +23,30 @@ import SimplyPosttraining
             for k in section.keys {
                 #expect(k.name.hasPrefix(section.name + "."), "\(k.name) is outside its section \(section.name)")
                 #expect(!k.meaning.isEmpty && !k.accepts.isEmpty, "\(k.name) needs a meaning and accepted values")
-                // The default, set back, is what the key writes.
-                var c = ExperimentConfig.defaults(schema)
+                // The default, set back, is what the key writes (and records the section).
+                var c = ExperimentConfig.defaults(schema), d = c
                 try c.set(k.name, k.defaultValue)
-                #expect(c == ExperimentConfig.defaults(schema), "\(k.name)")
+                d.record(section)
+                let same = c == d
+                #expect(same, "\(k.name)")
             }
         }
         // Every key name is unique across the base and the sections.
         let names = ExperimentConfig.keyNames(schema)
         #expect(Set(names).count == names.count)
+    }
+
+    /// The five sections every run has recorded stay in every new run's
+    /// config.json (so a command run today writes the bytes it wrote before
+    /// ORPO and SimPO existed); a later algorithm's section is recorded by its own runs.
+    @Test func onlyTheLegacySectionsAreRecordedByEveryRun() {
+        let schema = algorithms.schema
+        #expect(schema.alwaysRecorded == ["reward", "dpo", "distill", "grpo", "ppo"])
+        var c = ExperimentConfig.defaults(schema)
+        #expect(Set(c.sections.keys) == schema.alwaysRecorded)
+        c.train.mode = "orpo"
+        algorithms.prepare(&c)
+        #expect(Set(c.sections.keys) == schema.alwaysRecorded.union(["orpo"]))
     }
 
     @Test func sectionsRoundTripThroughConfigJSON() throws {

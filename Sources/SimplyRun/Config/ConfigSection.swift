@@ -60,9 +60,14 @@ public struct ConfigSchema: Sendable {
     /// Reading a run's config.json without the algorithm list: unknown
     /// sections and modes are kept as they are (the objective checks them).
     public let lenient: Bool
+    /// The sections a new run records even when it does not use them: those
+    /// every run's config.json has listed since before algorithms described
+    /// themselves (so those files stay byte-identical). Any other section is
+    /// recorded by the runs of its algorithm and by configs that set one of its keys.
+    public let alwaysRecorded: Set<String>
 
-    public init(modes: [String], sections: [ConfigSection], lenient: Bool = false) {
-        self.modes = modes; self.sections = sections; self.lenient = lenient
+    public init(modes: [String], sections: [ConfigSection], lenient: Bool = false, alwaysRecorded: Set<String> = []) {
+        self.modes = modes; self.sections = sections; self.lenient = lenient; self.alwaysRecorded = alwaysRecorded
     }
 
     /// Pre-training only: what SimplyTrain knows by itself.

@@ -71,12 +71,12 @@ public struct ExperimentConfig: Sendable, Equatable {
     /// The defaults, with no algorithm section: pre-training.
     public static var defaults: ExperimentConfig { defaults(.pretraining) }
 
-    /// The defaults with every section of `schema` at its defaults (what a new run records).
+    /// The defaults with the sections of `schema` a new run always records at their defaults.
     public static func defaults(_ schema: ConfigSchema) -> ExperimentConfig {
         var c = ExperimentConfig(model: ModelConfig(vocabSize: 512, dModel: 128, nLayers: 4, nHeads: 4,
                                                     nKVHeads: 2, dFF: 384, seqLen: 128, tieEmbeddings: true))
         c.schema = schema
-        for s in schema.sections { c.sections[s.name] = s.defaults }
+        for s in schema.sections where schema.alwaysRecorded.contains(s.name) { c.sections[s.name] = s.defaults }
         return c
     }
 
@@ -88,6 +88,12 @@ public struct ExperimentConfig: Sendable, Equatable {
             if let v = values[shortName(k.name)] { try k.set(&s, v) }
         }
         return s
+    }
+
+    /// Records `section` at its defaults unless the config already holds it
+    /// (a run records the section of its own algorithm).
+    public mutating func record(_ section: ConfigSection) {
+        if sections[section.name] == nil { sections[section.name] = section.defaults }
     }
 
     /// Records an algorithm's settings as its section.

@@ -35,10 +35,16 @@ public struct Algorithm: Sendable {
     public let section: ConfigSection?
     public let needs: Needs
     public let makeObjective: @Sendable (ObjectiveContext) throws -> any TrainingObjective
+    /// Its section is in every run's config.json, used or not: true only for
+    /// the five whose sections every run has recorded since before this list
+    /// existed (those files stay byte-identical). A new algorithm leaves it
+    /// false: its section appears in its own runs.
+    public let alwaysRecorded: Bool
 
-    public init(name: String, summary: String, section: ConfigSection?, needs: Needs = [],
+    public init(name: String, summary: String, section: ConfigSection?, needs: Needs = [], alwaysRecorded: Bool = false,
                 makeObjective: @escaping @Sendable (ObjectiveContext) throws -> any TrainingObjective) {
-        self.name = name; self.summary = summary; self.section = section; self.needs = needs; self.makeObjective = makeObjective
+        self.name = name; self.summary = summary; self.section = section; self.needs = needs
+        self.alwaysRecorded = alwaysRecorded; self.makeObjective = makeObjective
     }
 
     /// Pre-training: next-token cross-entropy on token windows (PretrainObjective).
@@ -63,7 +69,10 @@ public struct AlgorithmList: Sendable {
     public func named(_ name: String) -> Algorithm? { all.first { $0.name == name } }
 
     /// The modes and sections a config may hold.
-    public var schema: ConfigSchema { ConfigSchema(modes: names, sections: all.compactMap(\.section)) }
+    public var schema: ConfigSchema {
+        ConfigSchema(modes: names, sections: all.compactMap(\.section),
+                     alwaysRecorded: Set(all.filter(\.alwaysRecorded).compactMap { $0.section?.name }))
+    }
 
     /// Builds the objective of `context.config.train.mode`.
     public func makeObjective(_ context: ObjectiveContext) throws -> any TrainingObjective {
@@ -85,8 +94,11 @@ public struct AlgorithmList: Sendable {
         return lines.joined(separator: "\n")
     }
 
-    /// What a config must say for its algorithm to run: a score head when it needs one.
+    /// What a config must say for its algorithm to run: its section (recorded
+    /// at its defaults if absent), and a score head when it needs one.
     public func prepare(_ config: inout ExperimentConfig) {
-        if let a = named(config.train.mode), a.needs.contains(.scoreHead) { config.model.scoreHead = true }
+        guard let a = named(config.train.mode) else { return }
+        if let s = a.section { config.record(s) }
+        if a.needs.contains(.scoreHead) { config.model.scoreHead = true }
     }
 }
