@@ -8,7 +8,7 @@ import SimplyModel
 public struct ExactMatchReport: Sendable {
     public let total: Int
     public let correct: Int
-    /// Completions whose last number is the answer's (`TaskGenerator.isNumericMatch`):
+    /// Completions whose last number is the answer's (`AnswerGrading.isNumericMatch`):
     /// right arithmetic in any wrapping, so a format slip shows as the gap to `correct`.
     public let numericCorrect: Int
     /// (prompt, expected, generated) of the first examples, for a look.
@@ -33,8 +33,8 @@ public enum ExactMatch {
         var samples: [(String, String, String)] = []
         for (item, out) in zip(items, outs) {
             let text = Greedy.answerText(out, tokenizer: tokenizer)
-            if TaskGenerator.isCorrect(text, expected: item.answer) { correct += 1 }
-            if TaskGenerator.isNumericMatch(text, expected: item.answer) { numericCorrect += 1 }
+            if AnswerGrading.isExactMatch(text, expected: item.answer) { correct += 1 }
+            if AnswerGrading.isNumericMatch(text, expected: item.answer) { numericCorrect += 1 }
             if samples.count < keepSamples { samples.append((tokenizer.decode(item.prompt), item.answer, text)) }
         }
         return ExactMatchReport(total: items.count, correct: correct, numericCorrect: numericCorrect, samples: samples)

@@ -1,7 +1,7 @@
 import SimplyData
 
 /// Preference pairs from a model's own samples, judged by the verifier
-/// (`TaskGenerator.isCorrect` against the prompt's answer): DPO on pairs the
+/// (`AnswerGrading.isExactMatch` against the prompt's answer): DPO on pairs the
 /// policy itself produces (on-policy preference data; Tajwar et al. 2024,
 /// "Preference Fine-Tuning of LLMs Should Leverage Suboptimal, On-Policy Data").
 public enum OnPolicyPairs {
@@ -19,8 +19,8 @@ public enum OnPolicyPairs {
     /// the first wrong sample. Texts are trimmed of surrounding white space.
     public static func pair(samples: [String], expected: String, fallbackToAnswer: Bool) -> Outcome {
         let texts = samples.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-        guard let wrong = texts.first(where: { !TaskGenerator.isCorrect($0, expected: expected) }) else { return .allRight }
-        if let right = texts.first(where: { TaskGenerator.isCorrect($0, expected: expected) }) {
+        guard let wrong = texts.first(where: { !AnswerGrading.isExactMatch($0, expected: expected) }) else { return .allRight }
+        if let right = texts.first(where: { AnswerGrading.isExactMatch($0, expected: expected) }) {
             return .pair(chosen: right, rejected: wrong, chosenIsAnswer: false)
         }
         return fallbackToAnswer ? .pair(chosen: expected, rejected: wrong, chosenIsAnswer: true) : .allWrong

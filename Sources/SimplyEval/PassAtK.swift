@@ -60,7 +60,7 @@ public enum SampledGeneration {
         let out = sampler.generate(prompts: items.map(\.prompt), samplesPerPrompt: samples, config: config, parallel: parallel)
         let template = ChatTemplate(tokenizer: tokenizer)
         var correct = [Int](repeating: 0, count: items.count)
-        for c in out where TaskGenerator.isCorrect(template.answerText(c.tokens), expected: items[c.promptIndex].answer) {
+        for c in out where AnswerGrading.isExactMatch(template.answerText(c.tokens), expected: items[c.promptIndex].answer) {
             correct[c.promptIndex] += 1
         }
         return SampledGenerationReport(samples: samples, correct: correct,

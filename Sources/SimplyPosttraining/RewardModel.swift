@@ -1,6 +1,7 @@
 import Foundation
 import SimplyCore
 import SimplyData
+import SimplyEval
 import SimplyModel
 import SimplyRun
 import SimplyTrain
@@ -241,4 +242,20 @@ extension Algorithm {
     public static let reward = Algorithm(name: "reward", summary: "a scalar reward from preference pairs (Bradley–Terry)",
                                      section: ConfigSection(RewardConfig.self), needs: [.scoreHead, .preferencePairs],
                                      alwaysRecorded: true) { try RewardObjective($0) }
+}
+
+extension ModelReward {
+    /// The reward model of a `training_mode reward` run (a run directory or a
+    /// checkpoint), `batch` completions per forward. A checkpoint without a
+    /// trained score head is an error.
+    public static func load(checkpoint: URL, batch: Int) throws -> ModelReward {
+        let (model, config, fresh) = try RewardObjective.loadModel(checkpoint: checkpoint, maxRows: batch)
+        if fresh {
+            throw ConfigError("\(checkpoint.path): no score.weight in this checkpoint; a reward model comes from a training_mode reward run")
+        }
+        let tokenizer = try TrainingData.loadTokenizer(config)
+        let template = ChatTemplate(tokenizer: tokenizer)
+        return ModelReward(model: model, pad: tokenizer.pad,
+                           turnEnd: (template.endOfTurn, tokenizer.encode("\n") + [tokenizer.eos]))
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import SimplyCore
 import SimplyData
+import SimplyEval
 import SimplyModel
 import SimplyRun
 import SimplyTrain

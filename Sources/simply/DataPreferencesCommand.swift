@@ -103,7 +103,7 @@ struct DataPreferences: ParsableCommand {
                                                   tokenizer: tokenizer, parallel: parallel)
                 for (r, completion) in zip(records, completions) {
                     let generated = Greedy.answerText(completion, tokenizer: tokenizer)
-                    if TaskGenerator.isCorrect(generated, expected: r.answer) { continue }
+                    if AnswerGrading.isExactMatch(generated, expected: r.answer) { continue }
                     pairs += 1
                     out += pairLine(r, chosen: r.answer, rejected: generated)
                 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SimplyCore
 import SimplyData
+import SimplyEval
 import SimplyModel
 import SimplyPosttraining
 import SimplyRun

@@ -1,6 +1,7 @@
 import Testing
 import SimplyCore
 import SimplyData
+import SimplyEval
 
 @Suite struct TaskGeneratorTests {
     @Test(arguments: TaskKind.allCases)
@@ -8,8 +9,8 @@ import SimplyData
         for i in 0..<300 {
             let e = TaskGenerator.example(kind, seed: 7, index: UInt64(i))
             #expect(e.answer != e.nearMiss, "\(e)")
-            #expect(TaskGenerator.isCorrect(" \(e.answer)\n", expected: e.answer))
-            #expect(!TaskGenerator.isCorrect(e.nearMiss, expected: e.answer))
+            #expect(AnswerGrading.isExactMatch(" \(e.answer)\n", expected: e.answer))
+            #expect(!AnswerGrading.isExactMatch(e.nearMiss, expected: e.answer))
             switch kind {
             case .addition, .multiplication:
                 let parts = e.prompt.dropFirst("What is ".count).dropLast().split(separator: " ")
@@ -94,7 +95,7 @@ import SimplyData
             if c.answer != f.answer {
                 changed += 1
                 #expect(f.answer == c.answer + ".")
-                #expect(!TaskGenerator.isCorrect(f.answer, expected: c.answer))
+                #expect(!AnswerGrading.isExactMatch(f.answer, expected: c.answer))
             }
         }
         #expect(abs(Double(changed) / 2000 - 0.7) < 0.04, "\(changed) of 2000 changed")
@@ -107,13 +108,13 @@ import SimplyData
 @Suite struct NumericMatchTests {
     /// The last number decides; exact match is stricter.
     @Test func numericMatchReadsTheLastNumber() {
-        #expect(TaskGenerator.isNumericMatch("85.", expected: "85"))
-        #expect(!TaskGenerator.isCorrect("85.", expected: "85"))
-        #expect(TaskGenerator.isNumericMatch("40 + 45 = 85", expected: "85"))
-        #expect(!TaskGenerator.isNumericMatch("85 or 86", expected: "85"))
-        #expect(!TaskGenerator.isNumericMatch("8.5", expected: "85"))
-        #expect(TaskGenerator.isNumericMatch("1,234", expected: "1234"))
-        #expect(TaskGenerator.isNumericMatch("abc", expected: "abc") && !TaskGenerator.isNumericMatch("abd", expected: "abc"))
+        #expect(AnswerGrading.isNumericMatch("85.", expected: "85"))
+        #expect(!AnswerGrading.isExactMatch("85.", expected: "85"))
+        #expect(AnswerGrading.isNumericMatch("40 + 45 = 85", expected: "85"))
+        #expect(!AnswerGrading.isNumericMatch("85 or 86", expected: "85"))
+        #expect(!AnswerGrading.isNumericMatch("8.5", expected: "85"))
+        #expect(AnswerGrading.isNumericMatch("1,234", expected: "1234"))
+        #expect(AnswerGrading.isNumericMatch("abc", expected: "abc") && !AnswerGrading.isNumericMatch("abd", expected: "abc"))
     }
 
     /// A count far beyond the task space stops once the space is exhausted

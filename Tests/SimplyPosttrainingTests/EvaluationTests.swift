@@ -73,8 +73,8 @@ import SimplyTrain
         let r = ExactMatch.evaluate(model: m, examples: examples, tokenizer: tok, maxNewTokens: 20, keepSamples: 12, batch: 3,
                                     parallel: .serial)
         #expect(r.total == 12 && r.samples.map(\.generated) == old.map { Greedy.answerText($0, tokenizer: tok) })
-        #expect(r.correct == r.samples.filter { TaskGenerator.isCorrect($0.generated, expected: $0.expected) }.count)
-        #expect(r.numericCorrect == r.samples.filter { TaskGenerator.isNumericMatch($0.generated, expected: $0.expected) }.count)
+        #expect(r.correct == r.samples.filter { AnswerGrading.isExactMatch($0.generated, expected: $0.expected) }.count)
+        #expect(r.numericCorrect == r.samples.filter { AnswerGrading.isNumericMatch($0.generated, expected: $0.expected) }.count)
         // A model trained to answer "7<|im_end|>\n<|eos|>" is cut at the marker's text.
         let turn = tok.encode("7<|im_end|>\n") + [tok.eos]
         #expect(ChatTemplate(tokenizer: tok).stopSequences == [[tok.eos], tok.encode("<|im_end|>")])

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SimplyCore
+import SimplyEval
 import SimplyModel
 import SimplyPosttraining
 import SimplyRun

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import SimplyCore
 import SimplyData
+import SimplyEval
 import SimplyModel
 import SimplyPosttraining
 
@@ -29,7 +30,7 @@ import SimplyPosttraining
         #expect(r.rewards(inputs(["1,000", "-3", "3-4 is -1"], answer: "1000"), parallel: .serial) == [1, 0, 0])
         #expect(r.rewards(inputs(["-3", "x = -3", "5-3"], answer: "-3"), parallel: .serial) == [1, 1, 0])
         #expect(r.rewards(inputs(["kqzv", " kqzv "], answer: "kqzv"), parallel: .serial) == [1, 1])   // not a number: exact match
-        #expect(TaskGenerator.numbers(in: "3-4, 1,234.5 and -7") == [3, 4, Decimal(string: "1234.5")!, -7])
+        #expect(AnswerGrading.numbers(in: "3-4, 1,234.5 and -7") == [3, 4, Decimal(string: "1234.5")!, -7])
     }
 
     @Test func format() {

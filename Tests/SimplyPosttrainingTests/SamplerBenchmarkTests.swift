@@ -97,7 +97,7 @@ import SimplyTrain
                 let text = Greedy.answerText(out, tokenizer: tok)
                 if tok.decode(out).contains(SpecialTokens.imEnd) { endedAtMarkerText += 1 }
                 oldTexts.append(text)
-                if TaskGenerator.isCorrect(text, expected: e.answer!) { oldCorrect += 1 }
+                if AnswerGrading.isExactMatch(text, expected: e.answer!) { oldCorrect += 1 }
             }
         }
         var r: ExactMatchReport?

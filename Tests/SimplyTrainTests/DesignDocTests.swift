@@ -38,6 +38,19 @@ import Testing
         return graph
     }
 
+    /// The table's order is the layering: a module depends only on rows above it.
+    @Test func dependenciesPointUpTheTable() throws {
+        let text = try String(contentsOf: repo.appendingPathComponent("docs/design.md"), encoding: .utf8)
+        var above = Set<String>()
+        for line in text.split(separator: "\n") where line.hasPrefix("| Simply") || line.hasPrefix("| simply") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            let deps = cells[1] == "—" ? [] : cells[1].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            for d in deps { #expect(above.contains(d), "\(cells[0]) depends on \(d), which is not above it") }
+            above.insert(cells[0])
+        }
+        #expect(above.count >= 9)
+    }
+
     @Test func moduleTableIsPackageSwift() throws {
         let package = try packageGraph(), documented = try documentedGraph()
         #expect(package.count >= 9, "the Package.swift pattern finds the targets: \(package.keys.sorted())")

@@ -3,7 +3,6 @@ import SimplyCore
 import SimplyData
 import SimplyModel
 import SimplyRun
-import SimplyTrain
 
 /// One completion to score.
 public struct RewardInput: Sendable, Equatable {
@@ -40,7 +39,7 @@ public struct ExactMatchReward: RewardFunction {
     public func rewards(_ inputs: [RewardInput], parallel: Parallel) -> [Double] {
         inputs.map { input in
             guard let expected = input.answer else { preconditionFailure("exact_match reward needs each prompt's answer") }
-            return TaskGenerator.isCorrect(template.answerText(input.completion), expected: expected) ? 1 : 0
+            return AnswerGrading.isExactMatch(template.answerText(input.completion), expected: expected) ? 1 : 0
         }
     }
 }
@@ -58,7 +57,7 @@ public struct NumericAnswerReward: RewardFunction {
     public func rewards(_ inputs: [RewardInput], parallel: Parallel) -> [Double] {
         inputs.map { input in
             guard let expected = input.answer else { preconditionFailure("numeric_match reward needs each prompt's answer") }
-            return TaskGenerator.isNumericMatch(template.answerText(input.completion), expected: expected) ? 1 : 0
+            return AnswerGrading.isNumericMatch(template.answerText(input.completion), expected: expected) ? 1 : 0
         }
     }
 }
@@ -128,20 +127,6 @@ public final class ModelReward: RewardFunction {
     public init(model: Transformer, pad: Int32, turnEnd: (marker: [Int32], suffix: [Int32])? = nil) {
         precondition(model.config.scoreHead, "a reward model needs model.score_head")
         self.model = model; self.pad = pad; self.turnEnd = turnEnd
-    }
-
-    /// The reward model of a `training_mode reward` run (a run directory or a
-    /// checkpoint), `batch` completions per forward. A checkpoint without a
-    /// trained score head is an error.
-    public static func load(checkpoint: URL, batch: Int) throws -> ModelReward {
-        let (model, config, fresh) = try RewardObjective.loadModel(checkpoint: checkpoint, maxRows: batch)
-        if fresh {
-            throw ConfigError("\(checkpoint.path): no score.weight in this checkpoint; a reward model comes from a training_mode reward run")
-        }
-        let tokenizer = try TrainingData.loadTokenizer(config)
-        let template = ChatTemplate(tokenizer: tokenizer)
-        return ModelReward(model: model, pad: tokenizer.pad,
-                           turnEnd: (template.endOfTurn, tokenizer.encode("\n") + [tokenizer.eos]))
     }
 
     public func rewards(_ inputs: [RewardInput], parallel: Parallel) -> [Double] {

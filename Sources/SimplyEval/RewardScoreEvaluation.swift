@@ -3,7 +3,6 @@ import SimplyCore
 import SimplyData
 import SimplyModel
 import SimplyRun
-import SimplyTrain
 
 /// How a policy's completions of held-out prompts score under reward
 /// functions (PPO's "before/after"): sample (greedy by default) one
