@@ -97,21 +97,9 @@ struct EvalWinrate: ParsableCommand {
                                           stopSequences: template.stopSequences, seed: seed)
             do { try sampling.validate() } catch { fail("--\(error)") }
             let parallel = Parallel(threads: threadCount, deterministic: true)
-            func complete(_ m: TrainedModel) -> [[Int32]] {
-                Sampler(model: m.model, maxRows: min(batch, prompts.count))
-                    .generate(prompts: prompts, config: sampling, parallel: parallel).map(\.tokens)
-            }
-            let a = complete(policy), b = complete(base)
-            // Interleaved (policy, baseline) per prompt, so a pair is always scored in the same forward.
-            var inputs: [RewardInput] = []
-            for p in prompts.indices {
-                inputs.append(RewardInput(prompt: prompts[p], completion: a[p]))
-                inputs.append(RewardInput(prompt: prompts[p], completion: b[p]))
-            }
-            let scores = judge.rewards(inputs, parallel: parallel)
-            let sa = stride(from: 0, to: scores.count, by: 2).map { scores[$0] }
-            let sb = stride(from: 1, to: scores.count, by: 2).map { scores[$0] }
-            let r = WinRateReport(scores: sa, baselineScores: sb)
+            let w = WinRate.evaluate(policy: policy.model, baseline: base.model, judge: judge, prompts: prompts,
+                                     sampling: sampling, batch: batch, parallel: parallel)
+            let r = w.report, a = w.completions, b = w.baselineCompletions, sa = w.scores, sb = w.baselineScores
             for p in prompts.indices.prefix(show) {
                 print("prompt: \(tokenizer.decode(prompts[p]).debugDescription)\n"
                       + "  policy: \(template.answerText(a[p]).debugDescription) (\(EvalResults.f4(sa[p])))"
