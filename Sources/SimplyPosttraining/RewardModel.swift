@@ -132,62 +132,6 @@ public final class RewardObjective: TrainingObjective {
 
     // MARK: - Evaluation
 
-    /// How a reward model ranks held-out preference pairs.
-    public struct Evaluation: Sendable, Equatable {
-        public let pairs: Int
-        /// Fraction of pairs with r_c > r_r (ties count as wrong).
-        public let accuracy: Double
-        /// Mean r_c − r_r.
-        public let margin: Double
-        public let meanChosen: Double
-        public let meanRejected: Double
-        /// The Bradley–Terry loss with margin 0 and no centering.
-        public let loss: Double
-        /// Pairs where the score could not see all of a sequence (longer than seq_len tokens).
-        public let truncated: Int
-    }
-
-    /// Scores every pair of a preference example shard with `model` (a score-head
-    /// model), `pairsPerForward` pairs per forward. Deterministic: the result does
-    /// not depend on the thread count.
-    public static func evaluate(model: Transformer, examples: [PreparedExample], pad: Int32,
-                                pairsPerForward: Int, parallel: Parallel) -> Evaluation {
-        precondition(model.config.scoreHead, "evaluate needs a score-head model")
-        precondition(2 * pairsPerForward <= model.maxBatch, "model.maxBatch < 2 · pairsPerForward")
-        let t = model.config.seqLen
-        var chosen: [Double] = [], rejected: [Double] = []
-        var truncated = 0
-        var start = 0
-        while start < examples.count {
-            let k = min(pairsPerForward, examples.count - start)
-            var rows = SequenceRows(rows: 2 * k, seqLen: t, pad: pad)
-            for p in 0..<k {
-                let e = examples[start + p]
-                precondition(e.kind == .preference, "evaluate needs preference examples")
-                rows.setPair(p, e)
-                if e.sequences[0].count + max(e.sequences[1].count, e.sequences[2].count) > t { truncated += 1 }
-            }
-            _ = model.forward(tokens: rows.inputs, targets: rows.targets, weights: [Float](repeating: 0, count: 2 * k * t),
-                              batch: 2 * k, seqLen: t, parallel: parallel, withLogits: false)
-            let r = model.scores(rows: (0..<(2 * k)).map { rows.lastPosition(row: $0) })
-            for p in 0..<k {
-                chosen.append(Double(r[2 * p]))
-                rejected.append(Double(r[2 * p + 1]))
-            }
-            start += k
-        }
-        let n = Double(max(examples.count, 1))
-        var correct = 0.0, margin = 0.0, sc = 0.0, sr = 0.0
-        for i in chosen.indices {
-            if chosen[i] > rejected[i] { correct += 1 }
-            margin += chosen[i] - rejected[i]
-            sc += chosen[i]; sr += rejected[i]
-        }
-        return Evaluation(pairs: examples.count, accuracy: correct / n, margin: margin / n,
-                          meanChosen: sc / n, meanRejected: sr / n,
-                          loss: BradleyTerry.loss(chosen: chosen, rejected: rejected).loss, truncated: truncated)
-    }
-
     /// A checkpoint's model as a reward model: the config of the run that wrote
     /// it (`checkpoint` is a run directory or one of its step-N checkpoints),
     /// its weights, and — when the run had no score head (a pretrained LM) — a
@@ -201,9 +145,9 @@ public final class RewardObjective: TrainingObjective {
         return (m.model, m.config, !m.freshParameters.isEmpty)
     }
 
-    /// `evaluate` on a prepared preference shard, checked against the model's tokenizer.
+    /// `RewardModelEvaluation.evaluate` on a prepared preference shard, checked against the model's tokenizer.
     public static func evaluate(model: Transformer, config: ExperimentConfig, data: URL, pairsPerForward: Int,
-                                parallel: Parallel) throws -> Evaluation {
+                                parallel: Parallel) throws -> RewardModelEvaluation {
         let shard = try ExampleShard.read(data)
         guard shard.kind == .preference else {
             throw ConfigError("\(data.path) holds \(shard.kind.rawValue) examples; a reward model is evaluated on preference examples")
@@ -212,8 +156,8 @@ public final class RewardObjective: TrainingObjective {
         guard shard.tokenizerName == tokenizer.name else {
             throw ConfigError("\(data.path) was prepared with tokenizer '\(shard.tokenizerName)' but the model's data.tokenizer is '\(tokenizer.name)'")
         }
-        return evaluate(model: model, examples: shard.examples, pad: tokenizer.pad, pairsPerForward: pairsPerForward,
-                        parallel: parallel)
+        return RewardModelEvaluation.evaluate(model: model, examples: shard.examples, pad: tokenizer.pad,
+                                              pairsPerForward: pairsPerForward, parallel: parallel)
     }
 }
 

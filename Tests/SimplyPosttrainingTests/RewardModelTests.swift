@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SimplyCore
+import SimplyEval
 import SimplyData
 import SimplyModel
 import SimplyRun
@@ -173,7 +174,7 @@ func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
         config.train.minLR = 1e-3
         let trainer = try rewardTrainer(config, threads: 2)
         let examples = try ExampleShard.read(shardURL).examples
-        let before = RewardObjective.evaluate(model: trainer.model, examples: examples, pad: ByteTokenizer().pad, pairsPerForward: 4,
+        let before = RewardModelEvaluation.evaluate(model: trainer.model, examples: examples, pad: ByteTokenizer().pad, pairsPerForward: 4,
                                               parallel: Parallel(threads: 2))
         let records = (0..<config.train.steps).map { _ in trainer.trainStep() }
         func mean(_ r: ArraySlice<StepRecord>) -> Double { r.reduce(0) { $0 + Double($1.loss) } / Double(r.count) }
@@ -181,9 +182,9 @@ func rewardTrainer(_ config: ExperimentConfig, threads: Int) throws -> Trainer {
         print("reward loss first 5 steps \(first), last 5 \(last)")
         #expect(first > 0.6, "starts near log 2 = 0.693 (got \(first))")
         #expect(last < first - 0.2, "loss \(first) -> \(last)")
-        let after = RewardObjective.evaluate(model: trainer.model, examples: examples, pad: ByteTokenizer().pad, pairsPerForward: 4,
+        let after = RewardModelEvaluation.evaluate(model: trainer.model, examples: examples, pad: ByteTokenizer().pad, pairsPerForward: 4,
                                              parallel: Parallel(threads: 2))
-        let afterOne = RewardObjective.evaluate(model: trainer.model, examples: examples, pad: ByteTokenizer().pad, pairsPerForward: 4,
+        let afterOne = RewardModelEvaluation.evaluate(model: trainer.model, examples: examples, pad: ByteTokenizer().pad, pairsPerForward: 4,
                                                 parallel: .serial)
         print("training-pair accuracy \(before.accuracy) -> \(after.accuracy)")
         #expect(after == afterOne)

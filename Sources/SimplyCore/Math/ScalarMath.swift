@@ -1,4 +1,3 @@
-import SimplyCore
 
 /// Numerically stable scalar functions for the post-training losses, on
 /// DetMath (never libm) so their bits are the same on every machine.
