@@ -31,10 +31,13 @@ public enum MatmulClock {
         running.load(ordering: .relaxed) ? now() : nil
     }
 
-    /// Adds a product of 2·m·n·k FLOPs that began at `start` and ran on `threads` threads.
+    /// Adds a product of 2·m·n·k FLOPs that began at `start` and ran on
+    /// `threads` threads, if the clock still runs: a product that straddles
+    /// `stop()` (another thread's) is not counted, so the totals `stop()`
+    /// returned do not move afterwards.
     @inline(__always)
     static func end(_ start: UInt64?, threads: Int, m: Int, n: Int, k: Int) {
-        guard let start else { return }
+        guard let start, running.load(ordering: .sequentiallyConsistent) else { return }
         nanoseconds.add((now() &- start) &* UInt64(threads), ordering: .relaxed)
         flopCount.add(UInt64(2 * m * n * k), ordering: .relaxed)
     }
