@@ -9,9 +9,11 @@ and what transformers and tokenizers make of them (issue 24's fixtures).
 
 For each family it writes OUT_DIR/FAMILY/:
   config.json, generation_config.json, model.safetensors   save_pretrained of a seeded random model
-  tokenizer.json, tokenizer_config.json                     a byte-level BPE trained with `tokenizers`
-                                                            on fortunes, with the family's split pattern,
-                                                            special tokens and chat template
+  tokenizer.json, tokenizer_config.json                     a BPE trained with `tokenizers` on fortunes:
+                                                            byte-level with the family's split pattern
+                                                            (llama3, qwen2, qwen3, smollm2), or
+                                                            SentencePiece-style with byte fallback and
+                                                            Metaspace (mistral); special tokens; chat template
   expected-ids.json        ids of fixed strings (English, code, digits, CJK, emoji) and decode(encode(x))
   expected-chat.json       apply_chat_template of fixed conversations, with and without a
                            system message and the generation prompt
@@ -66,7 +68,7 @@ FAMILIES = {
                   bos=None, eos="<|im_end|>", pad="<|endoftext|>", template=CHATML_TEMPLATE),
     "qwen3": dict(split=QWEN2_SPLIT, ignore_merges=False, specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
                   bos=None, eos="<|im_end|>", pad="<|endoftext|>", template=CHATML_TEMPLATE),
-    "mistral": dict(split=LLAMA3_SPLIT, ignore_merges=False, specials=["<s>", "</s>", "<unk>"], bos="<s>", eos="</s>",
+    "mistral": dict(sentencepiece=True, ignore_merges=False, specials=["<unk>", "<s>", "</s>"], bos="<s>", eos="</s>",
                     pad=None, template=MISTRAL_TEMPLATE),
     "smollm2": dict(split=None, ignore_merges=False, specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
                     bos="<|im_start|>", eos="<|im_end|>", pad="<|endoftext|>", template=CHATML_TEMPLATE),
@@ -99,7 +101,31 @@ def corpus():
     return "\n".join(text)
 
 
+def train_sentencepiece(spec, text):
+    """SentencePiece-style BPE as Llama 2 / Mistral publish it: Metaspace ("▁"
+    for spaces, prepended to the first word), byte fallback to <0x00>…<0xFF>
+    (ids 3–258, after <unk> <s> </s>), decoded by Replace + ByteFallback + Fuse + Strip."""
+    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first", split=False)
+    trainer = trainers.BpeTrainer(vocab_size=VOCAB - 256, min_frequency=2, special_tokens=spec["specials"],
+                                  show_progress=False)
+    tok.train_from_iterator(text.split("\n"), trainer)
+    j = json.loads(tok.to_str())
+    vocab = j["model"]["vocab"]
+    n = len(spec["specials"])
+    shifted = {t: (i if i < n else i + 256) for t, i in vocab.items()}
+    for b in range(256):
+        shifted[f"<0x{b:02X}>"] = n + b
+    j["model"]["vocab"] = shifted
+    j["decoder"] = {"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+        {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}
+    return Tokenizer.from_str(json.dumps(j))
+
+
 def train_tokenizer(spec, text):
+    if spec.get("sentencepiece"):
+        return train_sentencepiece(spec, text)
     tok = Tokenizer(models.BPE(ignore_merges=spec["ignore_merges"]))
     if spec["split"]:
         tok.pre_tokenizer = pre_tokenizers.Sequence([
