@@ -32,7 +32,7 @@ public enum LossEvaluation {
             for i in 0..<(rows * t) { total += Double(losses[i]) }
             first += rows
         }
-        return Result(loss: total / Double(max(count * t, 1)), tokens: count * t, truncated: 0)
+        return Result(loss: total / Double(count * t), tokens: count * t, truncated: 0)
     }
 
     /// The loss-masked target tokens of `sequences` (a supervised example's

@@ -60,7 +60,7 @@ public enum DPOLoss {
 /// Metrics (TRL names): rewards/chosen = β(log π(c) − log π_ref(c)),
 /// rewards/rejected, rewards/accuracies (chosen > rejected), rewards/margins,
 /// logps/chosen, logps/rejected (summed completion log-probs), means over pairs.
-public final class DPOObjective: TrainingObjective {
+public final class DPOObjective: PairObjective {
     let config: ExperimentConfig
     let dpo: DPOConfig
     let batch: PreferencePairs
@@ -69,7 +69,6 @@ public final class DPOObjective: TrainingObjective {
     public let reference: Transformer
     /// The reference for lane 1 when two shards run at once (same parameters).
     var referenceSibling: Transformer?
-    public var rowsPerShard: Int { batch.rowsPerShard }
 
     public init(_ context: ObjectiveContext) throws {
         config = context.config
@@ -81,11 +80,6 @@ public final class DPOObjective: TrainingObjective {
         kind = k
         reference = try startingWeights(context, maxBatch: batch.rowsPerShard)
     }
-
-    public var tokensPerStep: Int { batch.tokensPerStep }
-    public var data: DataIdentity { batch.examples.identity }
-    public func dataCursor(step: Int) -> JSONValue { batch.examples.dataCursor(step: step) }
-    public func loadBatch(step: Int) -> String { batch.load(step: step) }
 
     /// Two shards may run at once: a shard's rows are its own arrays, and
     /// lane 1 gets a reference model of its own on the same parameters.

@@ -22,22 +22,16 @@ import SimplyTrain
 /// log_odds_chosen (mean log odds), rewards/chosen = λ · a_c,
 /// rewards/rejected, rewards/accuracies, rewards/margins, logps/chosen and
 /// logps/rejected (mean log-prob per token), means over pairs.
-public final class ORPOObjective: TrainingObjective {
+public final class ORPOObjective: PairObjective {
     let config: ExperimentConfig
     let settings: ORPOConfig
     let batch: PreferencePairs
-    public var rowsPerShard: Int { batch.rowsPerShard }
 
     public init(_ context: ObjectiveContext) throws {
         config = context.config
         settings = try config.settings(ORPOConfig.self)
         batch = try PreferencePairs(config)
     }
-
-    public var tokensPerStep: Int { batch.tokensPerStep }
-    public var data: DataIdentity { batch.examples.identity }
-    public func dataCursor(step: Int) -> JSONValue { batch.examples.dataCursor(step: step) }
-    public func loadBatch(step: Int) -> String { batch.load(step: step) }
 
     /// Two shards may run at once: a shard's rows are its own arrays.
     public func prepareConcurrentShards() -> Bool { true }

@@ -72,3 +72,17 @@ final class PreferencePairs {
         model.backward(parallel: parallel)
     }
 }
+
+/// A pair objective (DPO, ORPO, SimPO) trains on `PreferencePairs`: its rows,
+/// tokens, data, cursor and batch are the batch's.
+protocol PairObjective: TrainingObjective {
+    var batch: PreferencePairs { get }
+}
+
+extension PairObjective {
+    public var rowsPerShard: Int { batch.rowsPerShard }
+    public var tokensPerStep: Int { batch.tokensPerStep }
+    public var data: DataIdentity { batch.examples.identity }
+    public func dataCursor(step: Int) -> JSONValue { batch.examples.dataCursor(step: step) }
+    public func loadBatch(step: Int) -> String { batch.load(step: step) }
+}

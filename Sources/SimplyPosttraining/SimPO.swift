@@ -21,22 +21,16 @@ import SimplyTrain
 /// Metrics (TRL names): nll_loss, rewards/chosen = β · a_c, rewards/rejected,
 /// rewards/accuracies, rewards/margins, logps/chosen and logps/rejected (mean
 /// log-prob per token), means over pairs.
-public final class SimPOObjective: TrainingObjective {
+public final class SimPOObjective: PairObjective {
     let config: ExperimentConfig
     let settings: SimPOConfig
     let batch: PreferencePairs
-    public var rowsPerShard: Int { batch.rowsPerShard }
 
     public init(_ context: ObjectiveContext) throws {
         config = context.config
         settings = try config.settings(SimPOConfig.self)
         batch = try PreferencePairs(config)
     }
-
-    public var tokensPerStep: Int { batch.tokensPerStep }
-    public var data: DataIdentity { batch.examples.identity }
-    public func dataCursor(step: Int) -> JSONValue { batch.examples.dataCursor(step: step) }
-    public func loadBatch(step: Int) -> String { batch.load(step: step) }
 
     /// Two shards may run at once: a shard's rows are its own arrays.
     public func prepareConcurrentShards() -> Bool { true }

@@ -52,7 +52,6 @@ struct BenchCommand: ParsableCommand {
         guard square >= 1 else { fail("--square must be >= 1") }
         guard kernelSeconds >= 0 else { fail("--kernel_seconds must be >= 0") }
         let threadCount = threadOptions.count()
-        guard threadCount >= 1 else { fail("--threads must be >= 1") }
         var config: ExperimentConfig
         do {
             config = try ExperimentConfig.resolve(experiment: experimentConfig, configDirectory: configDirectory(configDir, for: experimentConfig),

@@ -57,7 +57,6 @@ struct DataPreferences: ParsableCommand {
         guard samples >= 0 && samples <= 256 else { fail("--samples must be in 0...256 (got \(samples))") }
         guard !fallbackAnswer || samples > 0 else { fail("--fallback_answer needs --samples N") }
         let threadCount = threadOptions.count()
-        guard threadCount >= 1 else { fail("--threads must be >= 1 (got \(threadCount))") }
         do {
             let m = try TrainedModel(URL(fileURLWithPath: checkpoint), maxBatch: 1)
             let tokenizer = try TrainingData.loadTokenizer(m.config)

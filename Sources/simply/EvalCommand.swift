@@ -43,7 +43,7 @@ struct EvalCommand: ParsableCommand {
 
         func run() throws {
             let threadCount = threadOptions.count()
-            guard threadCount >= 1, batchPairs >= 1 else { fail("--threads and --batch_pairs must be >= 1") }
+            guard batchPairs >= 1 else { fail("--batch_pairs must be >= 1") }
             do {
                 let (model, config, fresh) = try RewardObjective.loadModel(checkpoint: URL(fileURLWithPath: checkpoint),
                                                                           maxRows: 2 * batchPairs)

@@ -64,7 +64,6 @@ struct EvalGenerate: ParsableCommand {
         guard samples >= 0 else { fail("--samples must be >= 0 (got \(samples))") }
         guard maxNewTokens >= 1 else { fail("--max_new_tokens must be >= 1 (got \(maxNewTokens))") }
         let threadCount = threadOptions.count()
-        guard threadCount >= 1 else { fail("--threads must be >= 1") }
         var ks: [Int] = []
         if let k {
             guard samples >= 1 else { fail("--k needs --samples N") }

@@ -31,7 +31,6 @@ struct EvalLogits: ParsableCommand {
 
     func run() throws {
         let threadCount = threadOptions.count()
-        guard threadCount >= 1 else { fail("--threads must be >= 1") }
         do {
             let file = try SafetensorsFile.read(URL(fileURLWithPath: tokens))
             guard let e = file.entries["input_ids"] else { throw HFError("\(tokens): no tensor 'input_ids'") }

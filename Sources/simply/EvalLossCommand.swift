@@ -62,7 +62,6 @@ struct EvalLoss: ParsableCommand {
         guard batchSize >= 1 else { fail("--batch_size must be >= 1") }
         guard maxWindows >= 0 else { fail("--max_windows must be >= 0") }
         let threadCount = threadOptions.count()
-        guard threadCount >= 1 else { fail("--threads must be >= 1") }
         do {
             let trained = try TrainedModel(URL(fileURLWithPath: checkpoint), maxBatch: batchSize)
             let url = trained.checkpoint, model = trained.model

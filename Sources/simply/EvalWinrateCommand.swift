@@ -67,7 +67,6 @@ struct EvalWinrate: ParsableCommand {
 
     func run() throws {
         let threadCount = threadOptions.count()
-        guard threadCount >= 1 else { fail("--threads must be >= 1") }
         guard batch >= 1 else { fail("--batch must be >= 1") }
         guard maxNewTokens >= 1 else { fail("--max_new_tokens must be >= 1 (got \(maxNewTokens))") }
         guard limit >= 0 else { fail("--limit must be >= 0") }

@@ -54,7 +54,6 @@ struct SampleCommand: ParsableCommand {
         guard !prompts.isEmpty else { fail("--prompt is required (at least one)") }
         guard numSamples >= 1 else { fail("--num_samples must be >= 1 (got \(numSamples))") }
         let threadCount = threadOptions.count()
-        guard threadCount >= 1 else { fail("--threads must be >= 1") }
         do {
             let m = try TrainedModel(URL(fileURLWithPath: model.checkpoint), maxBatch: 1)
             let tokenizer = try TrainingData.loadTokenizer(m.config)

@@ -53,7 +53,6 @@ struct TrainCommand: ParsableCommand {
         jobWorkers = workers
         let say: (String) -> Void = workers.isRoot ? log : { _ in }
         let threadCount = threadOptions.count(sharing: workers.localSize)
-        guard threadCount >= 1 else { fail("--threads must be >= 1") }
         if resume && loadCheckpoint != nil { fail("--resume and --load_checkpoint exclude each other") }
         var config: ExperimentConfig
         let dir: URL
