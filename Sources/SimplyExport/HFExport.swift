@@ -36,7 +36,7 @@ public enum HFExport {
         func text(_ j: JSONValue) -> [UInt8] { Array((j.pretty() + "\n").utf8) }
         let files: [(name: String, bytes: [UInt8])] = [
             ("model.safetensors", weights),
-            ("config.json", text(HFConfig.json(config.model, tokens: ids))),
+            ("config.json", text(try HFConfig.json(config.model, tokens: ids))),
             ("generation_config.json", text(HFTokenizerFiles.generationConfig(ids, endOfTurn: ChatTemplate(tokenizer: tokenizer).endOfTurn))),
             ("tokenizer.json", Array(tokenizer.serialized().utf8)),
             ("tokenizer_config.json", text(HFTokenizerFiles.tokenizerConfig(tokenizer, maxLength: config.model.seqLen))),

@@ -4,8 +4,8 @@ import SimplyData
 import SimplyModel
 import SimplyRun
 
-/// `simply import HF_DIR OUT`: a Hugging Face Llama checkpoint (safetensors,
-/// one file or sharded) as a Simply run directory
+/// `simply import HF_DIR OUT`: a Hugging Face Llama, Qwen2, Qwen3 or Mistral
+/// checkpoint (safetensors, one file or sharded) as a Simply run directory
 ///
 ///     OUT/config.json            the resolved config (+ a `run` section naming the source)
 ///     OUT/experiment.json        the same config without `run`: `--experiment_config` for `simply train`
@@ -183,8 +183,8 @@ public enum HFImport {
                 notes.append("lm_head.weight ignored: tie_word_embeddings is true, so the head is model.embed_tokens.weight (as in transformers)")
                 continue
             }
-            throw HFError("\(file.path): tensor '\(name)' has no place in a Llama model of this config"
-                          + (name.hasSuffix(".bias") ? " (biases are not supported)" : ""))
+            throw HFError("\(file.path): tensor '\(name)' has no place in a \(model.family) model of this config"
+                          + (name.hasSuffix(".bias") && !model.qkvBias ? " (biases are not supported)" : ""))
         }
         for (dtype, n) in converted.sorted(by: { $0.key < $1.key }) {
             notes.append(dtype == "F64" ? "\(n) F64 tensor(s) rounded to float32"

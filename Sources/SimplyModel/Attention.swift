@@ -14,12 +14,24 @@ import SimplyCore
 /// edge and the bits stay those of the full T×T products
 /// (AttentionTests compares with the full products). Columns ≥ r1 of a
 /// block's rows are never written or read.
+///
+/// Sliding window (Mistral): with `window` w > 0, row i attends to columns
+/// max(0, i − w + 1)...i. The columns left of that are computed by the block
+/// product like any other, then set to exactly +0 before the softmax is read,
+/// so they add nothing to the chains above (and the softmax's max and sum
+/// run over the window only).
 public struct Attention: Sendable {
     public let batch: Int, seqLen: Int, heads: Int, kvHeads: Int, headDim: Int
+    /// 0: full causal attention.
+    public let window: Int
 
-    public init(batch: Int, seqLen: Int, heads: Int, kvHeads: Int, headDim: Int) {
+    public init(batch: Int, seqLen: Int, heads: Int, kvHeads: Int, headDim: Int, window: Int = 0) {
         self.batch = batch; self.seqLen = seqLen; self.heads = heads; self.kvHeads = kvHeads; self.headDim = headDim
+        self.window = window
     }
+
+    /// The first column row i attends to.
+    @inline(__always) func firstColumn(_ i: Int) -> Int { window > 0 ? max(0, i - window + 1) : 0 }
 
     /// Query rows per causal block.
     public static let block = 32
@@ -53,13 +65,14 @@ public struct Attention: Sendable {
                     Matmul.deterministic(p + r0 * t, qp + r0 * h * hd, kp, m: r1 - r0, n: r1, k: hd, transB: true,
                                          lda: h * hd, ldb: kvh * hd, ldc: t)
                     for i in r0..<r1 {
-                        let row = p + i * t, n = i + 1
+                        let lo = firstColumn(i), row = p + i * t + lo, n = i + 1 - lo
                         Self.scaleRow(row, n, scale)
                         let mx = Lanes.rowMax(row, n)
                         Lanes.expShifted(row, n, shift: mx)
                         let inv = 1 / Lanes.sequentialSum(row, n)
                         Self.scaleRow(row, n, inv)
-                        if n < r1 { (row + n).update(repeating: 0, count: r1 - n) }
+                        if lo > 0 { (p + i * t).update(repeating: 0, count: lo) }
+                        if i + 1 < r1 { (p + i * t + i + 1).update(repeating: 0, count: r1 - i - 1) }
                     }
                     // out[r0..<r1] = probs[r0..<r1, 0..<r1] · v[0..<r1]
                     Matmul.deterministic(out.pointer + (b * t + r0) * h * hd + head * hd, p + r0 * t, vp,
@@ -111,10 +124,11 @@ public struct Attention: Sendable {
                                              lda: h * hd, ldb: kvh * hd, ldc: t)
                         // softmax backward, then the scale: ds = scale · p ⊙ (dp − Σ p·dp)
                         for i in r0..<r1 {
-                            let pr = p + i * t, dr = ds + i * t
+                            let pr = p + i * t, dr = ds + i * t, lo = firstColumn(i)
                             var dot: Float = 0
-                            for j in 0...i { dot += pr[j] * dr[j] }
-                            for j in 0...i { dr[j] = scale * (pr[j] * (dr[j] - dot)) }
+                            for j in lo...i { dot += pr[j] * dr[j] }
+                            for j in lo...i { dr[j] = scale * (pr[j] * (dr[j] - dot)) }
+                            if lo > 0 { dr.update(repeating: 0, count: lo) }
                             if i + 1 < r1 { (dr + i + 1).update(repeating: 0, count: r1 - i - 1) }
                         }
                     }

@@ -21,6 +21,7 @@ public final class KVCache: @unchecked Sendable {
     // Scratch, rows = new tokens.
     let x, ln, mid: Tensor                 // [n, d]
     let rstd: Tensor                       // [n]
+    let rstdHeads: Tensor                  // [n·heads] with config.qkNorm, else empty
     let q, att: Tensor                     // [n, heads·hd]
     let k, v: Tensor                       // [n, kvHeads·hd]
     let gate, up, hidden: Tensor           // [n, dFF]
@@ -39,6 +40,7 @@ public final class KVCache: @unchecked Sendable {
         values = (0..<c.nLayers).map { _ in Tensor(shape: [slots, c.seqLen, kvd]) }
         x = Tensor(shape: [n, c.dModel]); ln = Tensor(shape: [n, c.dModel]); mid = Tensor(shape: [n, c.dModel])
         rstd = Tensor(shape: [n])
+        rstdHeads = Tensor(shape: [c.qkNorm ? n * c.nHeads : 0])
         q = Tensor(shape: [n, qd]); att = Tensor(shape: [n, qd])
         k = Tensor(shape: [n, kvd]); v = Tensor(shape: [n, kvd])
         gate = Tensor(shape: [n, c.dFF]); up = Tensor(shape: [n, c.dFF]); hidden = Tensor(shape: [n, c.dFF])
@@ -117,6 +119,16 @@ extension Transformer {
             decodeLinear(cache.q, ln, w.wq, wt?.wq, rows: n, parallel: parallel)
             decodeLinear(cache.k, ln, w.wk, wt?.wk, rows: n, parallel: parallel)
             decodeLinear(cache.v, ln, w.wv, wt?.wv, rows: n, parallel: parallel)
+            if let bq = w.bq, let bk = w.bk, let bv = w.bv {
+                addBias(cache.q, bq, rows: n, parallel: parallel)
+                addBias(cache.k, bk, rows: n, parallel: parallel)
+                addBias(cache.v, bv, rows: n, parallel: parallel)
+            }
+            if let qn = w.qNorm, let kn = w.kNorm {
+                // In place: each element is read before it is written, with the training forward's arithmetic.
+                RMSNorm.forward(cache.q, cache.rstdHeads, cache.q, qn, rows: n * h, eps: c.normEps, parallel: parallel)
+                RMSNorm.forward(cache.k, cache.rstdHeads, cache.k, kn, rows: n * kvh, eps: c.normEps, parallel: parallel)
+            }
             rope.apply(cache.q, positions: positions, heads: h, parallel: parallel)
             rope.apply(cache.k, positions: positions, heads: kvh, parallel: parallel)
             let kc = cache.keys[l], vc = cache.values[l]
@@ -155,11 +167,13 @@ extension Transformer {
     /// of positions 0...positions[r] of its slot. The arithmetic of
     /// `Attention.forward` for one query row: scores are FMA chains over the
     /// head dimension, scaled, a max-subtracted DetMath softmax summed left to
-    /// right, and each output an FMA chain over the positions.
+    /// right, and each output an FMA chain over the positions. With a sliding
+    /// window the positions before it carry probability exactly 0, as in
+    /// `Attention.forward`.
     func cachedAttention(cache: KVCache, layer: Int, rows n: Int, slotOf: [Int], positions: [Int], parallel: Parallel) {
         let c = config
         let hd = c.headDim, h = c.nHeads, kvh = c.nKVHeads, kvd = kvh * hd, t = c.seqLen, group = h / kvh
-        let scale = 1 / Float(hd).squareRoot()
+        let scale = 1 / Float(hd).squareRoot(), window = c.slidingWindow
         let q = cache.q, att = cache.att, scores = cache.scores
         let kc = cache.keys[layer], vc = cache.values[layer]
         slotOf.withUnsafeBufferPointer { sb in
@@ -174,8 +188,9 @@ extension Transformer {
                         let kp = kc.pointer + sp.p[r] * t * kvd + kv * hd
                         let vp = vc.pointer + sp.p[r] * t * kvd + kv * hd
                         let row = scores.pointer + rh * t
+                        let lo = window > 0 ? max(0, i - window + 1) : 0
                         var mx = -Float.infinity
-                        for j in 0...i {
+                        for j in lo...i {
                             let kj = kp + j * kvd
                             var acc: Float = 0
                             for p in 0..<hd { acc = acc.addingProduct(qp[p], kj[p]) }
@@ -184,9 +199,10 @@ extension Transformer {
                             mx = max(mx, row[j])
                         }
                         var sum: Float = 0
-                        for j in 0...i { let e = DetMath.exp(row[j] - mx); row[j] = e; sum += e }
+                        for j in lo...i { let e = DetMath.exp(row[j] - mx); row[j] = e; sum += e }
                         let inv = 1 / sum
-                        for j in 0...i { row[j] *= inv }
+                        for j in lo...i { row[j] *= inv }
+                        for j in 0..<lo { row[j] = 0 }
                         let out = att.pointer + r * h * hd + head * hd
                         // Each out[e] is the chain over j in order; j outermost walks v by rows.
                         out.update(repeating: 0, count: hd)

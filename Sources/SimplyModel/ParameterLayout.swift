@@ -29,8 +29,15 @@ public struct ParameterLayout: Sendable {
             let p = "model.layers.\(l)."
             add(p + "input_layernorm.weight", [d])
             add(p + "self_attn.q_proj.weight", [c.nHeads * hd, d])
+            if c.qkvBias { add(p + "self_attn.q_proj.bias", [c.nHeads * hd]) }
             add(p + "self_attn.k_proj.weight", [c.nKVHeads * hd, d])
+            if c.qkvBias { add(p + "self_attn.k_proj.bias", [c.nKVHeads * hd]) }
             add(p + "self_attn.v_proj.weight", [c.nKVHeads * hd, d])
+            if c.qkvBias { add(p + "self_attn.v_proj.bias", [c.nKVHeads * hd]) }
+            if c.qkNorm {
+                add(p + "self_attn.q_norm.weight", [hd])
+                add(p + "self_attn.k_norm.weight", [hd])
+            }
             add(p + "self_attn.o_proj.weight", [d, c.nHeads * hd])
             add(p + "post_attention_layernorm.weight", [d])
             add(p + "mlp.gate_proj.weight", [c.dFF, d])

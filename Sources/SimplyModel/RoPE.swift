@@ -1,18 +1,19 @@
 import SimplyCore
 
 /// Rotary position embedding (Su et al. 2021) in Hugging Face's rotate_half
-/// layout: dimension i pairs with i + hd/2, inv_freq_i = θ^(−2i/hd).
+/// layout: dimension i pairs with i + hd/2, inv_freq_i = θ^(−2i/hd), then
+/// the config's frequency scaling (`RoPEScaling`: linear or Llama 3).
 /// The cos/sin tables are computed once in Double with DetMath, then rounded.
 struct RoPE {
     let half: Int
     let cos: [Float]   // [seqLen, half]
     let sin: [Float]
 
-    init(headDim: Int, seqLen: Int, theta: Double) {
+    init(headDim: Int, seqLen: Int, theta: Double, scaling: RoPEScaling = RoPEScaling()) {
         half = headDim / 2
         var c = [Float](repeating: 0, count: seqLen * half), s = c
         for i in 0..<half {
-            let invFreq = DetMath.pow(theta, -Double(2 * i) / Double(headDim))
+            let invFreq = scaling.scaled(DetMath.pow(theta, -Double(2 * i) / Double(headDim)))
             for t in 0..<seqLen {
                 let angle = Double(t) * invFreq
                 c[t * half + i] = Float(DetMath.cos(angle))

@@ -19,6 +19,8 @@ public final class Transformer: @unchecked Sendable {
     // Per-layer parameter and gradient views, resolved once.
     struct LayerWeights {
         let norm1, wq, wk, wv, wo, norm2, wg, wu, wd: Tensor
+        let bq, bk, bv: Tensor?            // config.qkvBias
+        let qNorm, kNorm: Tensor?          // config.qkNorm
     }
     let layerParams: [LayerWeights]
     let layerGrads: [LayerWeights]
@@ -29,12 +31,15 @@ public final class Transformer: @unchecked Sendable {
     // Activations. Rows N = batch · seqLen.
     struct LayerActivations {
         let rstd1, ln1, q, k, v, probs, attOut, xMid, rstd2, ln2, gate, up, hidden: Tensor
+        /// With config.qkNorm: the projections before their per-head norm, and its 1/rms per (row, head).
+        let qRaw, kRaw, rstdQ, rstdK: Tensor?
     }
     let acts: [LayerActivations]
     let residual: [Tensor]           // residual[l] enters layer l; residual[L] enters the final norm
     let rstdFinal, lnFinal, logitsBuffer, dlogits, losses: Tensor
     // Backward scratch.
     let dResidual, dMid, dLn, dq, dk, dv, dAttOut, dScores, dHidden, dGate, dUp: Tensor
+    let dqRaw, dkRaw: Tensor?            // config.qkNorm
 
     // What the last forward saw.
     var lastTokens: [Int32]
@@ -61,7 +66,7 @@ public final class Transformer: @unchecked Sendable {
         layout = ParameterLayout(config: config)
         params = shared ?? Tensor(shape: [layout.count])
         grads = Tensor(shape: [layout.count])
-        rope = RoPE(headDim: config.headDim, seqLen: config.seqLen, theta: config.ropeTheta)
+        rope = RoPE(headDim: config.headDim, seqLen: config.seqLen, theta: config.ropeTheta, scaling: config.ropeScaling)
 
         let layout = self.layout
         func views(_ flat: Tensor) -> ([LayerWeights], Tensor, Tensor, Tensor) {
@@ -69,13 +74,17 @@ public final class Transformer: @unchecked Sendable {
                 let e = layout.entry(name)!
                 return Tensor(storage: flat.storage, offset: flat.offset + e.offset, shape: e.shape)
             }
+            func optional(_ name: String) -> Tensor? { layout.entry(name) == nil ? nil : v(name) }
             let layers = (0..<config.nLayers).map { l -> LayerWeights in
                 let p = "model.layers.\(l)."
                 return LayerWeights(norm1: v(p + "input_layernorm.weight"), wq: v(p + "self_attn.q_proj.weight"),
                                     wk: v(p + "self_attn.k_proj.weight"), wv: v(p + "self_attn.v_proj.weight"),
                                     wo: v(p + "self_attn.o_proj.weight"), norm2: v(p + "post_attention_layernorm.weight"),
                                     wg: v(p + "mlp.gate_proj.weight"), wu: v(p + "mlp.up_proj.weight"),
-                                    wd: v(p + "mlp.down_proj.weight"))
+                                    wd: v(p + "mlp.down_proj.weight"),
+                                    bq: optional(p + "self_attn.q_proj.bias"), bk: optional(p + "self_attn.k_proj.bias"),
+                                    bv: optional(p + "self_attn.v_proj.bias"),
+                                    qNorm: optional(p + "self_attn.q_norm.weight"), kNorm: optional(p + "self_attn.k_norm.weight"))
             }
             let e = v("model.embed_tokens.weight")
             return (layers, e, v("model.norm.weight"), config.tieEmbeddings ? e : v("lm_head.weight"))
@@ -97,7 +106,10 @@ public final class Transformer: @unchecked Sendable {
                              k: Tensor(shape: [n, kvd]), v: Tensor(shape: [n, kvd]), probs: Tensor(shape: [probsCount]),
                              attOut: Tensor(shape: [n, qd]), xMid: Tensor(shape: [n, d]), rstd2: Tensor(shape: [n]),
                              ln2: Tensor(shape: [n, d]), gate: Tensor(shape: [n, f]), up: Tensor(shape: [n, f]),
-                             hidden: Tensor(shape: [n, f]))
+                             hidden: Tensor(shape: [n, f]),
+                             qRaw: config.qkNorm ? Tensor(shape: [n, qd]) : nil, kRaw: config.qkNorm ? Tensor(shape: [n, kvd]) : nil,
+                             rstdQ: config.qkNorm ? Tensor(shape: [n * config.nHeads]) : nil,
+                             rstdK: config.qkNorm ? Tensor(shape: [n * config.nKVHeads]) : nil)
         }
         residual = (0...config.nLayers).map { _ in Tensor(shape: [n, d]) }
         rstdFinal = Tensor(shape: [n]); lnFinal = Tensor(shape: [n, d])
@@ -107,18 +119,20 @@ public final class Transformer: @unchecked Sendable {
         dq = Tensor(shape: [n, qd]); dk = Tensor(shape: [n, kvd]); dv = Tensor(shape: [n, kvd])
         dAttOut = Tensor(shape: [n, qd]); dScores = Tensor(shape: [probsCount])
         dHidden = Tensor(shape: [n, f]); dGate = Tensor(shape: [n, f]); dUp = Tensor(shape: [n, f])
+        dqRaw = config.qkNorm ? Tensor(shape: [n, qd]) : nil
+        dkRaw = config.qkNorm ? Tensor(shape: [n, kvd]) : nil
     }
 
     /// Normal(0, initStd) for matrices — o_proj and down_proj scaled by
-    /// 1/sqrt(2·nLayers) as in GPT-2 — and 1 for norm weights. Draw (e, i) of
-    /// stream "init" is element i of entry e.
+    /// 1/sqrt(2·nLayers) as in GPT-2 — 1 for norm weights and 0 for biases.
+    /// Draw (e, i) of stream "init" is element i of entry e.
     public func initialize(seed: UInt64) {
         let stream = RandomStream(seed: seed, name: "init")
         let residualScale = 1 / Float(2 * config.nLayers).squareRoot()
         for (ei, e) in layout.entries.enumerated() {
             let p = params.pointer + e.offset
             if e.shape.count == 1 {
-                p.update(repeating: 1, count: e.count)
+                p.update(repeating: e.name.hasSuffix(".bias") ? 0 : 1, count: e.count)
                 continue
             }
             var std = config.initStd
@@ -224,16 +238,20 @@ public final class Transformer: @unchecked Sendable {
         // Embedding lookup.
         Embedding.forward(residual[0], table: embed, tokens: lastTokens, parallel: parallel)
 
-        let attention = Attention(batch: batch, seqLen: seqLen, heads: c.nHeads, kvHeads: c.nKVHeads, headDim: hd)
+        let attention = Attention(batch: batch, seqLen: seqLen, heads: c.nHeads, kvHeads: c.nKVHeads, headDim: hd,
+                                  window: c.slidingWindow)
         // The residual add that ends layer l (residual[l+1] += xMid) is done by the
         // next norm's pass over the rows (`adding:`), the same y += x per element.
         var pendingAdd: Tensor? = nil
         for l in 0..<c.nLayers {
             let w = layerParams[l], a = acts[l], x = residual[l]
             RMSNorm.forward(a.ln1, a.rstd1, x, w.norm1, rows: n, eps: c.normEps, adding: pendingAdd, parallel: parallel)
-            linearForward(a.q, a.ln1, w.wq, rows: n, parallel: parallel)
-            linearForward(a.k, a.ln1, w.wk, rows: n, parallel: parallel)
-            linearForward(a.v, a.ln1, w.wv, rows: n, parallel: parallel)
+            projectQKV(w, q: a.qRaw ?? a.q, k: a.kRaw ?? a.k, v: a.v, x: a.ln1, rows: n, parallel: parallel)
+            if let qn = w.qNorm, let kn = w.kNorm, let qRaw = a.qRaw, let kRaw = a.kRaw, let rq = a.rstdQ, let rk = a.rstdK {
+                // Qwen3: RMSNorm over each head's vector, before RoPE.
+                RMSNorm.forward(a.q, rq, qRaw, qn, rows: n * c.nHeads, eps: c.normEps, parallel: parallel)
+                RMSNorm.forward(a.k, rk, kRaw, kn, rows: n * c.nKVHeads, eps: c.normEps, parallel: parallel)
+            }
             rope.apply(a.q, heads: c.nHeads, and: a.k, heads: c.nKVHeads, rows: n, seqLen: seqLen, inverse: false,
                        parallel: parallel)
             attention.forward(out: a.attOut, probs: a.probs, q: a.q, k: a.k, v: a.v, parallel: parallel)
@@ -284,7 +302,8 @@ public final class Transformer: @unchecked Sendable {
         RMSNorm.backward(dx: dResidual, dw: gFinalNorm, dy: dLn, x: residual[c.nLayers], rstd: rstdFinal,
                          w: finalNorm, rows: n, parallel: parallel)
 
-        let attention = Attention(batch: lastBatch, seqLen: lastSeqLen, heads: c.nHeads, kvHeads: c.nKVHeads, headDim: c.headDim)
+        let attention = Attention(batch: lastBatch, seqLen: lastSeqLen, heads: c.nHeads, kvHeads: c.nKVHeads, headDim: c.headDim,
+                                  window: c.slidingWindow)
         for l in stride(from: c.nLayers - 1, through: 0, by: -1) {
             let w = layerParams[l], g = layerGrads[l], a = acts[l], x = residual[l]
             // out = xMid + down(hidden): dMid = dResidual (+ the norm-2 path below).
@@ -302,12 +321,61 @@ public final class Transformer: @unchecked Sendable {
                                q: a.q, k: a.k, v: a.v, parallel: parallel)
             rope.apply(dq, heads: c.nHeads, and: dk, heads: c.nKVHeads, rows: n, seqLen: lastSeqLen, inverse: true,
                        parallel: parallel)
-            linearBackward(dx: dLn, accumulateDX: false, dw: g.wq, dy: dq, x: a.ln1, w: w.wq, rows: n, parallel: parallel)
-            linearBackward(dx: dLn, accumulateDX: true, dw: g.wk, dy: dk, x: a.ln1, w: w.wk, rows: n, parallel: parallel)
+            var dqProj = dq, dkProj = dk
+            if let qn = w.qNorm, let kn = w.kNorm, let gq = g.qNorm, let gk = g.kNorm, let qRaw = a.qRaw, let kRaw = a.kRaw,
+               let rq = a.rstdQ, let rk = a.rstdK, let dqRaw, let dkRaw {
+                dqRaw.zero(); dkRaw.zero()
+                RMSNorm.backward(dx: dqRaw, dw: gq, dy: dq, x: qRaw, rstd: rq, w: qn, rows: n * c.nHeads, parallel: parallel)
+                RMSNorm.backward(dx: dkRaw, dw: gk, dy: dk, x: kRaw, rstd: rk, w: kn, rows: n * c.nKVHeads, parallel: parallel)
+                dqProj = dqRaw; dkProj = dkRaw
+            }
+            if let gbq = g.bq, let gbk = g.bk, let gbv = g.bv {
+                biasBackward(gbq, dy: dqProj, rows: n, parallel: parallel)
+                biasBackward(gbk, dy: dkProj, rows: n, parallel: parallel)
+                biasBackward(gbv, dy: dv, rows: n, parallel: parallel)
+            }
+            linearBackward(dx: dLn, accumulateDX: false, dw: g.wq, dy: dqProj, x: a.ln1, w: w.wq, rows: n, parallel: parallel)
+            linearBackward(dx: dLn, accumulateDX: true, dw: g.wk, dy: dkProj, x: a.ln1, w: w.wk, rows: n, parallel: parallel)
             linearBackward(dx: dLn, accumulateDX: true, dw: g.wv, dy: dv, x: a.ln1, w: w.wv, rows: n, parallel: parallel)
             RMSNorm.backward(dx: dResidual, dw: g.norm1, dy: dLn, x: x, rstd: a.rstd1, w: w.norm1, rows: n, parallel: parallel)
         }
         Embedding.backward(gEmbed, dx: dResidual, tokens: lastTokens, parallel: parallel)
+    }
+}
+
+extension Transformer {
+    /// q, k, v = x·Wᵀ (+ b with config.qkvBias) for `rows` rows of x.
+    func projectQKV(_ w: LayerWeights, q: Tensor, k: Tensor, v: Tensor, x: Tensor, rows n: Int, parallel: Parallel) {
+        linearForward(q, x, w.wq, rows: n, parallel: parallel)
+        linearForward(k, x, w.wk, rows: n, parallel: parallel)
+        linearForward(v, x, w.wv, rows: n, parallel: parallel)
+        if let bq = w.bq, let bk = w.bk, let bv = w.bv {
+            addBias(q, bq, rows: n, parallel: parallel)
+            addBias(k, bk, rows: n, parallel: parallel)
+            addBias(v, bv, rows: n, parallel: parallel)
+        }
+    }
+}
+
+/// y[n, j] += b[j] for every row n < rows.
+func addBias(_ y: Tensor, _ b: Tensor, rows: Int, parallel: Parallel) {
+    let width = b.count
+    parallel.forEachRange(rows, grain: 16) { r in
+        for n in r {
+            let row = y.pointer + n * width
+            for j in 0..<width { row[j] += b.pointer[j] }
+        }
+    }
+}
+
+/// db[j] += Σ_n dy[n, j], the rows summed in order (threads split columns).
+func biasBackward(_ db: Tensor, dy: Tensor, rows: Int, parallel: Parallel) {
+    let width = db.count
+    parallel.forEachRange(width, grain: 64) { cols in
+        for n in 0..<rows {
+            let row = dy.pointer + n * width
+            for j in cols { db.pointer[j] += row[j] }
+        }
     }
 }
 

@@ -80,7 +80,7 @@ func setting(_ json: JSONValue, _ key: String, _ value: JSONValue?) -> JSONValue
     @Test func configJSONHoldsEveryField() throws {
         var m = ModelConfig(vocabSize: 300, dModel: 64, nLayers: 3, nHeads: 8, nKVHeads: 2, dFF: 176, seqLen: 96,
                             tieEmbeddings: false, ropeTheta: 500000, normEps: 1e-5, initStd: 0.02)
-        let j = HFConfig.json(m, tokens: HFTokenIds(bos: 256, eos: 257, pad: 258))
+        let j = try HFConfig.json(m, tokens: HFTokenIds(bos: 256, eos: 257, pad: 258))
         #expect(j["architectures"] == .array([.string("LlamaForCausalLM")]))
         #expect(j["model_type"] == .string("llama"))
         let ints: [(String, Int)] = [("vocab_size", 300), ("hidden_size", 64), ("num_hidden_layers", 3),
@@ -100,7 +100,7 @@ func setting(_ json: JSONValue, _ key: String, _ value: JSONValue?) -> JSONValue
         #expect(back == m && arch == .causalLM)
 
         m.scoreHead = true
-        let r = HFConfig.json(m, tokens: HFTokenIds(bos: 1, eos: 2, pad: 3))
+        let r = try HFConfig.json(m, tokens: HFTokenIds(bos: 1, eos: 2, pad: 3))
         #expect(r["architectures"] == .array([.string("LlamaForSequenceClassification")]))
         #expect(try HFConfig.parse(r, file: "config.json").0 == m)
     }

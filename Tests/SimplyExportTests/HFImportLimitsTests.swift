@@ -14,7 +14,7 @@ import SimplyModel
         let layout = ParameterLayout(config: model)
         let tensors = layout.entries.map { (name: $0.name, tensor: Tensor(shape: $0.shape)) }
         try Data(SafetensorsWriter.encode(tensors: tensors)).write(to: dir.appendingPathComponent("model.safetensors"))
-        let json = HFConfig.json(model, tokens: HFTokenIds(bos: 256, eos: 257, pad: 258))
+        let json = try HFConfig.json(model, tokens: HFTokenIds(bos: 256, eos: 257, pad: 258))
         try writeJSON(json, dir.appendingPathComponent("config.json"))
         return (dir, json)
     }

@@ -18,13 +18,14 @@ import SimplyModel
             let p = probs.pointer + bh * t * t
             Matmul.reference(p, qp, kp, m: t, n: t, k: hd, transB: true, lda: h * hd, ldb: kvh * hd, ldc: t)
             for i in 0..<t {
-                let row = p + i * t
+                let row = p + i * t, lo = a.window > 0 ? max(0, i - a.window + 1) : 0
                 var mx = -Float.infinity
-                for j in 0...i { row[j] *= scale; mx = max(mx, row[j]) }
+                for j in lo...i { row[j] *= scale; mx = max(mx, row[j]) }
                 var sum: Float = 0
-                for j in 0...i { let e = DetMath.exp(row[j] - mx); row[j] = e; sum += e }
+                for j in lo...i { let e = DetMath.exp(row[j] - mx); row[j] = e; sum += e }
                 let inv = 1 / sum
-                for j in 0...i { row[j] *= inv }
+                for j in lo...i { row[j] *= inv }
+                for j in 0..<lo { row[j] = 0 }
                 for j in (i + 1)..<t { row[j] = 0 }
             }
             Matmul.reference(out.pointer + b * t * h * hd + head * hd, p, vp, m: t, n: hd, k: t,
@@ -53,10 +54,11 @@ import SimplyModel
                 Matmul.reference(dvp, p, dop, m: t, n: hd, k: t, transA: true, accumulate: true, lda: t, ldb: h * hd, ldc: kvh * hd)
                 Matmul.reference(ds, dop, vp, m: t, n: t, k: hd, transB: true, lda: h * hd, ldb: kvh * hd, ldc: t)
                 for i in 0..<t {
-                    let pr = p + i * t, dr = ds + i * t
+                    let pr = p + i * t, dr = ds + i * t, lo = a.window > 0 ? max(0, i - a.window + 1) : 0
                     var dot: Float = 0
-                    for j in 0...i { dot += pr[j] * dr[j] }
-                    for j in 0...i { dr[j] = scale * (pr[j] * (dr[j] - dot)) }
+                    for j in lo...i { dot += pr[j] * dr[j] }
+                    for j in lo...i { dr[j] = scale * (pr[j] * (dr[j] - dot)) }
+                    for j in 0..<lo { dr[j] = 0 }
                     for j in (i + 1)..<t { dr[j] = 0 }
                 }
                 Matmul.reference(dqp, ds, kp, m: t, n: hd, k: t, lda: t, ldb: kvh * hd, ldc: h * hd)
@@ -88,8 +90,18 @@ import SimplyModel
     /// block, T = 1), grouped and plain heads; 1 and 2 threads.
     @Test(arguments: [(2, 37, 4, 2, 8), (1, 70, 3, 3, 16), (1, 64, 2, 1, 4), (2, 1, 2, 2, 8), (1, 33, 2, 2, 32), (1, 96, 2, 1, 8)])
     func blockedCausalAttentionEqualsFullProducts(shape: (Int, Int, Int, Int, Int)) {
+        check(shape, window: 0)
+    }
+
+    /// Sliding windows (Mistral) narrower than a block, across blocks, and as wide as the sequence.
+    @Test(arguments: [(2, 37, 4, 2, 8, 5), (1, 70, 3, 3, 16, 32), (1, 96, 2, 1, 8, 1), (1, 64, 2, 1, 4, 64), (1, 80, 2, 2, 8, 33)])
+    func slidingWindowAttentionEqualsFullProducts(shape: (Int, Int, Int, Int, Int, Int)) {
+        check((shape.0, shape.1, shape.2, shape.3, shape.4), window: shape.5)
+    }
+
+    func check(_ shape: (Int, Int, Int, Int, Int), window: Int) {
         let (batch, t, h, kvh, hd) = shape
-        let a = Attention(batch: batch, seqLen: t, heads: h, kvHeads: kvh, headDim: hd)
+        let a = Attention(batch: batch, seqLen: t, heads: h, kvHeads: kvh, headDim: hd, window: window)
         let n = batch * t
         // Large scores (scale 3) so some probabilities underflow to 0 inside the kept triangle too.
         let q = random([n, h * hd], "q", scale: 3), k = random([n, kvh * hd], "k", scale: 3)
@@ -117,7 +129,7 @@ import SimplyModel
             for bh in 0..<(batch * h) {
                 for i in 0..<t { for j in 0...i where probs.pointer[(bh * t + i) * t + j] != refProbs.pointer[(bh * t + i) * t + j] { same = false } }
             }
-            #expect(same, "probs, \(shape)")
+            #expect(same, "probs, \(shape), window \(window)")
         }
     }
 }

@@ -33,6 +33,33 @@ func microConfig(steps: Int = 4, shards: Int = 2, batch: Int = 4) throws -> Expe
         #expect(try records(other, threads: 1) != one)
     }
 
+    /// The options of the imported families (Qwen2's q/k/v biases, Qwen3's q/k
+    /// norms and explicit head_dim, Llama 3's rope scaling, Mistral's sliding
+    /// window) train with the same bits on 1, 2 and 3 threads, and each one
+    /// changes the bits (it is not silently ignored).
+    @Test func architectureOptionsKeepTheBits() throws {
+        var config = try microConfig(steps: 3, shards: 2)
+        let plain = try records(config, threads: 1)
+        config.model.qkvBias = true
+        config.model.qkNorm = true
+        config.model.headDimension = 12
+        config.model.ropeScaling.type = "llama3"
+        config.model.ropeScaling.factor = 8
+        config.model.ropeScaling.originalMaxPosition = 8
+        config.model.slidingWindow = 5
+        try config.validate()
+        let one = try records(config, threads: 1)
+        #expect(try records(config, threads: 2) == one)
+        #expect(try records(config, threads: 3) == one)
+        #expect(one != plain)
+        for change in [{ (c: inout ExperimentConfig) in c.model.qkvBias = false }, { $0.model.qkNorm = false },
+                       { $0.model.headDimension = 0 }, { $0.model.ropeScaling.type = "none" }, { $0.model.slidingWindow = 0 }] {
+            var other = config
+            change(&other)
+            #expect(try records(other, threads: 2) != one)
+        }
+    }
+
     /// Two threads or more run sibling shards at once on a second model that
     /// shares the parameters; the hashes equal one thread's for 2, 3 and 4
     /// shards (one pair; a pair and a lone leaf; two pairs).

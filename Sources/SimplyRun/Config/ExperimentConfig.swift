@@ -123,6 +123,16 @@ extension ExperimentConfig {
         .double("model.rope_theta", \.model.ropeTheta, range: 1...1e12),
         .float("model.norm_eps", \.model.normEps),
         .float("model.init_std", \.model.initStd),
+        .int("model.head_dim", \.model.headDimension, max: ModelConfig.maxDModel),
+        .bool("model.qkv_bias", \.model.qkvBias),
+        .bool("model.qk_norm", \.model.qkNorm),
+        .choice("model.rope_scaling", \.model.ropeScaling.type, RoPEScaling.types),
+        .double("model.rope_factor", \.model.ropeScaling.factor, range: 1...1e6),
+        .double("model.rope_low_freq_factor", \.model.ropeScaling.lowFreqFactor, range: 1e-6...1e6),
+        .double("model.rope_high_freq_factor", \.model.ropeScaling.highFreqFactor, range: 1e-6...1e6),
+        .int("model.rope_original_max_position", \.model.ropeScaling.originalMaxPosition, min: 1, max: ModelConfig.maxSeqLen),
+        .int("model.sliding_window", \.model.slidingWindow, max: ModelConfig.maxSeqLen),
+        .choice("model.family", \.model.family, ModelConfig.families),
         .int("train.steps", \.train.steps, min: 1, max: maxSteps),
         .int("train.batch_size", \.train.batchSize, min: 1, max: maxBatchSize),
         .int("train.grad_shards", \.train.gradShards, min: 1, max: maxBatchSize),
@@ -205,6 +215,13 @@ extension ExperimentConfig {
         }
     }
 
+    /// Base keys config.json records only when they differ from their default.
+    static let writtenWhenSet: Set<String> = [
+        "model.head_dim", "model.qkv_bias", "model.qk_norm", "model.rope_scaling", "model.rope_factor",
+        "model.rope_low_freq_factor", "model.rope_high_freq_factor", "model.rope_original_max_position",
+        "model.sliding_window", "model.family",
+    ]
+
     static let baseSections: Set<String> = ["model", "train", "data", "checkpoint"]
 
     /// Applies a config file's JSON object: either nested sections
@@ -265,7 +282,11 @@ extension ExperimentConfig {
     /// The resolved config as nested JSON ({"data": {...}, "model": {...}, "train": {...}, "dpo": {...}}).
     public func json() -> JSONValue {
         var out: [(String, [(String, JSONValue)])] = []
+        let plain = ExperimentConfig.defaults(ConfigSchema(modes: [], sections: []))
         for k in Self.baseKeys {
+            // The architecture options are written only when set: a plain
+            // Llama's config.json (and its hash) is what it was before they existed.
+            if Self.writtenWhenSet.contains(k.name), k.get(self) == k.get(plain) { continue }
             let parts = k.name.split(separator: ".", maxSplits: 1).map(String.init)
             if let i = out.firstIndex(where: { $0.0 == parts[0] }) {
                 out[i].1.append((parts[1], k.get(self)))
