@@ -8,7 +8,7 @@ import SimplyRun
 /// that `transformers` loads with no custom code:
 ///
 ///     model.safetensors        every parameter, float32, under its HF name
-///     config.json              LlamaForCausalLM (LlamaForSequenceClassification with a score head)
+///     config.json              the family's ForCausalLM (ForSequenceClassification with a score head)
 ///     generation_config.json   bos / eos / pad ids; end of turn (an eos id or a stop string)
 ///     tokenizer.json           the run's tokenizer (the byte tokenizer as an equivalent byte-level BPE)
 ///     tokenizer_config.json    PreTrainedTokenizerFast, specials, chat template
@@ -41,7 +41,7 @@ public enum HFExport {
             ("tokenizer.json", Array(tokenizer.serialized().utf8)),
             ("tokenizer_config.json", text(HFTokenizerFiles.tokenizerConfig(tokenizer, maxLength: config.model.seqLen))),
         ]
-        let arch: HFArchitecture = config.model.scoreHead ? .sequenceClassification : .causalLM
+        let arch = HFArchitecture(family: config.model.family, scoreHead: config.model.scoreHead)
         return (files, Summary(checkpoint: trained.checkpoint, step: trained.step, architecture: arch,
                                parameters: model.layout.count, tokenizer: config.data.tokenizer))
     }

@@ -136,13 +136,21 @@ func setting(_ json: JSONValue, _ key: String, _ value: JSONValue?) -> JSONValue
         try refusal(setting(good, "hidden_size", nil), [file, "hidden_size", "missing"])
         try refusal(setting(good, "num_hidden_layers", .string("2")), [file, "num_hidden_layers"])
         try refusal(setting(setting(good, "rope_parameters", nil), "rope_scaling",
-                            .object([("rope_type", .string("linear")), ("factor", .int(2))])), [file, "rope_scaling", "linear"])
+                            .object([("rope_type", .string("dynamic")), ("factor", .int(2))])), [file, "rope_scaling", "dynamic"])
+        try refusal(setting(good, "rope_parameters", .object([("rope_type", .string("yarn")), ("factor", .int(4))])),
+                    [file, "rope_parameters", "yarn"])
+        try refusal(setting(good, "model_type", .string("gpt2")), [file, "model_type", "gpt2"])
+        try refusal(setting(setting(good, "model_type", .string("qwen2")), "architectures", .array([.string("Qwen2ForCausalLM")])),
+                    [hf.appendingPathComponent("model.safetensors").path, "q_proj.bias", "missing"])
+        try refusal(setting(setting(setting(good, "model_type", .string("mistral")), "architectures", .array([.string("MistralForCausalLM")])),
+                            "layer_types", .array([.string("full_attention"), .string("sliding_attention")])),
+                    [file, "layer_types", "sliding_attention"])
         try refusal(setting(good, "rope_parameters", .object([("rope_type", .string("llama3")), ("rope_theta", .int(10000))])),
                     [file, "rope_parameters", "llama3"])
         try refusal(setting(good, "attention_bias", .bool(true)), [file, "attention_bias"])
         try refusal(setting(good, "mlp_bias", .bool(true)), [file, "mlp_bias"])
         try refusal(setting(good, "hidden_act", .string("gelu")), [file, "hidden_act", "gelu"])
-        try refusal(setting(good, "head_dim", .int(16)), [file, "head_dim", "16"])
+        try refusal(setting(good, "head_dim", .int(-3)), [file, "head_dim", "-3"])
         try refusal(setting(good, "quantization_config", .object([("quant_method", .string("bitsandbytes"))])), [file, "quantization_config"])
         // Shapes and tensors: the weights file and the tensor are named.
         let weights = hf.appendingPathComponent("model.safetensors").path
@@ -151,6 +159,7 @@ func setting(_ json: JSONValue, _ key: String, _ value: JSONValue?) -> JSONValue
         try refusal(setting(good, "num_hidden_layers", .int(1)), [weights, "model.layers.1.input_layernorm.weight", "no place"])
         try refusal(setting(good, "tie_word_embeddings", .bool(false)), [weights, "lm_head.weight", "missing"])
         try refusal(setting(good, "num_key_value_heads", .int(4)), [weights, "k_proj.weight"])
+        try refusal(setting(good, "head_dim", .int(16)), [weights, "q_proj.weight", "[32, 32]", "[64, 32]"])
     }
 
     /// Shards listed by model.safetensors.index.json import to the same bits
