@@ -33,8 +33,10 @@ For each family it writes OUT_DIR/FAMILY/:
 Families: llama3 (rope_scaling llama3, explicit head_dim, tied), qwen2 (q/k/v
 bias, tied), qwen3 (q/k RMSNorm, head_dim != hidden / heads), mistral
 (sliding window, untied), smollm2 (Llama with a GPT-2-style tokenizer).
-Simply's Swift tests are to read these files; Python is not needed to run them.
-Status: the fixtures exist; Simply does not yet import these families (issue 24).
+Simply's Swift tests read these files; Python is not needed to run them.
+Status: Simply renders these chat templates exactly (Sources/SimplyData/Chat,
+Tests/SimplyDataTests/ChatTemplateFamilyTests.swift); it does not yet import
+the models or tokenizers (issue 24).
 """
 import glob
 import json
