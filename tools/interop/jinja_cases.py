@@ -36,6 +36,7 @@ CASES = [
     ("text", "plain text\nwith lines\n"),
     ("trailing-newline-kept-once", "a\n\n"),
     ("crlf-normalised", "a\r\nb\rc"),
+    ("crlf-after-block", "{% if t %}\r\nx{% endif %}\r\n{{ 'a\r\nb' | length }}"),
     ("trim-blocks", "{% if t %}\nyes\n{% endif %}\nafter"),
     ("lstrip-blocks", "line\n    {% if t %}\n    indented\n    {% endif %}\nend"),
     ("lstrip-not-variables", "x\n    {{ n }}\n"),
@@ -93,6 +94,7 @@ CASES = [
     ("tests-types", "{{ n is number }}{{ f is number }}{{ t is number }}{{ n is integer }}{{ t is integer }}{{ f is float }}{{ t is boolean }}{{ s is string }}{{ d is mapping }}{{ xs is mapping }}{{ xs is sequence }}{{ s is iterable }}{{ n is iterable }}{{ missing is iterable }}"),
     ("tests-values", "{{ nothing is none }}{{ missing is none }}{{ t is true }}{{ 1 is true }}{{ false is false }}{{ 0 is false }}{{ missing is defined }}{{ missing is undefined }}{{ d.a is defined }}{{ d.zz is undefined }}"),
     ("tests-args", "{{ n is divisibleby 7 }}{{ n is divisibleby(2) }}{{ n is odd }}{{ n is even }}{{ 'a' is equalto 'a' }}{{ 2 is eq(2.0) }}{{ 2 is ne 3 }}{{ 'a' is in 'abc' }}{{ 'abc' is lower }}{{ 'ABC' is upper }}{{ nothing is sameas none }}"),
+    ("tests-any-value", "{{ 7 is lower }}{{ t is upper }}{{ 'aB' is lower }}{{ 'ǅ' is upper }}{{ missing is upper }}{{ 2.5 is odd }}{{ 4.0 is even }}{{ 7.5 is divisibleby 2.5 }}"),
     ("is-not", "{{ nothing is not none }}{{ missing is not defined }}{{ not missing is defined }}"),
     ("globals-defined", "{{ raise_exception is defined }}{{ namespace is defined }}{{ range is defined }}{{ dict is defined }}"),
     # Filters.
@@ -109,9 +111,10 @@ CASES = [
     ("items", "{% for k, v in d | items %}{{ k }};{% endfor %}{{ missing | items | list }}"),
     ("selectattr", "{{ msgs | selectattr('role', 'equalto', 'user') | map(attribute='content') | list }} {{ msgs | rejectattr('role', 'equalto', 'user') | map(attribute='role') | join(',') }} {{ msgs | selectattr('tool_calls', 'defined') | list | length }} {{ msgs | selectattr('tool_calls', 'undefined') | list | length }} {{ msgs | selectattr('tool_calls') | list | length }}"),
     ("map-filter", "{{ xs | map('string') | join('-') }} {{ ['a', 'B'] | map('upper') | list }} {{ msgs | map(attribute='missing', default='?') | join }}"),
+    ("falsy-map-select", "{{ false | map(attribute='x') | list }}{{ none | select | list }}{{ 0 | selectattr('a') | list }}{{ msgs[0] | map(attribute='role') | list }}"),
     ("select-reject", "{{ [0, 1, 2, 3] | select('odd') | list }} {{ [0, 1, '', 'x'] | select | list }} {{ [1, 2, 3] | reject('even') | list }}"),
     ("reverse-unique-sort", "{{ xs | reverse | list }} {{ 'abc' | reverse }} {{ ['a', 'A', 'b', 'a'] | unique | list }} {{ xs | sort | list }} {{ xs | sort(reverse=true) | list }} {{ ['b', 'A', 'c'] | sort | list }} {{ msgs | sort(attribute='role') | map(attribute='content') | join(',') }}"),
-    ("sum-min-max-abs", "{{ xs | sum }} {{ xs | min }} {{ xs | max }} {{ -2.5 | abs }}"),
+    ("sum-min-max-abs", "{{ xs | sum }} {{ xs | min }} {{ xs | max }} {{ -2.5 | abs }} {{ 'NoneFalse' | min }} {{ ['b', 'A'] | max }} {{ msgs | max(attribute='content') }}"),
     # Methods.
     ("string-methods", "[{{ s.strip() }}][{{ s.lstrip() }}][{{ s.rstrip() }}][{{ 'xxaxx'.strip('x') }}][{{ '--a--'.lstrip('-') }}][{{ '\\n\\nx\\n'.rstrip('\\n') }}]"),
     ("split", "{{ s.split() }} {{ 'a,b,,c'.split(',') }} {{ 'a b c'.split(' ', 1) }} {{ '  a  b '.split(None, 1) }} {{ 'x</think>y</think>z'.split('</think>')[-1] }}"),
@@ -135,6 +138,8 @@ CASES = [
     ("error-range-too-big", "{{ range(200000) | length }}"),
     ("error-none-iter", "{% for x in nothing %}{% endfor %}"),
     ("error-tojson-undefined", "{{ missing | tojson }}"),
+    ("error-int-undefined", "{{ missing | int }}"),
+    ("error-unhashable", "{{ [1] in d }}"),
     ("error-namespace-underscore", "{% set ns = namespace() %}{% set ns._x = 1 %}"),
 ]
 

@@ -123,9 +123,11 @@ extension JinjaInterpreter {
             _ = try arguments([])
             return .list(try iterate(v))
         case "int":
+            if case let .undefined(msg) = v { throw JinjaFailure(msg) }
             let a = try arguments(["default", "base"])
             return JinjaInterpreter.toInt(v, base: try a.int("base") ?? 10) ?? a.values["default"] ?? .int(0)
         case "float":
+            if case let .undefined(msg) = v { throw JinjaFailure(msg) }
             let a = try arguments(["default"])
             return JinjaInterpreter.toFloat(v) ?? a.values["default"] ?? .float(0)
         case "abs":
@@ -146,6 +148,17 @@ extension JinjaInterpreter {
             if case .undefined = v { return .list([]) }
             guard case let .dict(d) = v else { throw JinjaFailure("Can only get item pairs from a mapping.") }
             return .list(d.pairs.map { .list([.string($0.0), $0.1]) })
+        case "selectattr", "rejectattr", "select", "reject", "map":
+            // Jinja walks the value only if it is true: `false | map(...)` is empty.
+            guard v.isTruthy else { return .list([]) }
+            return try selectOrMap(name, v, args, kwargs)
+        default:
+            return try moreFilters(name, v, args, kwargs)
+        }
+    }
+
+    private mutating func selectOrMap(_ name: String, _ v: JinjaValue, _ args: [JinjaValue], _ kwargs: [(String, JinjaValue)]) throws -> JinjaValue {
+        switch name {
         case "selectattr", "rejectattr":
             guard let attr = args.first, case .string = attr else { throw JinjaFailure("\(name)() needs an attribute name") }
             var out: [JinjaValue] = []
@@ -180,6 +193,14 @@ extension JinjaInterpreter {
                 out.append(try applyFilter(filterName, item, Array(args.dropFirst()), kwargs))
             }
             return .list(out)
+        default:
+            throw JinjaFailure("no filter named '\(name)'")
+        }
+    }
+
+    private mutating func moreFilters(_ name: String, _ v: JinjaValue, _ args: [JinjaValue], _ kwargs: [(String, JinjaValue)]) throws -> JinjaValue {
+        func arguments(_ names: [String]) throws -> Arguments { try Arguments(name, names, args, kwargs) }
+        switch name {
         case "reverse":
             _ = try arguments([])
             if case let .string(s) = v { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
@@ -192,6 +213,10 @@ extension JinjaInterpreter {
                 try step()
                 var key = a["attribute"] != nil ? try attributePath(item, a.values["attribute"] ?? .none) : item
                 if !a.bool("case_sensitive"), case let .string(s) = key { key = .string(s.lowercased()) }
+                switch key {
+                case .list, .dict: throw JinjaFailure("unhashable type: '\(key.typeName)'")
+                default: break
+                }
                 if !seen.contains(where: { $0.pythonEquals(key) }) {
                     seen.append(key)
                     out.append(item)
@@ -228,11 +253,21 @@ extension JinjaInterpreter {
             }
             return total
         case "min", "max":
+            let a = try arguments(["case_sensitive", "attribute"])
+            func key(_ item: JinjaValue) throws -> JinjaValue {
+                let k = a["attribute"] != nil ? try attributePath(item, a.values["attribute"] ?? .none) : item
+                if !a.bool("case_sensitive"), case let .string(s) = k { return .string(s.lowercased()) }
+                return k
+            }
             let items = try iterate(v)
             guard var best = items.first else { return .undefined("No aggregated item, sequence was empty.") }
+            var bestKey = try key(best)
             for item in items.dropFirst() {
-                guard let c = item.pythonCompare(best) else { throw JinjaFailure("cannot compare \(item.typeName) and \(best.typeName)") }
-                if (name == "min" && c < 0) || (name == "max" && c > 0) { best = item }
+                let k = try key(item)
+                guard let c = k.pythonCompare(bestKey) else {
+                    throw JinjaFailure("'<' not supported between instances of '\(k.typeName)' and '\(bestKey.typeName)'")
+                }
+                if (name == "min" && c < 0) || (name == "max" && c > 0) { (best, bestKey) = (item, k) }
             }
             return best
         default:
@@ -329,14 +364,12 @@ extension JinjaInterpreter {
             default: return false
             }
         case "odd", "even", "divisibleby":
-            if case let .undefined(msg) = v { throw JinjaFailure(msg) }
-            guard let i = v.integer else { throw JinjaFailure("test '\(name)' needs an integer, not \(v.typeName)") }
-            if name == "odd" { return ((i % 2) + 2) % 2 == 1 }
-            if name == "even" { return i % 2 == 0 }
-            guard let d = try arg().integer, d != 0 else { throw JinjaFailure("divisibleby needs a non-zero integer") }
-            return i % d == 0
-        case "lower": return try string(v, "test 'lower'") == str(v).lowercased()
-        case "upper": return try string(v, "test 'upper'") == str(v).uppercased()
+            // Python's `value % 2 == 1`, `value % 2 == 0`, `value % num == 0` (floats too).
+            let divisor: JinjaValue = name == "divisibleby" ? try arg() : .int(2)
+            let r = try binary("%", v, divisor)
+            return r.pythonEquals(.int(name == "odd" ? 1 : 0))
+        case "lower": return JinjaInterpreter.pythonCase(str(v)) == .lower   // str(value).islower()
+        case "upper": return JinjaInterpreter.pythonCase(str(v)) == .upper
         default:
             throw JinjaFailure("no test named '\(name)'")
         }
@@ -500,8 +533,8 @@ extension JinjaInterpreter {
             case "isalpha": return .bool(!u.isEmpty && u.allSatisfy { $0.properties.isAlphabetic })
             case "isalnum": return .bool(!u.isEmpty && u.allSatisfy { $0.properties.isAlphabetic || $0.properties.numericType != nil })
             case "isspace": return .bool(!u.isEmpty && u.allSatisfy(JinjaValue.isPythonSpace))
-            case "isupper": return .bool(s.contains { $0.isLetter } && s == s.uppercased() && s != s.lowercased())
-            default: return .bool(s.contains { $0.isLetter } && s == s.lowercased() && s != s.uppercased())
+            case "isupper": return .bool(JinjaInterpreter.pythonCase(s) == .upper)
+            default: return .bool(JinjaInterpreter.pythonCase(s) == .lower)
             }
         default:
             throw JinjaFailure("'str' object has no method '\(name)'")
@@ -584,6 +617,24 @@ extension JinjaInterpreter {
             }
         }
         return String(out)
+    }
+
+    enum LetterCase { case none, lower, upper, mixed }
+
+    /// Python's `islower()`/`isupper()`: the string has cased letters and all
+    /// of them are lower (upper) case; title-case letters count as neither.
+    static func pythonCase(_ s: String) -> LetterCase {
+        var lower = false, upper = false, title = false
+        for u in s.unicodeScalars {
+            switch u.properties.generalCategory {
+            case .lowercaseLetter: lower = true
+            case .uppercaseLetter: upper = true
+            case .titlecaseLetter: title = true
+            default: break
+            }
+        }
+        if title || (lower && upper) { return .mixed }
+        return lower ? .lower : (upper ? .upper : .none)
     }
 
     private static func isCased(_ u: Unicode.Scalar) -> Bool {

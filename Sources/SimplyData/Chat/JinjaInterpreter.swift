@@ -564,8 +564,11 @@ struct JinjaInterpreter {
             return n.isEmpty || s.unicodeScalars.firstRange(of: n.unicodeScalars) != nil
         case let .list(items): return items.contains { $0.pythonEquals(needle) }
         case let .dict(d):
-            if case let .string(k) = needle { return d[k] != nil }
-            return false
+            switch needle {
+            case let .string(k): return d[k] != nil
+            case .list, .dict: throw JinjaFailure("unhashable type: '\(needle.typeName)'")
+            default: return false
+            }
         case .undefined: return false
         default: throw JinjaFailure("argument of type '\(container.typeName)' is not iterable")
         }

@@ -2,7 +2,8 @@
 /// settings transformers uses (`trim_blocks=True, lstrip_blocks=True`, the
 /// default `{{ }}`, `{% %}`, `{# #}` delimiters, `keep_trailing_newline=False`):
 ///
-/// - text between tags is one `.text` token (newlines normalised to "\n");
+/// - newlines are normalised to "\n" first (in text and string literals);
+/// - text between tags is one `.text` token;
 /// - `{%-` / `{{-` / `{#-` strip the whitespace before the tag, `-%}` / `-}}`
 ///   / `-#}` the whitespace after it;
 /// - trim_blocks: the first newline after a `%}` or `#}` is dropped (not
@@ -44,14 +45,16 @@ struct JinjaLexer {
     }
 
     private init(_ source: String) {
-        var scalars = Array(source.unicodeScalars)
-        // keep_trailing_newline=False: Jinja drops one trailing newline.
-        if scalars.last == "\n" {
-            scalars.removeLast()
-            if scalars.last == "\r" { scalars.removeLast() }
-        } else if scalars.last == "\r" {
-            scalars.removeLast()
+        // As Jinja's lexer: \r\n and lone \r become \n everywhere first,
+        // then (keep_trailing_newline=False) one trailing newline is dropped.
+        var scalars: [Unicode.Scalar] = []
+        var previousCR = false
+        for u in source.unicodeScalars {
+            if u == "\n" && previousCR { previousCR = false; continue }
+            previousCR = u == "\r"
+            scalars.append(u == "\r" ? "\n" : u)
         }
+        if scalars.last == "\n" { scalars.removeLast() }
         src = scalars
     }
 
@@ -147,19 +150,7 @@ struct JinjaLexer {
 
     private mutating func emitText(_ text: [Unicode.Scalar], line: Int, column: Int) {
         guard !text.isEmpty else { return }
-        // Jinja's newline_sequence "\n": \r\n and lone \r become \n.
-        var out = String.UnicodeScalarView()
-        var k = 0
-        while k < text.count {
-            if text[k] == "\r" {
-                out.append("\n")
-                if k + 1 < text.count, text[k + 1] == "\n" { k += 1 }
-            } else {
-                out.append(text[k])
-            }
-            k += 1
-        }
-        tokens.append(Token(kind: .text(String(out)), line: line, column: column))
+        tokens.append(Token(kind: .text(String(String.UnicodeScalarView(text))), line: line, column: column))
     }
 
     /// After a tag's closer: strip all following whitespace (`-`), or with
@@ -276,11 +267,6 @@ struct JinjaLexer {
             guard let c = peek() else { throw error("unterminated string", line: startLine, column: startColumn) }
             advance()
             if c == quote { return String(out) }
-            if c == "\r" {   // newline normalisation, as for text
-                out.append("\n")
-                if peek() == "\n" { advance() }
-                continue
-            }
             guard c == "\\" else { out.append(c); continue }
             guard let e = peek() else { throw error("unterminated string", line: startLine, column: startColumn) }
             advance()

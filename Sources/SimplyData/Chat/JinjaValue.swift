@@ -206,10 +206,11 @@ extension JinjaValue {
         }
     }
 
-    /// Python's `repr()`, used inside lists and dicts.
+    /// Python's `repr()`, used inside lists and dicts (where Undefined shows
+    /// as `Undefined`).
     public func pythonRepr(namespaces: [JinjaDict] = []) -> String {
         switch self {
-        case .undefined: return ""
+        case .undefined: return "Undefined"
         case .none: return "None"
         case let .bool(b): return b ? "True" : "False"
         case let .int(i): return String(i)
