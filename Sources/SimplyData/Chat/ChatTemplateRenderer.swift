@@ -3,8 +3,8 @@ import SimplyCore
 
 /// A model's own chat template, rendered to text exactly as transformers'
 /// `tokenizer.apply_chat_template(messages, tokenize=False, ...)` does:
-/// the template sees `messages`, `tools` (None unless given), `documents`
-/// (None), `add_generation_prompt`, the tokenizer's special tokens
+/// the template sees `messages`, `tools` and `documents` (None unless
+/// given), `add_generation_prompt`, the tokenizer's special tokens
 /// (`bos_token`, `eos_token`, … as strings, only those that are set) and any
 /// extra keyword arguments (`enable_thinking`, `date_string`, …), which
 /// override the special tokens. As in transformers 5, a message carrying
@@ -81,7 +81,7 @@ public struct ChatTemplateRenderer: Sendable {
     /// Renders a conversation given as JSON objects (`role`, `content` and
     /// any other fields, e.g. `tool_calls`, `reasoning_content`).
     public func render(messages: [JSONValue], addGenerationPrompt: Bool = false, tools: [JSONValue]? = nil,
-                       kwargs: [String: JSONValue] = [:]) throws -> String {
+                       documents: [JSONValue]? = nil, kwargs: [String: JSONValue] = [:]) throws -> String {
         let converted = try messages.enumerated().map { i, m -> JinjaValue in
             guard case .object = m else { throw DataError("chat message \(i) is not a JSON object") }
             return try JinjaValue(json: m)
@@ -89,18 +89,19 @@ public struct ChatTemplateRenderer: Sendable {
         var extra: [String: JinjaValue] = [:]
         for (k, v) in kwargs { extra[k] = try JinjaValue(json: v) }
         return try render(messages: converted, addGenerationPrompt: addGenerationPrompt,
-                          tools: try tools.map { try $0.map { try JinjaValue(json: $0) } }, kwargs: extra)
+                          tools: try tools.map { try $0.map { try JinjaValue(json: $0) } },
+                          documents: try documents.map { try $0.map { try JinjaValue(json: $0) } }, kwargs: extra)
     }
 
     /// Renders a conversation of Jinja values (each message a dict).
     public func render(messages: [JinjaValue], addGenerationPrompt: Bool = false, tools: [JinjaValue]? = nil,
-                       kwargs: [String: JinjaValue] = [:]) throws -> String {
+                       documents: [JinjaValue]? = nil, kwargs: [String: JinjaValue] = [:]) throws -> String {
         var context: [String: JinjaValue] = [:]
         for (k, v) in specialTokens { context[k] = .string(v) }
         for (k, v) in kwargs { context[k] = v }
         context["messages"] = .list(messages.map(ChatTemplateRenderer.aliasReasoning))
         context["tools"] = tools.map { .list($0) } ?? JinjaValue.none
-        context["documents"] = JinjaValue.none
+        context["documents"] = documents.map { .list($0) } ?? JinjaValue.none
         context["add_generation_prompt"] = .bool(addGenerationPrompt)
         return try template.render(context)
     }

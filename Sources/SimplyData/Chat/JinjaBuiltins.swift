@@ -201,6 +201,24 @@ extension JinjaInterpreter {
     private mutating func moreFilters(_ name: String, _ v: JinjaValue, _ args: [JinjaValue], _ kwargs: [(String, JinjaValue)]) throws -> JinjaValue {
         func arguments(_ names: [String]) throws -> Arguments { try Arguments(name, names, args, kwargs) }
         switch name {
+        case "indent":
+            let a = try arguments(["width", "first", "blank"])
+            var pad = "    "
+            if let w = a["width"] {
+                if case let .string(p) = w { pad = p } else if let n = w.integer { pad = String(repeating: " ", count: Swift.max(n, 0)) }
+                else { throw JinjaFailure("indent(): width must be an integer or a string") }
+            }
+            let lines = JinjaInterpreter.splitLines(str(v) + "\n")
+            var out: String
+            if a.bool("blank") {
+                out = lines.joined(separator: "\n" + pad)
+            } else {
+                out = lines.first ?? ""
+                if lines.count > 1 { out += "\n" + lines.dropFirst().map { $0.isEmpty ? $0 : pad + $0 }.joined(separator: "\n") }
+            }
+            if a.bool("first") { out = pad + out }
+            try checkSize(out.utf8.count, "string")
+            return .string(out)
         case "reverse":
             _ = try arguments([])
             if case let .string(s) = v { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
@@ -459,6 +477,9 @@ extension JinjaInterpreter {
             }
         case let .string(s):
             return try stringMethod(s, name, args, kwargs)
+        case let .int(index) where name == "cycle":   // loop.cycle
+            guard kwargs.isEmpty, !args.isEmpty else { throw JinjaFailure("loop.cycle() needs at least one argument") }
+            return args[index % args.count]
         default:
             break
         }
@@ -587,6 +608,27 @@ extension JinjaInterpreter {
             }
         }
         out.append(piece(start, u.count))
+        return out
+    }
+
+    /// Python's `str.splitlines()`: splits at \n, \r, \r\n, \v, \f, \x1c-\x1e,
+    /// \x85, U+2028 and U+2029, dropping the breaks (no empty last piece).
+    static func splitLines(_ s: String) -> [String] {
+        var out: [String] = []
+        var piece = String.UnicodeScalarView()
+        var previousCR = false
+        for u in s.unicodeScalars {
+            if u == "\n" && previousCR { previousCR = false; continue }
+            previousCR = u == "\r"
+            switch u.value {
+            case 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x85, 0x2028, 0x2029:
+                out.append(String(piece))
+                piece = String.UnicodeScalarView()
+            default:
+                piece.append(u)
+            }
+        }
+        if !piece.isEmpty { out.append(String(piece)) }
         return out
     }
 

@@ -232,6 +232,7 @@ struct JinjaInterpreter {
                 ("previtem", k > 0 ? items[k - 1] : .undefined("there is no previous item")),
                 ("nextitem", k + 1 < n ? items[k + 1] : .undefined("there is no next item")),
                 ("depth", .int(1)), ("depth0", .int(0)),
+                ("cycle", .function(.method(.int(k), "cycle"))),   // loop.cycle(a, b, …): the k-th of its arguments, cyclically
             ]))
             scopes.append(scope)
             let flow = try run(body)
