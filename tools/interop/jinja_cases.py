@@ -90,6 +90,8 @@ CASES = [
     ("set-in-if-visible", "{% if t %}{% set y = 'in' %}{% endif %}{{ y }}"),
     ("set-block", "{% set block %}B{{ n }}\n{% endset %}[{{ block }}]"),
     ("macro", "{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('a') }} {{ greet('b', '?') }} {{ greet(name='c', punct='.') }}"),
+    ("macro-recursive", "{%- macro py_type(spec) %}\n{%- set basic = {'string': 'str', 'integer': 'int'} %}\n{%- if basic[spec.type] is defined %}{{- basic[spec.type] }}\n{%- elif spec.type == 'array' %}{{- 'list[' + py_type(spec['items']) + ']' }}\n{%- elif spec.type is iterable and spec.type is not string %}{{- 'Union[' }}{%- for t in spec.type %}{{- py_type({'type': t}) }}{%- if not loop.last %},{% endif %}{%- endfor %}]\n{%- else %}Any{%- endif %}\n{%- endmacro %}\n{{ py_type({'type': 'array', 'items': {'type': ['string', 'integer', 'null']}}) }} {{ py_type({'type': [['x']]}) }}"),
+    ("macro-sees-top-level", "{% set greeting = 'Hi' %}{% macro m(x, y=greeting ~ '!') %}{{ y }} {{ x }} {{ n }}{% endmacro %}{{ m('a') }}|{% for i in [1] %}{{ m(i) }}{% endfor %}"),
     ("generation-block", "{% for m in msgs %}{% if m.role == 'assistant' %}{% generation %}{{ m.content }}{% endgeneration %}{% endif %}{% endfor %}"),
     # Tests.
     ("tests-types", "{{ n is number }}{{ f is number }}{{ t is number }}{{ n is integer }}{{ t is integer }}{{ f is float }}{{ t is boolean }}{{ s is string }}{{ d is mapping }}{{ xs is mapping }}{{ xs is sequence }}{{ s is iterable }}{{ n is iterable }}{{ missing is iterable }}"),
