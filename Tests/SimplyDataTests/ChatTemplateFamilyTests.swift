@@ -82,8 +82,12 @@ private func chatCases(_ family: String) throws -> [ChatCase] {
         let user: [JSONValue] = [.object([("role", .string("user")), ("content", .string("Hi"))])]
         let dated = try llama.render(messages: user, kwargs: ["date_string": .string("01 Jan 2030")])
         #expect(dated.contains("Today Date: 01 Jan 2030\n"))
-        // Without date_string the template's own fallback, as when strftime_now is absent.
+        // Without date_string the template's own fallback, as when strftime_now is absent…
         #expect(try llama.render(messages: user).contains("Today Date: 26 Jul 2024\n"))
+        // …or, given a fixed clock, strftime_now("%d %b %Y") of it.
+        var clocked = llama
+        clocked.clock = JinjaClock(year: 2026, month: 3, day: 7)
+        #expect(try clocked.render(messages: user).contains("Today Date: 07 Mar 2026\n"))
 
         let qwen3 = try ChatTemplateRenderer(modelDirectory: familyGolden("qwen3"))
         let off = try qwen3.render(messages: user, addGenerationPrompt: true, kwargs: ["enable_thinking": .bool(false)])

@@ -18,8 +18,17 @@ private func jinjaCases() throws -> (context: [String: JinjaValue], cases: [JSON
     return (context, cases)
 }
 
-private func render(_ source: String, _ context: [String: JinjaValue] = [:], limits: JinjaLimits = JinjaLimits()) throws -> String {
-    try JinjaTemplate(source: source, limits: limits).render(context)
+private func render(_ source: String, _ context: [String: JinjaValue] = [:], limits: JinjaLimits = JinjaLimits(),
+                    clock: JinjaClock? = nil) throws -> String {
+    try JinjaTemplate(source: source, limits: limits).render(context, clock: clock)
+}
+
+/// A case's "clock": [year, month, day, hour, minute, second], if any.
+private func clock(_ c: JSONValue) throws -> JinjaClock? {
+    guard case let .array(parts)? = c["clock"] else { return nil }
+    let v = parts.compactMap(\.intValue)
+    guard v.count == 6 else { throw DataError("jinja-cases.json: bad clock") }
+    return JinjaClock(year: v[0], month: v[1], day: v[2], hour: v[3], minute: v[4], second: v[5])
 }
 
 /// The error a render throws, as its one-line description.
@@ -49,7 +58,7 @@ private func renderError(_ source: String, _ context: [String: JinjaValue] = [:]
             }
             if let expected = c["text"]?.stringValue {
                 do {
-                    let text = try render(source, ctx)
+                    let text = try render(source, ctx, clock: try clock(c))
                     #expect(text == expected, "\(name)")
                 } catch {
                     Issue.record("\(name): \(error)")
@@ -163,10 +172,16 @@ private func renderError(_ source: String, _ context: [String: JinjaValue] = [:]
         #expect(try r.render(messages: [m]) == "{{ 7 * 7 }}{% if %}")
     }
 
-    /// The renderer never reads the clock: strftime_now is not defined.
+    /// The renderer never reads the clock: strftime_now is not defined
+    /// unless the caller gives a fixed instant.
     @Test func noClock() throws {
         #expect(try render("{{ strftime_now is defined }}") == "False")
         #expect(renderError("{{ strftime_now('%Y') }}")?.contains("'strftime_now' is undefined") == true)
+        let leap = JinjaClock(year: 2024, month: 2, day: 29, hour: 0, minute: 7)
+        #expect(try render("{{ strftime_now('%a %d %b %Y %I:%M %p, day %j') }}", clock: leap) == "Thu 29 Feb 2024 12:07 AM, day 060")
+        #expect(JinjaClock(year: 2000, month: 1, day: 1).strftime("%A") == "Saturday")
+        let bad = #expect(throws: DataError.self) { try render("x", clock: JinjaClock(year: 2023, month: 2, day: 29)) }
+        #expect(bad?.description.contains("invalid clock") == true)
     }
 
     @Test func scopingFollowsJinja() throws {

@@ -10,8 +10,11 @@ itself, one language feature at a time, without Python at test time.
 Each case is {"name", "template", "context", "text"} or, when Jinja2 raises,
 {"name", "template", "context", "error"} with the exception's class and text
 (`TemplateError: boom`). Every case uses the same CONTEXT unless it gives its
-own. Running it twice gives the same file.
+own. strftime_now is undefined, as in Simply without a clock, except in the
+"clock-" cases, where it formats the fixed instant stored as "clock" (as
+Simply's JinjaClock does). Running it twice gives the same file.
 """
+import datetime
 import json
 import os
 import sys
@@ -29,6 +32,9 @@ CONTEXT = {
     "msgs": [{"role": "system", "content": "S"}, {"role": "user", "content": "U1"},
              {"role": "assistant", "content": "A1", "tool_calls": [{"name": "f"}]}, {"role": "user", "content": "U2"}],
 }
+
+# Cases whose name starts with "clock-" get strftime_now formatting this fixed instant (stored as "clock").
+CLOCK = (2026, 12, 4, 17, 5, 9)
 
 # (name, template) or (name, template, context-override)
 CASES = [
@@ -128,6 +134,10 @@ CASES = [
     ("list-methods", "{{ xs.index(1) }} {{ [1, 1, 2].count(1) }}"),
     ("range", "{{ range(3) | list }} {{ range(1, 10, 3) | list }} {{ range(5, 0, -2) | list }} {{ range(0) | list }}"),
     ("dict-global", "{{ dict(a=1, b='x') }} {{ dict({'k': 1}, z=2) }}"),
+    # strftime_now, with a fixed instant instead of the clock (glibc formats, C locale).
+    ("clock-formats", "{{ strftime_now('%d %b %Y|%Y-%m-%d|%A %a %B|%H:%M:%S %I%p|%j %y|%-d %-m|%e|%F %T|%%|%Q') }}"),
+    ("clock-llama-fallback", "{%- if not date_string is defined %}{%- if strftime_now is defined %}{%- set date_string = strftime_now('%d %b %Y') %}{%- else %}{%- set date_string = '26 Jul 2024' %}{%- endif %}{%- endif %}Today Date: {{ date_string }}"),
+    ("no-clock", "{{ strftime_now is defined }}"),
     # Errors (Jinja2 raises; Simply must refuse too).
     ("error-raise-exception", "a{{ raise_exception('boom: ' ~ n) }}b"),
     ("error-undefined-attribute", "{{ missing.attr }}"),
@@ -149,16 +159,23 @@ CASES = [
 
 
 def main():
-    env_render = lambda template, ctx: _compile_jinja_template(template).render(**ctx)
+    def env_render(template, ctx, clock):
+        compiled = _compile_jinja_template(template)
+        if clock is None:   # Simply has no clock unless given one: neither has the reference
+            return compiled.render(**ctx, strftime_now=jinja2.Undefined(name="strftime_now"))
+        return compiled.render(**ctx, strftime_now=lambda fmt: datetime.datetime(*clock).strftime(fmt))
     out = []
     for case in CASES:
         name, template = case[0], case[1]
         ctx = case[2] if len(case) > 2 else CONTEXT
+        clock = CLOCK if name.startswith("clock-") else None
         entry = {"name": name, "template": template}
         if len(case) > 2:
             entry["context"] = ctx
+        if clock:
+            entry["clock"] = list(clock)
         try:
-            entry["text"] = env_render(template, ctx)
+            entry["text"] = env_render(template, ctx, clock)
         except Exception as e:   # what Jinja2 raises is part of the expectation
             entry["error"] = f"{type(e).__name__}: {e}"
         out.append(entry)

@@ -16,11 +16,14 @@ import SimplyCore
 ///
 /// Rendering never reads the clock: templates that fall back to
 /// `strftime_now` (Llama 3.x) get their fixed default date unless the caller
-/// passes `date_string`.
+/// passes `date_string` or sets `clock`.
 public struct ChatTemplateRenderer: Sendable {
     public let template: JinjaTemplate
     /// Special token name → text, e.g. "bos_token" → "<|begin_of_text|>".
     public var specialTokens: [String: String]
+    /// The instant `strftime_now` formats; nil (the default) leaves it
+    /// undefined, as if the template ran without a clock.
+    public var clock: JinjaClock? = nil
 
     public init(template: JinjaTemplate, specialTokens: [String: String] = [:]) {
         self.template = template
@@ -103,7 +106,7 @@ public struct ChatTemplateRenderer: Sendable {
         context["tools"] = tools.map { .list($0) } ?? JinjaValue.none
         context["documents"] = documents.map { .list($0) } ?? JinjaValue.none
         context["add_generation_prompt"] = .bool(addGenerationPrompt)
-        return try template.render(context)
+        return try template.render(context, clock: clock)
     }
 
     /// transformers 5's `_alias_reasoning_fields`, i.e. Python's

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Jinja's filters and tests, the globals transformers adds (`range`,
-/// `namespace`, `raise_exception`, `dict`; `strftime_now` is left out so a
-/// render never reads the clock), and the Python methods chat templates call
+/// `namespace`, `raise_exception`, `dict`; `strftime_now` only with a fixed
+/// JinjaClock, never the wall clock), and the Python methods chat templates call
 /// on strings, dicts and lists. Each behaves as its Python original does on
 /// the values a chat template sees.
 extension JinjaInterpreter {
@@ -400,6 +400,10 @@ extension JinjaInterpreter {
         case "raise_exception":
             let a = try Arguments(name, ["message"], args, kwargs)
             throw JinjaFailure(str(a.values["message"] ?? .string("")))
+        case "strftime_now":
+            let a = try Arguments(name, ["format"], args, kwargs)
+            guard let clock, clock.isValid else { throw JinjaFailure("'strftime_now' is undefined") }
+            return .string(clock.strftime(try a.string("format") ?? ""))
         case "range":
             guard kwargs.isEmpty, (1...3).contains(args.count) else { throw JinjaFailure("range() takes 1 to 3 integer arguments") }
             let ints = try args.map { a -> Int in

@@ -48,8 +48,12 @@ struct JinjaInterpreter {
     var steps = 0
     var callDepth = 0
 
-    init(context: [String: JinjaValue], limits: JinjaLimits) {
+    /// The instant `strftime_now` formats; without one it is undefined.
+    let clock: JinjaClock?
+
+    init(context: [String: JinjaValue], limits: JinjaLimits, clock: JinjaClock? = nil) {
         self.limits = limits
+        self.clock = clock
         scopes = [context, [:]]
     }
 
@@ -105,7 +109,7 @@ struct JinjaInterpreter {
         for scope in scopes.reversed() {
             if let v = scope[name] { return v }
         }
-        if JinjaInterpreter.globals.contains(name) { return .function(.global(name)) }
+        if JinjaInterpreter.globals.contains(name) || (name == "strftime_now" && clock != nil) { return .function(.global(name)) }
         return .undefined("'\(name)' is undefined")
     }
 

@@ -4,8 +4,9 @@ import Foundation
 /// environment transformers gives chat templates (`ImmutableSandboxedEnvironment`
 /// with `trim_blocks`, `lstrip_blocks` and loop controls; its `tojson`,
 /// `raise_exception`, `namespace` and `dict`). Nothing reads the clock or the
-/// file system: `strftime_now` is not defined, so templates that check
-/// `strftime_now is defined` take their fixed fallback (pass `date_string`).
+/// file system: `strftime_now` is defined only when the caller gives a fixed
+/// `JinjaClock`; without one, templates that check `strftime_now is defined`
+/// take their own fallback (Llama 3.x: pass `date_string`).
 ///
 /// Errors are `DataError`s of one line naming the template (`name`, e.g. its
 /// file) and the line, with the column in the message:
@@ -33,7 +34,8 @@ import Foundation
 ///   error inside one is raised even if the result is never used;
 /// - `"…" % args` string formatting is not supported;
 /// - integers are 64-bit (overflow is an error) and dict keys are strings;
-/// - `strftime_now` is not defined (transformers defines it as the clock);
+/// - `strftime_now` formats the given JinjaClock, or is undefined
+///   (transformers formats the wall clock);
 /// - error messages follow Python's wording where the tests check them, not
 ///   everywhere.
 public struct JinjaTemplate: Sendable {
@@ -64,9 +66,13 @@ public struct JinjaTemplate: Sendable {
         try self.init(source: text, name: url.path, limits: limits)
     }
 
-    /// Renders with `context` as the template's variables.
-    public func render(_ context: [String: JinjaValue]) throws -> String {
-        var interpreter = JinjaInterpreter(context: context, limits: limits)
+    /// Renders with `context` as the template's variables; `clock`, if
+    /// given, is the instant `strftime_now` formats.
+    public func render(_ context: [String: JinjaValue], clock: JinjaClock? = nil) throws -> String {
+        if let clock, !clock.isValid {
+            throw DataError(file: name ?? "template", "invalid clock \(clock.year)-\(clock.month)-\(clock.day) \(clock.hour):\(clock.minute):\(clock.second)")
+        }
+        var interpreter = JinjaInterpreter(context: context, limits: limits, clock: clock)
         do {
             _ = try interpreter.run(nodes)
         } catch let e as JinjaError {
