@@ -60,6 +60,7 @@ extension JinjaInterpreter {
 
     // MARK: - Filters
 
+    /// `value | name(args)`: string and scalar filters here, the rest below.
     mutating func applyFilter(_ name: String, _ v: JinjaValue, _ args: [JinjaValue], _ kwargs: [(String, JinjaValue)]) throws -> JinjaValue {
         func arguments(_ names: [String]) throws -> Arguments { try Arguments(name, names, args, kwargs) }
         switch name {
@@ -148,15 +149,34 @@ extension JinjaInterpreter {
             if case .undefined = v { return .list([]) }
             guard case let .dict(d) = v else { throw JinjaFailure("Can only get item pairs from a mapping.") }
             return .list(d.pairs.map { .list([.string($0.0), $0.1]) })
+        case "indent":
+            let a = try arguments(["width", "first", "blank"])
+            var pad = "    "
+            if let w = a["width"] {
+                if case let .string(p) = w { pad = p } else if let n = w.integer { pad = String(repeating: " ", count: Swift.max(n, 0)) }
+                else { throw JinjaFailure("indent(): width must be an integer or a string") }
+            }
+            let lines = JinjaInterpreter.splitLines(str(v) + "\n")
+            var out: String
+            if a.bool("blank") {
+                out = lines.joined(separator: "\n" + pad)
+            } else {
+                out = lines.first ?? ""
+                if lines.count > 1 { out += "\n" + lines.dropFirst().map { $0.isEmpty ? $0 : pad + $0 }.joined(separator: "\n") }
+            }
+            if a.bool("first") { out = pad + out }
+            try checkSize(out.utf8.count, "string")
+            return .string(out)
         case "selectattr", "rejectattr", "select", "reject", "map":
             // Jinja walks the value only if it is true: `false | map(...)` is empty.
             guard v.isTruthy else { return .list([]) }
             return try selectOrMap(name, v, args, kwargs)
         default:
-            return try moreFilters(name, v, args, kwargs)
+            return try orderingFilter(name, v, args, kwargs)
         }
     }
 
+    /// selectattr, rejectattr, select, reject, map (on a true value).
     private mutating func selectOrMap(_ name: String, _ v: JinjaValue, _ args: [JinjaValue], _ kwargs: [(String, JinjaValue)]) throws -> JinjaValue {
         switch name {
         case "selectattr", "rejectattr":
@@ -198,27 +218,10 @@ extension JinjaInterpreter {
         }
     }
 
-    private mutating func moreFilters(_ name: String, _ v: JinjaValue, _ args: [JinjaValue], _ kwargs: [(String, JinjaValue)]) throws -> JinjaValue {
+    /// reverse, unique, sort, sum, min, max.
+    private mutating func orderingFilter(_ name: String, _ v: JinjaValue, _ args: [JinjaValue], _ kwargs: [(String, JinjaValue)]) throws -> JinjaValue {
         func arguments(_ names: [String]) throws -> Arguments { try Arguments(name, names, args, kwargs) }
         switch name {
-        case "indent":
-            let a = try arguments(["width", "first", "blank"])
-            var pad = "    "
-            if let w = a["width"] {
-                if case let .string(p) = w { pad = p } else if let n = w.integer { pad = String(repeating: " ", count: Swift.max(n, 0)) }
-                else { throw JinjaFailure("indent(): width must be an integer or a string") }
-            }
-            let lines = JinjaInterpreter.splitLines(str(v) + "\n")
-            var out: String
-            if a.bool("blank") {
-                out = lines.joined(separator: "\n" + pad)
-            } else {
-                out = lines.first ?? ""
-                if lines.count > 1 { out += "\n" + lines.dropFirst().map { $0.isEmpty ? $0 : pad + $0 }.joined(separator: "\n") }
-            }
-            if a.bool("first") { out = pad + out }
-            try checkSize(out.utf8.count, "string")
-            return .string(out)
         case "reverse":
             _ = try arguments([])
             if case let .string(s) = v { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
