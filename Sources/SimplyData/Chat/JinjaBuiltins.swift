@@ -148,7 +148,7 @@ extension JinjaInterpreter {
             _ = try arguments([])
             if case .undefined = v { return .list([]) }
             guard case let .dict(d) = v else { throw JinjaFailure("Can only get item pairs from a mapping.") }
-            return .list(d.pairs.map { .list([.string($0.0), $0.1]) })
+            return .list(d.pairs.map { .tuple([.string($0.0), $0.1]) })
         case "indent":
             let a = try arguments(["width", "first", "blank"])
             var pad = "    "
@@ -300,7 +300,7 @@ extension JinjaInterpreter {
     func length(_ v: JinjaValue) throws -> Int {
         switch v {
         case let .string(s): return s.unicodeScalars.count
-        case let .list(l): return l.count
+        case let .list(l), let .tuple(l): return l.count
         case let .dict(d): return d.count
         case .undefined: return 0
         default: throw JinjaFailure("object of type '\(v.typeName)' has no len()")
@@ -361,12 +361,12 @@ extension JinjaInterpreter {
         case "mapping": if case .dict = v { return true }; return false
         case "iterable":
             switch v {
-            case .string, .list, .dict, .undefined: return true
+            case .string, .list, .tuple, .dict, .undefined: return true
             default: return false
             }
         case "sequence":
             switch v {
-            case .string, .list, .dict, .undefined: return true
+            case .string, .list, .tuple, .dict, .undefined: return true
             default: return false
             }
         case "callable": if case .function = v { return true }; return false
@@ -425,7 +425,7 @@ extension JinjaInterpreter {
             for a in args {
                 switch a {
                 case let .dict(src): for (k, x) in src.pairs { d[k] = x }
-                case .list:
+                case .list, .tuple:
                     for pair in try iterate(a) {
                         let kv = try iterate(pair)
                         guard kv.count == 2, case let .string(k) = kv[0] else { throw JinjaFailure("\(name)() needs key/value pairs with string keys") }
@@ -455,7 +455,7 @@ extension JinjaInterpreter {
             switch name {
             case "items":
                 _ = try arguments([])
-                return .list(d.pairs.map { .list([.string($0.0), $0.1]) })
+                return .list(d.pairs.map { .tuple([.string($0.0), $0.1]) })
             case "keys":
                 _ = try arguments([])
                 return .list(d.keys.map { .string($0) })
@@ -469,7 +469,7 @@ extension JinjaInterpreter {
                 return a.values["default"] ?? .none
             default: break
             }
-        case let .list(items):
+        case let .list(items), let .tuple(items):
             switch name {
             case "index":
                 let a = try arguments(["value"])
@@ -508,7 +508,7 @@ extension JinjaInterpreter {
             let candidates: [JinjaValue]
             switch a.values["prefix"] {
             case let .string(p)?: candidates = [.string(p)]
-            case let .list(l)?: candidates = l
+            case let .list(l)?, let .tuple(l)?: candidates = l
             default: throw JinjaFailure("\(name)() needs a string or a tuple of strings")
             }
             let hay = Array(s.unicodeScalars)

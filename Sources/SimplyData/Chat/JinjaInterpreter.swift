@@ -89,7 +89,7 @@ struct JinjaInterpreter {
         func walk(_ v: JinjaValue) -> Bool {
             switch v {
             case let .string(s): budget -= s.utf8.count + 4
-            case let .list(items):
+            case let .list(items), let .tuple(items):
                 budget -= 2
                 for x in items where budget >= 0 { if !walk(x) { return false } }
             case let .dict(d):
@@ -140,6 +140,7 @@ struct JinjaInterpreter {
         case let .output(e):
             let v = try eval(e)
             if case .list = v { try checkPrintable(v) }
+            if case .tuple = v { try checkPrintable(v) }
             if case .dict = v { try checkPrintable(v) }
             try write(str(v))
         case let .conditional(branches, otherwise):
@@ -250,7 +251,7 @@ struct JinjaInterpreter {
     /// characters; Undefined is empty.
     func iterate(_ v: JinjaValue) throws -> [JinjaValue] {
         switch v {
-        case let .list(items): return items
+        case let .list(items), let .tuple(items): return items
         case let .dict(d): return d.keys.map { .string($0) }
         case let .string(s): return s.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []
@@ -276,6 +277,8 @@ struct JinjaInterpreter {
             return lookup(n)
         case let .list(items):
             return .list(try items.map { try eval($0) })
+        case let .tuple(items):
+            return .tuple(try items.map { try eval($0) })
         case let .dict(pairs):
             var d = JinjaDict()
             for (k, v) in pairs {
@@ -387,6 +390,8 @@ struct JinjaInterpreter {
         case .list:
             if JinjaInterpreter.listMethods.contains(name) { return .function(.method(base, name)) }
             if JinjaInterpreter.mutatingMethods.contains(name) { return unsafe(name, base) }
+        case .tuple:
+            if JinjaInterpreter.listMethods.contains(name) { return .function(.method(base, name)) }
         default:
             break
         }
@@ -404,11 +409,11 @@ struct JinjaInterpreter {
         switch (base, key) {
         case let (.dict(d), .string(k)):
             if let v = d[k] { return v }
-        case let (.list(items), _):
+        case let (.list(items), _), let (.tuple(items), _):
             if let i = key.integer {
                 let j = i < 0 ? i + items.count : i
                 if j >= 0 && j < items.count { return items[j] }
-                return .undefined("'list object' has no element \(i)")
+                return .undefined("'\(base.typeName) object' has no element \(i)")
             }
         case let (.string(s), _):
             if let i = key.integer {
@@ -443,6 +448,8 @@ struct JinjaInterpreter {
         switch base {
         case let .list(items):
             return .list(indices(items.count).map { items[$0] })
+        case let .tuple(items):
+            return .tuple(indices(items.count).map { items[$0] })
         case let .string(s):
             let scalars = Array(s.unicodeScalars)
             var out = String.UnicodeScalarView()
@@ -475,6 +482,9 @@ struct JinjaInterpreter {
         case let ("+", .list(x), .list(y)):
             try checkSize(x.count + y.count, "list")
             return .list(x + y)
+        case let ("+", .tuple(x), .tuple(y)):
+            try checkSize(x.count + y.count, "tuple")
+            return .tuple(x + y)
         case let ("*", .string(s), n), let ("*", n, .string(s)):
             guard let k = n.integer else { throw unsupported() }
             try checkSize(Swift.max(k, 0).multipliedReportingOverflow(by: s.utf8.count).overflow ? Int.max : Swift.max(k, 0) * s.utf8.count, "string")
@@ -485,6 +495,12 @@ struct JinjaInterpreter {
             var out: [JinjaValue] = []
             for _ in 0..<Swift.max(k, 0) { out += items }
             return .list(out)
+        case let ("*", .tuple(items), n), let ("*", n, .tuple(items)):
+            guard let k = n.integer else { throw unsupported() }
+            try checkSize(Swift.max(k, 0).multipliedReportingOverflow(by: items.count).overflow ? Int.max : Swift.max(k, 0) * items.count, "tuple")
+            var out: [JinjaValue] = []
+            for _ in 0..<Swift.max(k, 0) { out += items }
+            return .tuple(out)
         default:
             break
         }
@@ -567,7 +583,7 @@ struct JinjaInterpreter {
                 throw JinjaFailure("'in <string>' requires string as left operand, not \(needle.typeName)")
             }
             return n.isEmpty || s.unicodeScalars.firstRange(of: n.unicodeScalars) != nil
-        case let .list(items): return items.contains { $0.pythonEquals(needle) }
+        case let .list(items), let .tuple(items): return items.contains { $0.pythonEquals(needle) }
         case let .dict(d):
             switch needle {
             case let .string(k): return d[k] != nil

@@ -394,7 +394,7 @@ struct JinjaParser {
         case let .integer(i): return make(.literal(.int(i)), t)
         case let .float(d): return make(.literal(.float(d)), t)
         case .op("("):
-            if skipOp(")") { return make(.list([]), t) }   // an empty tuple
+            if skipOp(")") { return make(.tuple([]), t) }
             let first = try expression()
             if skipOp(")") { return first }
             var items = [first]
@@ -403,7 +403,7 @@ struct JinjaParser {
                 items.append(try expression())
             }
             try expectOp(")")
-            return make(.list(items), t)   // a tuple behaves as a list here
+            return make(.tuple(items), t)
         case .op("["):
             var items: [JinjaExpr] = []
             while !isOp("]") {

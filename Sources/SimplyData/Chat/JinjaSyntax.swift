@@ -6,6 +6,7 @@ struct JinjaExpr: Sendable {
         case literal(JinjaValue)
         case name(String)
         case list([JinjaExpr])
+        case tuple([JinjaExpr])
         case dict([(JinjaExpr, JinjaExpr)])
         case attribute(JinjaExpr, String)                       // a.b
         case item(JinjaExpr, JinjaExpr)                         // a[b]

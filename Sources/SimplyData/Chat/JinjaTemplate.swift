@@ -26,12 +26,11 @@ import Foundation
 /// Known differences from Jinja2 in Python (none of them met by the five
 /// family templates; tools/interop/jinja_cases.py and random differential
 /// tests found no others):
-/// - tuples are lists: `(1, 2)` and the pairs of `items()` print as `[1, 2]`,
-///   and `(1, 2) == [1, 2]` is true;
 /// - filters that are lazy generators in Jinja (map, select, reject,
 ///   selectattr, rejectattr, unique, items, reverse) and dict views (keys,
-///   values, items) are lists: printed directly they show as lists, and an
-///   error inside one is raised even if the result is never used;
+///   values, items) are lists: printed directly they show as lists (Jinja
+///   prints `<generator object …>` or `dict_keys([…])`), and an error inside
+///   one is raised even if the result is never used;
 /// - `"…" % args` string formatting is not supported;
 /// - integers are 64-bit (overflow is an error) and dict keys are strings;
 /// - `strftime_now` formats the given JinjaClock, or is undefined

@@ -21,6 +21,9 @@ public indirect enum JinjaValue: Sendable {
     case float(Double)
     case string(String)
     case list([JinjaValue])
+    /// A Python tuple: `(a, b)` in a template, the pairs of `items()`. Like a
+    /// list, except that it prints as `(a, b)` and never equals a list.
+    case tuple([JinjaValue])
     case dict(JinjaDict)
     /// A `namespace()` object: its attributes live in the renderer's table at
     /// this index, so `{% set ns.x = … %}` inside a loop is seen after it.
@@ -107,7 +110,7 @@ extension JinjaValue {
         case let .int(i): return i != 0
         case let .float(d): return d != 0
         case let .string(s): return !s.isEmpty
-        case let .list(l): return !l.isEmpty
+        case let .list(l), let .tuple(l): return !l.isEmpty
         case let .dict(d): return d.count > 0
         case .namespace, .function: return true
         }
@@ -125,6 +128,7 @@ extension JinjaValue {
         case .float: return "float"
         case .string: return "str"
         case .list: return "list"
+        case .tuple: return "tuple"
         case .dict: return "dict"
         case .namespace: return "Namespace"
         case .function: return "function"
@@ -161,7 +165,8 @@ extension JinjaValue {
         switch (self, other) {
         case (.undefined, .undefined), (.none, .none): return true
         case let (.string(a), .string(b)): return a.unicodeScalars.elementsEqual(b.unicodeScalars)
-        case let (.list(a), .list(b)): return a.count == b.count && zip(a, b).allSatisfy { $0.pythonEquals($1) }
+        case let (.list(a), .list(b)), let (.tuple(a), .tuple(b)):
+            return a.count == b.count && zip(a, b).allSatisfy { $0.pythonEquals($1) }
         case let (.dict(a), .dict(b)):
             return a.count == b.count && a.pairs.allSatisfy { k, v in b[k].map { v.pythonEquals($0) } ?? false }
         case let (.namespace(a), .namespace(b)): return a == b
@@ -180,7 +185,7 @@ extension JinjaValue {
             let x = Array(a.unicodeScalars), y = Array(b.unicodeScalars)
             if x.elementsEqual(y) { return 0 }
             return x.lexicographicallyPrecedes(y) { $0.value < $1.value } ? -1 : 1
-        case let (.list(a), .list(b)):
+        case let (.list(a), .list(b)), let (.tuple(a), .tuple(b)):
             for (x, y) in zip(a, b) where !x.pythonEquals(y) { return x.pythonCompare(y) }
             return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
         default:
@@ -217,6 +222,8 @@ extension JinjaValue {
         case let .float(d): return JinjaValue.pythonFloat(d)
         case let .string(s): return JinjaValue.pythonStringRepr(s)
         case let .list(items): return "[" + items.map { $0.pythonRepr(namespaces: namespaces) }.joined(separator: ", ") + "]"
+        case let .tuple(items):
+            return "(" + items.map { $0.pythonRepr(namespaces: namespaces) }.joined(separator: ", ") + (items.count == 1 ? ",)" : ")")
         case let .dict(d):
             return "{" + d.pairs.map { JinjaValue.pythonStringRepr($0.0) + ": " + $0.1.pythonRepr(namespaces: namespaces) }
                 .joined(separator: ", ") + "}"
@@ -340,7 +347,7 @@ extension JinjaValue {
             if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }
             return JinjaValue.pythonFloat(d)
         case let .string(s): return JinjaValue.jsonString(s, ensureASCII: ensureASCII)
-        case let .list(items): return layout("[", "]", try items.map(nested))
+        case let .list(items), let .tuple(items): return layout("[", "]", try items.map(nested))
         case let .dict(d):
             var pairs = d.pairs
             if sortKeys {
