@@ -569,6 +569,142 @@ extension JinjaInterpreter {
         }
     }
 
+    // MARK: - printf-style formatting
+
+    /// Python's `format % arg`: `%[(key)][flags][width][.precision]type` with
+    /// types s r a d i u f F e E g G x X o c and `%%`. A tuple gives the
+    /// arguments in order, a dict the `%(key)s` values, anything else is the
+    /// one argument; leftover arguments are an error unless the argument is
+    /// a mapping or a sequence other than a string (Python's rule).
+    func percentFormat(_ format: String, _ arg: JinjaValue) throws -> String {
+        let args: [JinjaValue]
+        if case let .tuple(items) = arg { args = items } else { args = [arg] }
+        let lenient: Bool   // Python's mapping check: unused arguments are fine
+        switch arg {
+        case .dict, .list, .undefined: lenient = true
+        default: lenient = false
+        }
+        var next = 0
+        var out = ""
+        let f = Array(format.unicodeScalars)
+        var i = 0
+        func take() throws -> JinjaValue {
+            guard next < args.count else { throw JinjaFailure("not enough arguments for format string") }
+            next += 1
+            return args[next - 1]
+        }
+        while i < f.count {
+            let c = f[i]
+            i += 1
+            guard c == "%" else { out.unicodeScalars.append(c); continue }
+            guard i < f.count else { throw JinjaFailure("incomplete format") }
+            var value: JinjaValue? = nil
+            if f[i] == "(" {
+                guard case let .dict(d) = arg else { throw JinjaFailure("format requires a mapping") }
+                var j = i + 1, depth = 1
+                var key = String.UnicodeScalarView()
+                while j < f.count {
+                    if f[j] == "(" { depth += 1 }
+                    if f[j] == ")" { depth -= 1; if depth == 0 { break } }
+                    key.append(f[j])
+                    j += 1
+                }
+                guard j < f.count else { throw JinjaFailure("incomplete format key") }
+                guard let v = d[String(key)] else { throw JinjaFailure("KeyError: \(JinjaValue.pythonStringRepr(String(key)))") }
+                value = v
+                i = j + 1
+            }
+            var flags = Set<Unicode.Scalar>()
+            while i < f.count, "-+ #0".unicodeScalars.contains(f[i]) { flags.insert(f[i]); i += 1 }
+            var width = 0
+            while i < f.count, let d = Int(String(f[i])), f[i].isASCII { width = width * 10 + d; i += 1; try checkSize(width, "format width") }
+            var precision: Int? = nil
+            if i < f.count, f[i] == "." {
+                i += 1
+                var p = 0
+                while i < f.count, let d = Int(String(f[i])), f[i].isASCII { p = p * 10 + d; i += 1; try checkSize(p, "format precision") }
+                precision = p
+            }
+            while i < f.count, "hlL".unicodeScalars.contains(f[i]) { i += 1 }
+            guard i < f.count else { throw JinjaFailure("incomplete format") }
+            let type = f[i]
+            i += 1
+            if type == "%" { out += "%"; continue }
+            let v = try value ?? take()
+            var text: String
+            var numeric = false
+            switch type {
+            case "s", "r", "a":
+                text = type == "s" ? str(v) : v.pythonRepr(namespaces: namespaces)
+                if let precision { text = String(String.UnicodeScalarView(text.unicodeScalars.prefix(precision))) }
+            case "d", "i", "u", "x", "X", "o":
+                let n: Int
+                switch v {
+                case let .int(x): n = x
+                case let .bool(b): n = b ? 1 : 0
+                case let .float(d) where "diu".unicodeScalars.contains(type):
+                    guard d.isFinite, Swift.abs(d) < 9.2e18 else { throw JinjaFailure("cannot convert float \(JinjaValue.pythonFloat(d)) to integer") }
+                    n = Int(d)
+                default:
+                    throw JinjaFailure("%\(type) format: \("xXo".unicodeScalars.contains(type) ? "an integer" : "a real number") is required, not \(v.typeName)")
+                }
+                let digits = String(Swift.abs(n), radix: type == "o" ? 8 : ("xX".unicodeScalars.contains(type) ? 16 : 10), uppercase: type == "X")
+                var body = digits
+                if let precision, body.count < precision { body = String(repeating: "0", count: precision - body.count) + body }
+                if flags.contains("#") && type != "d" && type != "i" && type != "u" { body = (type == "o" ? "0o" : (type == "x" ? "0x" : "0X")) + body }
+                text = (n < 0 ? "-" : (flags.contains("+") ? "+" : (flags.contains(" ") ? " " : ""))) + body
+                numeric = true
+            case "f", "F", "e", "E", "g", "G":
+                guard let d = v.numeric else { throw JinjaFailure("must be real number, not \(v.typeName)") }
+                if d.isNaN || d.isInfinite {
+                    text = d.isNaN ? "nan" : (d < 0 ? "-inf" : "inf")
+                    if type.properties.isUppercase { text = text.uppercased() }
+                    if d >= 0 || d.isNaN { text = (flags.contains("+") ? "+" : (flags.contains(" ") ? " " : "")) + text }
+                } else {
+                    var spec = "%"
+                    if flags.contains("+") { spec += "+" } else if flags.contains(" ") { spec += " " }
+                    if flags.contains("#") { spec += "#" }
+                    spec += ".\(precision ?? 6)" + String(Character(type))
+                    text = String(format: spec, d)
+                    numeric = true
+                }
+            case "c":
+                switch v.integer.map(JinjaValue.int) ?? v {
+                case let .int(x):
+                    guard x >= 0, let u = Unicode.Scalar(UInt32(truncatingIfNeeded: x)), x <= 0x10FFFF else { throw JinjaFailure("%c arg not in range(0x110000)") }
+                    text = String(Character(u))
+                case let .string(s) where s.unicodeScalars.count == 1: text = s
+                default: throw JinjaFailure("%c requires an int or a unicode character, not \(v.typeName)")
+                }
+            default:
+                throw JinjaFailure("unsupported format character '\(Character(type))' (0x\(String(type.value, radix: 16))) at index \(i - 1)")
+            }
+            let length = text.unicodeScalars.count
+            if width > length {
+                let padCount = width - length
+                if flags.contains("-") {
+                    text += String(repeating: " ", count: padCount)
+                } else if flags.contains("0") && numeric {
+                    // Zeros go after the sign (and 0x prefix).
+                    var prefixLength = 0
+                    let scalars = Array(text.unicodeScalars)
+                    if let first = scalars.first, "+- ".unicodeScalars.contains(first) { prefixLength = 1 }
+                    if scalars.count >= prefixLength + 2, scalars[prefixLength] == "0", "xXo".unicodeScalars.contains(scalars[prefixLength + 1]) { prefixLength += 2 }
+                    text = String(String.UnicodeScalarView(scalars[..<prefixLength])) + String(repeating: "0", count: padCount)
+                        + String(String.UnicodeScalarView(scalars[prefixLength...]))
+                } else {
+                    text = String(repeating: " ", count: padCount) + text
+                }
+            }
+            out += text
+            try checkSize(out.utf8.count, "string")
+        }
+        if next < args.count && !lenient {
+            throw JinjaFailure("not all arguments converted during string formatting")
+        }
+        return out
+    }
+
     // MARK: - String helpers (Python semantics, by code point)
 
     static func strip(_ s: String, chars: String?, leading: Bool, trailing: Bool) -> String {

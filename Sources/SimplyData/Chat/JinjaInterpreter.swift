@@ -468,6 +468,9 @@ struct JinjaInterpreter {
             try checkSize(s.utf8.count, "string")
             return .string(s)
         }
+        if op == "%", case let .string(format) = a {   // printf-style formatting
+            return .string(try percentFormat(format, b))
+        }
         if case let .undefined(msg) = a { throw JinjaFailure(msg) }
         if case let .undefined(msg) = b { throw JinjaFailure(msg) }
         func unsupported() -> JinjaFailure {

@@ -31,7 +31,6 @@ import Foundation
 ///   values, items) are lists: printed directly they show as lists (Jinja
 ///   prints `<generator object …>` or `dict_keys([…])`), and an error inside
 ///   one is raised even if the result is never used;
-/// - `"…" % args` string formatting is not supported;
 /// - integers are 64-bit (overflow is an error) and dict keys are strings;
 /// - `strftime_now` formats the given JinjaClock, or is undefined
 ///   (transformers formats the wall clock);
