@@ -130,7 +130,7 @@ private func renderError(_ source: String, _ context: [String: JinjaValue] = [:]
 
     /// Hostile templates stop with an error instead of running away.
     @Test func boundsStopHostileTemplates() throws {
-        let small = JinjaLimits(maxOutputBytes: 10_000, maxSteps: 5_000, maxCallDepth: 8, maxRange: 1_000)
+        let small = JinjaLimits(maxOutputBytes: 10_000, maxItems: 1_000, maxSteps: 5_000, maxCallDepth: 8, maxRange: 1_000)
         // Output size.
         let e1 = renderError("{% for i in range(1000) %}{{ 'x' * 100 }}{% endfor %}", limits: small)
         #expect(e1?.contains("output exceeds 10000 bytes") == true)
@@ -139,7 +139,8 @@ private func renderError(_ source: String, _ context: [String: JinjaValue] = [:]
         #expect(e2?.contains("would exceed") == true)
         // Doubling a list in a loop.
         let e3 = renderError("{% set ns = namespace(l=[1]) %}{% for i in range(100) %}{% set ns.l = ns.l + ns.l %}{% endfor %}", limits: small)
-        #expect(e3?.contains("would exceed") == true)
+        #expect(e3?.contains("list would exceed 1000 items") == true)
+        #expect(renderError("{{ ([0] * 1001) | length }}", limits: small)?.contains("list would exceed 1000 items") == true)
         // Iterations: nested loops, each within range's bound.
         let e4 = renderError("{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}", limits: small)
         #expect(e4?.contains("more than 5000 loop iterations") == true)
@@ -158,6 +159,12 @@ private func renderError(_ source: String, _ context: [String: JinjaValue] = [:]
         #expect(e9?.contains("nested too deeply") == true)
         let e10 = renderError("{{ " + String(repeating: "not ", count: 500) + "1 }}")
         #expect(e10?.contains("nested too deeply") == true)
+        // Long operator and filter chains parse as deep trees: evaluation refuses them.
+        let e12 = renderError("{{ 1" + String(repeating: " + 1", count: 5000) + " }}")
+        #expect(e12?.contains("expression nested too deeply") == true)
+        let e13 = renderError("{{ 'x'" + String(repeating: " | trim", count: 5000) + " }}")
+        #expect(e13?.contains("expression nested too deeply") == true)
+        #expect(try render("{{ 1" + String(repeating: " + 1", count: 150) + " }}") == "151")
         // A nested structure printed: the size check refuses before building it.
         let e11 = renderError("{% set ns = namespace(l=[1, 2, 3, 4]) %}{% for i in range(30) %}{% set ns.l = [ns.l, ns.l] %}{% endfor %}{{ ns.l | tojson }}", limits: small)
         #expect(e11?.contains("too large to print") == true)

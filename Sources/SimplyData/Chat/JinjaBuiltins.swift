@@ -101,7 +101,7 @@ extension JinjaInterpreter {
             try checkPrintable(v)
             let text = try v.pythonJSON(ensureASCII: a.bool("ensure_ascii"), indent: indent, itemSeparator: itemSep,
                                         keySeparator: keySep, sortKeys: a.bool("sort_keys"), namespaces: namespaces)
-            try checkSize(text.utf8.count, "tojson output")
+            try checkBytes(text.utf8.count, "tojson output")
             return .string(text)
         case "first":
             _ = try arguments([])
@@ -165,7 +165,7 @@ extension JinjaInterpreter {
                 if lines.count > 1 { out += "\n" + lines.dropFirst().map { $0.isEmpty ? $0 : pad + $0 }.joined(separator: "\n") }
             }
             if a.bool("first") { out = pad + out }
-            try checkSize(out.utf8.count, "string")
+            try checkBytes(out.utf8.count, "string")
             return .string(out)
         case "selectattr", "rejectattr", "select", "reject", "map":
             // Jinja walks the value only if it is true: `false | map(...)` is empty.
@@ -247,7 +247,7 @@ extension JinjaInterpreter {
         case "sort":
             let a = try arguments(["reverse", "case_sensitive", "attribute"])
             let items = try iterate(v)
-            try checkSize(items.count, "sort")
+            try checkItems(items.count, "list")
             var keyed: [(JinjaValue, JinjaValue)] = []
             for item in items {
                 var key = a["attribute"] != nil ? try attributePath(item, a.values["attribute"] ?? .none) : item
@@ -551,7 +551,7 @@ extension JinjaInterpreter {
             let items = try iterate(a.values["iterable"] ?? .list([]))
             let parts = try items.map { try string($0, "join()") }
             let total = parts.reduce(0) { $0 + $1.utf8.count } + Swift.max(parts.count - 1, 0) * s.utf8.count
-            try checkSize(total, "string")
+            try checkBytes(total, "string")
             return .string(parts.joined(separator: s))
         case "isdigit", "isalpha", "isalnum", "isspace", "isupper", "islower":
             _ = try arguments([])
@@ -617,12 +617,12 @@ extension JinjaInterpreter {
             var flags = Set<Unicode.Scalar>()
             while i < f.count, "-+ #0".unicodeScalars.contains(f[i]) { flags.insert(f[i]); i += 1 }
             var width = 0
-            while i < f.count, let d = Int(String(f[i])), f[i].isASCII { width = width * 10 + d; i += 1; try checkSize(width, "format width") }
+            while i < f.count, let d = Int(String(f[i])), f[i].isASCII { width = width * 10 + d; i += 1; try checkBytes(width, "format width") }
             var precision: Int? = nil
             if i < f.count, f[i] == "." {
                 i += 1
                 var p = 0
-                while i < f.count, let d = Int(String(f[i])), f[i].isASCII { p = p * 10 + d; i += 1; try checkSize(p, "format precision") }
+                while i < f.count, let d = Int(String(f[i])), f[i].isASCII { p = p * 10 + d; i += 1; try checkBytes(p, "format precision") }
                 precision = p
             }
             while i < f.count, "hlL".unicodeScalars.contains(f[i]) { i += 1 }
@@ -697,7 +697,7 @@ extension JinjaInterpreter {
                 }
             }
             out += text
-            try checkSize(out.utf8.count, "string")
+            try checkBytes(out.utf8.count, "string")
         }
         if next < args.count && !lenient {
             throw JinjaFailure("not all arguments converted during string formatting")
@@ -798,7 +798,7 @@ extension JinjaInterpreter {
                     out.append(u[i])
                     i += 1
                 }
-                if out.count > limits.maxOutputBytes { try checkSize(out.count, "string") }
+                if out.count > limits.maxOutputBytes { try checkBytes(out.count, "string") }
             }
         }
         return String(out)

@@ -1,17 +1,21 @@
 import Foundation
 
 /// Bounds on one render, so a hostile template cannot run forever or fill
-/// memory: total output (and the size of any string or list it builds), loop
-/// iterations plus items handled by filters, macro call depth, and `range()`
-/// length (Jinja's sandbox allows at most 100 000).
+/// memory: total output (and the size of any string it builds), the length of
+/// any list or tuple it builds, loop iterations plus items handled by
+/// filters, macro call depth, and `range()` length (Jinja's sandbox allows at
+/// most 100 000). Expression and block nesting have fixed caps.
 public struct JinjaLimits: Sendable {
     public var maxOutputBytes: Int
+    public var maxItems: Int
     public var maxSteps: Int
     public var maxCallDepth: Int
     public var maxRange: Int
 
-    public init(maxOutputBytes: Int = 16 << 20, maxSteps: Int = 1_000_000, maxCallDepth: Int = 32, maxRange: Int = 100_000) {
+    public init(maxOutputBytes: Int = 16 << 20, maxItems: Int = 1 << 20, maxSteps: Int = 1_000_000, maxCallDepth: Int = 32,
+                maxRange: Int = 100_000) {
         self.maxOutputBytes = maxOutputBytes
+        self.maxItems = maxItems
         self.maxSteps = maxSteps
         self.maxCallDepth = maxCallDepth
         self.maxRange = maxRange
@@ -47,6 +51,7 @@ struct JinjaInterpreter {
     var bytesWritten = 0
     var steps = 0
     var callDepth = 0
+    var evalDepth = 0
 
     /// The instant `strftime_now` formats; without one it is undefined.
     let clock: JinjaClock?
@@ -76,11 +81,14 @@ struct JinjaInterpreter {
         output += s
     }
 
-    /// Refuses a string or list bigger than the output limit before it is built.
-    func checkSize(_ n: Int, _ what: String) throws {
-        guard n <= limits.maxOutputBytes else {
-            throw JinjaFailure("\(what) would exceed \(limits.maxOutputBytes) elements or bytes")
-        }
+    /// Refuses a string longer than the output limit before it is built.
+    func checkBytes(_ n: Int, _ what: String) throws {
+        guard n <= limits.maxOutputBytes else { throw JinjaFailure("\(what) would exceed \(limits.maxOutputBytes) bytes") }
+    }
+
+    /// Refuses a list or tuple longer than the item limit before it is built.
+    func checkItems(_ n: Int, _ what: String) throws {
+        guard n <= limits.maxItems else { throw JinjaFailure("\(what) would exceed \(limits.maxItems) items") }
     }
 
     /// True if printing `v` stays within the output limit (walks at most that far).
@@ -261,8 +269,18 @@ struct JinjaInterpreter {
 
     // MARK: - Expressions
 
+    /// Expressions deeper than this are refused while evaluating: the parser
+    /// builds `a + b + c + …` and `x | f | g | …` as left-deep trees of any
+    /// length, and each level is a stack frame here.
+    static let maxExpressionDepth = 200
+
     mutating func eval(_ e: JinjaExpr) throws -> JinjaValue {
+        evalDepth += 1
+        defer { evalDepth -= 1 }
         do {
+            guard evalDepth <= JinjaInterpreter.maxExpressionDepth else {
+                throw JinjaFailure("expression nested too deeply (more than \(JinjaInterpreter.maxExpressionDepth) levels)")
+            }
             return try evaluate(e)
         } catch let f as JinjaFailure {
             throw JinjaError(message: f.message, line: e.line, column: e.column)
@@ -465,7 +483,7 @@ struct JinjaInterpreter {
     func binary(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaValue {
         if op == "~" {
             let s = str(a) + str(b)
-            try checkSize(s.utf8.count, "string")
+            try checkBytes(s.utf8.count, "string")
             return .string(s)
         }
         if op == "%", case let .string(format) = a {   // printf-style formatting
@@ -478,29 +496,29 @@ struct JinjaInterpreter {
         }
         switch (op, a, b) {
         case let ("+", .string(x), .string(y)):
-            try checkSize(x.utf8.count + y.utf8.count, "string")
+            try checkBytes(x.utf8.count + y.utf8.count, "string")
             return .string(x + y)
         case let ("+", .string, other):
             throw JinjaFailure("can only concatenate str (not \"\(other.typeName)\") to str")
         case let ("+", .list(x), .list(y)):
-            try checkSize(x.count + y.count, "list")
+            try checkItems(x.count + y.count, "list")
             return .list(x + y)
         case let ("+", .tuple(x), .tuple(y)):
-            try checkSize(x.count + y.count, "tuple")
+            try checkItems(x.count + y.count, "tuple")
             return .tuple(x + y)
         case let ("*", .string(s), n), let ("*", n, .string(s)):
             guard let k = n.integer else { throw unsupported() }
-            try checkSize(Swift.max(k, 0).multipliedReportingOverflow(by: s.utf8.count).overflow ? Int.max : Swift.max(k, 0) * s.utf8.count, "string")
+            try checkBytes(Swift.max(k, 0).multipliedReportingOverflow(by: s.utf8.count).overflow ? Int.max : Swift.max(k, 0) * s.utf8.count, "string")
             return .string(String(repeating: s, count: Swift.max(k, 0)))
         case let ("*", .list(items), n), let ("*", n, .list(items)):
             guard let k = n.integer else { throw unsupported() }
-            try checkSize(Swift.max(k, 0).multipliedReportingOverflow(by: items.count).overflow ? Int.max : Swift.max(k, 0) * items.count, "list")
+            try checkItems(Swift.max(k, 0).multipliedReportingOverflow(by: items.count).overflow ? Int.max : Swift.max(k, 0) * items.count, "list")
             var out: [JinjaValue] = []
             for _ in 0..<Swift.max(k, 0) { out += items }
             return .list(out)
         case let ("*", .tuple(items), n), let ("*", n, .tuple(items)):
             guard let k = n.integer else { throw unsupported() }
-            try checkSize(Swift.max(k, 0).multipliedReportingOverflow(by: items.count).overflow ? Int.max : Swift.max(k, 0) * items.count, "tuple")
+            try checkItems(Swift.max(k, 0).multipliedReportingOverflow(by: items.count).overflow ? Int.max : Swift.max(k, 0) * items.count, "tuple")
             var out: [JinjaValue] = []
             for _ in 0..<Swift.max(k, 0) { out += items }
             return .tuple(out)
