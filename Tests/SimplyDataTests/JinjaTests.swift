@@ -143,7 +143,7 @@ private func renderError(_ source: String, _ context: [String: JinjaValue] = [:]
         #expect(renderError("{{ ([0] * 1001) | length }}", limits: small)?.contains("list would exceed 1000 items") == true)
         // Iterations: nested loops, each within range's bound.
         let e4 = renderError("{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}", limits: small)
-        #expect(e4?.contains("more than 5000 loop iterations") == true)
+        #expect(e4?.contains("took more than 5000 steps") == true)
         // range itself.
         let e5 = renderError("{{ range(1001) | length }}", limits: small)
         #expect(e5?.contains("Range too big") == true)
@@ -168,6 +168,14 @@ private func renderError(_ source: String, _ context: [String: JinjaValue] = [:]
         // A nested structure printed: the size check refuses before building it.
         let e11 = renderError("{% set ns = namespace(l=[1, 2, 3, 4]) %}{% for i in range(30) %}{% set ns.l = [ns.l, ns.l] %}{% endfor %}{{ ns.l | tojson }}", limits: small)
         #expect(e11?.contains("too large to print") == true)
+        // A list nested in itself is small in memory but exponential to
+        // compare: comparisons pay a step per value visited.
+        let nest = "{% set ns = namespace(l=[1]) %}{% for i in range(60) %}{% set ns.l = [ns.l, ns.l] %}{% endfor %}"
+        #expect(renderError(nest + "{{ ns.l == ns.l }}", limits: small)?.contains("took more than 5000 steps") == true)
+        #expect(renderError(nest + "{{ ns.l in [ns.l] }}", limits: small)?.contains("took more than 5000 steps") == true)
+        #expect(renderError(nest + "{{ [ns.l, ns.l] | sort | length }}", limits: small)?.contains("took more than 5000 steps") == true)
+        #expect(renderError(nest + "{{ ns.l | string | length }}", limits: small)?.contains("too large to print") == true)
+        #expect(renderError(nest + "{{ ns.l | trim }}", limits: small)?.contains("too large to print") == true)
         // Within the limits, the same kinds of template render.
         #expect(try render("{% for i in range(10) %}{{ 'x' * 10 }}{% endfor %}", limits: small).count == 100)
     }

@@ -66,21 +66,21 @@ extension JinjaInterpreter {
         switch name {
         case "trim":
             let a = try arguments(["chars"])
-            return .string(JinjaInterpreter.strip(str(v), chars: try a.string("chars"), leading: true, trailing: true))
+            return .string(JinjaInterpreter.strip(try str(v), chars: try a.string("chars"), leading: true, trailing: true))
         case "length", "count":
             _ = try arguments([])
             return .int(try length(v))
         case "upper":
-            return .string(str(v).uppercased())
+            return .string(try str(v).uppercased())
         case "lower":
-            return .string(str(v).lowercased())
+            return .string(try str(v).lowercased())
         case "capitalize":
-            return .string(JinjaInterpreter.capitalize(str(v)))
+            return .string(JinjaInterpreter.capitalize(try str(v)))
         case "title":
-            return .string(JinjaInterpreter.jinjaTitle(str(v)))
+            return .string(JinjaInterpreter.jinjaTitle(try str(v)))
         case "string":
             try checkPrintable(v)
-            return .string(str(v))
+            return .string(try str(v))
         case "safe":
             return v
         case "tojson":
@@ -114,7 +114,7 @@ extension JinjaInterpreter {
             var items = try iterate(v)
             if let attr = a["attribute"] { items = try items.map { try attributePath($0, attr) } }
             try checkPrintable(.list(items))
-            return .string(items.map { str($0) }.joined(separator: try a.string("d") ?? ""))
+            return .string(try items.map { try str($0) }.joined(separator: try a.string("d") ?? ""))
         case "default", "d":
             let a = try arguments(["default_value", "boolean"])
             let fallback = a.values["default_value"] ?? .string("")
@@ -143,7 +143,7 @@ extension JinjaInterpreter {
         case "replace":
             let a = try arguments(["old", "new", "count"])
             guard let old = try a.string("old"), let new = try a.string("new") else { throw JinjaFailure("replace() needs old and new strings") }
-            return .string(try replace(str(v), old, new, count: try a.int("count") ?? -1))
+            return .string(try replace(try str(v), old, new, count: try a.int("count") ?? -1))
         case "items":
             _ = try arguments([])
             if case .undefined = v { return .list([]) }
@@ -156,7 +156,7 @@ extension JinjaInterpreter {
                 if case let .string(p) = w { pad = p } else if let n = w.integer { pad = String(repeating: " ", count: Swift.max(n, 0)) }
                 else { throw JinjaFailure("indent(): width must be an integer or a string") }
             }
-            let lines = JinjaInterpreter.splitLines(str(v) + "\n")
+            let lines = JinjaInterpreter.splitLines(try str(v) + "\n")
             var out: String
             if a.bool("blank") {
                 out = lines.joined(separator: "\n" + pad)
@@ -238,7 +238,9 @@ extension JinjaInterpreter {
                 case .list, .dict: throw JinjaFailure("unhashable type: '\(key.typeName)'")
                 default: break
                 }
-                if !seen.contains(where: { $0.pythonEquals(key) }) {
+                var isNew = true
+                for x in seen where try equal(x, key) { isNew = false; break }
+                if isNew {
                     seen.append(key)
                     out.append(item)
                 }
@@ -257,11 +259,17 @@ extension JinjaInterpreter {
             var failure: JinjaFailure? = nil
             // A stable merge of Python's sort order; incomparable keys are an error, as in Python.
             let sorted = JinjaInterpreter.stableSort(keyed) { x, y in
-                guard let c = x.0.pythonCompare(y.0) else {
-                    failure = JinjaFailure("'<' not supported between instances of '\(x.0.typeName)' and '\(y.0.typeName)'")
+                guard failure == nil else { return false }
+                do {
+                    guard let c = try order(x.0, y.0) else {
+                        failure = JinjaFailure("'<' not supported between instances of '\(x.0.typeName)' and '\(y.0.typeName)'")
+                        return false
+                    }
+                    return a.bool("reverse") ? c > 0 : c < 0
+                } catch {
+                    failure = tooManySteps
                     return false
                 }
-                return a.bool("reverse") ? c > 0 : c < 0
             }
             if let failure { throw failure }
             return .list(sorted.map { $0.1 })
@@ -285,7 +293,7 @@ extension JinjaInterpreter {
             var bestKey = try key(best)
             for item in items.dropFirst() {
                 let k = try key(item)
-                guard let c = k.pythonCompare(bestKey) else {
+                guard let c = try order(k, bestKey) else {
                     throw JinjaFailure("'<' not supported between instances of '\(k.typeName)' and '\(bestKey.typeName)'")
                 }
                 if (name == "min" && c < 0) || (name == "max" && c > 0) { (best, bestKey) = (item, k) }
@@ -342,7 +350,7 @@ extension JinjaInterpreter {
 
     // MARK: - Tests
 
-    func applyTest(_ name: String, _ v: JinjaValue, _ args: [JinjaValue]) throws -> Bool {
+    mutating func applyTest(_ name: String, _ v: JinjaValue, _ args: [JinjaValue]) throws -> Bool {
         func arg() throws -> JinjaValue {
             guard let a = args.first else { throw JinjaFailure("test '\(name)' needs an argument") }
             return a
@@ -370,8 +378,8 @@ extension JinjaInterpreter {
             default: return false
             }
         case "callable": if case .function = v { return true }; return false
-        case "equalto", "eq", "==": return v.pythonEquals(try arg())
-        case "ne", "!=": return !v.pythonEquals(try arg())
+        case "equalto", "eq", "==": return try equal(v, try arg())
+        case "ne", "!=": return !(try equal(v, try arg()))
         case "lt", "<", "lessthan": return try compare("<", v, try arg())
         case "le", "<=": return try compare("<=", v, try arg())
         case "gt", ">", "greaterthan": return try compare(">", v, try arg())
@@ -388,9 +396,9 @@ extension JinjaInterpreter {
             // Python's `value % 2 == 1`, `value % 2 == 0`, `value % num == 0` (floats too).
             let divisor: JinjaValue = name == "divisibleby" ? try arg() : .int(2)
             let r = try binary("%", v, divisor)
-            return r.pythonEquals(.int(name == "odd" ? 1 : 0))
-        case "lower": return JinjaInterpreter.pythonCase(str(v)) == .lower   // str(value).islower()
-        case "upper": return JinjaInterpreter.pythonCase(str(v)) == .upper
+            return try equal(r, .int(name == "odd" ? 1 : 0))
+        case "lower": return JinjaInterpreter.pythonCase(try str(v)) == .lower   // str(value).islower()
+        case "upper": return JinjaInterpreter.pythonCase(try str(v)) == .upper
         default:
             throw JinjaFailure("no test named '\(name)'")
         }
@@ -402,7 +410,7 @@ extension JinjaInterpreter {
         switch name {
         case "raise_exception":
             let a = try Arguments(name, ["message"], args, kwargs)
-            throw JinjaFailure(str(a.values["message"] ?? .string("")))
+            throw JinjaFailure(try str(a.values["message"] ?? .string("")))
         case "strftime_now":
             let a = try Arguments(name, ["format"], args, kwargs)
             guard let clock, clock.isValid else { throw JinjaFailure("'strftime_now' is undefined") }
@@ -474,12 +482,14 @@ extension JinjaInterpreter {
             case "index":
                 let a = try arguments(["value"])
                 let x = a.values["value"] ?? .none
-                guard let i = items.firstIndex(where: { $0.pythonEquals(x) }) else { throw JinjaFailure("\(x.pythonRepr(namespaces: namespaces)) is not in list") }
-                return .int(i)
+                for (i, item) in items.enumerated() where try equal(item, x) { return .int(i) }
+                throw JinjaFailure("\(shortRepr(x)) is not in list")
             case "count":
                 let a = try arguments(["value"])
                 let x = a.values["value"] ?? .none
-                return .int(items.filter { $0.pythonEquals(x) }.count)
+                var n = 0
+                for item in items where try equal(item, x) { n += 1 }
+                return .int(n)
             default: break
             }
         case let .string(s):
@@ -635,7 +645,8 @@ extension JinjaInterpreter {
             var numeric = false
             switch type {
             case "s", "r", "a":
-                text = type == "s" ? str(v) : v.pythonRepr(namespaces: namespaces)
+                text = try str(v)   // checks the size for %r too
+                if type != "s" { text = v.pythonRepr(namespaces: namespaces) }
                 if let precision { text = String(String.UnicodeScalarView(text.unicodeScalars.prefix(precision))) }
             case "d", "i", "u", "x", "X", "o":
                 let n: Int

@@ -66,11 +66,27 @@ struct JinjaInterpreter {
 
     // MARK: - Bookkeeping
 
+    var tooManySteps: JinjaFailure {
+        JinjaFailure("template took more than \(limits.maxSteps) steps (loop iterations, filter items, compared values)")
+    }
+
     mutating func step() throws {
         steps += 1
-        guard steps <= limits.maxSteps else {
-            throw JinjaFailure("template ran more than \(limits.maxSteps) loop iterations and filter steps")
-        }
+        guard steps <= limits.maxSteps else { throw tooManySteps }
+    }
+
+    /// Python `==`, paying one step per value visited.
+    mutating func equal(_ a: JinjaValue, _ b: JinjaValue) throws -> Bool {
+        var budget = limits.maxSteps - steps
+        defer { steps = limits.maxSteps - budget }
+        do { return try a.pythonEquals(b, budget: &budget) } catch { throw tooManySteps }
+    }
+
+    /// Python ordering (nil: not comparable), paying one step per value visited.
+    mutating func order(_ a: JinjaValue, _ b: JinjaValue) throws -> Int? {
+        var budget = limits.maxSteps - steps
+        defer { steps = limits.maxSteps - budget }
+        do { return try a.pythonCompare(b, budget: &budget) } catch { throw tooManySteps }
     }
 
     mutating func write(_ s: String) throws {
@@ -91,7 +107,9 @@ struct JinjaInterpreter {
         guard n <= limits.maxItems else { throw JinjaFailure("\(what) would exceed \(limits.maxItems) items") }
     }
 
-    /// True if printing `v` stays within the output limit (walks at most that far).
+    /// Refuses a value whose printed form would pass the output limit (walks
+    /// at most that far, so a list nested in itself 40 times is refused
+    /// without being printed).
     func checkPrintable(_ v: JinjaValue) throws {
         var budget = limits.maxOutputBytes
         func walk(_ v: JinjaValue) -> Bool {
@@ -121,7 +139,25 @@ struct JinjaInterpreter {
         return .undefined("'\(name)' is undefined")
     }
 
-    func str(_ v: JinjaValue) -> String { v.pythonString(namespaces: namespaces) }
+    /// A scalar's repr for an error message; a container is named by its type
+    /// (its repr could be as large as the output limit).
+    func shortRepr(_ v: JinjaValue) -> String {
+        switch v {
+        case .list, .tuple, .dict, .namespace: return "of type \(v.typeName)"
+        case let .string(s) where s.unicodeScalars.count > 60:
+            return JinjaValue.pythonStringRepr(String(String.UnicodeScalarView(s.unicodeScalars.prefix(60)))) + "…"
+        default: return v.pythonRepr(namespaces: namespaces)
+        }
+    }
+
+    /// Python's `str(v)`, refusing containers too large to print.
+    func str(_ v: JinjaValue) throws -> String {
+        switch v {
+        case .list, .tuple, .dict: try checkPrintable(v)
+        default: break
+        }
+        return v.pythonString(namespaces: namespaces)
+    }
 
     // MARK: - Statements
 
@@ -146,11 +182,7 @@ struct JinjaInterpreter {
         case let .text(s):
             try write(s)
         case let .output(e):
-            let v = try eval(e)
-            if case .list = v { try checkPrintable(v) }
-            if case .tuple = v { try checkPrintable(v) }
-            if case .dict = v { try checkPrintable(v) }
-            try write(str(v))
+            try write(try str(try eval(e)))
         case let .conditional(branches, otherwise):
             for (test, body) in branches where try eval(test).isTruthy {
                 return try run(body)
@@ -444,7 +476,7 @@ struct JinjaInterpreter {
             break
         }
         if case let .string(name) = key { return try attribute(base, name) }
-        return .undefined("'\(base.typeName) object' has no element \(key.pythonRepr(namespaces: namespaces))")
+        return .undefined("'\(base.typeName) object' has no element \(shortRepr(key))")
     }
 
     /// Python slicing of a list or string (by code point), any step.
@@ -482,7 +514,7 @@ struct JinjaInterpreter {
 
     func binary(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaValue {
         if op == "~" {
-            let s = str(a) + str(b)
+            let s = try str(a) + str(b)
             try checkBytes(s.utf8.count, "string")
             return .string(s)
         }
@@ -575,16 +607,16 @@ struct JinjaInterpreter {
         throw unsupported()
     }
 
-    func compare(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> Bool {
+    mutating func compare(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> Bool {
         switch op {
-        case "==": return a.pythonEquals(b)
-        case "!=": return !a.pythonEquals(b)
+        case "==": return try equal(a, b)
+        case "!=": return !(try equal(a, b))
         case "in": return try contains(b, a)
         case "notin": return !(try contains(b, a))
         default:
             if case let .undefined(msg) = a { throw JinjaFailure(msg) }
             if case let .undefined(msg) = b { throw JinjaFailure(msg) }
-            guard let c = a.pythonCompare(b) else {
+            guard let c = try order(a, b) else {
                 throw JinjaFailure("'\(op)' not supported between instances of '\(a.typeName)' and '\(b.typeName)'")
             }
             switch op {
@@ -597,14 +629,16 @@ struct JinjaInterpreter {
     }
 
     /// Python `needle in container`.
-    func contains(_ container: JinjaValue, _ needle: JinjaValue) throws -> Bool {
+    mutating func contains(_ container: JinjaValue, _ needle: JinjaValue) throws -> Bool {
         switch container {
         case let .string(s):
             guard case let .string(n) = needle else {
                 throw JinjaFailure("'in <string>' requires string as left operand, not \(needle.typeName)")
             }
             return n.isEmpty || s.unicodeScalars.firstRange(of: n.unicodeScalars) != nil
-        case let .list(items), let .tuple(items): return items.contains { $0.pythonEquals(needle) }
+        case let .list(items), let .tuple(items):
+            for x in items where try equal(x, needle) { return true }
+            return false
         case let .dict(d):
             switch needle {
             case let .string(k): return d[k] != nil

@@ -159,16 +159,32 @@ extension JinjaValue {
 
 extension JinjaValue {
     /// Python `==`: numbers compare by value across int/float/bool, lists
-    /// element-wise, dicts as mappings (order does not matter), Undefined
-    /// equals only Undefined.
+    /// and tuples element-wise (a list never equals a tuple), dicts as
+    /// mappings (order does not matter), Undefined equals only Undefined.
     public func pythonEquals(_ other: JinjaValue) -> Bool {
+        var budget = Int.max
+        return (try? pythonEquals(other, budget: &budget)) ?? false
+    }
+
+    /// `==` visiting at most `budget` values: a list nested in itself is
+    /// small in memory but exponential to walk, so a render pays for each
+    /// value it compares.
+    func pythonEquals(_ other: JinjaValue, budget: inout Int) throws -> Bool {
+        budget -= 1
+        guard budget >= 0 else { throw JinjaFailure.outOfSteps }
         switch (self, other) {
         case (.undefined, .undefined), (.none, .none): return true
         case let (.string(a), .string(b)): return a.unicodeScalars.elementsEqual(b.unicodeScalars)
         case let (.list(a), .list(b)), let (.tuple(a), .tuple(b)):
-            return a.count == b.count && zip(a, b).allSatisfy { $0.pythonEquals($1) }
+            guard a.count == b.count else { return false }
+            for (x, y) in zip(a, b) where !(try x.pythonEquals(y, budget: &budget)) { return false }
+            return true
         case let (.dict(a), .dict(b)):
-            return a.count == b.count && a.pairs.allSatisfy { k, v in b[k].map { v.pythonEquals($0) } ?? false }
+            guard a.count == b.count else { return false }
+            for (k, v) in a.pairs {
+                guard let w = b[k], try v.pythonEquals(w, budget: &budget) else { return false }
+            }
+            return true
         case let (.namespace(a), .namespace(b)): return a == b
         default:
             if let x = integer, let y = other.integer { return x == y }
@@ -177,16 +193,21 @@ extension JinjaValue {
         }
     }
 
-    /// Python `<` and friends: numbers, strings (by code point) and lists
-    /// (lexicographic); anything else is a TypeError, returned as nil.
-    func pythonCompare(_ other: JinjaValue) -> Int? {
+    /// Python `<` and friends: numbers, strings (by code point), lists and
+    /// tuples (lexicographic); anything else is a TypeError, returned as nil.
+    /// Visits at most `budget` values, as pythonEquals.
+    func pythonCompare(_ other: JinjaValue, budget: inout Int) throws -> Int? {
+        budget -= 1
+        guard budget >= 0 else { throw JinjaFailure.outOfSteps }
         switch (self, other) {
         case let (.string(a), .string(b)):
             let x = Array(a.unicodeScalars), y = Array(b.unicodeScalars)
             if x.elementsEqual(y) { return 0 }
             return x.lexicographicallyPrecedes(y) { $0.value < $1.value } ? -1 : 1
         case let (.list(a), .list(b)), let (.tuple(a), .tuple(b)):
-            for (x, y) in zip(a, b) where !x.pythonEquals(y) { return x.pythonCompare(y) }
+            for (x, y) in zip(a, b) where !(try x.pythonEquals(y, budget: &budget)) {
+                return try x.pythonCompare(y, budget: &budget)
+            }
             return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
         default:
             if let x = integer, let y = other.integer { return x == y ? 0 : (x < y ? -1 : 1) }
@@ -396,4 +417,7 @@ extension JinjaValue {
 struct JinjaFailure: Error {
     let message: String
     init(_ message: String) { self.message = message }
+
+    /// A comparison ran out of its step budget; the renderer rewords it.
+    static let outOfSteps = JinjaFailure("out of steps")
 }
