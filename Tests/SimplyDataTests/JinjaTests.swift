@@ -176,6 +176,10 @@ private func renderError(_ source: String, _ context: [String: JinjaValue] = [:]
         #expect(renderError(nest + "{{ [ns.l, ns.l] | sort | length }}", limits: small)?.contains("took more than 5000 steps") == true)
         #expect(renderError(nest + "{{ ns.l | string | length }}", limits: small)?.contains("too large to print") == true)
         #expect(renderError(nest + "{{ ns.l | trim }}", limits: small)?.contains("too large to print") == true)
+        // Padding that would be huge is refused before it is made.
+        #expect(renderError("{{ 'a\nb' | indent(1000000000000) }}", limits: small)?.contains("would exceed 10000 bytes") == true)
+        #expect(renderError("{{ [1] | tojson(indent=1000000000000) }}", limits: small)?.contains("would exceed 10000 bytes") == true)
+        #expect(renderError("{{ '%999999999999d' % 1 }}", limits: small)?.contains("would exceed 10000 bytes") == true)
         // Within the limits, the same kinds of template render.
         #expect(try render("{% for i in range(10) %}{{ 'x' * 10 }}{% endfor %}", limits: small).count == 100)
     }

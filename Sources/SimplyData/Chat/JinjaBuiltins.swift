@@ -87,9 +87,13 @@ extension JinjaInterpreter {
             let a = try arguments(["ensure_ascii", "indent", "separators", "sort_keys"])
             var indent: String? = nil
             if let i = a["indent"] {
-                if case let .string(s) = i { indent = s } else if let n = i.integer { indent = String(repeating: " ", count: Swift.max(n, 0)) }
-                else { throw JinjaFailure("tojson(): indent must be an integer or a string") }
+                if case let .string(s) = i { indent = s } else if let n = i.integer {
+                    try checkBytes(n, "tojson indent")
+                    indent = String(repeating: " ", count: Swift.max(n, 0))
+                } else { throw JinjaFailure("tojson(): indent must be an integer or a string") }
             }
+            // Every line repeats the indent once per level (tojson stops at 200 levels).
+            try checkBytes((indent?.utf8.count ?? 0).multipliedReportingOverflow(by: 200).partialValue, "tojson indent × depth")
             var itemSep: String? = nil, keySep: String? = nil
             if let seps = a["separators"] {
                 let parts = try iterate(seps)
@@ -153,10 +157,14 @@ extension JinjaInterpreter {
             let a = try arguments(["width", "first", "blank"])
             var pad = "    "
             if let w = a["width"] {
-                if case let .string(p) = w { pad = p } else if let n = w.integer { pad = String(repeating: " ", count: Swift.max(n, 0)) }
-                else { throw JinjaFailure("indent(): width must be an integer or a string") }
+                if case let .string(p) = w { pad = p } else if let n = w.integer {
+                    try checkBytes(n, "indent width")
+                    pad = String(repeating: " ", count: Swift.max(n, 0))
+                } else { throw JinjaFailure("indent(): width must be an integer or a string") }
             }
             let lines = JinjaInterpreter.splitLines(try str(v) + "\n")
+            let (padTotal, overflow) = pad.utf8.count.multipliedReportingOverflow(by: lines.count + 1)
+            try checkBytes(overflow ? Int.max : padTotal, "indented string")
             var out: String
             if a.bool("blank") {
                 out = lines.joined(separator: "\n" + pad)
