@@ -49,6 +49,7 @@ CASES = [
     ("minus-strips", "a   \n  {{- n -}}  \n  b"),
     ("minus-on-blocks", "a \n {%- if t -%} \n b \n {%- endif -%} \n c"),
     ("plus-keeps", "a\n  {%+ if t %}x{% endif +%}\nb"),
+    ("markers-and-minus", "a {{+ 1 }}|{{ 2 -1 }}|{% set x = 3 -%}  {{ x }}|a\n  {#+ c #}\nb|{{ 1 -}}  x"),
     ("comment", "a{# a comment {{ n }} #}b\n  {# own line #}\nc"),
     ("comment-minus", "a  {#- gone -#}  b"),
     ("variable-end-no-trim", "{{ n }}\n{{ n }}"),
