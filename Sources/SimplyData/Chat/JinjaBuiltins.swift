@@ -175,6 +175,77 @@ extension JinjaInterpreter {
             if a.bool("first") { out = pad + out }
             try checkBytes(out.utf8.count, "string")
             return .string(out)
+        case "round":
+            let a = try arguments(["precision", "method"])
+            let precision = try a.int("precision") ?? 0
+            let method = try a.string("method") ?? "common"
+            guard ["common", "ceil", "floor"].contains(method) else { throw JinjaFailure("method must be common, ceil or floor") }
+            switch v {
+            case .int, .bool:
+                return method == "common" ? .int(v.integer ?? 0) : .float(Double(v.integer ?? 0))
+            case let .float(d):
+                guard d.isFinite, (0...300).contains(precision) else {
+                    if !d.isFinite { return .float(d) }
+                    throw JinjaFailure("round(): precision \(precision) is not supported")
+                }
+                if method == "common" {
+                    // printf rounds the exact binary value half-to-even, as Python's round does.
+                    return .float(Double(String(format: "%.\(precision)f", d)) ?? d)
+                }
+                let scale = Foundation.pow(10.0, Double(precision))
+                return .float((d * scale).rounded(method == "ceil" ? .up : .down) / scale)
+            case let .undefined(msg): throw JinjaFailure(msg)
+            default: throw JinjaFailure("type \(v.typeName) doesn't define __round__ method")
+            }
+        case "format":
+            if !kwargs.isEmpty {
+                guard args.isEmpty else { throw JinjaFailure("can't handle positional and keyword arguments at the same time") }
+                return .string(try percentFormat(try str(v), .dict(JinjaDict(kwargs))))
+            }
+            return .string(try percentFormat(try str(v), .tuple(args)))
+        case "attr":
+            let a = try arguments(["name"])
+            guard let attrName = try a.string("name") else { throw JinjaFailure("attr() needs a name") }
+            if case .dict = v, !JinjaInterpreter.dictMethods.contains(attrName) {   // attributes only, never keys
+                return .undefined("'dict object' has no attribute '\(attrName)'")
+            }
+            return try attribute(v, attrName)
+        case "wordcount":
+            _ = try arguments([])
+            // Jinja counts matches of \w+.
+            var count = 0, inWord = false
+            for u in try str(v).unicodeScalars {
+                let w = u == "_" || u.properties.isAlphabetic || u.properties.numericType != nil
+                if w && !inWord { count += 1 }
+                inWord = w
+            }
+            return .int(count)
+        case "dictsort":
+            let a = try arguments(["case_sensitive", "by", "reverse"])
+            guard case let .dict(d) = v else { throw JinjaFailure("You can only sort by either \"key\" or \"value\"") }
+            let byValue = (try a.string("by") ?? "key") == "value"
+            guard ["key", "value"].contains(try a.string("by") ?? "key") else { throw JinjaFailure("You can only sort by either \"key\" or \"value\"") }
+            var failure: JinjaFailure? = nil
+            let sorted = JinjaInterpreter.stableSort(d.pairs) { x, y in
+                guard failure == nil else { return false }
+                var kx: JinjaValue = byValue ? x.1 : .string(x.0), ky: JinjaValue = byValue ? y.1 : .string(y.0)
+                if !a.bool("case_sensitive") {
+                    if case let .string(s) = kx { kx = .string(s.lowercased()) }
+                    if case let .string(s) = ky { ky = .string(s.lowercased()) }
+                }
+                do {
+                    guard let c = try order(kx, ky) else {
+                        failure = JinjaFailure("'<' not supported between instances of '\(kx.typeName)' and '\(ky.typeName)'")
+                        return false
+                    }
+                    return a.bool("reverse") ? c > 0 : c < 0
+                } catch {
+                    failure = tooManySteps
+                    return false
+                }
+            }
+            if let failure { throw failure }
+            return .list(sorted.map { .tuple([.string($0.0), $0.1]) })
         case "selectattr", "rejectattr", "select", "reject", "map":
             // Jinja walks the value only if it is true: `false | map(...)` is empty.
             guard v.isTruthy else { return .list([]) }
