@@ -26,6 +26,7 @@ public struct HFTokenizer: Tokenizer {
     let decoder: HFDecoder?
     let postProcessor: HFPostProcessor?
     private let specials: [String: Int32]
+    private let specialIds: Set<Int32>
 
     public let bosId: Int32?
     public let eos: Int32
@@ -97,11 +98,16 @@ public struct HFTokenizer: Tokenizer {
 
     /// Python `tokenizer.decode(ids, skip_special_tokens=False)`. An id that
     /// is neither in the model nor added is left out, as Python does.
-    public func decode(_ ids: [Int32]) -> String {
+    public func decode(_ ids: [Int32]) -> String { decode(ids, skipSpecialTokens: false) }
+
+    /// Python `tokenizer.decode(ids, skip_special_tokens=…)`: with `true`,
+    /// special added tokens are left out before the decoder runs.
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String {
         var tokens: [String] = []
         tokens.reserveCapacity(ids.count)
         for id in ids {
             if let t = addedTokens.text[id] {
+                if skipSpecialTokens && specialIds.contains(id) { continue }
                 tokens.append(t)
             } else if id >= 0 && Int(id) < model.tokens.count, let t = model.tokens[Int(id)] {
                 tokens.append(t)
@@ -241,6 +247,7 @@ public struct HFTokenizer: Tokenizer {
             maxId = max(maxId, t.id)
         }
         self.specials = specials
+        specialIds = Set(parts.added.filter(\.special).map(\.id))
         vocabSize = Int(maxId) + 1
 
         // bos / eos / pad: by name from tokenizer_config.json, else by id from generation_config.json.

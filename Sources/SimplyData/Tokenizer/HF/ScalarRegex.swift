@@ -117,6 +117,15 @@ public struct ScalarRegex: Sendable {
         return out
     }
 
+    /// `text` cut at the matches, both matches and the text between kept
+    /// (tokenizers' `Split` with behavior `Isolated`).
+    public func isolatedPieces(_ text: String) -> [String] {
+        let s = [UInt32](scalarsOf: text)
+        return s.withUnsafeBufferPointer { buf in
+            pieces(buf).compactMap { r, _ in r.isEmpty ? nil : String(scalarValues: buf[r]) }
+        }
+    }
+
     /// The leftmost match starting at or after `from`.
     func firstMatch(_ text: UnsafeBufferPointer<UInt32>, from: Int) -> Range<Int>? {
         var budget = Self.stepBudget(text.count - from)
