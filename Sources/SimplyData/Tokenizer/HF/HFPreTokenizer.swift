@@ -73,19 +73,34 @@ indirect enum HFPreTokenizer: Sendable {
             }
         case let .byteLevel(addPrefixSpace, useRegex):
             return pieces.flatMap { p -> [TextPiece] in
-                var s = p.scalars
-                if addPrefixSpace && s.first != 0x20 { s.insert(0x20, at: 0) }
-                var text = String(scalarValues: s)
-                return text.withUTF8 { utf8 -> [TextPiece] in
-                    func piece(_ r: Range<Int>, first: Bool) -> TextPiece {
-                        TextPiece(scalars: utf8[r].map { ByteLevel.scalars[Int($0)].value }, atStart: p.atStart && first)
+                var utf8: [UInt8] = []
+                utf8.reserveCapacity(p.scalars.count + 1)
+                if addPrefixSpace && p.scalars.first != 0x20 { utf8.append(0x20) }
+                for v in p.scalars { appendUTF8(v, to: &utf8) }
+                return utf8.withUnsafeBufferPointer { buf -> [TextPiece] in
+                    func piece(_ r: Range<Int>) -> TextPiece {
+                        TextPiece(scalars: buf[r].map { ByteLevel.scalars[Int($0)].value }, atStart: p.atStart && r.lowerBound == 0)
                     }
-                    guard useRegex else { return utf8.isEmpty ? [] : [piece(0..<utf8.count, first: true)] }
+                    guard useRegex else { return buf.isEmpty ? [] : [piece(0..<buf.count)] }
                     var out: [TextPiece] = []
-                    PreTokenizer.forEachPiece(utf8) { r in out.append(piece(r, first: r.lowerBound == 0)) }
+                    PreTokenizer.forEachPiece(buf) { r in out.append(piece(r)) }
                     return out
                 }
             }
+        }
+    }
+
+    /// Appends the UTF-8 bytes of scalar value `v`.
+    @inline(__always)
+    func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {
+        switch v {
+        case 0..<0x80: out.append(UInt8(v))
+        case 0x80..<0x800: out.append(UInt8(0xC0 | v >> 6)); out.append(UInt8(0x80 | v & 0x3F))
+        case 0x800..<0x10000:
+            out.append(UInt8(0xE0 | v >> 12)); out.append(UInt8(0x80 | v >> 6 & 0x3F)); out.append(UInt8(0x80 | v & 0x3F))
+        default:
+            out.append(UInt8(0xF0 | v >> 18)); out.append(UInt8(0x80 | v >> 12 & 0x3F))
+            out.append(UInt8(0x80 | v >> 6 & 0x3F)); out.append(UInt8(0x80 | v & 0x3F))
         }
     }
 

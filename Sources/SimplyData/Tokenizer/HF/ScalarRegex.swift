@@ -16,8 +16,14 @@
 /// greedy loops longest first), as in Oniguruma, so the leftmost match is
 /// the one Oniguruma reports, not the longest. `\p{…}` are general
 /// categories; `\s` is White_Space; `(?i)` compares simple case folds.
-/// Work is bounded: a search that takes more than `stepBudget` steps gives
-/// up and reports no match (no published pattern comes near it).
+/// Case folding is one scalar to one scalar: Oniguruma also folds "ß" to
+/// "ss" and "ﬆ" to "st", which this does not (the published patterns'
+/// `(?i:'s|'t|'re|'ve|'m|'ll|'d)` is not affected).
+///
+/// Work is bounded: patterns may nest groups `maxDepth` deep, hold
+/// `maxClasses` classes and expand to `maxProgram` instructions; a search
+/// that takes more than `stepBudget` steps gives up and reports no match
+/// (no published pattern comes near it).
 public struct ScalarRegex: Sendable {
     public struct SyntaxError: Error, CustomStringConvertible, Sendable {
         public let description: String
@@ -54,10 +60,16 @@ public struct ScalarRegex: Sendable {
 
     let program: [Inst]
     let classes: [ScalarClass]
+    /// The BMP bitmaps of all classes, class i at words i * 1024 ..< (i + 1) * 1024.
+    let bits: [UInt64]
     public let pattern: String
 
     /// Programs larger than this (counted repetitions expand) are refused.
     static let maxProgram = 50_000
+    /// Deeper group nesting is refused (parsing and matching recurse on it).
+    static let maxDepth = 64
+    /// More character classes are refused (each holds an 8 KB bitmap).
+    static let maxClasses = 256
     /// Steps one search may take: a fixed allowance plus some per scalar searched.
     static func stepBudget(_ length: Int) -> Int { 1_000_000 + 256 * length }
 
@@ -70,6 +82,7 @@ public struct ScalarRegex: Sendable {
         try compiler.emitProgram(node)
         program = compiler.code
         classes = parser.classes
+        bits = parser.classes.flatMap(\.bmp)
     }
 
     /// A regex matching `literal` exactly (tokenizers' `String` patterns).
@@ -79,6 +92,7 @@ public struct ScalarRegex: Sendable {
         code.append(.match)
         program = code
         classes = []
+        bits = []
     }
 
     // MARK: Searching
@@ -130,21 +144,31 @@ public struct ScalarRegex: Sendable {
     func firstMatch(_ text: UnsafeBufferPointer<UInt32>, from: Int) -> Range<Int>? {
         var budget = Self.stepBudget(text.count - from)
         var stack: [Int] = []
-        var start = from
-        while start <= text.count {
-            if let end = run(0, start, text, &stack, &budget) { return start..<end }
-            if budget <= 0 { return nil }
-            start += 1
+        return program.withUnsafeBufferPointer { prog in
+            bits.withUnsafeBufferPointer { bits in
+                var start = from
+                while start <= text.count {
+                    if let end = run(0, start, text, prog, bits, &stack, &budget) { return start..<end }
+                    if budget <= 0 { return nil }
+                    start += 1
+                }
+                return nil
+            }
         }
-        return nil
     }
 
     @inline(__always)
-    private func matchOne(_ inst: Inst, _ v: UInt32) -> Bool {
+    private func inClass(_ i: Int, _ v: UInt32, _ bits: UnsafeBufferPointer<UInt64>) -> Bool {
+        if v < 0x10000 { return bits[i &* 1024 &+ Int(v >> 6)] & (1 << UInt64(v & 63)) != 0 }
+        return classes[i].contains(v)
+    }
+
+    @inline(__always)
+    private func matchOne(_ inst: Inst, _ v: UInt32, _ bits: UnsafeBufferPointer<UInt64>) -> Bool {
         switch inst {
         case let .literal(c): return v == c
         case let .literalFold(c): return UnicodeClasses.fold(v) == c
-        case let .set(i): return classes[i].contains(v)
+        case let .set(i): return inClass(i, v, bits)
         case .any: return v != 0x0A
         default: return false
         }
@@ -154,7 +178,8 @@ public struct ScalarRegex: Sendable {
     /// priority order, or nil. `stack` holds backtrack entries as triples
     /// (pc, position, low): pc >= 0 resumes there; pc < 0 is a `.run` at
     /// -pc-1 that may give back one more scalar while position > low.
-    private func run(_ pc0: Int, _ sp0: Int, _ s: UnsafeBufferPointer<UInt32>, _ stack: inout [Int], _ budget: inout Int) -> Int? {
+    private func run(_ pc0: Int, _ sp0: Int, _ s: UnsafeBufferPointer<UInt32>, _ program: UnsafeBufferPointer<Inst>,
+                     _ bits: UnsafeBufferPointer<UInt64>, _ stack: inout [Int], _ budget: inout Int) -> Int? {
         let base = stack.count
         defer { stack.removeLast(stack.count - base) }
         var pc = pc0, sp = sp0
@@ -169,13 +194,13 @@ public struct ScalarRegex: Sendable {
             case let .literalFold(c):
                 if sp < n && UnicodeClasses.fold(s[sp]) == c { sp += 1; pc += 1 } else { ok = false }
             case let .set(i):
-                if sp < n && classes[i].contains(s[sp]) { sp += 1; pc += 1 } else { ok = false }
+                if sp < n && inClass(i, s[sp], bits) { sp += 1; pc += 1 } else { ok = false }
             case .any:
                 if sp < n && s[sp] != 0x0A { sp += 1; pc += 1 } else { ok = false }
             case let .run(m, lo, hi):
                 let matcher = program[m]
                 var k = 0
-                while k < hi && sp + k < n && matchOne(matcher, s[sp + k]) { k += 1 }
+                while k < hi && sp + k < n && matchOne(matcher, s[sp + k], bits) { k += 1 }
                 budget -= k
                 if k < lo { ok = false; break }
                 if k > lo { stack.append(-pc - 1); stack.append(sp + k - 1); stack.append(sp + lo) }
@@ -186,11 +211,11 @@ public struct ScalarRegex: Sendable {
             case let .jump(a):
                 pc = a
             case let .look(start, negated, next):
-                let found = run(start, sp, s, &stack, &budget) != nil
+                let found = run(start, sp, s, program, bits, &stack, &budget) != nil
                 if budget <= 0 { return nil }
                 if found != negated { pc = next } else { ok = false }
             case let .atomic(start, next):
-                if let end = run(start, sp, s, &stack, &budget) { sp = end; pc = next } else {
+                if let end = run(start, sp, s, program, bits, &stack, &budget) { sp = end; pc = next } else {
                     if budget <= 0 { return nil }
                     ok = false
                 }
@@ -226,7 +251,16 @@ public struct ScalarRegex: Sendable {
         let p: [Unicode.Scalar]
         var i = 0
         var fold = false
+        var depth = 0
         var classes: [ScalarClass] = []
+
+        mutating func addClass(_ c: ScalarClass) throws(SyntaxError) -> Int {
+            guard classes.count < ScalarRegex.maxClasses else {
+                throw fail("more than \(ScalarRegex.maxClasses) character classes are not supported")
+            }
+            classes.append(c)
+            return classes.count - 1
+        }
 
         init(_ p: [Unicode.Scalar]) { self.p = p }
 
@@ -343,6 +377,9 @@ public struct ScalarRegex: Sendable {
         mutating func parseGroup() throws(SyntaxError) -> Node {
             let open = i
             i += 1  // "("
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= ScalarRegex.maxDepth else { throw fail("groups nested more than \(ScalarRegex.maxDepth) deep are not supported") }
             var kind = "group"
             var setFold: Bool? = nil
             if peek() == "?" {
@@ -477,8 +514,7 @@ public struct ScalarRegex: Sendable {
             switch try escape() {
             case let .scalar(v): return literal(v)
             case let .item(item):
-                classes.append(ScalarClass(items: [item], negated: false, fold: false))
-                return .set(classes.count - 1)
+                return .set(try addClass(ScalarClass(items: [item], negated: false, fold: false)))
             }
         }
 
@@ -521,8 +557,7 @@ public struct ScalarRegex: Sendable {
                     items.append(.range(lowValue, lowValue))
                 }
             }
-            classes.append(ScalarClass(items: items, negated: negated, fold: fold))
-            return classes.count - 1
+            return try addClass(ScalarClass(items: items, negated: negated, fold: fold))
         }
     }
 
@@ -655,7 +690,7 @@ struct ScalarClass: Sendable {
     let items: [Item]
     let negated: Bool
     let fold: Bool
-    private let bmp: [UInt64]
+    let bmp: [UInt64]
 
     init(items: [Item], negated: Bool, fold: Bool) {
         self.items = items

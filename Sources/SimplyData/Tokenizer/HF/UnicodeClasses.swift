@@ -31,11 +31,13 @@ enum UnicodeClasses {
         return out
     }()
 
-    static let letters: UInt32 = named["L"]!
-    static let numbers: UInt32 = named["N"]!
-    static let decimal: UInt32 = named["Nd"]!
+    private static func bits(_ name: String) -> UInt32 { named[name] ?? 0 }
+    static let letters = bits("L")
+    static let numbers = bits("N")
+    static let decimal = bits("Nd")
     /// Oniguruma's `\w`: Letter, Mark, Decimal_Number, Connector_Punctuation.
-    static let word: UInt32 = named["L"]! | named["M"]! | named["Nd"]! | named["Pc"]!
+    static let word = bits("L") | bits("M") | bits("Nd") | bits("Pc")
+    private static let markDecimalConnector = bits("M") | bits("Nd") | bits("Pc")
 
     private static func index(_ c: Unicode.GeneralCategory) -> UInt8 {
         UInt8(all.firstIndex(of: c) ?? 29)
@@ -71,7 +73,7 @@ enum UnicodeClasses {
         if v == 0x85 { return true }
         return inCategories(v, spaceSeparators)
     }
-    private static let spaceSeparators: UInt32 = named["Z"]!
+    private static let spaceSeparators = bits("Z")
 
     /// Rust's `char::is_whitespace` (White_Space), as the `\s` of the `regex`
     /// crate that `tokenizers` uses for added-token lstrip/rstrip.
@@ -83,7 +85,7 @@ enum UnicodeClasses {
         if v < 0x80 {
             return (v >= 0x30 && v <= 0x39) || (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A) || v == 0x5F
         }
-        if inCategories(v, named["M"]! | decimal | named["Pc"]!) { return true }
+        if inCategories(v, markDecimalConnector) { return true }
         if v == 0x200C || v == 0x200D { return true }
         return Unicode.Scalar(v)?.properties.isAlphabetic ?? false
     }
