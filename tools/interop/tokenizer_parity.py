@@ -42,6 +42,11 @@ qwen3's file is the same —, mistral, smollm2) and these variants built on them
   added-flags       llama3 plus added tokens with lstrip / rstrip / single_word /
                     normalized flags, special and not, and TemplateProcessing adding bos
   added-normalized  llama2-legacy plus added tokens matched before and after its normalizer
+  unk-fused         mistral's vocabulary without byte fallback: unknown characters become
+                    <unk>, runs of them one <unk> (fuse_unk)
+  split-behaviors   smollm2's vocabulary behind a regex Replace normalizer and Splits with every
+                    behavior (contiguous, merged_with_previous, merged_with_next, removed,
+                    isolated inverted), Digits and ByteLevel(add_prefix_space=True)
 
 Running it twice writes byte-identical files.
 """
@@ -249,11 +254,34 @@ def added_normalized():
     ])
 
 
+def unk_fused():
+    j = family("mistral")
+    j["model"]["byte_fallback"] = False
+    j["model"]["fuse_unk"] = True
+    return j
+
+
+def split_behaviors():
+    j = family("smollm2")
+    j["normalizer"] = {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\t"}
+    j["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "\\p{N}"}, "behavior": "Contiguous", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "[,.;:]"}, "behavior": "MergedWithPrevious", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "\\s+"}, "behavior": "MergedWithNext", "invert": False},
+        {"type": "Split", "pattern": {"String": "--"}, "behavior": "Removed", "invert": False},
+        {"type": "Split", "pattern": {"Regex": "[a-z]+"}, "behavior": "Isolated", "invert": True},
+        {"type": "Digits", "individual_digits": False},
+        {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}]}
+    return j
+
+
 VARIANTS = {
     "llama2-legacy": (llama2_legacy, {"bos_token": "<s>", "eos_token": "</s>", "pad_token": None}),
     "metaspace-digits": (metaspace_digits, {"bos_token": "<s>", "eos_token": "</s>", "pad_token": None}),
     "added-flags": (added_flags, {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "pad_token": None}),
     "added-normalized": (added_normalized, {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<unk>"}),
+    "unk-fused": (unk_fused, {"bos_token": "<s>", "eos_token": "</s>", "pad_token": None}),
+    "split-behaviors": (split_behaviors, {"bos_token": None, "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}),
 }
 
 
