@@ -195,6 +195,20 @@ struct HFTokenizerTests {
         }
     }
 
+    /// Exponential backtracking stops at the step budget (the rest of the text
+    /// is one unmatched piece); deep nesting and too many classes are refused.
+    @Test func regexWorkIsBounded() throws {
+        let text = String(repeating: "a", count: 60)
+        #expect(try ScalarRegex("(?:a|a)*b").isolatedPieces(text) == [text])
+        #expect(try ScalarRegex("(?:a|a)*b").isolatedPieces("aab") == ["aab"])
+        let deep = String(repeating: "(", count: 65) + "a" + String(repeating: ")", count: 65)
+        #expect(message { _ = try ScalarRegex(deep) } == "groups nested more than 64 deep are not supported")
+        #expect(message { _ = try ScalarRegex(String(repeating: "[a]", count: 65)) }
+                == "more than 64 character classes are not supported")
+        #expect(message { _ = try ScalarRegex("(?:(?:ab){1000}){1000}") }.hasPrefix("pattern too large"))
+        #expect(message { _ = try ScalarRegex("(?:a*)*") }.contains("can match nothing"))
+    }
+
     /// Every refusal names the file and the key path, and what is supported.
     @Test func refusals() throws {
         func expectEnd(_ m: String, _ suffix: String) {

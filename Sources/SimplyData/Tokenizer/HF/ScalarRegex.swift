@@ -21,9 +21,11 @@
 /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)` is not affected).
 ///
 /// Work is bounded: patterns may nest groups `maxDepth` deep, hold
-/// `maxClasses` classes and expand to `maxProgram` instructions; a search
-/// that takes more than `stepBudget` steps gives up and reports no match
-/// (no published pattern comes near it).
+/// `maxClasses` classes and expand to `maxProgram` instructions; the
+/// searches over one text share `stepBudget(length)` steps, and once they
+/// are spent no further match is reported (the rest of the text is one
+/// unmatched piece). No published pattern comes near it: they take a few
+/// steps per scalar.
 public struct ScalarRegex: Sendable {
     public struct SyntaxError: Error, CustomStringConvertible, Sendable {
         public let description: String
@@ -69,8 +71,8 @@ public struct ScalarRegex: Sendable {
     /// Deeper group nesting is refused (parsing and matching recurse on it).
     static let maxDepth = 64
     /// More character classes are refused (each holds an 8 KB bitmap).
-    static let maxClasses = 256
-    /// Steps one search may take: a fixed allowance plus some per scalar searched.
+    static let maxClasses = 64
+    /// Steps the searches over a text of `length` scalars may take together.
     static func stepBudget(_ length: Int) -> Int { 1_000_000 + 256 * length }
 
     /// Compiles `pattern`; a construct outside the subset is a `SyntaxError`.
@@ -104,8 +106,9 @@ public struct ScalarRegex: Sendable {
     func forEachMatch(_ text: UnsafeBufferPointer<UInt32>, _ body: (Range<Int>) -> Void) {
         var from = 0
         var lastMatchEnd = -1
+        var budget = Self.stepBudget(text.count)
         while from <= text.count {
-            guard let m = firstMatch(text, from: from) else { return }
+            guard let m = firstMatch(text, from: from, budget: &budget) else { return }
             if m.isEmpty && m.lowerBound == lastMatchEnd {
                 from += 1
                 continue
@@ -140,9 +143,8 @@ public struct ScalarRegex: Sendable {
         }
     }
 
-    /// The leftmost match starting at or after `from`.
-    func firstMatch(_ text: UnsafeBufferPointer<UInt32>, from: Int) -> Range<Int>? {
-        var budget = Self.stepBudget(text.count - from)
+    /// The leftmost match starting at or after `from`, spending at most `budget` steps.
+    func firstMatch(_ text: UnsafeBufferPointer<UInt32>, from: Int, budget: inout Int) -> Range<Int>? {
         var stack: [Int] = []
         return program.withUnsafeBufferPointer { prog in
             bits.withUnsafeBufferPointer { bits in
