@@ -15,7 +15,11 @@ public enum TokenizerLoader {
         var url = URL(fileURLWithPath: spec)
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
-            url = url.appendingPathComponent("tokenizer.json")
+            let inside = url.appendingPathComponent("tokenizer.json")
+            guard FileManager.default.fileExists(atPath: inside.path) else {
+                throw DataError(url, "is a directory without a tokenizer.json")
+            }
+            url = inside
         }
         let bytes: [UInt8]
         do { bytes = try FileBytes.read(url, limit: HFTokenizer.maxFileBytes) } catch { throw DataError(url, error.reason) }
