@@ -52,7 +52,8 @@ indirect enum HFPreTokenizer: Sendable {
         case let .split(regex, behavior, invert):
             return pieces.flatMap { p in
                 p.scalars.withUnsafeBufferPointer { buf in
-                    let found = regex.pieces(buf).map { ($0.0, $0.1 != invert) }
+                    var found = regex.pieces(buf)
+                    if invert { for i in found.indices { found[i].1.toggle() } }
                     return Self.cut(p, found, behavior)
                 }
             }
@@ -77,9 +78,12 @@ indirect enum HFPreTokenizer: Sendable {
                 utf8.reserveCapacity(p.scalars.count + 1)
                 if addPrefixSpace && p.scalars.first != 0x20 { utf8.append(0x20) }
                 for v in p.scalars { appendUTF8(v, to: &utf8) }
+                let table = Self.byteScalars
                 return utf8.withUnsafeBufferPointer { buf -> [TextPiece] in
                     func piece(_ r: Range<Int>) -> TextPiece {
-                        TextPiece(scalars: buf[r].map { ByteLevel.scalars[Int($0)].value }, atStart: p.atStart && r.lowerBound == 0)
+                        var scalars = [UInt32](repeating: 0, count: r.count)
+                        for (k, i) in r.enumerated() { scalars[k] = table[Int(buf[i])] }
+                        return TextPiece(scalars: scalars, atStart: p.atStart && r.lowerBound == 0)
                     }
                     guard useRegex else { return buf.isEmpty ? [] : [piece(0..<buf.count)] }
                     var out: [TextPiece] = []
@@ -89,6 +93,9 @@ indirect enum HFPreTokenizer: Sendable {
             }
         }
     }
+
+    /// `ByteLevel.scalars` as values.
+    private static let byteScalars: [UInt32] = ByteLevel.scalars.map(\.value)
 
     /// Appends the UTF-8 bytes of scalar value `v`.
     @inline(__always)

@@ -698,10 +698,34 @@ struct ScalarClass: Sendable {
         self.items = items
         self.negated = negated
         self.fold = fold
-        var bits = [UInt64](repeating: 0, count: 0x10000 / 64)
-        for v in 0..<UInt32(0x10000) where Self.evaluate(items, negated, fold, v) {
-            bits[Int(v >> 6)] |= 1 << UInt64(v & 63)
+        // The items' union over the BMP, per category first (a table of 30),
+        // then ranges; case variants and negation after.
+        var categoryHit = [Bool](repeating: false, count: UnicodeClasses.all.count)
+        var space = false, notSpace = false
+        for item in items {
+            switch item {
+            case let .categories(b, negated):
+                for c in 0..<categoryHit.count where (b & (1 << UInt32(c)) != 0) != negated { categoryHit[c] = true }
+            case let .space(negated): if negated { notSpace = true } else { space = true }
+            case .range: break
+            }
         }
+        var bits = [UInt64](repeating: 0, count: 0x10000 / 64)
+        for v in 0..<UInt32(0x10000) {
+            let isSpace = (space || notSpace) && UnicodeClasses.isSpace(v)
+            if categoryHit[Int(UnicodeClasses.category(v))] || (space && isSpace) || (notSpace && !isSpace) {
+                bits[Int(v >> 6)] |= 1 << UInt64(v & 63)
+            }
+        }
+        for case let .range(a, b) in items where a < 0x10000 {
+            for v in a...min(b, 0xFFFF) { bits[Int(v >> 6)] |= 1 << UInt64(v & 63) }
+        }
+        if fold {
+            for v in 0..<UInt32(0x10000) where bits[Int(v >> 6)] & (1 << UInt64(v & 63)) == 0 && Self.evaluate(items, false, true, v) {
+                bits[Int(v >> 6)] |= 1 << UInt64(v & 63)
+            }
+        }
+        if negated { for i in bits.indices { bits[i] = ~bits[i] } }
         bmp = bits
     }
 
