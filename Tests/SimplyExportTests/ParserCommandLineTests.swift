@@ -17,8 +17,9 @@ import Testing
         try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
         try refusal(["data", "prepare", sub.path, "--output", dir.appendingPathComponent("o.tokens").path], cwd: dir,
                     "\(sub.path): is a directory, expected a file")
+        // A directory is a model directory: its tokenizer.json is the tokenizer.
         try refusal(["tokenizer", "encode", "--tokenizer", sub.path, "--text", "hi"], cwd: dir,
-                    "\(sub.path): is a directory, expected a file")
+                    "\(sub.path): is a directory without a tokenizer.json")
         try refusal(["tokenizer", "encode", "--tokenizer", "byte", sub.path], cwd: dir,
                     "\(sub.path): is a directory, expected a file")
         try refusal(["data", "synthetic", "--bytes", "9223372036854775807", "--output", dir.appendingPathComponent("s.txt").path],
