@@ -28,19 +28,30 @@ public enum HFExport {
     public static func files(from path: URL) throws -> (files: [(name: String, bytes: [UInt8])], summary: Summary) {
         let trained = try TrainedModel(path, maxBatch: 1)
         let config = trained.config
-        let tokenizer = try exportTokenizer(config, checkpoint: trained.checkpoint)
-        let ids = HFTokenIds(bos: tokenizer.bos, eos: tokenizer.eos, pad: tokenizer.pad)
         let model = trained.model
         let tensors = model.layout.entries.map { (name: $0.name, tensor: model.parameter($0.name)) }
         let weights = SafetensorsWriter.encode(tensors: tensors, metadata: ["format": "pt"])
         func text(_ j: JSONValue) -> [UInt8] { Array((j.pretty() + "\n").utf8) }
-        let files: [(name: String, bytes: [UInt8])] = [
-            ("model.safetensors", weights),
-            ("config.json", text(try HFConfig.json(config.model, tokens: ids))),
-            ("generation_config.json", text(HFTokenizerFiles.generationConfig(ids, endOfTurn: ChatTemplate(tokenizer: tokenizer).endOfTurn))),
-            ("tokenizer.json", Array(tokenizer.serialized().utf8)),
-            ("tokenizer_config.json", text(HFTokenizerFiles.tokenizerConfig(tokenizer, maxLength: config.model.seqLen))),
-        ]
+        var files: [(name: String, bytes: [UInt8])] = [("model.safetensors", weights)]
+        if let published = try publishedTokenizer(config, checkpoint: trained.checkpoint) {
+            // A published model's tokenizer goes back as it came, byte for byte.
+            let t = published.tokenizer
+            let ids = HFTokenIds(bos: t.bos, eos: t.eos, pad: t.pad)
+            files.append(("config.json", text(try HFConfig.json(config.model, tokens: ids))))
+            if !published.files.contains(where: { $0.name == "generation_config.json" }) {
+                files.append(("generation_config.json", text(HFTokenizerFiles.generationConfig(ids, endOfTurn: ChatTemplate(tokenizer: t).endOfTurn))))
+            }
+            files += published.files
+        } else {
+            let tokenizer = try exportTokenizer(config, checkpoint: trained.checkpoint)
+            let ids = HFTokenIds(bos: tokenizer.bos, eos: tokenizer.eos, pad: tokenizer.pad)
+            files += [
+                ("config.json", text(try HFConfig.json(config.model, tokens: ids))),
+                ("generation_config.json", text(HFTokenizerFiles.generationConfig(ids, endOfTurn: ChatTemplate(tokenizer: tokenizer).endOfTurn))),
+                ("tokenizer.json", Array(tokenizer.serialized().utf8)),
+                ("tokenizer_config.json", text(HFTokenizerFiles.tokenizerConfig(tokenizer, maxLength: config.model.seqLen))),
+            ]
+        }
         let arch = HFArchitecture(family: config.model.family, scoreHead: config.model.scoreHead)
         return (files, Summary(checkpoint: trained.checkpoint, step: trained.step, architecture: arch,
                                parameters: model.layout.count, tokenizer: config.data.tokenizer))
@@ -62,16 +73,39 @@ public enum HFExport {
         return summary
     }
 
+    /// A published model's tokenizer (imported into RUN/tokenizer/) and its
+    /// files, or nil for the byte tokenizer and Simply's own BPE files; a
+    /// tokenizer that changed since the run recorded it is refused.
+    static func publishedTokenizer(_ config: ExperimentConfig, checkpoint: URL) throws
+        -> (tokenizer: HFTokenizer, files: [(name: String, bytes: [UInt8])])? {
+        let spec = config.data.tokenizer
+        guard spec != "byte", let t = try TokenizerLoader.load(spec) as? HFTokenizer else { return nil }
+        try checkRecorded(t.name, spec: spec, checkpoint: checkpoint)
+        var dir = URL(fileURLWithPath: spec)
+        if dir.lastPathComponent == "tokenizer.json" { dir.deleteLastPathComponent() }
+        var files: [(name: String, bytes: [UInt8])] = []
+        for name in HFImport.publishedTokenizerFiles {
+            let f = dir.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: f.path) else { continue }
+            do { files.append((name, try FileBytes.read(f, limit: HFTokenizer.maxFileBytes))) } catch { throw HFError(error.description) }
+        }
+        return (t, files)
+    }
+
+    static func checkRecorded(_ name: String, spec: String, checkpoint: URL) throws {
+        let run = RunDirectory(checkpoint.standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent())
+        if let recorded = (try? run.recordedRun())?["tokenizer"]?.stringValue, recorded != name {
+            throw HFError("\(spec): this tokenizer is \(name), but \(run.configURL.path) run.tokenizer records \(recorded): the file changed since training")
+        }
+    }
+
     /// The run's tokenizer as a BPETokenizer; a tokenizer file that changed
     /// since the run recorded it is refused.
     static func exportTokenizer(_ config: ExperimentConfig, checkpoint: URL) throws -> BPETokenizer {
         let spec = config.data.tokenizer
         if spec == "byte" { return try HFTokenizerFiles.byteTokenizer() }
         let t = try BPETokenizer.load(URL(fileURLWithPath: spec))
-        let run = RunDirectory(checkpoint.standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent())
-        if let recorded = (try? run.recordedRun())?["tokenizer"]?.stringValue, recorded != t.name {
-            throw HFError("\(spec): this tokenizer is \(t.name), but \(run.configURL.path) run.tokenizer records \(recorded): the file changed since training")
-        }
+        try checkRecorded(t.name, spec: spec, checkpoint: checkpoint)
         return t
     }
 }

@@ -10,7 +10,10 @@ import SimplyRun
 ///     OUT/config.json            the resolved config (+ a `run` section naming the source)
 ///     OUT/experiment.json        the same config without `run`: `--experiment_config` for `simply train`
 ///     OUT/checkpoints/step-00000000/   the weights (float32), loadable with --load_checkpoint / --checkpoint
-///     OUT/tokenizer.json         the model's tokenizer when it is not the byte tokenizer
+///     OUT/tokenizer.json         the model's tokenizer when it is one of Simply's own BPE files
+///     OUT/tokenizer/             a published model's tokenizer files, copied byte for byte
+///                                (tokenizer.json, tokenizer_config.json, chat_template.jinja,
+///                                generation_config.json): its own ids and chat template
 ///
 /// F32 weights are copied bit for bit; F16 and BF16 widen to float32
 /// exactly; F64 is rounded to float32 (and said so).
@@ -38,9 +41,25 @@ public enum HFImport {
         public let notes: [String]
     }
 
+    /// The tokenizer an import writes into the run directory.
+    public enum ImportedTokenizer {
+        /// One of Simply's own BPE files: OUT/tokenizer.json in canonical form.
+        case simply(BPETokenizer)
+        /// A published model's: its files, copied byte for byte into OUT/tokenizer/.
+        case published(HFTokenizer, files: [(name: String, bytes: [UInt8])])
+
+        var name: String {
+            switch self { case let .simply(t): return t.name; case let .published(t, _): return t.name }
+        }
+    }
+
+    /// The files of a published tokenizer that travel with it, when present.
+    public static let publishedTokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
+                                                 "generation_config.json", "special_tokens_map.json"]
+
     /// The Simply config for the model in `directory` (config.json + tokenizer).
     public static func experimentConfig(_ directory: URL, options: Options = Options(), out: URL? = nil,
-                                        notes: inout [String]) throws -> (ExperimentConfig, HFArchitecture, BPETokenizer?) {
+                                        notes: inout [String]) throws -> (ExperimentConfig, HFArchitecture, ImportedTokenizer?) {
         let configURL = directory.appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: configURL.path) else {
             throw HFError("\(configURL.path): missing (not a Hugging Face model directory?)")
@@ -62,7 +81,7 @@ public enum HFImport {
         if arch == .sequenceClassification { config.train.mode = "reward" }
 
         // The tokenizer.
-        var copied: BPETokenizer? = nil
+        var copied: ImportedTokenizer? = nil
         let tokenizer: any Tokenizer
         if let spec = options.tokenizer {
             tokenizer = try TokenizerLoader.load(spec)
@@ -72,17 +91,30 @@ public enum HFImport {
             guard FileManager.default.fileExists(atPath: url.path) else {
                 throw HFError("\(directory.path): no tokenizer.json; pass --tokenizer byte or --tokenizer FILE.json")
             }
-            let t: BPETokenizer
-            do { t = try BPETokenizer.load(url) } catch {
+            let loaded: any Tokenizer
+            do { loaded = try TokenizerLoader.load(url.path) } catch {
                 throw HFError("\(error); pass --tokenizer byte or --tokenizer FILE.json to import the weights with another tokenizer")
             }
-            if HFTokenizerFiles.isByteTokenizer(t) {
+            if let t = loaded as? BPETokenizer, HFTokenizerFiles.isByteTokenizer(t) {
                 tokenizer = ByteTokenizer()
                 config.data.tokenizer = "byte"
-            } else {
+            } else if let t = loaded as? BPETokenizer {
                 tokenizer = t
-                copied = t
+                copied = .simply(t)
                 config.data.tokenizer = (out ?? directory).appendingPathComponent("tokenizer.json").standardizedFileURL.path
+            } else if let t = loaded as? HFTokenizer {
+                var files: [(name: String, bytes: [UInt8])] = []
+                for name in publishedTokenizerFiles {
+                    let f = directory.appendingPathComponent(name)
+                    guard FileManager.default.fileExists(atPath: f.path) else { continue }
+                    do { files.append((name, try FileBytes.read(f, limit: HFTokenizer.maxFileBytes))) } catch { throw HFError(error.description) }
+                }
+                tokenizer = t
+                copied = .published(t, files: files)
+                config.data.tokenizer = (out ?? directory).appendingPathComponent("tokenizer").standardizedFileURL.path
+                notes.append("tokenizer: \(t.name), chat template: " + (t.chatTemplate == nil ? "none (Simply's ChatML)" : "the model's own"))
+            } else {
+                throw HFError("\(url.path): not a tokenizer Simply imports")
             }
         }
         if tokenizer.vocabSize > model.vocabSize {
@@ -104,6 +136,7 @@ public enum HFImport {
         guard case var .object(sections) = config.json() else { fatalError("config json is an object") }
         let configHash = config.identitySHA256
         let tokenizerName = try tokenizer?.name ?? TokenizerLoader.load(config.data.tokenizer).name
+        // Everything that can fail is read before anything is written.
         sections.append(("run", .object([
             ("simply_version", .string(Simply.version)),
             ("training_mode", .string("import")),
@@ -116,7 +149,14 @@ public enum HFImport {
         guard case let .object(plain) = config.json() else { fatalError("config json is an object") }
         try writeAtomically(Array((JSONValue.object(plain.filter { $0.0 != "checkpoint" }).pretty() + "\n").utf8),
                             to: out.appendingPathComponent("experiment.json"))
-        if let t = tokenizer { try t.write(to: out.appendingPathComponent("tokenizer.json")) }
+        switch tokenizer {
+        case let .simply(t)?: try t.write(to: out.appendingPathComponent("tokenizer.json"))
+        case let .published(_, files)?:
+            let dir = out.appendingPathComponent("tokenizer")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            for f in files { try writeAtomically(f.bytes, to: dir.appendingPathComponent(f.name)) }
+        case nil: break
+        }
 
         let tensors = layout.entries.map {
             CheckpointTensor(name: $0.name, tensor: Tensor(storage: params.storage, offset: params.offset + $0.offset, shape: $0.shape))

@@ -78,7 +78,7 @@ struct DataPreferences: ParsableCommand {
                 guard case let .promptOnly(prompt, answer?) = record else {
                     throw DataError(url, line: n + 1, "prompt_only: field \"answer\" is missing (needed to tell right from wrong)")
                 }
-                let tokens = PreparedExample(record, template: template).sequences[0].tokens
+                let tokens = try PreparedExample(record, template: template).sequences[0].tokens
                 guard tokens.count < m.config.model.seqLen else {
                     throw DataError(url, line: n + 1, "the prompt is \(tokens.count) tokens; the model's seq_len is \(m.config.model.seqLen)")
                 }

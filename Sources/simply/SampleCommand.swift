@@ -61,8 +61,8 @@ struct SampleCommand: ParsableCommand {
             let config = SamplingConfig(temperature: temperature, topK: topK, topP: topP, maxNewTokens: maxTokens,
                                         stopSequences: template.stopSequences, seed: seed)
             do { try config.validate() } catch { fail("--\(error)") }
-            let tokens = prompts.map { text in
-                (chat ? template.prompt(.messages([ChatMessage(.user, text)])) : template.plainPrompt(text)).tokens
+            let tokens = try prompts.map { text in
+                (chat ? try template.prompt(.messages([ChatMessage(.user, text)])) : template.plainPrompt(text)).tokens
             }
             for (p, t) in tokens.enumerated() where t.count > m.config.model.seqLen {
                 log("prompt \(p) has \(t.count) tokens, more than model.seq_len \(m.config.model.seqLen): no completion")

@@ -31,7 +31,7 @@ import SimplyData
         #expect(shard.kind == .supervised && shard.examples.count == 2 && shard.tokenizerName == "byte" && shard.vocabSize == 259)
         let t = ChatTemplate(tokenizer: tok)
         let expected = try Self.alpaca.split(separator: "\n").map {
-            PreparedExample(try RecordFormat.alpaca.parse(try JSONValue.parse(String($0))), template: t)
+            try PreparedExample(try RecordFormat.alpaca.parse(try JSONValue.parse(String($0))), template: t)
         }
         #expect(shard.examples == expected)
         #expect(r.tokens == expected.reduce(0) { $0 + $1.tokenCount })

@@ -33,7 +33,7 @@ struct ChatByteTokenizer: Tokenizer {
     }
 
     func example(_ format: RecordFormat, _ json: String, tokenizer: any Tokenizer = ByteTokenizer()) throws -> PreparedExample {
-        PreparedExample(try parse(format, json), template: ChatTemplate(tokenizer: tokenizer))
+        try PreparedExample(try parse(format, json), template: ChatTemplate(tokenizer: tokenizer))
     }
 
     /// Decoded text of the tokens in (or out of) the loss, run by run.
@@ -102,8 +102,8 @@ struct ChatByteTokenizer: Tokenizer {
                      #"{"prompt": "q", "completion": "a"}"#] {
             let rec = try parse(.promptCompletion, json)
             guard case let .supervised(prompt, _) = rec else { Issue.record("not supervised"); continue }
-            let whole = PreparedExample(rec, template: template).sequences[0]
-            let head = template.prompt(prompt)
+            let whole = try PreparedExample(rec, template: template).sequences[0]
+            let head = try template.prompt(prompt)
             #expect(Array(whole.tokens.prefix(head.count)) == head.tokens)
             #expect(!whole.mask.prefix(head.count).contains(true))
             #expect(whole.mask[head.count])
@@ -123,7 +123,7 @@ struct ChatByteTokenizer: Tokenizer {
         #expect(conv == .preference(prompt: .messages([ChatMessage(.user, "Color?")]),
                                    chosen: .messages([ChatMessage(.assistant, "Blue")]),
                                    rejected: .messages([ChatMessage(.assistant, "Green")])))
-        let ce = PreparedExample(conv, template: template)
+        let ce = try PreparedExample(conv, template: template)
         #expect(tok.decode(ce.sequences[0].tokens) == "<|bos|><|im_start|>user\nColor?<|im_end|>\n<|im_start|>assistant\n")
         #expect(tok.decode(ce.sequences[1].tokens) == "Blue<|im_end|>\n<|eos|>")
         #expect(ce.sequences[1].lossTokens == ce.sequences[1].count)

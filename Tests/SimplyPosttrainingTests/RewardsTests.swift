@@ -8,7 +8,7 @@ import SimplyPosttraining
 
 @Suite struct RewardsTests {
     let tok = ByteTokenizer()
-    var prompt: [Int32] { ChatTemplate(tokenizer: tok).prompt(.messages([ChatMessage(.user, "What is 12 + 7?")])).tokens }
+    var prompt: [Int32] { try! ChatTemplate(tokenizer: tok).prompt(.messages([ChatMessage(.user, "What is 12 + 7?")])).tokens }
 
     func inputs(_ completions: [String], answer: String? = "19", eos: Bool = false) -> [RewardInput] {
         completions.map { RewardInput(prompt: prompt, completion: tok.encode($0) + (eos ? [tok.eos] : []), answer: answer) }

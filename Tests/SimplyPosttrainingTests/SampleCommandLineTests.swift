@@ -41,7 +41,7 @@ import SimplyTrain
         #expect(greedy.status == 0, "\(greedy.stderr)")
         let m = try TrainedModel(run, maxBatch: 1)
         let tok = ByteTokenizer(), template = ChatTemplate(tokenizer: tok)
-        let prompt = template.prompt(.messages([ChatMessage(.user, "What is 1 + 1?")])).tokens
+        let prompt = try template.prompt(.messages([ChatMessage(.user, "What is 1 + 1?")])).tokens
         let want = Greedy.generate(model: m.model, prompt: prompt, maxNewTokens: 12, tokenizer: tok, parallel: .serial)
         #expect(greedy.stdout.hasPrefix("--- prompt 0, sample 0: \(want.count) tokens"), "\(greedy.stdout)")
         let greedyJSON = try sample(["--temperature", "0", "--json"]).stdout.split(separator: "\n")

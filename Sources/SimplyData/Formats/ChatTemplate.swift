@@ -41,18 +41,38 @@ public struct MaskedTokens: Equatable, Sendable {
 /// the assistant turns that are trained, and, when the sequence ends with such
 /// a turn, its newline and the final eos; never the role headers, system or
 /// user turns.
+///
+/// A tokenizer that comes with its model's own chat template (a published
+/// model's, `Tokenizer.chatTemplate`) renders with that template instead
+/// (`ModelChatTemplate`): the same API, that template's text, and its
+/// end-of-turn tokens as stop tokens.
 public struct ChatTemplate: Sendable {
     public let tokenizer: any Tokenizer
+    let model: ModelChatTemplate?
 
-    public init(tokenizer: any Tokenizer) { self.tokenizer = tokenizer }
+    public init(tokenizer: any Tokenizer) {
+        self.tokenizer = tokenizer
+        model = tokenizer.chatTemplate.map { ModelChatTemplate(renderer: $0, tokenizer: tokenizer) }
+    }
+
+    /// "the model's own" or "ChatML", for messages to the user.
+    public var kind: String { model == nil ? "ChatML" : "the model's own" }
 
     func marker(_ s: String) -> [Int32] { tokenizer.specialToken(s).map { [$0] } ?? tokenizer.encode(s) }
 
     /// `<|bos|>` then the messages; `trainFrom` is the index of the first
     /// message whose assistant turns carry loss. With `generationPrompt`, the
     /// header of an assistant turn follows (the prompt for sampling).
+    /// With the model's own template, its text and mask (`endOfSequence` adds
+    /// nothing: such templates end turns themselves); a template that raises
+    /// an error, or whose text hides an assistant turn, throws.
     public func render(_ messages: [ChatMessage], trainFrom: Int = 0, generationPrompt: Bool = false,
-                       endOfSequence: Bool = false) -> MaskedTokens {
+                       endOfSequence: Bool = false) throws -> MaskedTokens {
+        if let model { return try model.render(messages, trainFrom: trainFrom, generationPrompt: generationPrompt) }
+        return renderChatML(messages, trainFrom: trainFrom, generationPrompt: generationPrompt, endOfSequence: endOfSequence)
+    }
+
+    func renderChatML(_ messages: [ChatMessage], trainFrom: Int, generationPrompt: Bool, endOfSequence: Bool) -> MaskedTokens {
         var out = MaskedTokens()
         out.append([tokenizer.bos], loss: false)
         for (i, m) in messages.enumerated() {
@@ -76,16 +96,20 @@ public struct ChatTemplate: Sendable {
     /// Where a generated turn ends, as token sequences for the sampler: eos,
     /// and `<|im_end|>` the way `render` writes it (one special token, or its
     /// text's tokens with a tokenizer that lacks the special).
-    public var stopSequences: [[Int32]] { [[tokenizer.eos], endOfTurn] }
+    public var stopSequences: [[Int32]] {
+        if model != nil { return ([tokenizer.eos] + tokenizer.endOfTurnIds.filter { $0 != tokenizer.eos }).map { [$0] } }
+        return [[tokenizer.eos], endOfTurn]
+    }
 
-    /// `<|im_end|>` as `render` writes it.
-    public var endOfTurn: [Int32] { marker(SpecialTokens.imEnd) }
+    /// `<|im_end|>` as `render` writes it; the tokenizer's eos with the model's own template.
+    public var endOfTurn: [Int32] { model != nil ? [tokenizer.eos] : marker(SpecialTokens.imEnd) }
 
     /// The answer text of a completion: decoded, cut at the end-of-turn marker
     /// (`<|im_end|>`, special or text) or eos.
     public func answerText(_ completion: [Int32]) -> String {
         var ids = completion
-        if let i = ids.firstIndex(where: { $0 == tokenizer.eos || $0 == tokenizer.specialToken(SpecialTokens.imEnd) }) {
+        let stops = Set(stopSequences.compactMap { $0.count == 1 ? $0[0] : nil } + [tokenizer.eos])
+        if let i = ids.firstIndex(where: { stops.contains($0) || $0 == tokenizer.specialToken(SpecialTokens.imEnd) }) {
             ids.removeSubrange(i...)
         }
         var text = tokenizer.decode(ids)
@@ -93,10 +117,10 @@ public struct ChatTemplate: Sendable {
         return text
     }
 
-    /// A plain-text prompt: bos then the text, no template.
+    /// A plain-text prompt: bos (when the tokenizer has one) then the text, no template.
     public func plainPrompt(_ text: String) -> MaskedTokens {
         var out = MaskedTokens()
-        out.append([tokenizer.bos], loss: false)
+        if tokenizer.startsWithBOS { out.append([tokenizer.bos], loss: false) }
         out.append(tokenizer.encode(text), loss: false)
         return out
     }
@@ -110,10 +134,10 @@ public struct ChatTemplate: Sendable {
 
     /// The tokens of `prompt` ready for generation: bos + text, or the
     /// rendered messages + the assistant header.
-    public func prompt(_ p: TextOrMessages) -> MaskedTokens {
+    public func prompt(_ p: TextOrMessages) throws -> MaskedTokens {
         switch p {
         case let .text(t): return plainPrompt(t)
-        case let .messages(m): return render(m, trainFrom: m.count, generationPrompt: true)
+        case let .messages(m): return try render(m, trainFrom: m.count, generationPrompt: true)
         }
     }
 
@@ -130,11 +154,16 @@ public struct ChatTemplate: Sendable {
 
     /// The continuation of `prompt` by `completion`, with its mask. Both must
     /// be the same kind (see `pair`).
-    public func completion(after prompt: TextOrMessages, _ completion: TextOrMessages) -> MaskedTokens {
+    public func completion(after prompt: TextOrMessages, _ completion: TextOrMessages) throws -> MaskedTokens {
         switch (prompt, completion) {
         case let (.messages(p), .messages(c)):
-            let whole = render(p + c, trainFrom: p.count, endOfSequence: true)
-            let head = render(p, trainFrom: p.count, generationPrompt: c.first?.role == .assistant).count
+            let whole = try render(p + c, trainFrom: p.count, endOfSequence: true)
+            let headTokens = try render(p, trainFrom: p.count, generationPrompt: c.first?.role == .assistant)
+            let head = headTokens.count
+            guard head <= whole.count, whole.tokens[..<head].elementsEqual(headTokens.tokens) else {
+                throw DataError("chat template: the conversation's tokens do not start with its prompt's "
+                                + "(the template renders the prompt differently once a reply follows)")
+            }
             // The generation prompt is the first assistant header of `whole`.
             return MaskedTokens(tokens: Array(whole.tokens[head...]), mask: Array(whole.mask[head...]))
         case let (.text(_), .text(c)):

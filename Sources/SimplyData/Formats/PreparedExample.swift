@@ -32,16 +32,16 @@ public struct PreparedExample: Equatable, Sendable {
     }
 
     /// Tokenizes a parsed record with the chat template.
-    public init(_ record: PostTrainingRecord, template: ChatTemplate) {
+    public init(_ record: PostTrainingRecord, template: ChatTemplate) throws {
         switch record {
         case let .supervised(prompt, completion):
-            self.init(kind: .supervised, sequences: [template.prompt(prompt) + template.completion(after: prompt, completion)])
+            self.init(kind: .supervised, sequences: [try template.prompt(prompt) + template.completion(after: prompt, completion)])
         case let .preference(prompt, chosen, rejected):
-            self.init(kind: .preference, sequences: [template.prompt(prompt),
-                                                    template.completion(after: prompt, chosen),
-                                                    template.completion(after: prompt, rejected)])
+            self.init(kind: .preference, sequences: [try template.prompt(prompt),
+                                                    try template.completion(after: prompt, chosen),
+                                                    try template.completion(after: prompt, rejected)])
         case let .promptOnly(prompt, answer):
-            self.init(kind: .prompt, sequences: [template.prompt(prompt)], answer: answer)
+            self.init(kind: .prompt, sequences: [try template.prompt(prompt)], answer: answer)
         }
     }
 

@@ -106,7 +106,13 @@ public enum DataPrepare {
                     documentCount += 1
                 }
             case let .records(records):
-                for r in records { examples.append(PreparedExample(r, template: template)) }
+                for (i, r) in records.enumerated() {
+                    do {
+                        examples.append(try PreparedExample(r, template: template))
+                    } catch let e as DataError {
+                        try skips.skip(DataError(url, "record \(i + 1): \(e.message)"))
+                    }
+                }
             }
         }
         guard let decided = exampleKind else {

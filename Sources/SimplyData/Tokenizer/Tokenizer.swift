@@ -15,6 +15,23 @@ public protocol Tokenizer: Sendable {
     /// when the vocabulary has no such special. The chat template uses this:
     /// with a tokenizer that lacks the chat specials it writes them as text.
     func specialToken(_ content: String) -> Int32?
+    /// Text Simply rendered itself (a model's chat template) to ids, with the
+    /// special-token strings in it as their ids. Never for data.
+    func encodeRendered(_ text: String) -> [Int32]
+    /// The model's own chat template, when the tokenizer came with one (a
+    /// published model's); nil: Simply's ChatML (`ChatTemplate`).
+    var chatTemplate: ChatTemplateRenderer? { get }
+    /// Whether a sequence starts with bos (false for models without one, e.g. Qwen).
+    var startsWithBOS: Bool { get }
+    /// Ids besides eos that end a generated turn (generation_config.json's eos_token_id list).
+    var endOfTurnIds: [Int32] { get }
+}
+
+extension Tokenizer {
+    public func encodeRendered(_ text: String) -> [Int32] { encode(text) }
+    public var chatTemplate: ChatTemplateRenderer? { nil }
+    public var startsWithBOS: Bool { true }
+    public var endOfTurnIds: [Int32] { [] }
 }
 
 /// The chat specials a trained Simply tokenizer carries, in id order after the

@@ -8,7 +8,8 @@ import SimplyCore
 /// `<|bos|>`, `<|eos|>`, `<|pad|>` specials) loads as `BPETokenizer`, so its
 /// name and ids stay what they were; any other loads as `HFTokenizer`, with
 /// bos/eos/pad from the tokenizer_config.json / generation_config.json
-/// beside it.
+/// beside it, and the chat template there (chat_template.jinja or
+/// tokenizer_config.json's chat_template) as its `chatTemplate`.
 public enum TokenizerLoader {
     public static func load(_ spec: String) throws -> any Tokenizer {
         if spec == "byte" { return ByteTokenizer() }
@@ -24,6 +25,9 @@ public enum TokenizerLoader {
         let bytes: [UInt8]
         do { bytes = try FileBytes.read(url, limit: HFTokenizer.maxFileBytes) } catch { throw DataError(url, error.reason) }
         if let own = try? BPETokenizer.parse(bytes, file: url.path) { return own }
-        return try HFTokenizer.parse(bytes, file: url.path, configs: HFTokenizer.configs(besides: url))
+        let configs = try HFTokenizer.configs(besides: url)
+        var t = try HFTokenizer.parse(bytes, file: url.path, configs: configs)
+        try t.attachChat(directory: url.deletingLastPathComponent(), generation: configs.generation)
+        return t
     }
 }

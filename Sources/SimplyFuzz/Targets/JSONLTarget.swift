@@ -20,7 +20,11 @@ enum JSONLTarget {
                 guard let file = try? DataPrepare.parseInput(bytes, url: url, format: format, skipInvalid: skip) else { continue }
                 if case let .records(records) = file.content {
                     for r in records.prefix(32) {
-                        let e = PreparedExample(r, template: template)
+                        // The byte tokenizer's ChatML template renders any record.
+                        guard let e = try? PreparedExample(r, template: template) else {
+                            invariant(false, "PreparedExample refused a parsed record with ChatML")
+                            continue
+                        }
                         invariant(e.sequences.allSatisfy { $0.tokens.count == $0.mask.count }, "tokens and mask differ in length")
                     }
                 }

@@ -33,6 +33,10 @@ public struct HFTokenizer: Tokenizer {
     public let padId: Int32?
     public var bos: Int32 { bosId ?? eos }
     public var pad: Int32 { padId ?? eos }
+    /// The model's chat template (set by `TokenizerLoader` from the files beside tokenizer.json).
+    public var chatTemplate: ChatTemplateRenderer? = nil
+    /// generation_config.json's eos_token_id list (set by `TokenizerLoader`): the ids that end a turn.
+    public var endOfTurnIds: [Int32] = []
     public let vocabSize: Int
     /// "hf-" + the first 16 hex digits of the SHA-256 of the tokenizer.json
     /// bytes followed by a line naming the bos, eos and pad ids.
