@@ -524,7 +524,7 @@ extension JinjaInterpreter {
             for (k, x) in kwargs { d[k] = x }
             if name == "dict" { return .dict(d) }
             if let bad = d.keys.first(where: { $0.hasPrefix("_") }) {
-                throw JinjaFailure("chat templates cannot store underscore-prefixed attributes on a namespace ('\(bad)')")
+                throw JinjaFailure("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '\(bad)'. Please rename the attribute.")
             }
             namespaces.append(d)
             return .namespace(namespaces.count - 1)

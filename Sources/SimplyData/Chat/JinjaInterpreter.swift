@@ -226,7 +226,7 @@ struct JinjaInterpreter {
                 throw JinjaFailure("cannot assign attribute '\(attr)' on '\(base)': it is not a namespace")
             }
             guard !attr.hasPrefix("_") else {
-                throw JinjaFailure("chat templates cannot store underscore-prefixed attributes on a namespace ('\(attr)')")
+                throw JinjaFailure("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '\(attr)'. Please rename the attribute.")
             }
             namespaces[i][attr] = value
         case let .names(names):
@@ -445,7 +445,14 @@ struct JinjaInterpreter {
         default:
             break
         }
-        return .undefined("'\(base.typeName) object' has no attribute '\(name)'")
+        return .undefined("'\(JinjaInterpreter.objectType(base))' has no attribute '\(name)'")
+    }
+
+    /// Jinja's `object_type_repr`, as its Undefined messages name things:
+    /// "None", "list object", "dict object", …
+    static func objectType(_ v: JinjaValue) -> String {
+        if case .none = v { return "None" }
+        return "\(v.typeName) object"
     }
 
     private func unsafe(_ name: String, _ base: JinjaValue) -> JinjaValue {
@@ -463,20 +470,20 @@ struct JinjaInterpreter {
             if let i = key.integer {
                 let j = i < 0 ? i + items.count : i
                 if j >= 0 && j < items.count { return items[j] }
-                return .undefined("'\(base.typeName) object' has no element \(i)")
+                return .undefined("\(JinjaInterpreter.objectType(base)) has no element \(i)")
             }
         case let (.string(s), _):
             if let i = key.integer {
                 let scalars = Array(s.unicodeScalars)
                 let j = i < 0 ? i + scalars.count : i
                 if j >= 0 && j < scalars.count { return .string(String(scalars[j])) }
-                return .undefined("'str object' has no element \(i)")
+                return .undefined("str object has no element \(i)")
             }
         default:
             break
         }
         if case let .string(name) = key { return try attribute(base, name) }
-        return .undefined("'\(base.typeName) object' has no element \(shortRepr(key))")
+        return .undefined("\(JinjaInterpreter.objectType(base)) has no element \(shortRepr(key))")
     }
 
     /// Python slicing of a list or string (by code point), any step.
