@@ -39,7 +39,7 @@ extension JinjaInterpreter {
 
         func string(_ name: String) throws -> String? {
             guard let v = self[name] else { return nil }
-            guard case let .string(s) = v else { throw JinjaFailure("\(function)(): '\(name)' must be a string, not \(v.typeName)") }
+            guard case let .string(s) = v else { throw JinjaFailure("\(function)(): '\(name)' must be str, not \(v.typeName)") }
             return s
         }
 
@@ -112,6 +112,10 @@ extension JinjaInterpreter {
             return try iterate(v).first ?? .undefined("No first item, sequence was empty.")
         case "last":
             _ = try arguments([])
+            switch v {   // Python's reversed(): sequences and dicts only
+            case .string, .list, .tuple, .dict, .undefined: break
+            default: throw JinjaFailure("'\(v.typeName)' object is not reversible")
+            }
             return try iterate(v).last ?? .undefined("No last item, sequence was empty.")
         case "join":
             let a = try arguments(["d", "attribute"])
@@ -304,7 +308,10 @@ extension JinjaInterpreter {
         case "reverse":
             _ = try arguments([])
             if case let .string(s) = v { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
-            return .list(try iterate(v).reversed())
+            switch v {
+            case .list, .tuple, .dict, .undefined: return .list(try iterate(v).reversed())
+            default: throw JinjaFailure("argument must be iterable")
+            }
         case "unique":
             let a = try arguments(["case_sensitive", "attribute"])
             var seen: [JinjaValue] = []
@@ -618,7 +625,7 @@ extension JinjaInterpreter {
         case "lower": _ = try arguments([]); return .string(s.lowercased())
         case "title": _ = try arguments([]); return .string(JinjaInterpreter.pythonTitle(s))
         case "capitalize": _ = try arguments([]); return .string(JinjaInterpreter.capitalize(s))
-        case "find", "count":
+        case "find", "index", "count":
             let a = try arguments(["sub"])
             guard let sub = try a.string("sub") else { throw JinjaFailure("\(name)() needs a string") }
             let hay = Array(s.unicodeScalars), needle = Array(sub.unicodeScalars)
@@ -627,14 +634,18 @@ extension JinjaInterpreter {
             while i + needle.count <= hay.count {
                 if hay[i..<i + needle.count].elementsEqual(needle) {
                     positions.append(i)
-                    if name == "find" { break }
+                    if name != "count" { break }
                     i += Swift.max(needle.count, 1)
                 } else {
                     i += 1
                 }
             }
-            if name == "find" { return .int(positions.first ?? -1) }
-            return .int(positions.count)
+            if name == "count" { return .int(positions.count) }
+            guard let first = positions.first else {
+                if name == "index" { throw JinjaFailure("substring not found") }
+                return .int(-1)
+            }
+            return .int(first)
         case "join":
             let a = try arguments(["iterable"])
             let items = try iterate(a.values["iterable"] ?? .list([]))

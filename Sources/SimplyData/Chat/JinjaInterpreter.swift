@@ -415,7 +415,7 @@ struct JinjaInterpreter {
     static let listMethods: Set<String> = ["index", "count"]
     static let stringMethods: Set<String> = [
         "strip", "lstrip", "rstrip", "split", "startswith", "endswith", "replace", "upper", "lower", "title",
-        "capitalize", "find", "count", "join", "isdigit", "isalpha", "isalnum", "isspace", "isupper", "islower",
+        "capitalize", "find", "index", "count", "join", "isdigit", "isalpha", "isalnum", "isspace", "isupper", "islower",
     ]
     /// Methods the sandbox refuses (they would change a value in place).
     static let mutatingMethods: Set<String> = [
@@ -530,6 +530,14 @@ struct JinjaInterpreter {
         }
         if case let .undefined(msg) = a { throw JinjaFailure(msg) }
         if case let .undefined(msg) = b { throw JinjaFailure(msg) }
+        func badRepeat() -> JinjaFailure {   // Python asks the left operand first
+            let leftIsSequence: Bool
+            switch a {
+            case .string, .list, .tuple: leftIsSequence = true
+            default: leftIsSequence = false
+            }
+            return JinjaFailure("can't multiply sequence by non-int of type '\(leftIsSequence ? b.typeName : a.typeName)'")
+        }
         func unsupported() -> JinjaFailure {
             JinjaFailure("unsupported operand type(s) for \(op): '\(a.typeName)' and '\(b.typeName)'")
         }
@@ -545,18 +553,20 @@ struct JinjaInterpreter {
         case let ("+", .tuple(x), .tuple(y)):
             try checkItems(x.count + y.count, "tuple")
             return .tuple(x + y)
+        case let ("+", .list, other), let ("+", .tuple, other):   // after list + list and tuple + tuple
+            throw JinjaFailure("can only concatenate \(a.typeName) (not \"\(other.typeName)\") to \(a.typeName)")
         case let ("*", .string(s), n), let ("*", n, .string(s)):
-            guard let k = n.integer else { throw unsupported() }
+            guard let k = n.integer else { throw badRepeat() }
             try checkBytes(Swift.max(k, 0).multipliedReportingOverflow(by: s.utf8.count).overflow ? Int.max : Swift.max(k, 0) * s.utf8.count, "string")
             return .string(String(repeating: s, count: Swift.max(k, 0)))
         case let ("*", .list(items), n), let ("*", n, .list(items)):
-            guard let k = n.integer else { throw unsupported() }
+            guard let k = n.integer else { throw badRepeat() }
             try checkItems(Swift.max(k, 0).multipliedReportingOverflow(by: items.count).overflow ? Int.max : Swift.max(k, 0) * items.count, "list")
             var out: [JinjaValue] = []
             for _ in 0..<Swift.max(k, 0) { out += items }
             return .list(out)
         case let ("*", .tuple(items), n), let ("*", n, .tuple(items)):
-            guard let k = n.integer else { throw unsupported() }
+            guard let k = n.integer else { throw badRepeat() }
             try checkItems(Swift.max(k, 0).multipliedReportingOverflow(by: items.count).overflow ? Int.max : Swift.max(k, 0) * items.count, "tuple")
             var out: [JinjaValue] = []
             for _ in 0..<Swift.max(k, 0) { out += items }
@@ -578,7 +588,7 @@ struct JinjaInterpreter {
                 guard y != 0 else { throw JinjaFailure("division by zero") }
                 return .float(Double(x) / Double(y))
             case "//", "%":
-                guard y != 0 else { throw JinjaFailure("integer division or modulo by zero") }
+                guard y != 0 else { throw JinjaFailure(op == "//" ? "integer division or modulo by zero" : "integer modulo by zero") }
                 guard !(x == Int.min && y == -1) else { throw JinjaFailure("integer overflow in \(op)") }
                 var q = x / y, r = x % y
                 if r != 0 && ((r < 0) != (y < 0)) { q -= 1; r += y }   // floor, as Python
@@ -604,7 +614,7 @@ struct JinjaInterpreter {
                 guard y != 0 else { throw JinjaFailure("float division by zero") }
                 return .float(x / y)
             case "//", "%":
-                guard y != 0 else { throw JinjaFailure("float modulo by zero") }
+                guard y != 0 else { throw JinjaFailure(op == "//" ? "float floor division by zero" : "float modulo") }
                 let q = (x / y).rounded(.down)
                 return .float(op == "//" ? q : x - q * y)
             case "**": return .float(Foundation.pow(x, y))
