@@ -166,7 +166,15 @@ extension JinjaInterpreter {
                     pad = String(repeating: " ", count: Swift.max(n, 0))
                 } else { throw JinjaFailure("indent(): width must be an integer or a string") }
             }
-            let lines = JinjaInterpreter.splitLines(try str(v) + "\n")
+            // Jinja appends "\n" to the value itself: only strings get through.
+            let text: String
+            switch v {
+            case let .string(x): text = x
+            case let .undefined(msg): throw JinjaFailure(msg)
+            case .list: throw JinjaFailure("'list' object has no attribute 'splitlines'")
+            default: throw JinjaFailure("unsupported operand type(s) for +=: '\(v.typeName)' and 'str'")
+            }
+            let lines = JinjaInterpreter.splitLines(text + "\n")
             let (padTotal, overflow) = pad.utf8.count.multipliedReportingOverflow(by: lines.count + 1)
             try checkBytes(overflow ? Int.max : padTotal, "indented string")
             var out: String
@@ -775,7 +783,7 @@ extension JinjaInterpreter {
                     guard x >= 0, let u = Unicode.Scalar(UInt32(truncatingIfNeeded: x)), x <= 0x10FFFF else { throw JinjaFailure("%c arg not in range(0x110000)") }
                     text = String(Character(u))
                 case let .string(s) where s.unicodeScalars.count == 1: text = s
-                default: throw JinjaFailure("%c requires an int or a unicode character, not \(v.typeName)")
+                default: throw JinjaFailure("%c requires int or char")
                 }
             default:
                 throw JinjaFailure("unsupported format character '\(Character(type))' (0x\(String(type.value, radix: 16))) at index \(i - 1)")
