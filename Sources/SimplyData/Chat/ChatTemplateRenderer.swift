@@ -12,7 +12,8 @@ import SimplyCore
 /// under both `thinking` (first) and `reasoning_content` (last).
 ///
 ///     let chat = try ChatTemplateRenderer(modelDirectory: dir)
-///     let text = try chat.render(messages: [["role": "user", "content": "Hi"]], addGenerationPrompt: true)
+///     let hi = JSONValue.object([("role", .string("user")), ("content", .string("Hi"))])
+///     let text = try chat.render(messages: [hi], addGenerationPrompt: true)
 ///
 /// Rendering never reads the clock: templates that fall back to
 /// `strftime_now` (Llama 3.x) get their fixed default date unless the caller

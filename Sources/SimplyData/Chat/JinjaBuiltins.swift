@@ -39,7 +39,7 @@ extension JinjaInterpreter {
 
         func string(_ name: String) throws -> String? {
             guard let v = self[name] else { return nil }
-            guard case let .string(s) = v else { throw JinjaFailure("\(function)(): '\(name)' must be a string, not \(v.typeName)") }
+            guard case let .string(s) = v else { throw JinjaFailure("\(function)(): '\(name)' must be str, not \(v.typeName)") }
             return s
         }
 
@@ -112,6 +112,10 @@ extension JinjaInterpreter {
             return try iterate(v).first ?? .undefined("No first item, sequence was empty.")
         case "last":
             _ = try arguments([])
+            switch v {   // Python's reversed(): sequences and dicts only
+            case .string, .list, .tuple, .dict, .undefined: break
+            default: throw JinjaFailure("'\(v.typeName)' object is not reversible")
+            }
             return try iterate(v).last ?? .undefined("No last item, sequence was empty.")
         case "join":
             let a = try arguments(["d", "attribute"])
@@ -162,7 +166,15 @@ extension JinjaInterpreter {
                     pad = String(repeating: " ", count: Swift.max(n, 0))
                 } else { throw JinjaFailure("indent(): width must be an integer or a string") }
             }
-            let lines = JinjaInterpreter.splitLines(try str(v) + "\n")
+            // Jinja appends "\n" to the value itself: only strings get through.
+            let text: String
+            switch v {
+            case let .string(x): text = x
+            case let .undefined(msg): throw JinjaFailure(msg)
+            case .list: throw JinjaFailure("'list' object has no attribute 'splitlines'")
+            default: throw JinjaFailure("unsupported operand type(s) for +=: '\(v.typeName)' and 'str'")
+            }
+            let lines = JinjaInterpreter.splitLines(text + "\n")
             let (padTotal, overflow) = pad.utf8.count.multipliedReportingOverflow(by: lines.count + 1)
             try checkBytes(overflow ? Int.max : padTotal, "indented string")
             var out: String
@@ -304,7 +316,10 @@ extension JinjaInterpreter {
         case "reverse":
             _ = try arguments([])
             if case let .string(s) = v { return .string(String(String.UnicodeScalarView(s.unicodeScalars.reversed()))) }
-            return .list(try iterate(v).reversed())
+            switch v {
+            case .list, .tuple, .dict, .undefined: return .list(try iterate(v).reversed())
+            default: throw JinjaFailure("argument must be iterable")
+            }
         case "unique":
             let a = try arguments(["case_sensitive", "attribute"])
             var seen: [JinjaValue] = []
@@ -524,7 +539,7 @@ extension JinjaInterpreter {
             for (k, x) in kwargs { d[k] = x }
             if name == "dict" { return .dict(d) }
             if let bad = d.keys.first(where: { $0.hasPrefix("_") }) {
-                throw JinjaFailure("chat templates cannot store underscore-prefixed attributes on a namespace ('\(bad)')")
+                throw JinjaFailure("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '\(bad)'. Please rename the attribute.")
             }
             namespaces.append(d)
             return .namespace(namespaces.count - 1)
@@ -618,7 +633,7 @@ extension JinjaInterpreter {
         case "lower": _ = try arguments([]); return .string(s.lowercased())
         case "title": _ = try arguments([]); return .string(JinjaInterpreter.pythonTitle(s))
         case "capitalize": _ = try arguments([]); return .string(JinjaInterpreter.capitalize(s))
-        case "find", "count":
+        case "find", "index", "count":
             let a = try arguments(["sub"])
             guard let sub = try a.string("sub") else { throw JinjaFailure("\(name)() needs a string") }
             let hay = Array(s.unicodeScalars), needle = Array(sub.unicodeScalars)
@@ -627,14 +642,18 @@ extension JinjaInterpreter {
             while i + needle.count <= hay.count {
                 if hay[i..<i + needle.count].elementsEqual(needle) {
                     positions.append(i)
-                    if name == "find" { break }
+                    if name != "count" { break }
                     i += Swift.max(needle.count, 1)
                 } else {
                     i += 1
                 }
             }
-            if name == "find" { return .int(positions.first ?? -1) }
-            return .int(positions.count)
+            if name == "count" { return .int(positions.count) }
+            guard let first = positions.first else {
+                if name == "index" { throw JinjaFailure("substring not found") }
+                return .int(-1)
+            }
+            return .int(first)
         case "join":
             let a = try arguments(["iterable"])
             let items = try iterate(a.values["iterable"] ?? .list([]))
@@ -764,7 +783,7 @@ extension JinjaInterpreter {
                     guard x >= 0, let u = Unicode.Scalar(UInt32(truncatingIfNeeded: x)), x <= 0x10FFFF else { throw JinjaFailure("%c arg not in range(0x110000)") }
                     text = String(Character(u))
                 case let .string(s) where s.unicodeScalars.count == 1: text = s
-                default: throw JinjaFailure("%c requires an int or a unicode character, not \(v.typeName)")
+                default: throw JinjaFailure("%c requires int or char")
                 }
             default:
                 throw JinjaFailure("unsupported format character '\(Character(type))' (0x\(String(type.value, radix: 16))) at index \(i - 1)")

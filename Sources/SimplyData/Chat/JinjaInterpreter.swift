@@ -226,7 +226,7 @@ struct JinjaInterpreter {
                 throw JinjaFailure("cannot assign attribute '\(attr)' on '\(base)': it is not a namespace")
             }
             guard !attr.hasPrefix("_") else {
-                throw JinjaFailure("chat templates cannot store underscore-prefixed attributes on a namespace ('\(attr)')")
+                throw JinjaFailure("Chat templates cannot store underscore-prefixed attributes on a namespace, but got '\(attr)'. Please rename the attribute.")
             }
             namespaces[i][attr] = value
         case let .names(names):
@@ -415,7 +415,7 @@ struct JinjaInterpreter {
     static let listMethods: Set<String> = ["index", "count"]
     static let stringMethods: Set<String> = [
         "strip", "lstrip", "rstrip", "split", "startswith", "endswith", "replace", "upper", "lower", "title",
-        "capitalize", "find", "count", "join", "isdigit", "isalpha", "isalnum", "isspace", "isupper", "islower",
+        "capitalize", "find", "index", "count", "join", "isdigit", "isalpha", "isalnum", "isspace", "isupper", "islower",
     ]
     /// Methods the sandbox refuses (they would change a value in place).
     static let mutatingMethods: Set<String> = [
@@ -445,7 +445,14 @@ struct JinjaInterpreter {
         default:
             break
         }
-        return .undefined("'\(base.typeName) object' has no attribute '\(name)'")
+        return .undefined("'\(JinjaInterpreter.objectType(base))' has no attribute '\(name)'")
+    }
+
+    /// Jinja's `object_type_repr`, as its Undefined messages name things:
+    /// "None", "list object", "dict object", …
+    static func objectType(_ v: JinjaValue) -> String {
+        if case .none = v { return "None" }
+        return "\(v.typeName) object"
     }
 
     private func unsafe(_ name: String, _ base: JinjaValue) -> JinjaValue {
@@ -463,20 +470,20 @@ struct JinjaInterpreter {
             if let i = key.integer {
                 let j = i < 0 ? i + items.count : i
                 if j >= 0 && j < items.count { return items[j] }
-                return .undefined("'\(base.typeName) object' has no element \(i)")
+                return .undefined("\(JinjaInterpreter.objectType(base)) has no element \(i)")
             }
         case let (.string(s), _):
             if let i = key.integer {
                 let scalars = Array(s.unicodeScalars)
                 let j = i < 0 ? i + scalars.count : i
                 if j >= 0 && j < scalars.count { return .string(String(scalars[j])) }
-                return .undefined("'str object' has no element \(i)")
+                return .undefined("str object has no element \(i)")
             }
         default:
             break
         }
         if case let .string(name) = key { return try attribute(base, name) }
-        return .undefined("'\(base.typeName) object' has no element \(shortRepr(key))")
+        return .undefined("\(JinjaInterpreter.objectType(base)) has no element \(shortRepr(key))")
     }
 
     /// Python slicing of a list or string (by code point), any step.
@@ -523,6 +530,14 @@ struct JinjaInterpreter {
         }
         if case let .undefined(msg) = a { throw JinjaFailure(msg) }
         if case let .undefined(msg) = b { throw JinjaFailure(msg) }
+        func badRepeat() -> JinjaFailure {   // Python asks the left operand first
+            let leftIsSequence: Bool
+            switch a {
+            case .string, .list, .tuple: leftIsSequence = true
+            default: leftIsSequence = false
+            }
+            return JinjaFailure("can't multiply sequence by non-int of type '\(leftIsSequence ? b.typeName : a.typeName)'")
+        }
         func unsupported() -> JinjaFailure {
             JinjaFailure("unsupported operand type(s) for \(op): '\(a.typeName)' and '\(b.typeName)'")
         }
@@ -538,18 +553,20 @@ struct JinjaInterpreter {
         case let ("+", .tuple(x), .tuple(y)):
             try checkItems(x.count + y.count, "tuple")
             return .tuple(x + y)
+        case let ("+", .list, other), let ("+", .tuple, other):   // after list + list and tuple + tuple
+            throw JinjaFailure("can only concatenate \(a.typeName) (not \"\(other.typeName)\") to \(a.typeName)")
         case let ("*", .string(s), n), let ("*", n, .string(s)):
-            guard let k = n.integer else { throw unsupported() }
+            guard let k = n.integer else { throw badRepeat() }
             try checkBytes(Swift.max(k, 0).multipliedReportingOverflow(by: s.utf8.count).overflow ? Int.max : Swift.max(k, 0) * s.utf8.count, "string")
             return .string(String(repeating: s, count: Swift.max(k, 0)))
         case let ("*", .list(items), n), let ("*", n, .list(items)):
-            guard let k = n.integer else { throw unsupported() }
+            guard let k = n.integer else { throw badRepeat() }
             try checkItems(Swift.max(k, 0).multipliedReportingOverflow(by: items.count).overflow ? Int.max : Swift.max(k, 0) * items.count, "list")
             var out: [JinjaValue] = []
             for _ in 0..<Swift.max(k, 0) { out += items }
             return .list(out)
         case let ("*", .tuple(items), n), let ("*", n, .tuple(items)):
-            guard let k = n.integer else { throw unsupported() }
+            guard let k = n.integer else { throw badRepeat() }
             try checkItems(Swift.max(k, 0).multipliedReportingOverflow(by: items.count).overflow ? Int.max : Swift.max(k, 0) * items.count, "tuple")
             var out: [JinjaValue] = []
             for _ in 0..<Swift.max(k, 0) { out += items }
@@ -571,7 +588,7 @@ struct JinjaInterpreter {
                 guard y != 0 else { throw JinjaFailure("division by zero") }
                 return .float(Double(x) / Double(y))
             case "//", "%":
-                guard y != 0 else { throw JinjaFailure("integer division or modulo by zero") }
+                guard y != 0 else { throw JinjaFailure(op == "//" ? "integer division or modulo by zero" : "integer modulo by zero") }
                 guard !(x == Int.min && y == -1) else { throw JinjaFailure("integer overflow in \(op)") }
                 var q = x / y, r = x % y
                 if r != 0 && ((r < 0) != (y < 0)) { q -= 1; r += y }   // floor, as Python
@@ -597,7 +614,7 @@ struct JinjaInterpreter {
                 guard y != 0 else { throw JinjaFailure("float division by zero") }
                 return .float(x / y)
             case "//", "%":
-                guard y != 0 else { throw JinjaFailure("float modulo by zero") }
+                guard y != 0 else { throw JinjaFailure(op == "//" ? "float floor division by zero" : "float modulo") }
                 let q = (x / y).rounded(.down)
                 return .float(op == "//" ? q : x - q * y)
             case "**": return .float(Foundation.pow(x, y))
