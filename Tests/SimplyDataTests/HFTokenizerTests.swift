@@ -188,6 +188,9 @@ struct HFTokenizerTests {
             (#"\p{Lu}\p{Ll}*|\p{M}"#, "HelloWorld e\u{301}", ["Hello", "World", " e", "\u{301}"]),
             (#"(?=b)|b"#, "abab", ["a", "ba", "b"]),
             (#"(?i:s)"#, "xſy", ["x", "ſ", "y"]),
+            (#"(?i:[a-c]+)"#, "xABCabcd", ["x", "ABCabc", "d"]),
+            (#"(?i:[^a-c]+)"#, "xABCabcdX", ["x", "ABCabc", "dX"]),
+            (#"[^\s\p{L}]+|[\S\d]"#, "a1 b2.. c ٣", ["a", "1", " ", "b", "2..", " ", "c", " ", "٣"]),
         ]
         for (pattern, text, want) in cases {
             let split = try ScalarRegex(pattern).isolatedPieces(text)
