@@ -93,7 +93,7 @@ struct TokenizerParityTests {
         let p = try Parity.load()
         #expect(p.corpusBytes >= 1 << 20)
         #expect(p.kinds.map(\.name) == ["llama3", "qwen2", "mistral", "smollm2", "llama2-legacy", "metaspace-digits",
-                                        "added-flags", "added-normalized", "unk-fused", "split-behaviors"])
+                                        "added-flags", "added-normalized", "unk-fused", "split-behaviors", "qwen2-nfc", "llama3-nfkc"])
         let text = p.records.map(\.text).joined()
         // English, code, Chinese, Japanese, Korean, Cyrillic, emoji with a skin tone, Arabic digits, chat markup.
         for probe in ["GNU GENERAL PUBLIC LICENSE", "def ", "文件", "ファイル", "파일", "Русский", "🧖🏿", "٣", "<|im_start|>"] {

@@ -47,6 +47,8 @@ qwen3's file is the same —, mistral, smollm2) and these variants built on them
   split-behaviors   smollm2's vocabulary behind a regex Replace normalizer and Splits with every
                     behavior (contiguous, merged_with_previous, merged_with_next, removed,
                     isolated inverted), Digits and ByteLevel(add_prefix_space=True)
+  qwen2-nfc         qwen2 with the NFC normalizer Qwen 2 publishes
+  llama3-nfkc       llama3 with Sequence[NFKC, NFD] (compatibility forms: fullwidth, ligatures)
 
 Running it twice writes byte-identical files.
 """
@@ -275,6 +277,18 @@ def split_behaviors():
     return j
 
 
+def qwen2_nfc():
+    j = family("qwen2")
+    j["normalizer"] = {"type": "NFC"}
+    return j
+
+
+def llama3_nfkc():
+    j = family("llama3")
+    j["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "NFD"}]}
+    return j
+
+
 VARIANTS = {
     "llama2-legacy": (llama2_legacy, {"bos_token": "<s>", "eos_token": "</s>", "pad_token": None}),
     "metaspace-digits": (metaspace_digits, {"bos_token": "<s>", "eos_token": "</s>", "pad_token": None}),
@@ -282,6 +296,8 @@ VARIANTS = {
     "added-normalized": (added_normalized, {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<unk>"}),
     "unk-fused": (unk_fused, {"bos_token": "<s>", "eos_token": "</s>", "pad_token": None}),
     "split-behaviors": (split_behaviors, {"bos_token": None, "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}),
+    "qwen2-nfc": (qwen2_nfc, {"bos_token": None, "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}),
+    "llama3-nfkc": (llama3_nfkc, {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "pad_token": None}),
 }
 
 
