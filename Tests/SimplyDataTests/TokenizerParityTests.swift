@@ -23,7 +23,11 @@ private struct Parity {
     let kinds: [Kind]
     let records: [Record]
 
-    static func load() throws -> Parity {
+    /// Loaded once for all tests (a few seconds in a debug build).
+    static let shared = Result { try Parity.read() }
+    static func load() throws -> Parity { try shared.get() }
+
+    private static func read() throws -> Parity {
         let manifest = try JSONValue.parse(String(decoding: try FileBytes.read(parityFile("manifest.json")), as: UTF8.self))
         guard case let .array(kindItems)? = manifest["kinds"], let recordCount = manifest["records"]?.intValue else {
             throw DataError("manifest.json: no kinds or records")
