@@ -4,7 +4,7 @@ fixtures' tokenizers were not trained on, and the ids Python `tokenizers`
 gives for it with every tokenizer kind Simply reads.
 
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install tokenizers==0.23.0
-    apt-get install -y unicode-data      # emoji-test.txt (the rest is in any Debian install)
+    apt-get install -y unicode-data zstd  # emoji-test.txt and the zstd command (the rest is in any Debian install)
     /tmp/venv/bin/python tools/interop/tokenizer_parity.py [OUT_DIR]   # default: golden/hf/tokenizer-parity
 
 The corpus (the families' tokenizers were trained on fortunes, which it does
@@ -22,7 +22,7 @@ OUT_DIR/:
   KIND/tokenizer_config.json  their bos/eos/pad
   ids.bin.zst                 the ids of every record with every kind, zstd-compressed
                               (--long: kinds sharing a vocabulary compress together), all
-                              little-endian u32: then for each record its byte length and,
+                              little-endian u32: for each record its byte length and,
                               for each kind in manifest order, n, m, then n ids and m ids:
                               n ids: encode(text, add_special_tokens=False) with
                               encode_special_tokens=True (Simply's default encode);
