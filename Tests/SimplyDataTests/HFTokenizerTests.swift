@@ -188,6 +188,9 @@ struct HFTokenizerTests {
             (#"\p{Lu}\p{Ll}*|\p{M}"#, "HelloWorld e\u{301}", ["Hello", "World", " e", "\u{301}"]),
             (#"(?=b)|b"#, "abab", ["a", "ba", "b"]),
             (#"(?i:s)"#, "xſy", ["x", "ſ", "y"]),
+            (#"(?i:[a-c]+)"#, "xABCabcd", ["x", "ABCabc", "d"]),
+            (#"(?i:[^a-c]+)"#, "xABCabcdX", ["x", "ABCabc", "dX"]),
+            (#"[^\s\p{L}]+|[\S\d]"#, "a1 b2.. c ٣", ["a", "1", " ", "b", "2..", " ", "c", " ", "٣"]),
         ]
         for (pattern, text, want) in cases {
             let split = try ScalarRegex(pattern).isolatedPieces(text)
@@ -214,10 +217,10 @@ struct HFTokenizerTests {
         func expectEnd(_ m: String, _ suffix: String) {
             #expect(m.contains("/tokenizer.json: ") && m.hasSuffix(suffix), "\(m)")
         }
-        expectEnd(try loadEdited("qwen2") { set(&$0, "normalizer", json(#"{"type": "NFD"}"#)) },
-                  #"normalizer.type: "NFD" is not supported (supported: Prepend, Replace, Sequence)"#)
+        expectEnd(try loadEdited("qwen2") { set(&$0, "normalizer", json(#"{"type": "BertNormalizer"}"#)) },
+                  #"normalizer.type: "BertNormalizer" is not supported (supported: Prepend, Replace, NFC, NFD, NFKC, NFKD, Sequence)"#)
         expectEnd(try loadEdited("qwen2") { set(&$0, "normalizer", json(#"{"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "x"}, {"type": "Lowercase"}]}"#)) },
-                  #"normalizer.normalizers[1].type: "Lowercase" is not supported (supported: Prepend, Replace, Sequence)"#)
+                  #"normalizer.normalizers[1].type: "Lowercase" is not supported (supported: Prepend, Replace, NFC, NFD, NFKC, NFKD, Sequence)"#)
         expectEnd(try loadEdited("qwen2") { set(&$0, "pre_tokenizer", json(#"{"type": "Whitespace"}"#)) },
                   #"pre_tokenizer.type: "Whitespace" is not supported (supported: Split, ByteLevel, Metaspace, Digits, Sequence)"#)
         expectEnd(try loadEdited("qwen2") { set(&$0, "pre_tokenizer", json(#"{"type": "Split", "pattern": {"Regex": "(?<=a)b"}, "behavior": "Isolated", "invert": false}"#)) },

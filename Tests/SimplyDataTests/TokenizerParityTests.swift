@@ -23,7 +23,11 @@ private struct Parity {
     let kinds: [Kind]
     let records: [Record]
 
-    static func load() throws -> Parity {
+    /// Loaded once for all tests (a few seconds in a debug build).
+    static let shared = Result { try Parity.read() }
+    static func load() throws -> Parity { try shared.get() }
+
+    private static func read() throws -> Parity {
         let manifest = try JSONValue.parse(String(decoding: try FileBytes.read(parityFile("manifest.json")), as: UTF8.self))
         guard case let .array(kindItems)? = manifest["kinds"], let recordCount = manifest["records"]?.intValue else {
             throw DataError("manifest.json: no kinds or records")
@@ -93,7 +97,7 @@ struct TokenizerParityTests {
         let p = try Parity.load()
         #expect(p.corpusBytes >= 1 << 20)
         #expect(p.kinds.map(\.name) == ["llama3", "qwen2", "mistral", "smollm2", "llama2-legacy", "metaspace-digits",
-                                        "added-flags", "added-normalized", "unk-fused", "split-behaviors"])
+                                        "added-flags", "added-normalized", "unk-fused", "split-behaviors", "qwen2-nfc", "llama3-nfkc"])
         let text = p.records.map(\.text).joined()
         // English, code, Chinese, Japanese, Korean, Cyrillic, emoji with a skin tone, Arabic digits, chat markup.
         for probe in ["GNU GENERAL PUBLIC LICENSE", "def ", "文件", "ファイル", "파일", "Русский", "🧖🏿", "٣", "<|im_start|>"] {

@@ -4,7 +4,7 @@ fixtures' tokenizers were not trained on, and the ids Python `tokenizers`
 gives for it with every tokenizer kind Simply reads.
 
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install tokenizers==0.23.0
-    apt-get install -y unicode-data      # emoji-test.txt (the rest is in any Debian install)
+    apt-get install -y unicode-data zstd  # emoji-test.txt and the zstd command (the rest is in any Debian install)
     /tmp/venv/bin/python tools/interop/tokenizer_parity.py [OUT_DIR]   # default: golden/hf/tokenizer-parity
 
 The corpus (the families' tokenizers were trained on fortunes, which it does
@@ -22,7 +22,7 @@ OUT_DIR/:
   KIND/tokenizer_config.json  their bos/eos/pad
   ids.bin.zst                 the ids of every record with every kind, zstd-compressed
                               (--long: kinds sharing a vocabulary compress together), all
-                              little-endian u32: then for each record its byte length and,
+                              little-endian u32: for each record its byte length and,
                               for each kind in manifest order, n, m, then n ids and m ids:
                               n ids: encode(text, add_special_tokens=False) with
                               encode_special_tokens=True (Simply's default encode);
@@ -47,6 +47,8 @@ qwen3's file is the same —, mistral, smollm2) and these variants built on them
   split-behaviors   smollm2's vocabulary behind a regex Replace normalizer and Splits with every
                     behavior (contiguous, merged_with_previous, merged_with_next, removed,
                     isolated inverted), Digits and ByteLevel(add_prefix_space=True)
+  qwen2-nfc         qwen2 with the NFC normalizer Qwen 2 publishes
+  llama3-nfkc       llama3 with Sequence[NFKC, NFD] (compatibility forms: fullwidth, ligatures)
 
 Running it twice writes byte-identical files.
 """
@@ -275,6 +277,18 @@ def split_behaviors():
     return j
 
 
+def qwen2_nfc():
+    j = family("qwen2")
+    j["normalizer"] = {"type": "NFC"}
+    return j
+
+
+def llama3_nfkc():
+    j = family("llama3")
+    j["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "NFD"}]}
+    return j
+
+
 VARIANTS = {
     "llama2-legacy": (llama2_legacy, {"bos_token": "<s>", "eos_token": "</s>", "pad_token": None}),
     "metaspace-digits": (metaspace_digits, {"bos_token": "<s>", "eos_token": "</s>", "pad_token": None}),
@@ -282,6 +296,8 @@ VARIANTS = {
     "added-normalized": (added_normalized, {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<unk>"}),
     "unk-fused": (unk_fused, {"bos_token": "<s>", "eos_token": "</s>", "pad_token": None}),
     "split-behaviors": (split_behaviors, {"bos_token": None, "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}),
+    "qwen2-nfc": (qwen2_nfc, {"bos_token": None, "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}),
+    "llama3-nfkc": (llama3_nfkc, {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>", "pad_token": None}),
 }
 
 

@@ -8,7 +8,9 @@ public protocol Tokenizer: Sendable {
     var name: String { get }
     /// Plain text to ids. Special-token strings inside `text` (e.g. "<|eos|>")
     /// are NOT parsed as specials; they encode as ordinary text, so data can
-    /// never inject control tokens. Specials are placed by id.
+    /// never inject control tokens. Specials are placed by id. (A published
+    /// tokenizer, `HFTokenizer`, parses them only in its explicit
+    /// `encode(_:parseSpecial:addSpecialTokens:)`.)
     func encode(_ text: String) -> [Int32]
     func decode(_ ids: [Int32]) -> String
     /// The id of a special token by its content (e.g. "<|im_start|>"), or nil
