@@ -41,7 +41,7 @@ def main():
     trainer = trainers.BpeTrainer(vocab_size=VOCAB, min_frequency=2, special_tokens=spec["specials"],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(family_fixtures.corpus().split("\n"), trainer)
-    template = spec["template"]
+    template = family_fixtures.template(spec["template"])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=spec["bos"], eos_token=spec["eos"],
                                    pad_token=spec["pad"], chat_template=template)
     fast.save_pretrained(out)

@@ -105,7 +105,8 @@ public struct ChatTemplate: Sendable {
     public var endOfTurn: [Int32] { model != nil ? [tokenizer.eos] : marker(SpecialTokens.imEnd) }
 
     /// The answer text of a completion: decoded, cut at the end-of-turn marker
-    /// (`<|im_end|>`, special or text) or eos.
+    /// (`<|im_end|>`, special or text) or eos; with a model's own template, the
+    /// part after a closing `</think>`.
     public func answerText(_ completion: [Int32]) -> String {
         var ids = completion
         let stops = Set(stopSequences.compactMap { $0.count == 1 ? $0[0] : nil } + [tokenizer.eos])
@@ -114,6 +115,11 @@ public struct ChatTemplate: Sendable {
         }
         var text = tokenizer.decode(ids)
         if let r = text.range(of: SpecialTokens.imEnd) { text = String(text[..<r.lowerBound]) }
+        // A reasoning model's answer follows its thinking (Qwen3's `<think>…</think>`),
+        // as its own template reads a past turn: content.split('</think>')[-1].lstrip('\n').
+        if model != nil, let r = text.range(of: "</think>", options: .backwards) {
+            text = String(String(text[r.upperBound...]).drop { $0 == "\n" })
+        }
         return text
     }
 
