@@ -3,9 +3,10 @@ import Testing
 import SimplyCore
 
 /// Post-training a published model's architecture with its own tokenizer and
-/// chat template, on the real binary: `simply import` of the Qwen3 and
-/// Mistral fixtures (q/k norms and head_dim 32; a sliding window and no tied
-/// head; golden/hf/families), `data prepare` with the imported tokenizer
+/// chat template, on the real binary: `simply import` of every family fixture
+/// (golden/hf/families: Llama 3's rope scaling and head_dim, Qwen2's biases,
+/// Qwen3's q/k norms, Mistral's sliding window and untied head, SmolLM2),
+/// `data prepare` with the imported tokenizer
 /// directory, then SFT, DPO and GRPO from the import. Each run gives the same
 /// hashes on 1 and 2 threads, resumes bit for bit from a checkpoint after the
 /// later ones are lost (what SIGKILL leaves), and `simply verify` passes.
@@ -16,7 +17,10 @@ import SimplyCore
         #expect(r.status == 0, "\(what): \(r.stderr)")
     }
 
-    @Test(arguments: ["qwen3", "mistral"]) func sftDPOAndGRPOFromAnImportedModel(family: String) throws {
+    static let marker = ["llama3": "<|start_header_id|>assistant<|end_header_id|>", "qwen2": "You are Qwen",
+                          "qwen3": "<think>", "mistral": "[INST]", "smollm2": "named SmolLM"]
+
+    @Test(arguments: ["llama3", "qwen2", "qwen3", "mistral", "smollm2"]) func sftDPOAndGRPOFromAnImportedModel(family: String) throws {
         let tmp = try temporaryDirectory("imported-\(family)")
         defer { try? FileManager.default.removeItem(at: tmp) }
         func path(_ s: String) -> String { tmp.appendingPathComponent(s).path }
@@ -30,10 +34,10 @@ import SimplyCore
                                           "--output", path("\(file).ex")], cwd: repo)
             ok(prepared, "prepare \(format)")
         }
-        // The model's own template, not ChatML: Qwen3's assistant turns open with an empty think block, Mistral's with [INST].
+        // The model's own template, not ChatML (e.g. Qwen3's assistant turns open with an empty think block).
         let shown = try runSimply(["data", "inspect", path("sft.ex"), "--tokenizer", tokenizer], cwd: repo)
         ok(shown, "inspect")
-        #expect(shown.stdout.contains(family == "qwen3" ? "<think>" : "[INST]"), "\(shown.stdout.prefix(600))")
+        #expect(shown.stdout.contains(Self.marker[family] ?? "?"), "\(shown.stdout.prefix(600))")
 
         let runs: [(mode: String, from: String, data: String, extra: [String])] = [
             ("sft", "base", "sft.ex", []),
