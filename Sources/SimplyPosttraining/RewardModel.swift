@@ -200,6 +200,6 @@ extension ModelReward {
         let tokenizer = try TrainingData.loadTokenizer(config)
         let template = ChatTemplate(tokenizer: tokenizer)
         return ModelReward(model: model, pad: tokenizer.pad,
-                           turnEnd: (template.endOfTurn, tokenizer.encode("\n") + [tokenizer.eos]))
+                           turnEnd: (template.endOfTurn, template.afterFinalTurn))
     }
 }

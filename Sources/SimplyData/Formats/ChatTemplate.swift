@@ -101,6 +101,20 @@ public struct ChatTemplate: Sendable {
         return [[tokenizer.eos], endOfTurn]
     }
 
+    /// The tokens a rendered sequence holds after the end-of-turn marker of
+    /// its final assistant turn: "\n" and eos with ChatML (`render`'s
+    /// `endOfSequence`); with a model's own template, what it writes there
+    /// (Qwen's "\n", nothing for Llama 3 or Mistral). A completion sampled up
+    /// to its end-of-turn marker plus these is what training sequences look like.
+    public var afterFinalTurn: [Int32] {
+        guard model != nil else { return tokenizer.encode("\n") + [tokenizer.eos] }
+        let probe = [ChatMessage(.user, "Hi"), ChatMessage(.assistant, "Hello")]
+        guard let tokens = try? render(probe).tokens else { return [] }
+        let stops = Set(stopSequences.compactMap { $0.count == 1 ? $0[0] : nil })
+        guard let last = tokens.lastIndex(where: { stops.contains($0) }) else { return [] }
+        return Array(tokens[(last + 1)...])
+    }
+
     /// `<|im_end|>` as `render` writes it; the tokenizer's eos with the model's own template.
     public var endOfTurn: [Int32] { model != nil ? [tokenizer.eos] : marker(SpecialTokens.imEnd) }
 
@@ -163,6 +177,7 @@ public struct ChatTemplate: Sendable {
     public func completion(after prompt: TextOrMessages, _ completion: TextOrMessages) throws -> MaskedTokens {
         switch (prompt, completion) {
         case let (.messages(p), .messages(c)):
+            if let model { return try model.completion(after: p, c) }
             let whole = try render(p + c, trainFrom: p.count, endOfSequence: true)
             let headTokens = try render(p, trainFrom: p.count, generationPrompt: c.first?.role == .assistant)
             let head = headTokens.count

@@ -33,49 +33,88 @@ struct ModelChatTemplate: Sendable {
     }
 
     func render(_ messages: [ChatMessage], trainFrom: Int, generationPrompt: Bool) throws -> MaskedTokens {
-        let whole = try text(messages, generationPrompt: generationPrompt)
-        let bytes = Array(whole.utf8)
-        let tokens = tokenizer.encodeRendered(whole)
+        let whole = Array(try text(messages, generationPrompt: generationPrompt).utf8)
+        return masked(whole, spans: try spans(messages, in: whole, trainFrom: trainFrom))
+    }
+
+    /// The continuation of `prompt` (rendered with the generation prompt) by
+    /// `completion`: the text the whole conversation adds after the prompt's
+    /// text, tokenized on its own (as TRL tokenizes a prompt and its
+    /// completion), with the loss on the completion's assistant turns. So a
+    /// training sequence is what generation sees: the prompt as sampled, then
+    /// the reply.
+    func completion(after prompt: [ChatMessage], _ completion: [ChatMessage]) throws -> MaskedTokens {
+        let head = Array(try text(prompt, generationPrompt: completion.first?.role == .assistant).utf8)
+        let all = prompt + completion
+        let whole = Array(try text(all, generationPrompt: false).utf8)
+        let spans = try self.spans(all, in: whole, trainFrom: prompt.count)
+        // Where the completion starts: after the prompt's text, or, for a template that renders
+        // the prompt differently once a reply follows (Mistral v0.3 drops the system message
+        // unless the last message is the user's), where the first completion turn starts.
+        var cut = head.count
+        if !(whole.count >= head.count && whole[..<head.count].elementsEqual(head)) {
+            guard let first = spans.first else {
+                throw DataError("chat template: the conversation's text does not start with its prompt's, and it has no assistant turn to start from")
+            }
+            cut = first.0
+        }
+        return masked(Array(whole[cut...]), spans: spans.map { (max(0, $0.0 - cut), max(0, $0.1 - cut)) })
+    }
+
+    /// `text` encoded with its special tokens, the tokens of each byte span in the loss.
+    func masked(_ text: [UInt8], spans: [(Int, Int)]) -> MaskedTokens {
+        let tokens = tokenizer.encodeRendered(String(decoding: text, as: UTF8.self))
         var mask = [Bool](repeating: false, count: tokens.count)
-        var cursor = 0   // byte offset: spans are searched in order
-        for (i, m) in messages.enumerated() where m.role == .assistant {
-            let (start, end) = try span(of: i, messages, in: bytes, from: cursor)
-            cursor = end
-            guard i >= trainFrom else { continue }
-            let first = tokenIndex(atByte: start, text: bytes, tokens: tokens)
-            let last = tokenIndex(atByte: end, text: bytes, tokens: tokens)
+        for (start, end) in spans {
+            let first = tokenIndex(atByte: start, text: text, tokens: tokens)
+            let last = tokenIndex(atByte: end, text: text, tokens: tokens)
             for t in first..<max(first, last) { mask[t] = true }
         }
         return MaskedTokens(tokens: tokens, mask: mask)
     }
 
+    /// The byte spans of the assistant turns from `trainFrom` on.
+    func spans(_ messages: [ChatMessage], in text: [UInt8], trainFrom: Int) throws -> [(Int, Int)] {
+        var out: [(Int, Int)] = []
+        var cursor = 0   // byte offset: turns are found in order
+        for (i, m) in messages.enumerated() where m.role == .assistant {
+            let (start, end) = try span(of: i, messages, in: text, from: cursor)
+            cursor = end
+            if i >= trainFrom { out.append((start, end)) }
+        }
+        return out
+    }
+
     /// Byte range of assistant message `i`'s turn in the whole text: see the type's comment.
     func span(of i: Int, _ messages: [ChatMessage], in text: [UInt8], from cursor: Int) throws -> (Int, Int) {
-        var start = cursor
+        var start: Int? = nil
         if let head = try? self.text(Array(messages[..<i]), generationPrompt: true) {
             let h = Array(head.utf8)
             if h.count >= cursor && h.count <= text.count && text[..<h.count].elementsEqual(h) { start = h.count }
         }
         var content = Array(messages[i].content.trimmingWhitespace().utf8)
         // Templates that move reasoning (Qwen3) write the answer after `</think>` apart from it.
-        if find(content, in: text, from: start) == nil, let r = messages[i].content.range(of: "</think>", options: .backwards) {
+        if find(content, in: text, from: start ?? cursor) == nil, let r = messages[i].content.range(of: "</think>", options: .backwards) {
             content = Array(String(messages[i].content[r.upperBound...]).trimmingWhitespace().utf8)
         }
-        var end = start
+        var end = start ?? cursor
         if !content.isEmpty {
-            guard let at = find(content, in: text, from: start) else {
+            guard let at = find(content, in: text, from: start ?? cursor) else {
                 throw DataError("chat template: assistant message \(i)'s content does not appear in the rendered text, "
                                 + "so its loss mask cannot be placed")
             }
+            // Without a prefix rendering (a template that moves earlier text, e.g. Mistral's system prompt), the turn starts at its content.
+            if start == nil { start = at }
             end = at + content.count
         }
+        let from = start ?? end
         // The end-of-turn marker written right after the content (after a few spaces or newlines at most).
         var j = end
         while j < text.count && j - end < 4 && (text[j] == UInt8(ascii: " ") || text[j] == UInt8(ascii: "\n")) { j += 1 }
         for marker in endOfTurnMarkers where j + marker.count <= text.count && text[j..<(j + marker.count)].elementsEqual(marker) {
-            return (start, j + marker.count)
+            return (from, j + marker.count)
         }
-        return (start, end)
+        return (from, end)
     }
 
     /// The texts of eos and the other stop tokens, longest first.
