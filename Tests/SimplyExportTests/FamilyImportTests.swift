@@ -3,6 +3,7 @@ import Testing
 import SimplyCore
 import SimplyExport
 import SimplyModel
+import SimplyData
 
 /// The Llama-family architectures people fine-tune, as transformers writes
 /// them (golden/hf/families, by tools/interop/family_fixtures.py): Llama 3
@@ -139,5 +140,44 @@ import SimplyModel
         let p1 = try parameters(run), p2 = try parameters(again)
         #expect(p1.keys.sorted() == p2.keys.sorted())
         for (name, t) in p1 { #expect(p2[name]?.toArray().map(\.bitPattern) == t.toArray().map(\.bitPattern), "\(family) \(name)") }
+    }
+
+    /// With its own tokenizer: the import copies the tokenizer files byte for
+    /// byte into RUN/tokenizer/, the export writes them back unchanged, and a
+    /// second import has the same tokenizer (name) and chat template.
+    @Test(arguments: families) func tokenizerFilesTravelByteForByte(family: String) throws {
+        let dir = try scratchDirectory("family-tok-\(family)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = Self.root.appendingPathComponent(family)
+        let run = dir.appendingPathComponent("run"), exported = dir.appendingPathComponent("hf"), again = dir.appendingPathComponent("again")
+        let first = try HFImport.importModel(from: source, to: run)
+        #expect(first.config.data.tokenizer == run.appendingPathComponent("tokenizer").standardizedFileURL.path)
+        try HFExport.export(from: run, to: exported)
+        for name in ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"] {
+            let original = try Data(contentsOf: source.appendingPathComponent(name))
+            #expect(try Data(contentsOf: run.appendingPathComponent("tokenizer").appendingPathComponent(name)) == original, "\(family) \(name) in the run")
+            #expect(try Data(contentsOf: exported.appendingPathComponent(name)) == original, "\(family) \(name) exported")
+        }
+        let second = try HFImport.importModel(from: exported, to: again)
+        let t1 = try TokenizerLoader.load(first.config.data.tokenizer), t2 = try TokenizerLoader.load(second.config.data.tokenizer)
+        #expect(t1.name == t2.name && t1.name.hasPrefix("hf-"), "\(family)")
+        #expect(t1.chatTemplate != nil && t2.chatTemplate != nil, "\(family)")
+        #expect(try parameters(again).count == (try parameters(run)).count)
+    }
+
+    /// A chat template that does not parse is refused on import, naming its
+    /// file, and nothing is written.
+    @Test func aBrokenChatTemplateIsRefused() throws {
+        let dir = try scratchDirectory("family-badtemplate")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let copy = dir.appendingPathComponent("qwen2")
+        try FileManager.default.copyItem(at: Self.root.appendingPathComponent("qwen2"), to: copy)
+        try Data("{% for m in messages %}{{ m.content }".utf8).write(to: copy.appendingPathComponent("chat_template.jinja"))
+        let out = dir.appendingPathComponent("run")
+        #expect { try HFImport.importModel(from: copy, to: out) } throws: { e in
+            let text = "\(e)"
+            return text.contains("chat_template.jinja") && !text.contains("\n")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out.path))
     }
 }
