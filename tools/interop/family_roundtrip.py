@@ -5,12 +5,13 @@ computes what it computed on the originals.
     /tmp/venv/bin/python tools/interop/family_roundtrip.py PATH/TO/simply [FAMILIES_DIR]
 
 For each model in golden/hf/families (tools/interop/family_fixtures.py):
-`simply import` (weights only: --tokenizer byte), `simply export --format hf`,
+`simply import` (with its own tokenizer and chat template), `simply export --format hf`,
 then AutoModelForCausalLM.from_pretrained(output_loading_info=True) on the
 export. It checks that no key is missing, unexpected or mismatched, that the
 class and model_type are the original's, that every tensor equals the
-original's bit for bit, and that transformers' loss (labels = input_ids) and
-logits on the fixture's probe ids are the original model's. It also compares
+original's bit for bit, that transformers' loss (labels = input_ids) and
+logits on the fixture's probe ids are the original model's, and that
+AutoTokenizer on the export gives the original's ids and chat renders. It also compares
 `simply eval logits` on the export with transformers. Prints each family's
 numbers; exits 1 on any failure.
 """
@@ -22,7 +23,7 @@ import tempfile
 
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 FAMILIES = ["llama3", "qwen2", "qwen3", "mistral", "smollm2"]
 
@@ -44,7 +45,7 @@ def main():
             src = os.path.join(root, family)
             ids = load_file(os.path.join(src, "expected-logits.safetensors"))["ids"]
             run_dir, hf_dir = os.path.join(work, family + "-run"), os.path.join(work, family + "-hf")
-            run(simply, "import", src, run_dir, "--tokenizer", "byte")
+            run(simply, "import", src, run_dir)
             run(simply, "export", "--format", "hf", "--checkpoint", run_dir, hf_dir)
             original = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)
             exported, info = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32, output_loading_info=True)
@@ -61,12 +62,17 @@ def main():
             save_file({"input_ids": ids[None, :].contiguous()}, toks)
             line = json.loads(run(simply, "eval", "logits", "--checkpoint", run_dir, "--tokens", toks, "--out", out))
             simply_diff = (load_file(out)["logits"].reshape(o2.logits.shape) - o2.logits).abs().max().item()
-            ok = not problems and same_class and same_tensors and loss_diff == 0 and logit_diff == 0 and simply_diff < 1e-4
+            t1, t2 = AutoTokenizer.from_pretrained(src), AutoTokenizer.from_pretrained(hf_dir)
+            conv = [{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "4"}]
+            text = "Hello, world! 12345 数字 🙂"
+            same_tokenizer = (t1(text)["input_ids"] == t2(text)["input_ids"]
+                              and t1.apply_chat_template(conv, tokenize=False) == t2.apply_chat_template(conv, tokenize=False))
+            ok = same_tokenizer and not problems and same_class and same_tensors and loss_diff == 0 and logit_diff == 0 and simply_diff < 1e-4
             print(f"{family}: {type(exported).__name__}, loading info {problems or 'clean'}, tensors "
                   f"{'bit-identical' if same_tensors else 'DIFFER'}, loss {o2.loss.item():.6f} (original "
                   f"{o1.loss.item():.6f}), max |logit diff| export vs original {logit_diff:.1e}, simply vs "
                   f"transformers {simply_diff:.1e} (simply loss {line.get('loss', float('nan')):.6f}) "
-                  f"{'ok' if ok else 'FAIL'}")
+                  f"tokenizer {'same' if same_tokenizer else 'DIFFERS'} {'ok' if ok else 'FAIL'}")
             if not ok:
                 failures.append(family)
     if failures:
