@@ -92,6 +92,8 @@ extension Transformer {
                         decodeWeights: DecodeWeights? = nil, parallel: Parallel) -> Tensor {
         let c = config
         precondition(cache.config == c, "the cache was made for another model config")
+        // Issue 25 (in progress): the cached path does not apply LoRA adapters yet.
+        precondition(adapters == nil, "cached forward with LoRA adapters attached is not implemented yet")
         var tokens: [Int32] = [], slotOf: [Int] = [], positions: [Int] = [], lastRows: [Int] = []
         var seen = Set<Int>()
         for (slot, segment) in segments {

@@ -41,6 +41,17 @@ public final class Transformer: @unchecked Sendable {
     let dResidual, dMid, dLn, dq, dk, dv, dAttOut, dScores, dHidden, dGate, dUp: Tensor
     let dqRaw, dkRaw: Tensor?            // config.qkNorm
 
+    /// LoRA adapters (`attach`): when set, the base weights are frozen — the
+    /// backward pass computes no gradient for them, only through them — and
+    /// the adapters' gradients go to `adapters.grads`.
+    public private(set) var adapters: LoRAAdapters?
+
+    /// Attaches adapters made for this model's config and at least maxBatch × seq_len rows.
+    public func attach(_ lora: LoRAAdapters) {
+        precondition(lora.scratch.shape[0] >= maxBatch * config.seqLen, "adapters made for fewer rows than the model")
+        adapters = lora
+    }
+
     // What the last forward saw.
     var lastTokens: [Int32]
     var lastBatch = 0, lastSeqLen = 0
@@ -246,7 +257,7 @@ public final class Transformer: @unchecked Sendable {
         for l in 0..<c.nLayers {
             let w = layerParams[l], a = acts[l], x = residual[l]
             RMSNorm.forward(a.ln1, a.rstd1, x, w.norm1, rows: n, eps: c.normEps, adding: pendingAdd, parallel: parallel)
-            projectQKV(w, q: a.qRaw ?? a.q, k: a.kRaw ?? a.k, v: a.v, x: a.ln1, rows: n, parallel: parallel)
+            projectQKV(w, layer: l, q: a.qRaw ?? a.q, k: a.kRaw ?? a.k, v: a.v, x: a.ln1, rows: n, parallel: parallel)
             if let qn = w.qNorm, let kn = w.kNorm, let qRaw = a.qRaw, let kRaw = a.kRaw, let rq = a.rstdQ, let rk = a.rstdK {
                 // Qwen3: RMSNorm over each head's vector, before RoPE.
                 RMSNorm.forward(a.q, rq, qRaw, qn, rows: n * c.nHeads, eps: c.normEps, parallel: parallel)
@@ -255,13 +266,13 @@ public final class Transformer: @unchecked Sendable {
             rope.apply(a.q, heads: c.nHeads, and: a.k, heads: c.nKVHeads, rows: n, seqLen: seqLen, inverse: false,
                        parallel: parallel)
             attention.forward(out: a.attOut, probs: a.probs, q: a.q, k: a.k, v: a.v, parallel: parallel)
-            linearForward(a.xMid, a.attOut, w.wo, rows: n, parallel: parallel)
+            project(a.xMid, a.attOut, w.wo, layer: l, .o, rows: n, parallel: parallel)
             // xMid = o_proj(att) + x, then norm 2, in one pass
             RMSNorm.forward(a.ln2, a.rstd2, a.xMid, w.norm2, rows: n, eps: c.normEps, adding: x, parallel: parallel)
-            linearForward(a.gate, a.ln2, w.wg, rows: n, parallel: parallel)
-            linearForward(a.up, a.ln2, w.wu, rows: n, parallel: parallel)
+            project(a.gate, a.ln2, w.wg, layer: l, .gate, rows: n, parallel: parallel)
+            project(a.up, a.ln2, w.wu, layer: l, .up, rows: n, parallel: parallel)
             SwiGLU.forward(a.hidden, gate: a.gate, up: a.up, count: n * f, parallel: parallel)
-            linearForward(residual[l + 1], a.hidden, w.wd, rows: n, parallel: parallel)
+            project(residual[l + 1], a.hidden, w.wd, layer: l, .down, rows: n, parallel: parallel)
             pendingAdd = a.xMid                                               // out = down(h) + xMid
         }
         RMSNorm.forward(lnFinal, rstdFinal, residual[c.nLayers], finalNorm, rows: n, eps: c.normEps, adding: pendingAdd,
@@ -282,7 +293,10 @@ public final class Transformer: @unchecked Sendable {
         precondition(n > 0, "backward before forward")
 
         // Head and final norm.
-        if lastWithLogits {
+        if lastWithLogits && adapters != nil {
+            // Frozen head: the gradient flows through it only.
+            Matmul.product(dLn.pointer, dlogits.pointer, head.pointer, m: n, n: c.dModel, k: c.vocabSize, parallel: parallel)
+        } else if lastWithLogits {
             linearBackward(dx: dLn, accumulateDX: false, dw: gHead, dy: dlogits, x: lnFinal, w: head, rows: n, parallel: parallel)
         } else {
             dLn.zero()
@@ -308,15 +322,15 @@ public final class Transformer: @unchecked Sendable {
             let w = layerParams[l], g = layerGrads[l], a = acts[l], x = residual[l]
             // out = xMid + down(hidden): dMid = dResidual (+ the norm-2 path below).
             dMid.copy(from: dResidual)
-            linearBackward(dx: dHidden, accumulateDX: false, dw: g.wd, dy: dResidual, x: a.hidden, w: w.wd,
-                           rows: n, parallel: parallel)
+            projectBackward(dx: dHidden, accumulateDX: false, dw: g.wd, dy: dResidual, x: a.hidden, w: w.wd,
+                            layer: l, .down, rows: n, parallel: parallel)
             SwiGLU.backward(dgate: dGate, dup: dUp, dh: dHidden, gate: a.gate, up: a.up, count: n * f, parallel: parallel)
-            linearBackward(dx: dLn, accumulateDX: false, dw: g.wg, dy: dGate, x: a.ln2, w: w.wg, rows: n, parallel: parallel)
-            linearBackward(dx: dLn, accumulateDX: true, dw: g.wu, dy: dUp, x: a.ln2, w: w.wu, rows: n, parallel: parallel)
+            projectBackward(dx: dLn, accumulateDX: false, dw: g.wg, dy: dGate, x: a.ln2, w: w.wg, layer: l, .gate, rows: n, parallel: parallel)
+            projectBackward(dx: dLn, accumulateDX: true, dw: g.wu, dy: dUp, x: a.ln2, w: w.wu, layer: l, .up, rows: n, parallel: parallel)
             RMSNorm.backward(dx: dMid, dw: g.norm2, dy: dLn, x: a.xMid, rstd: a.rstd2, w: w.norm2, rows: n, parallel: parallel)
             // xMid = x + o_proj(attOut): dResidual = dMid (+ the norm-1 path below).
             dResidual.copy(from: dMid)
-            linearBackward(dx: dAttOut, accumulateDX: false, dw: g.wo, dy: dMid, x: a.attOut, w: w.wo, rows: n, parallel: parallel)
+            projectBackward(dx: dAttOut, accumulateDX: false, dw: g.wo, dy: dMid, x: a.attOut, w: w.wo, layer: l, .o, rows: n, parallel: parallel)
             attention.backward(dq: dq, dk: dk, dv: dv, dscratch: dScores, dout: dAttOut, probs: a.probs,
                                q: a.q, k: a.k, v: a.v, parallel: parallel)
             rope.apply(dq, heads: c.nHeads, and: dk, heads: c.nKVHeads, rows: n, seqLen: lastSeqLen, inverse: true,
@@ -329,26 +343,26 @@ public final class Transformer: @unchecked Sendable {
                 RMSNorm.backward(dx: dkRaw, dw: gk, dy: dk, x: kRaw, rstd: rk, w: kn, rows: n * c.nKVHeads, parallel: parallel)
                 dqProj = dqRaw; dkProj = dkRaw
             }
-            if let gbq = g.bq, let gbk = g.bk, let gbv = g.bv {
+            if let gbq = g.bq, let gbk = g.bk, let gbv = g.bv, adapters == nil {
                 biasBackward(gbq, dy: dqProj, rows: n, parallel: parallel)
                 biasBackward(gbk, dy: dkProj, rows: n, parallel: parallel)
                 biasBackward(gbv, dy: dv, rows: n, parallel: parallel)
             }
-            linearBackward(dx: dLn, accumulateDX: false, dw: g.wq, dy: dqProj, x: a.ln1, w: w.wq, rows: n, parallel: parallel)
-            linearBackward(dx: dLn, accumulateDX: true, dw: g.wk, dy: dkProj, x: a.ln1, w: w.wk, rows: n, parallel: parallel)
-            linearBackward(dx: dLn, accumulateDX: true, dw: g.wv, dy: dv, x: a.ln1, w: w.wv, rows: n, parallel: parallel)
+            projectBackward(dx: dLn, accumulateDX: false, dw: g.wq, dy: dqProj, x: a.ln1, w: w.wq, layer: l, .q, rows: n, parallel: parallel)
+            projectBackward(dx: dLn, accumulateDX: true, dw: g.wk, dy: dkProj, x: a.ln1, w: w.wk, layer: l, .k, rows: n, parallel: parallel)
+            projectBackward(dx: dLn, accumulateDX: true, dw: g.wv, dy: dv, x: a.ln1, w: w.wv, layer: l, .v, rows: n, parallel: parallel)
             RMSNorm.backward(dx: dResidual, dw: g.norm1, dy: dLn, x: x, rstd: a.rstd1, w: w.norm1, rows: n, parallel: parallel)
         }
-        Embedding.backward(gEmbed, dx: dResidual, tokens: lastTokens, parallel: parallel)
+        if adapters == nil { Embedding.backward(gEmbed, dx: dResidual, tokens: lastTokens, parallel: parallel) }
     }
 }
 
 extension Transformer {
     /// q, k, v = x·Wᵀ (+ b with config.qkvBias) for `rows` rows of x.
-    func projectQKV(_ w: LayerWeights, q: Tensor, k: Tensor, v: Tensor, x: Tensor, rows n: Int, parallel: Parallel) {
-        linearForward(q, x, w.wq, rows: n, parallel: parallel)
-        linearForward(k, x, w.wk, rows: n, parallel: parallel)
-        linearForward(v, x, w.wv, rows: n, parallel: parallel)
+    func projectQKV(_ w: LayerWeights, layer l: Int, q: Tensor, k: Tensor, v: Tensor, x: Tensor, rows n: Int, parallel: Parallel) {
+        project(q, x, w.wq, layer: l, .q, rows: n, parallel: parallel)
+        project(k, x, w.wk, layer: l, .k, rows: n, parallel: parallel)
+        project(v, x, w.wv, layer: l, .v, rows: n, parallel: parallel)
         if let bq = w.bq, let bk = w.bk, let bv = w.bv {
             addBias(q, bq, rows: n, parallel: parallel)
             addBias(k, bk, rows: n, parallel: parallel)

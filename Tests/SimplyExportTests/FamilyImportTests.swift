@@ -21,7 +21,7 @@ import SimplyData
         var notes: [String] = []
         let params = try HFImport.weights(dir, config: config, notes: &notes)
         let model = Transformer(config: config, maxBatch: maxBatch)
-        model.params.pointer.update(from: params.pointer, count: params.count)
+        model.params.copy(from: params)
         let ref = try SafetensorsFile.read(dir.appendingPathComponent("expected-logits.safetensors"))
         return (model, try ref.int32s("ids"), try ref.tensor("logits"))
     }
@@ -60,6 +60,7 @@ import SimplyData
             let o = ModelOutputs(model: model, tokens: ids, batch: 1, seqLen: ids.count,
                                  parallel: Parallel(threads: threads, deterministic: true))
             #expect(o.logits.count == expected.count)
+            #expect(o.logits.toArray().allSatisfy { $0.isFinite }, "\(family): logits not finite")
             var worst: Float = 0
             for i in 0..<expected.count { worst = max(worst, abs(o.logits[i] - expected[i])) }
             #expect(worst < 1e-4, "\(family): max |logit diff| \(worst)")
@@ -107,6 +108,7 @@ import SimplyData
         for name in names {
             let param = String(name.dropFirst(5))
             let expected = try ref.doubles(name), got = model.gradient(param).toArray()
+            #expect(got.allSatisfy { $0.isFinite }, "\(family) \(param): not finite")
             #expect(got.count == expected.count, "\(family) \(param)")
             let scale = expected.map(abs).max() ?? 0
             var worst = 0.0

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+import SimplyCore
+import SimplyModel
+
+/// LoRA adapters against PEFT (tools/reference/lora_reference.py, float64):
+/// the qwen3 and mistral family fixtures with rank-4 adapters on all seven
+/// linear layers. Logits within 1e-4, adapter gradients within 1e-4
+/// (relative) of PEFT's autograd; the frozen base gets no gradient.
+@Suite struct LoRATests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("golden")
+
+    /// The family model from its HF files (config.json fields read directly: this suite has no SimplyExport).
+    static func model(_ family: String, reference: SafetensorsFile, tokens t: Int) throws -> (Transformer, LoRAAdapters) {
+        let dir = root.appendingPathComponent("hf/families/\(family)")
+        let json = try JSONValue.parse(String(decoding: try Data(contentsOf: dir.appendingPathComponent("config.json")), as: UTF8.self))
+        func int(_ k: String) -> Int { json[k]?.intValue ?? 0 }
+        var c = ModelConfig(vocabSize: int("vocab_size"), dModel: int("hidden_size"), nLayers: int("num_hidden_layers"),
+                            nHeads: int("num_attention_heads"), nKVHeads: int("num_key_value_heads"), dFF: int("intermediate_size"),
+                            seqLen: t, tieEmbeddings: json["tie_word_embeddings"]?.boolValue ?? false,
+                            ropeTheta: json["rope_parameters"]?["rope_theta"]?.doubleValue ?? 10000,
+                            normEps: Float(json["rms_norm_eps"]?.doubleValue ?? 1e-6))
+        c.headDimension = int("head_dim") * c.nHeads == c.dModel ? 0 : int("head_dim")
+        c.qkNorm = family == "qwen3"
+        c.slidingWindow = json["sliding_window"]?.intValue ?? 0
+        let model = Transformer(config: c, maxBatch: 1)
+        let weights = try SafetensorsFile.read(dir.appendingPathComponent("model.safetensors"))
+        for e in model.layout.entries {
+            let name = weights.names.contains(e.name) ? e.name : "model.embed_tokens.weight"
+            model.parameter(e.name).copy(from: try weights.tensor(name))
+        }
+        let lora = LoRAAdapters(model: c, config: LoRAConfig(rank: 4, alpha: 8), maxRows: t)
+        for e in lora.entries {
+            let values = try reference.tensor(e.name).toArray()
+            #expect(values.count == e.count, "\(e.name)")
+            Tensor(storage: lora.params.storage, offset: lora.params.offset + e.offset, shape: e.shape).copy(from: values)
+        }
+        model.attach(lora)
+        return (model, lora)
+    }
+
+    @Test(arguments: ["qwen3", "mistral"]) func matchesPEFT(family: String) throws {
+        let ref = try SafetensorsFile.read(Self.root.appendingPathComponent("lora/\(family).safetensors"))
+        let ids = try ref.int32s("ids"), t = ids.count
+        let (model, lora) = try Self.model(family, reference: ref, tokens: t)
+        #expect(lora.entries.count == 2 * 7 * model.config.nLayers)
+        var targets = [Int32](repeating: 0, count: t), weights = [Float](repeating: 0, count: t)
+        for i in 0..<(t - 1) { targets[i] = ids[i + 1]; weights[i] = 1 / Float(t - 1) }
+        var first: [UInt32]? = nil
+        for threads in [1, 2] {
+            let parallel = Parallel(threads: threads, deterministic: true)
+            model.zeroGrads(); lora.zeroGrads()
+            let loss = model.forward(tokens: ids, targets: targets, weights: weights, batch: 1, seqLen: t, parallel: parallel)
+            model.backward(parallel: parallel)
+            #expect(abs(Double(loss) - (try ref.doubles("loss"))[0]) < 1e-4, "\(family): loss \(loss)")
+            let expected = try ref.tensor("logits")
+            #expect(model.logits.toArray().allSatisfy { $0.isFinite }, "\(family): logits not finite")
+            #expect(lora.grads.toArray().allSatisfy { $0.isFinite }, "\(family): adapter gradients not finite")
+            var worst: Float = 0
+            for i in 0..<expected.count { worst = max(worst, abs(model.logits[i] - expected[i])) }
+            #expect(worst < 1e-4, "\(family): max |logit diff| \(worst)")
+            for e in lora.entries {
+                let want = try ref.doubles("grad." + e.name)
+                let got = (0..<e.count).map { lora.grads.pointer[e.offset + $0] }
+                let scale = want.map(abs).max() ?? 0
+                var diff = 0.0
+                for (g, w) in zip(got, want) { diff = max(diff, abs(Double(g) - w)) }
+                #expect(scale > 0 && diff <= 1e-4 * scale + 1e-7, "\(family) \(e.name): max |diff| \(diff), max |grad| \(scale)")
+            }
+            // The frozen base: no gradient for its matrices or embeddings.
+            for e in model.layout.entries where e.shape.count == 2 {
+                let g = model.gradient(e.name)
+                #expect((0..<g.count).allSatisfy { g.pointer[$0] == 0 }, "\(family) \(e.name) has a gradient")
+            }
+            let bits = (0..<lora.grads.count).map { lora.grads.pointer[$0].bitPattern }
+            if let first { #expect(bits == first, "\(family): threads change the adapter gradients") }
+            first = bits
+        }
+    }
+
+    /// PEFT's initialisation: B = 0, so an attached adapter leaves the model's
+    /// logits bit for bit; A is U(−1/√in, 1/√in) from its own stream.
+    @Test func freshAdaptersStartAsTheBase() throws {
+        let c = ModelConfig(vocabSize: 97, dModel: 32, nLayers: 2, nHeads: 4, nKVHeads: 2, dFF: 48, seqLen: 16)
+        let model = Transformer(config: c, maxBatch: 2)
+        model.initialize(seed: 5)
+        let tokens = (0..<32).map { Int32($0 * 7 % 97) }, weights = [Float](repeating: 1, count: 32)
+        _ = model.forward(tokens: tokens, targets: tokens, weights: weights, batch: 2, seqLen: 16, parallel: .serial)
+        let base = model.logits.toArray().map(\.bitPattern)
+        let lora = LoRAAdapters(model: c, config: LoRAConfig(rank: 8, alpha: 16), maxRows: 32)
+        lora.initialize(seed: 5)
+        model.attach(lora)
+        _ = model.forward(tokens: tokens, targets: tokens, weights: weights, batch: 2, seqLen: 16, parallel: .serial)
+        #expect(model.logits.toArray().map(\.bitPattern) == base)
+        for e in lora.entries {
+            let v = (0..<e.count).map { lora.params.pointer[e.offset + $0] }
+            if e.name.hasSuffix("lora_B.weight") {
+                #expect(v.allSatisfy { $0 == 0 }, "\(e.name)")
+            } else {
+                let bound = 1 / Float(e.shape[1]).squareRoot()
+                #expect(v.allSatisfy { abs($0) <= bound } && Set(v).count > e.count / 2, "\(e.name)")
+            }
+        }
+    }
+}
