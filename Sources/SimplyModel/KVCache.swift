@@ -28,6 +28,8 @@ public final class KVCache: @unchecked Sendable {
     let scores: Tensor                     // [n·heads, seqLen]
     let lastHidden: Tensor                 // [n, d] rows gathered for the LM head
     let logitsBuffer: Tensor               // [n, vocab]
+    var loraScratch: Tensor?               // [n, rank]: x·Aᵀ, made at the first cached forward with adapters
+    var loraScaled: Tensor?                // [n, rank]: s·x·Aᵀ
 
     public init(config c: ModelConfig, slots: Int, tokensPerForward: Int) {
         precondition(slots >= 1 && tokensPerForward >= 1, "KVCache needs slots >= 1 and tokensPerForward >= 1")
@@ -92,8 +94,14 @@ extension Transformer {
                         decodeWeights: DecodeWeights? = nil, parallel: Parallel) -> Tensor {
         let c = config
         precondition(cache.config == c, "the cache was made for another model config")
-        // Issue 25 (in progress): the cached path does not apply LoRA adapters yet.
-        precondition(adapters == nil, "cached forward with LoRA adapters attached is not implemented yet")
+        // LoRA: scratch for x·Aᵀ and s·x·Aᵀ, made once per cache.
+        if let lora = adapters, cache.loraScratch?.shape[1] != lora.config.rank {
+            cache.loraScratch = Tensor(shape: [cache.tokensPerForward, lora.config.rank])
+            cache.loraScaled = Tensor(shape: [cache.tokensPerForward, lora.config.rank])
+        }
+        func adapt(_ y: Tensor, _ x: Tensor, _ w: Tensor, _ l: Int, _ t: LoRATarget, _ n: Int) {
+            addAdapter(y, x, w, layer: l, t, rows: n, xa: cache.loraScratch, scratch: cache.loraScaled, parallel: parallel)
+        }
         var tokens: [Int32] = [], slotOf: [Int] = [], positions: [Int] = [], lastRows: [Int] = []
         var seen = Set<Int>()
         for (slot, segment) in segments {
@@ -119,8 +127,11 @@ extension Transformer {
             let w = layerParams[l], wt = decodeWeights?.layers[l]
             RMSNorm.forward(ln, cache.rstd, x, w.norm1, rows: n, eps: c.normEps, parallel: parallel)
             decodeLinear(cache.q, ln, w.wq, wt?.wq, rows: n, parallel: parallel)
+            adapt(cache.q, ln, w.wq, l, .q, n)
             decodeLinear(cache.k, ln, w.wk, wt?.wk, rows: n, parallel: parallel)
+            adapt(cache.k, ln, w.wk, l, .k, n)
             decodeLinear(cache.v, ln, w.wv, wt?.wv, rows: n, parallel: parallel)
+            adapt(cache.v, ln, w.wv, l, .v, n)
             if let bq = w.bq, let bk = w.bk, let bv = w.bv {
                 addBias(cache.q, bq, rows: n, parallel: parallel)
                 addBias(cache.k, bk, rows: n, parallel: parallel)
@@ -141,12 +152,16 @@ extension Transformer {
             }
             cachedAttention(cache: cache, layer: l, rows: n, slotOf: slotOf, positions: positions, parallel: parallel)
             decodeLinear(mid, cache.att, w.wo, wt?.wo, rows: n, parallel: parallel)
+            adapt(mid, cache.att, w.wo, l, .o, n)
             addInPlace(mid, x, count: n * d, parallel: parallel)            // xMid = x + o_proj(att)
             RMSNorm.forward(ln, cache.rstd, mid, w.norm2, rows: n, eps: c.normEps, parallel: parallel)
             decodeLinear(cache.gate, ln, w.wg, wt?.wg, rows: n, parallel: parallel)
+            adapt(cache.gate, ln, w.wg, l, .gate, n)
             decodeLinear(cache.up, ln, w.wu, wt?.wu, rows: n, parallel: parallel)
+            adapt(cache.up, ln, w.wu, l, .up, n)
             SwiGLU.forward(cache.hidden, gate: cache.gate, up: cache.up, count: n * f, parallel: parallel)
             decodeLinear(x, cache.hidden, w.wd, wt?.wd, rows: n, parallel: parallel)
+            adapt(x, cache.hidden, w.wd, l, .down, n)
             addInPlace(x, mid, count: n * d, parallel: parallel)            // out = xMid + down(h)
         }
         for (slot, segment) in segments { cache.append(slot: slot, count: segment.count) }

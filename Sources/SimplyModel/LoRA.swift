@@ -122,6 +122,25 @@ public final class LoRAAdapters: @unchecked Sendable {
 
     public func entry(_ name: String) -> ParameterEntry? { entries.first { $0.name == name } }
 
+    /// When false, the model computes its base alone (adapters switched off):
+    /// DPO's, GRPO's and PPO's reference without a second model. Backward
+    /// needs them on.
+    public var enabled = true
+
+    /// W + s·B·A for one target of one layer, as a new [out, in] tensor: the
+    /// weights of a merged export (PEFT's `merge_and_unload`).
+    public func merged(_ w: Tensor, layer: Int, _ target: LoRATarget) -> Tensor {
+        let out = Tensor(shape: w.shape)
+        out.copy(from: w)
+        guard let ad = adapter(layer, target) else { return out }
+        let r = config.rank, s = config.scale
+        // out += (s·B)·A, B [o, r], A [r, in]
+        let sb = Tensor(shape: ad.b.shape)
+        for i in 0..<sb.count { sb.pointer[i] = s * ad.b.pointer[i] }
+        Matmul.product(out.pointer, sb.pointer, ad.a.pointer, m: w.shape[0], n: w.shape[1], k: r, accumulate: true, parallel: .serial)
+        return out
+    }
+
     public func zeroGrads() { grads.zero() }
 
     func adapter(_ layer: Int, _ target: LoRATarget) -> Adapter? { adapters[layer][target] }
@@ -131,13 +150,22 @@ extension Transformer {
     /// y = x·Wᵀ (+ s·(x·Aᵀ)·Bᵀ when layer `layer`'s `target` has an adapter).
     func project(_ y: Tensor, _ x: Tensor, _ w: Tensor, layer: Int, _ target: LoRATarget, rows n: Int, parallel: Parallel) {
         linearForward(y, x, w, rows: n, parallel: parallel)
-        guard let ad = adapters?.adapter(layer, target), let lora = adapters else { return }
+        addAdapter(y, x, w, layer: layer, target, rows: n, xa: adapters?.adapter(layer, target)?.xa,
+                   scratch: adapters?.scratch, parallel: parallel)
+    }
+
+    /// y += s · (x·Aᵀ)·Bᵀ into y = x·Wᵀ, when the target has an adapter and
+    /// adapters are enabled; xa receives x·Aᵀ, scratch s·xa (both [≥ n, rank]).
+    /// The same products for any row count, so the cached path has the full
+    /// forward's bits.
+    func addAdapter(_ y: Tensor, _ x: Tensor, _ w: Tensor, layer: Int, _ target: LoRATarget, rows n: Int,
+                    xa: Tensor?, scratch: Tensor?, parallel: Parallel) {
+        guard let lora = adapters, lora.enabled, let ad = lora.adapter(layer, target), let xa, let scratch else { return }
         let r = lora.config.rank, out = w.shape[0], inp = w.shape[1]
-        // xa = x·Aᵀ [n, r];  y += s · xa·Bᵀ (xa scaled in a copy: scratch = s·xa)
-        Matmul.product(ad.xa.pointer, x.pointer, ad.a.pointer, m: n, n: r, k: inp, transB: true, parallel: parallel)
-        let s = lora.config.scale, scaled = lora.scratch
-        for i in 0..<(n * r) { scaled.pointer[i] = s * ad.xa.pointer[i] }
-        Matmul.product(y.pointer, scaled.pointer, ad.b.pointer, m: n, n: out, k: r, transB: true, accumulate: true,
+        Matmul.product(xa.pointer, x.pointer, ad.a.pointer, m: n, n: r, k: inp, transB: true, parallel: parallel)
+        let s = lora.config.scale
+        for i in 0..<(n * r) { scratch.pointer[i] = s * xa.pointer[i] }
+        Matmul.product(y.pointer, scratch.pointer, ad.b.pointer, m: n, n: out, k: r, transB: true, accumulate: true,
                        parallel: parallel)
     }
 
@@ -149,6 +177,7 @@ extension Transformer {
             linearBackward(dx: dx, accumulateDX: accumulateDX, dw: dw, dy: dy, x: x, w: w, rows: n, parallel: parallel)
             return
         }
+        precondition(lora.enabled, "backward with the adapters switched off")
         let out = w.shape[0], inp = w.shape[1]
         Matmul.product(dx.pointer, dy.pointer, w.pointer, m: n, n: inp, k: out, accumulate: accumulateDX, parallel: parallel)
         guard let ad = lora.adapter(layer, target) else { return }

@@ -103,4 +103,45 @@ import SimplyModel
             }
         }
     }
+
+    /// Switched off, the adapters leave the base's logits bit for bit (the
+    /// reference of DPO, GRPO and PPO without a second model); the KV-cache
+    /// path gives the full forward's bits with them on; the merged weights
+    /// W + s·B·A give the adapted model's logits.
+    @Test func offCachedAndMerged() throws {
+        let ref = try SafetensorsFile.read(Self.root.appendingPathComponent("lora/qwen3.safetensors"))
+        let ids = try ref.int32s("ids"), t = ids.count
+        let (model, lora) = try Self.model("qwen3", reference: ref, tokens: t)
+        let parallel = Parallel(threads: 2, deterministic: true)
+        let zeros = [Float](repeating: 0, count: t)
+        _ = model.forward(tokens: ids, targets: ids, weights: zeros, batch: 1, seqLen: t, parallel: parallel)
+        let adapted = model.logits.toArray()
+        lora.enabled = false
+        _ = model.forward(tokens: ids, targets: ids, weights: zeros, batch: 1, seqLen: t, parallel: parallel)
+        let off = model.logits.toArray()
+        lora.enabled = true
+        let base = Transformer(config: model.config, maxBatch: 1)
+        base.params.copy(from: model.params)
+        _ = base.forward(tokens: ids, targets: ids, weights: zeros, batch: 1, seqLen: t, parallel: parallel)
+        #expect(off.map(\.bitPattern) == base.logits.toArray().map(\.bitPattern))
+        #expect(off != adapted)
+
+        let cache = KVCache(config: model.config, slots: 1, tokensPerForward: t)
+        var cached = model.forward(cache: cache, segments: [(slot: 0, tokens: Array(ids[0..<10]))], allLogits: true, parallel: parallel).toArray()
+        for i in 10..<t { cached += model.forward(cache: cache, segments: [(slot: 0, tokens: [ids[i]])], parallel: parallel).toArray() }
+        #expect(cached.map(\.bitPattern) == adapted.map(\.bitPattern))
+
+        let merged = Transformer(config: model.config, maxBatch: 1)
+        merged.params.copy(from: model.params)
+        for l in 0..<model.config.nLayers {
+            for target in LoRATarget.allCases {
+                let name = "model.layers.\(l).\(target.module).weight"
+                merged.parameter(name).copy(from: lora.merged(model.parameter(name), layer: l, target))
+            }
+        }
+        _ = merged.forward(tokens: ids, targets: ids, weights: zeros, batch: 1, seqLen: t, parallel: parallel)
+        let m = merged.logits.toArray()
+        #expect(m.allSatisfy { $0.isFinite })
+        #expect(zip(m, adapted).allSatisfy { abs($0 - $1) < 1e-4 })
+    }
 }
