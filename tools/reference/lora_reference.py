@@ -17,12 +17,17 @@ writes golden/lora/FAMILY.safetensors:
   logits                F32  [T, vocab]
   loss                  F64  [1]
 
-Tests/SimplyModelTests/LoRATests.swift compares Simply's forward and
-backward with them, so the Swift tests need no Python. Regenerate with:
+It also writes golden/lora/qwen3-peft/, the adapter directory PEFT's
+save_pretrained makes of qwen3's adapters (adapter_config.json,
+adapter_model.safetensors). Tests/SimplyModelTests/LoRATests.swift compares
+Simply's forward and backward with the tensors, and
+Tests/SimplyExportTests/PEFTAdapterTests.swift reads PEFT's directory and
+writes the same tensor names; the Swift tests need no Python. Regenerate with:
 
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install torch==2.13.0+cpu transformers==5.25.0 peft safetensors
     /tmp/venv/bin/python tools/reference/lora_reference.py [OUT_DIR]   # default: golden/lora
 """
+import json
 import os
 import sys
 
@@ -62,6 +67,21 @@ def main():
         save_file(tensors, os.path.join(OUT, f"{family}.safetensors"),
                   metadata={"rank": "4", "alpha": "8", "peft": __import__("peft").__version__,
                             "transformers": __import__("transformers").__version__})
+        if family == "qwen3":
+            # PEFT's own adapter directory of these adapters (float32, as PEFT saves a float32 model's).
+            model.float()
+            model.peft_config["default"].base_model_name_or_path = "golden/hf/families/qwen3"
+            peft_dir = os.path.join(OUT, "qwen3-peft")
+            model.save_pretrained(peft_dir)
+            # Byte-reproducible: no model card, target_modules (a Python set) in sorted order.
+            os.remove(os.path.join(peft_dir, "README.md"))
+            path = os.path.join(peft_dir, "adapter_config.json")
+            with open(path) as h:
+                config = json.load(h)
+            config["target_modules"] = sorted(config["target_modules"])
+            with open(path, "w") as h:
+                json.dump(config, h, indent=2, sort_keys=True)
+                h.write("\n")
         print(f"{family}: loss {out.loss.item():.6f}, {len(adapters)} adapter tensors")
 
 
