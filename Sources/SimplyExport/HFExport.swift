@@ -83,13 +83,7 @@ public enum HFExport {
         try checkRecorded(t.name, spec: spec, checkpoint: checkpoint)
         var dir = URL(fileURLWithPath: spec)
         if dir.lastPathComponent == "tokenizer.json" { dir.deleteLastPathComponent() }
-        var files: [(name: String, bytes: [UInt8])] = []
-        for name in HFImport.publishedTokenizerFiles {
-            let f = dir.appendingPathComponent(name)
-            guard FileManager.default.fileExists(atPath: f.path) else { continue }
-            do { files.append((name, try FileBytes.read(f, limit: HFTokenizer.maxFileBytes))) } catch { throw HFError(error.description) }
-        }
-        return (t, files)
+        return (t, try HFImport.publishedTokenizerFiles(in: dir))
     }
 
     static func checkRecorded(_ name: String, spec: String, checkpoint: URL) throws {

@@ -57,6 +57,17 @@ public enum HFImport {
     public static let publishedTokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
                                                  "generation_config.json", "special_tokens_map.json"]
 
+    /// The `publishedTokenizerFiles` present in `directory`, by name, each at most `HFTokenizer.maxFileBytes`.
+    static func publishedTokenizerFiles(in directory: URL) throws -> [(name: String, bytes: [UInt8])] {
+        var files: [(name: String, bytes: [UInt8])] = []
+        for name in publishedTokenizerFiles {
+            let f = directory.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: f.path) else { continue }
+            do { files.append((name, try FileBytes.read(f, limit: HFTokenizer.maxFileBytes))) } catch { throw HFError(error.description) }
+        }
+        return files
+    }
+
     /// The Simply config for the model in `directory` (config.json + tokenizer).
     public static func experimentConfig(_ directory: URL, options: Options = Options(), out: URL? = nil,
                                         notes: inout [String]) throws -> (ExperimentConfig, HFArchitecture, ImportedTokenizer?) {
@@ -103,14 +114,8 @@ public enum HFImport {
                 copied = .simply(t)
                 config.data.tokenizer = (out ?? directory).appendingPathComponent("tokenizer.json").standardizedFileURL.path
             } else if let t = loaded as? HFTokenizer {
-                var files: [(name: String, bytes: [UInt8])] = []
-                for name in publishedTokenizerFiles {
-                    let f = directory.appendingPathComponent(name)
-                    guard FileManager.default.fileExists(atPath: f.path) else { continue }
-                    do { files.append((name, try FileBytes.read(f, limit: HFTokenizer.maxFileBytes))) } catch { throw HFError(error.description) }
-                }
                 tokenizer = t
-                copied = .published(t, files: files)
+                copied = .published(t, files: try publishedTokenizerFiles(in: directory))
                 config.data.tokenizer = (out ?? directory).appendingPathComponent("tokenizer").standardizedFileURL.path
                 notes.append("tokenizer: \(t.name), chat template: " + (t.chatTemplate == nil ? "none (Simply's ChatML)" : "the model's own"))
             } else {

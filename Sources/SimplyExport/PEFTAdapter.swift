@@ -58,7 +58,8 @@ public enum PEFTAdapter {
             if let v = json[key], v != .null, v.boolValue != ok { throw bad(key, "\(v.brief()) is not supported") }
         }
         if let b = json["bias"], b != .null, b != .string("none") { throw bad("bias", "\(b.brief()) is not supported (only none)") }
-        guard let r = json["r"]?.intValue, r >= 1, r <= 4096 else { throw bad("r", "expected an integer in 1...4096") }
+        // Every size is bounded before the adapters are allocated: a rank above the model's width adds nothing.
+        guard let r = json["r"]?.intValue, r >= 1, r <= model.dModel else { throw bad("r", "expected an integer in 1...\(model.dModel) (the model's width)") }
         guard let alpha = json["lora_alpha"]?.doubleValue, alpha.isFinite, alpha > 0 else { throw bad("lora_alpha", "expected a positive number") }
         guard case let .array(items)? = json["target_modules"] else { throw bad("target_modules", "expected a list of module names") }
         var targets: [LoRATarget] = []

@@ -47,10 +47,9 @@ public struct ChatTemplateRenderer: Sendable {
         let configURL = dir.appendingPathComponent("tokenizer_config.json")
         var config: JSONValue = .object([])
         if FileManager.default.fileExists(atPath: configURL.path) {
-            let text: String
-            do { text = try String(contentsOf: configURL, encoding: .utf8) } catch {
-                throw DataError(configURL, "cannot read: \(error.localizedDescription)")
-            }
+            let bytes: [UInt8]
+            do { bytes = try FileBytes.read(configURL, limit: JinjaTemplate.maxFileBytes) } catch { throw DataError(configURL, error.reason) }
+            guard let text = String(validating: bytes, as: UTF8.self) else { throw DataError(configURL, "not valid UTF-8") }
             do { config = try JSONValue.parse(text) } catch { throw DataError(configURL, "not valid JSON: \(error)") }
         }
         var tokens: [String: String] = [:]

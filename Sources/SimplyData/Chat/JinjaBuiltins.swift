@@ -237,27 +237,12 @@ extension JinjaInterpreter {
             guard case let .dict(d) = v else { throw JinjaFailure("You can only sort by either \"key\" or \"value\"") }
             let byValue = (try a.string("by") ?? "key") == "value"
             guard ["key", "value"].contains(try a.string("by") ?? "key") else { throw JinjaFailure("You can only sort by either \"key\" or \"value\"") }
-            var failure: JinjaFailure? = nil
-            let sorted = JinjaInterpreter.stableSort(d.pairs) { x, y in
-                guard failure == nil else { return false }
-                var kx: JinjaValue = byValue ? x.1 : .string(x.0), ky: JinjaValue = byValue ? y.1 : .string(y.0)
-                if !a.bool("case_sensitive") {
-                    if case let .string(s) = kx { kx = .string(s.lowercased()) }
-                    if case let .string(s) = ky { ky = .string(s.lowercased()) }
-                }
-                do {
-                    guard let c = try order(kx, ky) else {
-                        failure = JinjaFailure("'<' not supported between instances of '\(kx.typeName)' and '\(ky.typeName)'")
-                        return false
-                    }
-                    return a.bool("reverse") ? c > 0 : c < 0
-                } catch {
-                    failure = tooManySteps
-                    return false
-                }
+            let keyed = d.pairs.map { pair -> (JinjaValue, JinjaValue) in
+                var key: JinjaValue = byValue ? pair.1 : .string(pair.0)
+                if !a.bool("case_sensitive"), case let .string(s) = key { key = .string(s.lowercased()) }
+                return (key, .tuple([.string(pair.0), pair.1]))
             }
-            if let failure { throw failure }
-            return .list(sorted.map { .tuple([.string($0.0), $0.1]) })
+            return .list(try sortedByKey(keyed, reverse: a.bool("reverse")))
         case "selectattr", "rejectattr", "select", "reject", "map":
             // Jinja walks the value only if it is true: `false | map(...)` is empty.
             guard v.isTruthy else { return .list([]) }
@@ -350,23 +335,7 @@ extension JinjaInterpreter {
                 if !a.bool("case_sensitive"), case let .string(s) = key { key = .string(s.lowercased()) }
                 keyed.append((key, item))
             }
-            var failure: JinjaFailure? = nil
-            // A stable merge of Python's sort order; incomparable keys are an error, as in Python.
-            let sorted = JinjaInterpreter.stableSort(keyed) { x, y in
-                guard failure == nil else { return false }
-                do {
-                    guard let c = try order(x.0, y.0) else {
-                        failure = JinjaFailure("'<' not supported between instances of '\(x.0.typeName)' and '\(y.0.typeName)'")
-                        return false
-                    }
-                    return a.bool("reverse") ? c > 0 : c < 0
-                } catch {
-                    failure = tooManySteps
-                    return false
-                }
-            }
-            if let failure { throw failure }
-            return .list(sorted.map { $0.1 })
+            return .list(try sortedByKey(keyed, reverse: a.bool("reverse")))
         case "sum":
             let a = try arguments(["attribute", "start"])
             var total = a.values["start"] ?? .int(0)
@@ -425,6 +394,27 @@ extension JinjaInterpreter {
         guard let t = args.first else { return value.isTruthy }
         guard case let .string(testName) = t else { throw JinjaFailure("\(filterName)(): the test name must be a string") }
         return try applyTest(testName, value, Array(args.dropFirst()))
+    }
+
+    /// The values of (key, value) pairs in Python's stable sort order of the
+    /// keys; incomparable keys are an error, as in Python.
+    private mutating func sortedByKey(_ keyed: [(JinjaValue, JinjaValue)], reverse: Bool) throws -> [JinjaValue] {
+        var failure: JinjaFailure? = nil
+        let sorted = JinjaInterpreter.stableSort(keyed) { x, y in
+            guard failure == nil else { return false }
+            do {
+                guard let c = try order(x.0, y.0) else {
+                    failure = JinjaFailure("'<' not supported between instances of '\(x.0.typeName)' and '\(y.0.typeName)'")
+                    return false
+                }
+                return reverse ? c > 0 : c < 0
+            } catch {
+                failure = tooManySteps
+                return false
+            }
+        }
+        if let failure { throw failure }
+        return sorted.map(\.1)
     }
 
     static func stableSort<T>(_ items: [T], by less: (T, T) -> Bool) -> [T] {

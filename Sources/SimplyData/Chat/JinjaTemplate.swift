@@ -1,4 +1,5 @@
 import Foundation
+import SimplyCore
 
 /// A Jinja template, parsed once and rendered any number of times, with the
 /// environment transformers gives chat templates (`ImmutableSandboxedEnvironment`
@@ -58,12 +59,14 @@ public struct JinjaTemplate: Sendable {
 
     /// Reads and parses a template file; errors name the file.
     public init(contentsOf url: URL, limits: JinjaLimits = JinjaLimits()) throws {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw DataError(url, "cannot read template: \(error.localizedDescription)")
-        }
+        let bytes: [UInt8]
+        do { bytes = try FileBytes.read(url, limit: Self.maxFileBytes) } catch { throw DataError(url, "cannot read template: \(error.reason)") }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw DataError(url, "not valid UTF-8") }
         try self.init(source: text, name: url.path, limits: limits)
     }
+
+    /// Template files (and tokenizer_config.json, which may hold one) larger than this are refused before they are read.
+    public static let maxFileBytes = 16 << 20
 
     /// Renders with `context` as the template's variables; `clock`, if
     /// given, is the instant `strftime_now` formats.

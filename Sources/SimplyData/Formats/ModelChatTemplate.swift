@@ -22,6 +22,17 @@ import SimplyCore
 struct ModelChatTemplate: Sendable {
     let renderer: ChatTemplateRenderer
     let tokenizer: any Tokenizer
+    /// The texts of eos and the other stop tokens, longest first.
+    let endOfTurnMarkers: [[UInt8]]
+
+    init(renderer: ChatTemplateRenderer, tokenizer: any Tokenizer) {
+        self.renderer = renderer
+        self.tokenizer = tokenizer
+        var seen = Set<[UInt8]>()
+        endOfTurnMarkers = ([tokenizer.eos] + tokenizer.endOfTurnIds).map { Array(tokenizer.decode([$0]).utf8) }
+            .filter { !$0.isEmpty && seen.insert($0).inserted }
+            .sorted { $0.count > $1.count }
+    }
 
     func text(_ messages: [ChatMessage], generationPrompt: Bool) throws -> String {
         let json = messages.map { m -> JSONValue in .object([("role", .string(m.role.rawValue)), ("content", .string(m.content))]) }
@@ -115,14 +126,6 @@ struct ModelChatTemplate: Sendable {
             return (from, j + marker.count)
         }
         return (from, end)
-    }
-
-    /// The texts of eos and the other stop tokens, longest first.
-    var endOfTurnMarkers: [[UInt8]] {
-        let ids = [tokenizer.eos] + tokenizer.endOfTurnIds
-        var seen = Set<[UInt8]>()
-        return ids.map { Array(tokenizer.decode([$0]).utf8) }.filter { !$0.isEmpty && seen.insert($0).inserted }
-            .sorted { $0.count > $1.count }
     }
 
     func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {

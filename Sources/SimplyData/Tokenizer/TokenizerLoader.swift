@@ -27,7 +27,8 @@ public enum TokenizerLoader {
         if let own = try? BPETokenizer.parse(bytes, file: url.path) { return own }
         let configs = try HFTokenizer.configs(besides: url)
         var t = try HFTokenizer.parse(bytes, file: url.path, configs: configs)
-        try t.attachChat(directory: url.deletingLastPathComponent(), generation: configs.generation)
+        try t.attachChat(directory: url.deletingLastPathComponent(), tokenizerConfig: configs.tokenizer?.0,
+                         generation: configs.generation)
         return t
     }
 }

@@ -215,6 +215,9 @@ extension ExperimentConfig {
         }
     }
 
+    /// The defaults `writtenWhenSet` keys are compared with.
+    static let plainDefaults = ExperimentConfig.defaults(ConfigSchema(modes: [], sections: []))
+
     /// Base keys config.json records only when they differ from their default.
     static let writtenWhenSet: Set<String> = [
         "model.head_dim", "model.qkv_bias", "model.qk_norm", "model.rope_scaling", "model.rope_factor",
@@ -282,11 +285,10 @@ extension ExperimentConfig {
     /// The resolved config as nested JSON ({"data": {...}, "model": {...}, "train": {...}, "dpo": {...}}).
     public func json() -> JSONValue {
         var out: [(String, [(String, JSONValue)])] = []
-        let plain = ExperimentConfig.defaults(ConfigSchema(modes: [], sections: []))
         for k in Self.baseKeys {
             // The architecture options are written only when set: a plain
             // Llama's config.json (and its hash) is what it was before they existed.
-            if Self.writtenWhenSet.contains(k.name), k.get(self) == k.get(plain) { continue }
+            if Self.writtenWhenSet.contains(k.name), k.get(self) == k.get(Self.plainDefaults) { continue }
             let parts = k.name.split(separator: ".", maxSplits: 1).map(String.init)
             if let i = out.firstIndex(where: { $0.0 == parts[0] }) {
                 out[i].1.append((parts[1], k.get(self)))

@@ -12,17 +12,15 @@ extension HFTokenizer {
     public var startsWithBOS: Bool { bosId != nil }
 
     /// Reads the chat template in `directory` (chat_template.jinja, else
-    /// tokenizer_config.json's chat_template; none is fine: Simply's ChatML is
-    /// used) and generation_config.json's eos ids. A template that is there
+    /// tokenizer_config.json's chat_template, already parsed by the loader;
+    /// none is fine: Simply's ChatML is used) and generation_config.json's eos ids. A template that is there
     /// but does not parse is an error naming its file.
-    mutating func attachChat(directory: URL, generation: (JSONValue, String)?) throws {
+    mutating func attachChat(directory: URL, tokenizerConfig: JSONValue?, generation: (JSONValue, String)?) throws {
         let jinja = directory.appendingPathComponent("chat_template.jinja")
-        var hasTemplate = FileManager.default.fileExists(atPath: jinja.path)
-        if !hasTemplate, let config = try? FileBytes.read(directory.appendingPathComponent("tokenizer_config.json"), limit: Self.maxConfigBytes),
-           let json = try? JSONValue.parse(String(decoding: config, as: UTF8.self)), let t = json["chat_template"], t != .null {
-            hasTemplate = true
+        let inConfig = tokenizerConfig?["chat_template"].map { $0 != .null } ?? false
+        if inConfig || FileManager.default.fileExists(atPath: jinja.path) {
+            chatTemplate = try ChatTemplateRenderer(modelDirectory: directory)
         }
-        if hasTemplate { chatTemplate = try ChatTemplateRenderer(modelDirectory: directory) }
         if let (json, path) = generation, let v = json["eos_token_id"] {
             var ids: [Int32] = []
             switch v {
