@@ -27,16 +27,17 @@ enum RMSNorm {
         }
     }
 
-    /// dx[N, D] += ∂/∂x ;  dw[D] += Σ_n dy · x · r  (rows summed in order, threads split columns).
-    static func backward(dx: Tensor, dw: Tensor, dy: Tensor, x: Tensor, rstd: Tensor, w: Tensor, rows: Int, parallel: Parallel) {
+    /// dx[N, D] += ∂/∂x ;  dw[D] += Σ_n dy · x · r  (rows summed in order, threads split columns;
+    /// skipped when dw is nil: a frozen weight).
+    static func backward(dx: Tensor, dw: Tensor?, dy: Tensor, x: Tensor, rstd: Tensor, w: Tensor, rows: Int, parallel: Parallel) {
         let d = w.count
-        parallel.forEachRange(d, grain: 64) { cols in
+        if let dw { parallel.forEachRange(d, grain: 64) { cols in
             for n in 0..<rows {
                 let xr = x.pointer + n * d, dyr = dy.pointer + n * d
                 let rs = rstd.pointer[n]
                 for j in cols { dw.pointer[j] += dyr[j] * (xr[j] * rs) }
             }
-        }
+        } }
         parallel.forEachRange(rows, grain: 16) { r in
             for n in r {
                 let xr = x.pointer + n * d, dyr = dy.pointer + n * d, dxr = dx.pointer + n * d

@@ -7,6 +7,9 @@ public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
     public let layout: ParameterLayout
     public let params: Tensor
+    /// The base's gradients; empty (never allocated) for a model made with
+    /// LoRA adapters, whose base is frozen. What the optimizer trains is
+    /// `trainableParams` / `trainableGrads`.
     public let grads: Tensor
     public let maxBatch: Int
     /// Which of the Trainer's two shard lanes this model serves: 0, or 1 for
@@ -23,10 +26,12 @@ public final class Transformer: @unchecked Sendable {
         let qNorm, kNorm: Tensor?          // config.qkNorm
     }
     let layerParams: [LayerWeights]
-    let layerGrads: [LayerWeights]
+    let layerGrads: [LayerWeights]?    // nil: frozen base (LoRA)
     let embed, finalNorm, head: Tensor
-    let gEmbed, gFinalNorm, gHead: Tensor
-    let score, gScore: Tensor?         // [1, d] when config.scoreHead
+    let gEmbed, gFinalNorm, gHead: Tensor?
+    /// [1, d] when config.scoreHead: a view of `params`, or with LoRA of the
+    /// adapters' buffer (the score head is trained with them).
+    private(set) var score, gScore: Tensor?
 
     // Activations. Rows N = batch · seqLen.
     struct LayerActivations {
@@ -41,16 +46,28 @@ public final class Transformer: @unchecked Sendable {
     let dResidual, dMid, dLn, dq, dk, dv, dAttOut, dScores, dHidden, dGate, dUp: Tensor
     let dqRaw, dkRaw: Tensor?            // config.qkNorm
 
-    /// LoRA adapters (`attach`): when set, the base weights are frozen — the
-    /// backward pass computes no gradient for them, only through them — and
-    /// the adapters' gradients go to `adapters.grads`.
+    /// LoRA adapters (`attach`, or `init(config:maxBatch:lora:)`): when set,
+    /// the base weights are frozen — the backward pass computes no gradient
+    /// for them, only through them — and the adapters' gradients (and the
+    /// score head's) go to `adapters.grads`.
     public private(set) var adapters: LoRAAdapters?
 
-    /// Attaches adapters made for this model's config and at least maxBatch × seq_len rows.
+    /// Attaches adapters made for this model's config and at least maxBatch ×
+    /// seq_len rows. A score head moves into the adapters' buffer (its current
+    /// value copied), where it is trained with them.
     public func attach(_ lora: LoRAAdapters) {
         precondition(lora.scratch.shape[0] >= maxBatch * config.seqLen, "adapters made for fewer rows than the model")
+        precondition((lora.score != nil) == config.scoreHead, "adapters made for a model with\(config.scoreHead ? "out" : "") a score head")
+        if let s = lora.score, let own = score, !lora.sharesParameters { s.copy(from: own) }
         adapters = lora
+        if let s = lora.score, let g = lora.scoreGrad { score = s; gScore = g }
     }
+
+    /// What the optimizer trains: the adapters (and score head) with LoRA, else every parameter.
+    public var trainableParams: Tensor { adapters?.params ?? params }
+    public var trainableGrads: Tensor { adapters?.grads ?? grads }
+    /// Their names, shapes, offsets and weight decay, in buffer order.
+    public var trainableEntries: [ParameterEntry] { adapters?.entries ?? layout.entries }
 
     // What the last forward saw.
     var lastTokens: [Int32]
@@ -58,17 +75,27 @@ public final class Transformer: @unchecked Sendable {
     var lastWithLogits = true
 
     public convenience init(config: ModelConfig, maxBatch: Int) {
-        self.init(config: config, maxBatch: maxBatch, params: nil, lane: 0)
+        self.init(config: config, maxBatch: maxBatch, params: nil, lane: 0, frozenBase: false)
+    }
+
+    /// A model whose base is frozen and trained through LoRA adapters
+    /// (`lora.rank` ≥ 1): the base's gradients are never allocated.
+    /// `initialize(seed:)` initializes the adapters too.
+    public convenience init(config: ModelConfig, maxBatch: Int, lora: LoRAConfig) {
+        self.init(config: config, maxBatch: maxBatch, params: nil, lane: 0, frozenBase: true)
+        attach(LoRAAdapters(model: config, config: lora, maxRows: maxBatch * config.seqLen))
     }
 
     /// A second workspace on `other`'s parameters (the same storage, read
     /// only here): its own activations and gradients, so two gradient shards
-    /// can run at once, one on each.
+    /// can run at once, one on each. Adapters are shared the same way.
     public convenience init(sharingParametersOf other: Transformer) {
-        self.init(config: other.config, maxBatch: other.maxBatch, params: other.params, lane: 1)
+        self.init(config: other.config, maxBatch: other.maxBatch, params: other.params, lane: 1,
+                  frozenBase: other.layerGrads == nil)
+        if let a = other.adapters { attach(LoRAAdapters(sharingParametersOf: a)) }
     }
 
-    init(config: ModelConfig, maxBatch: Int, params shared: Tensor?, lane: Int) {
+    init(config: ModelConfig, maxBatch: Int, params shared: Tensor?, lane: Int, frozenBase: Bool) {
         self.config = config
         self.maxBatch = maxBatch
         self.lane = lane
@@ -76,7 +103,7 @@ public final class Transformer: @unchecked Sendable {
         lastTokens.reserveCapacity(maxBatch * config.seqLen)
         layout = ParameterLayout(config: config)
         params = shared ?? Tensor(shape: [layout.count])
-        grads = Tensor(shape: [layout.count])
+        grads = Tensor(shape: [frozenBase ? 0 : layout.count])
         rope = RoPE(headDim: config.headDim, seqLen: config.seqLen, theta: config.ropeTheta, scaling: config.ropeScaling)
 
         let layout = self.layout
@@ -101,10 +128,14 @@ public final class Transformer: @unchecked Sendable {
             return (layers, e, v("model.norm.weight"), config.tieEmbeddings ? e : v("lm_head.weight"))
         }
         (layerParams, embed, finalNorm, head) = views(params)
-        (layerGrads, gEmbed, gFinalNorm, gHead) = views(grads)
+        if frozenBase {
+            (layerGrads, gEmbed, gFinalNorm, gHead) = (nil, nil, nil, nil)
+        } else {
+            (layerGrads, gEmbed, gFinalNorm, gHead) = views(grads)
+        }
         if let e = layout.entry("score.weight") {
             score = Tensor(storage: params.storage, offset: params.offset + e.offset, shape: e.shape)
-            gScore = Tensor(storage: grads.storage, offset: grads.offset + e.offset, shape: e.shape)
+            gScore = frozenBase ? nil : Tensor(storage: grads.storage, offset: grads.offset + e.offset, shape: e.shape)
         } else {
             score = nil; gScore = nil
         }
@@ -138,6 +169,15 @@ public final class Transformer: @unchecked Sendable {
     /// 1/sqrt(2·nLayers) as in GPT-2 — 1 for norm weights and 0 for biases.
     /// Draw (e, i) of stream "init" is element i of entry e.
     public func initialize(seed: UInt64) {
+        initializeBase(seed: seed)
+        if let a = adapters {
+            a.initialize(seed: seed)
+            if let s = a.score { s.copy(from: Tensor(storage: params.storage, offset: params.offset + layout.entry("score.weight")!.offset, shape: s.shape)) }
+        }
+    }
+
+    /// `initialize(seed:)` of the base parameters alone (adapters untouched).
+    public func initializeBase(seed: UInt64) {
         let stream = RandomStream(seed: seed, name: "init")
         let residualScale = 1 / Float(2 * config.nLayers).squareRoot()
         for (ei, e) in layout.entries.enumerated() {
@@ -152,17 +192,31 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
+    /// SHA-256 of the base's parameters in layout order, the score head left
+    /// out (a LoRA run trains it): what a LoRA run records of its frozen base.
+    public func baseSHA256() -> String {
+        let h = SHA256Hasher()
+        for e in layout.entries where e.name != "score.weight" {
+            h.update(Tensor(storage: params.storage, offset: params.offset + e.offset, shape: e.shape))
+        }
+        return h.finalizeHex()
+    }
+
+    /// A parameter by name; with adapters attached, the score head is the adapters' copy.
     public func parameter(_ name: String) -> Tensor {
+        if name == "score.weight", let s = adapters?.score { return s }
         guard let e = layout.entry(name) else { fatalError("no parameter \(name)") }
         return Tensor(storage: params.storage, offset: params.offset + e.offset, shape: e.shape)
     }
 
     public func gradient(_ name: String) -> Tensor {
-        guard let e = layout.entry(name) else { fatalError("no parameter \(name)") }
+        if name == "score.weight", let g = adapters?.scoreGrad { return g }
+        guard let e = layout.entry(name), grads.count > 0 else { fatalError("no gradient \(name)") }
         return Tensor(storage: grads.storage, offset: grads.offset + e.offset, shape: e.shape)
     }
 
-    public func zeroGrads() { grads.zero() }
+    /// Zeroes what backward adds into: the trainable gradients.
+    public func zeroGrads() { trainableGrads.zero() }
 
     /// Logits of the last forward, [batch, seqLen, vocab].
     public var logits: Tensor {
@@ -244,6 +298,7 @@ public final class Transformer: @unchecked Sendable {
         lastTokens.removeAll(keepingCapacity: true)
         lastTokens.append(contentsOf: tokens[0..<n])
         lastBatch = batch; lastSeqLen = seqLen
+        adapters?.beginForward()
         let hd = c.headDim, f = c.dFF
 
         // Embedding lookup.
@@ -293,11 +348,12 @@ public final class Transformer: @unchecked Sendable {
         precondition(n > 0, "backward before forward")
 
         // Head and final norm.
-        if lastWithLogits && adapters != nil {
+        let frozen = adapters != nil
+        if lastWithLogits, let gHead, !frozen {
+            linearBackward(dx: dLn, accumulateDX: false, dw: gHead, dy: dlogits, x: lnFinal, w: head, rows: n, parallel: parallel)
+        } else if lastWithLogits {
             // Frozen head: the gradient flows through it only.
             Matmul.product(dLn.pointer, dlogits.pointer, head.pointer, m: n, n: c.dModel, k: c.vocabSize, parallel: parallel)
-        } else if lastWithLogits {
-            linearBackward(dx: dLn, accumulateDX: false, dw: gHead, dy: dlogits, x: lnFinal, w: head, rows: n, parallel: parallel)
         } else {
             dLn.zero()
         }
@@ -313,47 +369,48 @@ public final class Transformer: @unchecked Sendable {
             }
         }
         dResidual.zero()
-        RMSNorm.backward(dx: dResidual, dw: gFinalNorm, dy: dLn, x: residual[c.nLayers], rstd: rstdFinal,
+        RMSNorm.backward(dx: dResidual, dw: frozen ? nil : gFinalNorm, dy: dLn, x: residual[c.nLayers], rstd: rstdFinal,
                          w: finalNorm, rows: n, parallel: parallel)
 
         let attention = Attention(batch: lastBatch, seqLen: lastSeqLen, heads: c.nHeads, kvHeads: c.nKVHeads, headDim: c.headDim,
                                   window: c.slidingWindow)
         for l in stride(from: c.nLayers - 1, through: 0, by: -1) {
-            let w = layerParams[l], g = layerGrads[l], a = acts[l], x = residual[l]
+            // g: nil for a frozen base (no dW, no norm or bias gradients).
+            let w = layerParams[l], g = frozen ? nil : layerGrads?[l], a = acts[l], x = residual[l]
             // out = xMid + down(hidden): dMid = dResidual (+ the norm-2 path below).
             dMid.copy(from: dResidual)
-            projectBackward(dx: dHidden, accumulateDX: false, dw: g.wd, dy: dResidual, x: a.hidden, w: w.wd,
+            projectBackward(dx: dHidden, accumulateDX: false, dw: g?.wd, dy: dResidual, x: a.hidden, w: w.wd,
                             layer: l, .down, rows: n, parallel: parallel)
             SwiGLU.backward(dgate: dGate, dup: dUp, dh: dHidden, gate: a.gate, up: a.up, count: n * f, parallel: parallel)
-            projectBackward(dx: dLn, accumulateDX: false, dw: g.wg, dy: dGate, x: a.ln2, w: w.wg, layer: l, .gate, rows: n, parallel: parallel)
-            projectBackward(dx: dLn, accumulateDX: true, dw: g.wu, dy: dUp, x: a.ln2, w: w.wu, layer: l, .up, rows: n, parallel: parallel)
-            RMSNorm.backward(dx: dMid, dw: g.norm2, dy: dLn, x: a.xMid, rstd: a.rstd2, w: w.norm2, rows: n, parallel: parallel)
+            projectBackward(dx: dLn, accumulateDX: false, dw: g?.wg, dy: dGate, x: a.ln2, w: w.wg, layer: l, .gate, rows: n, parallel: parallel)
+            projectBackward(dx: dLn, accumulateDX: true, dw: g?.wu, dy: dUp, x: a.ln2, w: w.wu, layer: l, .up, rows: n, parallel: parallel)
+            RMSNorm.backward(dx: dMid, dw: g?.norm2, dy: dLn, x: a.xMid, rstd: a.rstd2, w: w.norm2, rows: n, parallel: parallel)
             // xMid = x + o_proj(attOut): dResidual = dMid (+ the norm-1 path below).
             dResidual.copy(from: dMid)
-            projectBackward(dx: dAttOut, accumulateDX: false, dw: g.wo, dy: dMid, x: a.attOut, w: w.wo, layer: l, .o, rows: n, parallel: parallel)
+            projectBackward(dx: dAttOut, accumulateDX: false, dw: g?.wo, dy: dMid, x: a.attOut, w: w.wo, layer: l, .o, rows: n, parallel: parallel)
             attention.backward(dq: dq, dk: dk, dv: dv, dscratch: dScores, dout: dAttOut, probs: a.probs,
                                q: a.q, k: a.k, v: a.v, parallel: parallel)
             rope.apply(dq, heads: c.nHeads, and: dk, heads: c.nKVHeads, rows: n, seqLen: lastSeqLen, inverse: true,
                        parallel: parallel)
             var dqProj = dq, dkProj = dk
-            if let qn = w.qNorm, let kn = w.kNorm, let gq = g.qNorm, let gk = g.kNorm, let qRaw = a.qRaw, let kRaw = a.kRaw,
+            if let qn = w.qNorm, let kn = w.kNorm, let qRaw = a.qRaw, let kRaw = a.kRaw,
                let rq = a.rstdQ, let rk = a.rstdK, let dqRaw, let dkRaw {
                 dqRaw.zero(); dkRaw.zero()
-                RMSNorm.backward(dx: dqRaw, dw: gq, dy: dq, x: qRaw, rstd: rq, w: qn, rows: n * c.nHeads, parallel: parallel)
-                RMSNorm.backward(dx: dkRaw, dw: gk, dy: dk, x: kRaw, rstd: rk, w: kn, rows: n * c.nKVHeads, parallel: parallel)
+                RMSNorm.backward(dx: dqRaw, dw: g?.qNorm, dy: dq, x: qRaw, rstd: rq, w: qn, rows: n * c.nHeads, parallel: parallel)
+                RMSNorm.backward(dx: dkRaw, dw: g?.kNorm, dy: dk, x: kRaw, rstd: rk, w: kn, rows: n * c.nKVHeads, parallel: parallel)
                 dqProj = dqRaw; dkProj = dkRaw
             }
-            if let gbq = g.bq, let gbk = g.bk, let gbv = g.bv, adapters == nil {
+            if let gbq = g?.bq, let gbk = g?.bk, let gbv = g?.bv {
                 biasBackward(gbq, dy: dqProj, rows: n, parallel: parallel)
                 biasBackward(gbk, dy: dkProj, rows: n, parallel: parallel)
                 biasBackward(gbv, dy: dv, rows: n, parallel: parallel)
             }
-            projectBackward(dx: dLn, accumulateDX: false, dw: g.wq, dy: dqProj, x: a.ln1, w: w.wq, layer: l, .q, rows: n, parallel: parallel)
-            projectBackward(dx: dLn, accumulateDX: true, dw: g.wk, dy: dkProj, x: a.ln1, w: w.wk, layer: l, .k, rows: n, parallel: parallel)
-            projectBackward(dx: dLn, accumulateDX: true, dw: g.wv, dy: dv, x: a.ln1, w: w.wv, layer: l, .v, rows: n, parallel: parallel)
-            RMSNorm.backward(dx: dResidual, dw: g.norm1, dy: dLn, x: x, rstd: a.rstd1, w: w.norm1, rows: n, parallel: parallel)
+            projectBackward(dx: dLn, accumulateDX: false, dw: g?.wq, dy: dqProj, x: a.ln1, w: w.wq, layer: l, .q, rows: n, parallel: parallel)
+            projectBackward(dx: dLn, accumulateDX: true, dw: g?.wk, dy: dkProj, x: a.ln1, w: w.wk, layer: l, .k, rows: n, parallel: parallel)
+            projectBackward(dx: dLn, accumulateDX: true, dw: g?.wv, dy: dv, x: a.ln1, w: w.wv, layer: l, .v, rows: n, parallel: parallel)
+            RMSNorm.backward(dx: dResidual, dw: g?.norm1, dy: dLn, x: x, rstd: a.rstd1, w: w.norm1, rows: n, parallel: parallel)
         }
-        if adapters == nil { Embedding.backward(gEmbed, dx: dResidual, tokens: lastTokens, parallel: parallel) }
+        if !frozen, let gEmbed { Embedding.backward(gEmbed, dx: dResidual, tokens: lastTokens, parallel: parallel) }
     }
 }
 

@@ -65,10 +65,10 @@ public final class DPOObjective: PairObjective {
     let dpo: DPOConfig
     let batch: PreferencePairs
     let kind: DPOLoss.Kind
-    /// The frozen reference (the starting weights).
-    public let reference: Transformer
-    /// The reference for lane 1 when two shards run at once (same parameters).
-    var referenceSibling: Transformer?
+    /// The frozen reference (the starting weights; with LoRA the policy with its adapters off).
+    let frozen: FrozenReference
+    /// The reference's own model (nil with LoRA).
+    public var reference: Transformer? { frozen.model }
 
     public init(_ context: ObjectiveContext) throws {
         config = context.config
@@ -78,19 +78,18 @@ public final class DPOObjective: PairObjective {
             throw ConfigError("dpo.loss_type: \(dpo.lossType) is not sigmoid, ipo or hinge")
         }
         kind = k
-        reference = try startingWeights(context, maxBatch: batch.rowsPerShard)
+        frozen = try FrozenReference(context, maxBatch: batch.rowsPerShard)
     }
 
     /// Two shards may run at once: a shard's rows are its own arrays, and
     /// lane 1 gets a reference model of its own on the same parameters.
     public func prepareConcurrentShards() -> Bool {
-        referenceSibling = Transformer(sharingParametersOf: reference)
+        frozen.prepareConcurrentShards()
         return true
     }
 
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
-        let reference = model.lane == 1 ? referenceSibling! : self.reference
-        let ref = batch.logProbs(shard, model: reference, parallel: parallel)
+        let ref = frozen.run(for: model) { batch.logProbs(shard, model: $0, parallel: parallel) }
         let pol = batch.logProbs(shard, model: model, parallel: parallel)
 
         let beta = dpo.beta, b = Double(batch.pairs)

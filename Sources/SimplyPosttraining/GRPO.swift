@@ -40,10 +40,11 @@ public final class GRPOObjective: TrainingObjective {
     let rollouts: PromptRollouts
     let settings: GRPOLoss.Settings
     let scaling: GRPOLoss.RewardScaling
-    /// The frozen KL reference (the starting weights), nil when β = 0.
-    public let reference: Transformer?
-    /// The reference for lane 1 when two shards run at once (same parameters).
-    var referenceSibling: Transformer?
+    /// The frozen KL reference (the starting weights; with LoRA the policy
+    /// with its adapters off), nil when β = 0.
+    let frozen: FrozenReference?
+    /// The reference's own model (nil when β = 0 or with LoRA).
+    public var reference: Transformer? { frozen?.model }
     let groupSize: Int, prompts: Int, completions: Int
     let dynamicSampling: Bool
     /// μ: optimizer steps per rollout (TRL `num_iterations`).
@@ -93,7 +94,7 @@ public final class GRPOObjective: TrainingObjective {
                                      aggregation: GRPOLoss.Aggregation(rawValue: p.lossType)!,
                                      level: GRPOLoss.Level(rawValue: p.importanceSamplingLevel)!)
         scaling = GRPOLoss.RewardScaling(rawValue: p.scaleRewards)!
-        reference = p.beta > 0 ? try startingWeights(context, maxBatch: rowsPerShard) : nil
+        frozen = p.beta > 0 ? try FrozenReference(context, maxBatch: rowsPerShard) : nil
         let t = config.model.seqLen
         iterations = p.numIterations
         let b = iterations > 1 ? completions : 0
@@ -243,7 +244,7 @@ public final class GRPOObjective: TrainingObjective {
     /// Two shards may run at once: a shard's rows are its own arrays, and
     /// lane 1 gets a reference model of its own on the same parameters.
     public func prepareConcurrentShards() -> Bool {
-        referenceSibling = reference.map { Transformer(sharingParametersOf: $0) }
+        frozen?.prepareConcurrentShards()
         return true
     }
 
@@ -252,10 +253,12 @@ public final class GRPOObjective: TrainingObjective {
         let (shardInputs, shardTargets, shardMask) = rows.shard(shard, rows: rowsPerShard)
         var scale = [Float](repeating: 0, count: n)
         var refLogps: [[Double]]? = nil
-        if let reference = model.lane == 1 ? referenceSibling : reference {
-            _ = reference.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard,
-                                  seqLen: t, parallel: parallel)
-            refLogps = completionLogProbs(reference, mask: shardMask)
+        if let frozen {
+            refLogps = frozen.run(for: model) { reference in
+                _ = reference.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard,
+                                      seqLen: t, parallel: parallel)
+                return completionLogProbs(reference, mask: shardMask)
+            }
         }
         _ = model.forward(tokens: shardInputs, targets: shardTargets, weights: shardMask, batch: rowsPerShard, seqLen: t,
                           parallel: parallel)
@@ -284,7 +287,7 @@ public final class GRPOObjective: TrainingObjective {
 
         let nt = Double(max(batchTokens, 1))
         var metrics = shard == 0 ? rolloutMetrics : rolloutMetrics.map { Metric($0.name, 0, $0.combine) }
-        if reference != nil { metrics.append(Metric("kl", kl / nt)) }
+        if frozen != nil { metrics.append(Metric("kl", kl / nt)) }
         metrics += [
             Metric("entropy", entropy / Double(max(completionTokens.reduce(0, +), 1))),
             Metric("clip_ratio/low_mean", Double(low) / nt),

@@ -49,8 +49,11 @@ public final class PPOObjective: TrainingObjective {
     let rollouts: PromptRollouts
     let settings: PPOLoss.Settings
     let missingEOSPenalty: Double
-    /// The frozen KL reference (the starting weights), nil when kl_coef = 0.
-    public let reference: Transformer?
+    /// The frozen KL reference (the starting weights; with LoRA the policy
+    /// with its adapters off), nil when kl_coef = 0.
+    let frozen: FrozenReference?
+    /// The reference's own model (nil when kl_coef = 0 or with LoRA).
+    public var reference: Transformer? { frozen?.model }
     let epochs: Int, miniBatches: Int, completions: Int, miniBatchSize: Int, responseLength: Int
     public let rowsPerShard: Int
     let permutationStream: RandomStream
@@ -96,7 +99,7 @@ public final class PPOObjective: TrainingObjective {
                                     cliprange: p.cliprange, cliprangeValue: p.cliprangeValue, vfCoef: p.vfCoef,
                                     gamma: p.gamma, lam: p.lam, whitenRewards: p.whitenRewards)
         missingEOSPenalty = p.missingEOSPenalty
-        reference = p.klCoef > 0 ? try startingWeights(context, maxBatch: rowsPerShard, fresh: ["score.weight"]) : nil
+        frozen = p.klCoef > 0 ? try FrozenReference(context, maxBatch: rowsPerShard, fresh: ["score.weight"]) : nil
         permutationStream = RandomStream(seed: config.train.seed, name: "ppo.minibatch")
 
         let t = config.model.seqLen, b = completions, rl = responseLength
@@ -177,18 +180,22 @@ public final class PPOObjective: TrainingObjective {
             let mask = Array(rows.mask[lo..<(lo + n)])
             _ = policy.forward(tokens: inputs, targets: targets, weights: mask, batch: k, seqLen: t, parallel: parallel)
             let positions = (0..<n).filter { mask[$0] != 0 }
-            let v = policy.scores(rows: positions), losses = policy.positionLosses
+            let v = policy.scores(rows: positions)
+            // Copied out: with LoRA the reference's forward runs on the policy's own buffers.
+            let policyLogps = positions.map { -policy.positionLosses[$0] }
             var ref: [Float] = []
-            if let reference {
-                _ = reference.forward(tokens: inputs, targets: targets, weights: mask, batch: k, seqLen: t, parallel: parallel)
-                ref = positions.map { -reference.positionLosses[$0] }
+            if let frozen {
+                ref = frozen.run(for: policy) { reference in
+                    _ = reference.forward(tokens: inputs, targets: targets, weights: mask, batch: k, seqLen: t, parallel: parallel)
+                    return positions.map { -reference.positionLosses[$0] }
+                }
             }
             var counts = [Int](repeating: 0, count: k)
             for (q, pos) in positions.enumerated() {
                 let r = pos / t, slot = (start + r) * rl + counts[r]
-                logps.pointer[slot] = -losses[pos]
+                logps.pointer[slot] = policyLogps[q]
                 values.pointer[slot] = v[q]
-                refLogps.pointer[slot] = reference == nil ? -losses[pos] : ref[q]
+                refLogps.pointer[slot] = frozen == nil ? policyLogps[q] : ref[q]
                 counts[r] += 1
             }
             start += k

@@ -1,3 +1,4 @@
+import SimplyModel
 import SimplyCore
 
 /// The settings an algorithm owns: one section of config.json ("dpo": {...}),
@@ -71,7 +72,7 @@ public struct ConfigSchema: Sendable {
     }
 
     /// Pre-training only: what SimplyTrain knows by itself.
-    public static let pretraining = ConfigSchema(modes: ["pretrain"], sections: [])
+    public static let pretraining = ConfigSchema(modes: ["pretrain"], sections: [LoRAConfig.configSection])
     /// Any run's config.json, read back as it was written.
     public static let anyRun = ConfigSchema(modes: [], sections: [], lenient: true)
 

@@ -62,7 +62,8 @@ public struct TrainedModel {
         }
         let m = Transformer(config: config.model, maxBatch: maxBatch)
         if !freshParameters.isEmpty { m.initialize(seed: config.train.seed) }
-        let manifest = try Checkpoints.loadParameters(checkpoint, into: m, fresh: freshParameters)
+        // A LoRA run's checkpoint: its base with the adapters merged in.
+        let manifest = try Checkpoints.loadWeights(checkpoint, into: m, fresh: freshParameters)
         step = manifest.step
         stateSHA256 = manifest.stateSHA256
         model = m

@@ -68,9 +68,10 @@ public struct AlgorithmList: Sendable {
 
     public func named(_ name: String) -> Algorithm? { all.first { $0.name == name } }
 
-    /// The modes and sections a config may hold.
+    /// The modes and sections a config may hold: the algorithms' and `lora`
+    /// (adapters work with every algorithm).
     public var schema: ConfigSchema {
-        ConfigSchema(modes: names, sections: all.compactMap(\.section),
+        ConfigSchema(modes: names, sections: all.compactMap(\.section) + [LoRAConfig.configSection],
                      alwaysRecorded: Set(all.filter(\.alwaysRecorded).compactMap { $0.section?.name }))
     }
 

@@ -82,20 +82,26 @@ public final class Trainer {
         self.config = config
         self.workers = workers
         self.objective = objective
-        model = Transformer(config: config.model, maxBatch: objective.rowsPerShard)
+        // With lora.rank ≥ 1 the base is frozen and only the adapters (and a
+        // score head) train: the optimizer, shards and hashes see only them.
+        // (The config was checked when it was read; trainRun reads the section first.)
+        let lora = (try? config.loraSettings()) ?? LoRAConfig()
+        model = lora.rank > 0 ? Transformer(config: config.model, maxBatch: objective.rowsPerShard, lora: lora)
+            : Transformer(config: config.model, maxBatch: objective.rowsPerShard)
         model.initialize(seed: config.train.seed)
-        optimizer = AdamW(parameterCount: model.layout.count, config: config.train)
+        let trainable = model.trainableGrads.count
+        optimizer = AdamW(parameterCount: trainable, config: config.train)
         exchange = workers.size > 1
-            ? GradientExchange(shards: config.train.gradShards, parameterCount: model.layout.count, workers: workers) : nil
+            ? GradientExchange(shards: config.train.gradShards, parameterCount: trainable, workers: workers) : nil
         parallel = Parallel(threads: runtime.threads, deterministic: runtime.deterministic)
         sibling = workers.size == 1 && runtime.threads >= 2 && config.train.gradShards >= 2
             && objective.prepareConcurrentShards()
             ? Transformer(sharingParametersOf: model) : nil
         // Two shards: shard 0 runs on the sibling, straight into the tree's one
         // buffer (its own gradients), shard 1 on `model` into the result.
-        tree = GradientTree(shards: config.train.gradShards, parameterCount: model.layout.count,
-                            firstBuffer: config.train.gradShards == 2 ? sibling?.grads : nil)
-        segments = model.layout.entries.map { AdamW.Segment(offset: $0.offset, count: $0.count, decay: $0.decay) }
+        tree = GradientTree(shards: config.train.gradShards, parameterCount: trainable,
+                            firstBuffer: config.train.gradShards == 2 ? sibling?.trainableGrads : nil)
+        segments = model.trainableEntries.map { AdamW.Segment(offset: $0.offset, count: $0.count, decay: $0.decay) }
     }
 
     /// Pretraining on `data`.
@@ -103,25 +109,27 @@ public final class Trainer {
         self.init(config: config, objective: try PretrainObjective(config: config, data: data), runtime: runtime)
     }
 
-    /// SHA-256 over parameters, then AdamW's m and v, in layout order, then
+    /// SHA-256 over the trained parameters (every parameter, or with LoRA the
+    /// adapters and score head), then AdamW's m and v, in buffer order, then
     /// the objective's state tensors (none for most objectives).
     public func stateHash() -> String {
         let h = SHA256Hasher()
-        h.update(model.params)
+        h.update(model.trainableParams)
         h.update(optimizer.m)
         h.update(optimizer.v)
         for t in objective.stateTensors { h.update(t.tensor) }
         return h.finalizeHex()
     }
 
-    /// The training state in checkpoint order: parameters (Hugging Face names),
-    /// then AdamW's first and second moments, then the objective's state
-    /// tensors. Their bytes in this order are exactly what `stateHash` hashes.
+    /// The training state in checkpoint order: the trained parameters
+    /// (Hugging Face names; with LoRA, PEFT's adapter names and no base
+    /// weight), then AdamW's first and second moments, then the objective's
+    /// state tensors. Their bytes in this order are exactly what `stateHash` hashes.
     public func stateTensors() -> [CheckpointTensor] {
         settleStateHash()   // callers may write into them (a checkpoint load)
         var out: [CheckpointTensor] = []
-        for (prefix, flat) in [("", model.params), ("optimizer.exp_avg.", optimizer.m), ("optimizer.exp_avg_sq.", optimizer.v)] {
-            for e in model.layout.entries {
+        for (prefix, flat) in [("", model.trainableParams), ("optimizer.exp_avg.", optimizer.m), ("optimizer.exp_avg_sq.", optimizer.v)] {
+            for e in model.trainableEntries {
                 out.append(CheckpointTensor(name: prefix + e.name,
                                             tensor: Tensor(storage: flat.storage, offset: flat.offset + e.offset, shape: e.shape)))
             }
@@ -148,26 +156,35 @@ public final class Trainer {
     /// `model`, one on `sibling`), each written into its leaf's output.
     func shardGradients(_ leaves: [GradientTree.Leaf]) -> [ShardResult] {
         guard leaves.count == 2, let sibling else {
-            return leaves.map { Self.shardGradient($0, objective: objective, on: model, parallel) }
+            return leaves.map { Self.shardGradient($0, objective: objective, on: model, dropout: dropoutKey($0.shard), parallel) }
         }
         // The leaf whose output is model.grads runs on `model` (no copy).
-        let first = leaves[1].into.storage === model.grads.storage ? 1 : 0
+        let first = leaves[1].into.storage === model.trainableGrads.storage ? 1 : 0
         let half = Parallel(threads: parallel.threads / 2, deterministic: parallel.deterministic)
-        let lanes = [ConcurrentLane(objective: objective, model: model, leaf: leaves[first]),
-                     ConcurrentLane(objective: objective, model: sibling, leaf: leaves[1 - first])]
+        let lanes = [ConcurrentLane(objective: objective, model: model, leaf: leaves[first], dropout: dropoutKey(leaves[first].shard)),
+                     ConcurrentLane(objective: objective, model: sibling, leaf: leaves[1 - first],
+                                    dropout: dropoutKey(leaves[1 - first].shard))]
         Parallel.concurrently(2) { i in
             let lane = lanes[i]
-            lane.result = Self.shardGradient(lane.leaf, objective: lane.objective, on: lane.model, half)
+            lane.result = Self.shardGradient(lane.leaf, objective: lane.objective, on: lane.model,
+                                             dropout: lane.dropout, half)
         }
         let results = lanes.map { $0.result! }
         return first == 0 ? results : results.reversed()
     }
 
+    /// Which mask LoRA dropout draws in shard `shard` of this step.
+    func dropoutKey(_ shard: Int) -> LoRADropoutKey {
+        LoRADropoutKey(seed: config.train.seed, step: step, shard: shard)
+    }
+
     static func shardGradient(_ leaf: GradientTree.Leaf, objective: any TrainingObjective, on m: Transformer,
-                              _ parallel: Parallel) -> ShardResult {
+                              dropout: LoRADropoutKey, _ parallel: Parallel) -> ShardResult {
         m.zeroGrads()
+        m.adapters?.dropoutKey = dropout
         let r = objective.shardGradient(leaf.shard, model: m, parallel: parallel)
-        if leaf.into.storage !== m.grads.storage { leaf.into.copy(from: m.grads) }
+        m.adapters?.dropoutKey = nil
+        if leaf.into.storage !== m.trainableGrads.storage { leaf.into.copy(from: m.trainableGrads) }
         return r
     }
 
@@ -179,14 +196,14 @@ public final class Trainer {
         func phase<T>(_ name: String, _ body: () -> T) -> T { timer.map { $0.time(name, body) } ?? body() }
         let stateTensors = objective.stateTensors
         let (batchHash, loss, metrics) = batchGradient()
-        let norm = phase("clip") { clipGradients(model.grads, maxNorm: config.train.gradClip, parallel: parallel) }
+        let norm = phase("clip") { clipGradients(model.trainableGrads, maxNorm: config.train.gradClip, parallel: parallel) }
         let lr = learningRate(step: step, config: config.train)
         phase("state_hash_wait") { settleStateHash() }
-        phase("adamw") { optimizer.step(params: model.params, grads: model.grads, segments: segments, lr: lr, parallel: parallel) }
+        phase("adamw") { optimizer.step(params: model.trainableParams, grads: model.trainableGrads, segments: segments, lr: lr, parallel: parallel) }
         step += 1
         if workers.isRoot {
             // The same bytes as stateHash(), hashed on their own thread.
-            let tensors = [model.params, optimizer.m, optimizer.v] + stateTensors.map(\.tensor)
+            let tensors = [model.trainableParams, optimizer.m, optimizer.v] + stateTensors.map(\.tensor)
             let (sink, step) = (hashLineSink, step)
             hashInFlight = PendingDigest {
                 let h = SHA256Hasher()
@@ -213,11 +230,13 @@ public final class Trainer {
         let loss: Float, metrics: [Metric]
         if let exchange {
             (loss, metrics) = phase("shards_and_tree_sum") {
-                exchange.reduce(into: model.grads, parallel: parallel) { shard, into in
+                exchange.reduce(into: model.trainableGrads, parallel: parallel) { shard, into in
                     phase("shard_forward_backward") {
                         model.zeroGrads()
+                        model.adapters?.dropoutKey = dropoutKey(shard)
                         let r = objective.shardGradient(shard, model: model, parallel: parallel)
-                        into.copy(from: model.grads)
+                        model.adapters?.dropoutKey = nil
+                        into.copy(from: model.trainableGrads)
                         return r
                     }
                 }
@@ -225,7 +244,7 @@ public final class Trainer {
         } else {
             var shardMetrics = [[Metric]](repeating: [], count: config.train.gradShards)
             loss = phase("shards_and_tree_sum") {
-                tree.reduce(into: model.grads, parallel: parallel) { leaves in
+                tree.reduce(into: model.trainableGrads, parallel: parallel) { leaves in
                     let results = phase("shard_forward_backward") { shardGradients(leaves) }
                     for (leaf, r) in zip(leaves, results) { shardMetrics[leaf.shard] = r.metrics }
                     return results.map(\.loss)
@@ -249,9 +268,10 @@ private final class ConcurrentLane: @unchecked Sendable {
     let objective: any TrainingObjective
     let model: Transformer
     let leaf: GradientTree.Leaf
+    let dropout: LoRADropoutKey
     var result: ShardResult?
-    init(objective: any TrainingObjective, model: Transformer, leaf: GradientTree.Leaf) {
-        self.objective = objective; self.model = model; self.leaf = leaf
+    init(objective: any TrainingObjective, model: Transformer, leaf: GradientTree.Leaf, dropout: LoRADropoutKey) {
+        self.objective = objective; self.model = model; self.leaf = leaf; self.dropout = dropout
     }
 }
 

@@ -30,7 +30,7 @@ public enum RunStart: Sendable {
 
 /// The `run` section of config.json: what, besides the config, the bits are a function of.
 public func runSection(data: DataIdentity, runtime: RuntimeOptions, trainingMode: String,
-                       initCheckpoint: (path: String, state: String)? = nil) -> JSONValue {
+                       initCheckpoint: (path: String, state: String)? = nil, loraBaseSHA256: String? = nil) -> JSONValue {
     var pairs: [(String, JSONValue)] = [
         ("simply_version", .string(Simply.version)),
         ("deterministic", .bool(runtime.deterministic)),
@@ -45,6 +45,7 @@ public func runSection(data: DataIdentity, runtime: RuntimeOptions, trainingMode
         pairs.append(("init_checkpoint", .string(i.path)))
         pairs.append(("init_state_sha256", .string(i.state)))
     }
+    if let b = loraBaseSHA256 { pairs.append(("lora_base_sha256", .string(b))) }
     return .object(pairs)
 }
 
@@ -52,7 +53,33 @@ public func runSection(data: DataIdentity, runtime: RuntimeOptions, trainingMode
 /// optimizer). Parameters the checkpoint lacks must be among the objective's
 /// `freshParameters`; they keep their initialization.
 public func loadInitialWeights(_ checkpoint: URL, into trainer: Trainer) throws -> CheckpointManifest {
-    try Checkpoints.loadParameters(checkpoint, into: trainer.model, fresh: trainer.objective.freshParameters)
+    try Checkpoints.loadWeights(checkpoint, into: trainer.model, fresh: trainer.objective.freshParameters)
+}
+
+/// The weights a run starts from, loaded again for a resume or a replay and
+/// checked against what the run recorded: its `--load_checkpoint` (same
+/// state_sha256), and for a LoRA run the frozen base's bits (its checkpoint
+/// holds only the adapters). Errors name both hashes.
+public func reloadStartingWeights(into trainer: Trainer, initCheckpoint: URL?, recordedRun recorded: JSONValue,
+                                  configFile: String) throws {
+    if let c = initCheckpoint {
+        let m = try loadInitialWeights(c, into: trainer)
+        if let want = recorded["init_state_sha256"]?.stringValue, want != m.stateSHA256 {
+            if trainer.model.adapters != nil {
+                throw RunError("\(c.path): its state_sha256 is \(m.stateSHA256), but this LoRA run was trained on a base with state_sha256 \(want): the base changed")
+            }
+            throw RunError("\(c.path): its state_sha256 is \(m.stateSHA256), the run started from \(want): the initial checkpoint changed")
+        }
+    }
+    guard trainer.model.adapters != nil else { return }
+    guard let want = recorded["lora_base_sha256"]?.stringValue else {
+        throw RunError("\(configFile): run.lora_base_sha256 is missing: a LoRA run records its base's hash")
+    }
+    let bits = trainer.model.baseSHA256()
+    if bits != want {
+        let name = initCheckpoint?.path ?? "the seeded base (train.seed)"
+        throw RunError("\(name): its parameters hash to \(bits), but this LoRA run was trained on a base hashing to \(want): the base changed")
+    }
 }
 
 /// Trains `config` in `runDirectory`, writing hashes.jsonl, metrics.jsonl and
@@ -97,6 +124,10 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
               crashBefore: (@Sendable (CheckpointDiskStep) -> Bool)? = nil, failingWorker: Int? = nil,
               log: (String) -> Void) throws -> RunSummary {
     let root = workers.isRoot
+    let lora = try config.loraSettings()
+    if lora.rank > config.model.dModel {
+        throw ConfigError("lora.rank: \(lora.rank) is more than model.d_model (\(config.model.dModel)): a low-rank adapter needs r below the layer's width")
+    }
     var initCheckpoint: URL? = nil
     switch start {
     case let .fromCheckpoint(url): initCheckpoint = try Checkpoints.resolve(url)
@@ -112,6 +143,8 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
     // A resumed deterministic run redoes the steps it recorded past its
     // checkpoint before it stopped: each must come out as recorded.
     var recordedPast: [Int: String] = [:]
+    // A LoRA run's checkpoints name the frozen base they need (manifest extra.lora).
+    var loraBase: LoRABase? = nil
     // One writer per run directory, for the whole run (worker 0 writes the logs).
     var lock: RunLock? = nil
     defer { withExtendedLifetime(lock) {} }
@@ -124,8 +157,13 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
             initInfo = (checkpoint.path, manifest.stateSHA256)
             log("weights from \(checkpoint.path) (step \(manifest.step)); optimizer and step start fresh")
         }
+        if lora.rank > 0 {
+            loraBase = LoRABase(config: lora, checkpoint: initInfo?.path ?? "", stateSHA256: initInfo?.state ?? "",
+                                sha256: trainer.model.baseSHA256())
+        }
         guard case var .object(sections) = config.json() else { fatalError("config json is an object") }
-        var run = runSection(data: data, runtime: runtime, trainingMode: config.train.mode, initCheckpoint: initInfo)
+        var run = runSection(data: data, runtime: runtime, trainingMode: config.train.mode, initCheckpoint: initInfo,
+                             loraBaseSHA256: loraBase?.sha256)
         if case var .object(r) = run, let i = r.firstIndex(where: { $0.0 == "config_sha256" }) {
             r[i].1 = .string(configHash); run = .object(r)
         }
@@ -160,13 +198,17 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
             if runtime.deterministic { recordedPast = point.recordedAfter }
         }
         chosen = workers.broadcast(chosen)
+        // Starting again needs the starting weights; a LoRA run's checkpoint also needs its frozen base.
+        if chosen.isEmpty || lora.rank > 0 {
+            try reloadStartingWeights(into: trainer, initCheckpoint: initCheckpoint, recordedRun: recorded,
+                                      configFile: runDirectory.configURL.path)
+        }
+        if lora.rank > 0 {
+            loraBase = LoRABase(config: lora, checkpoint: initCheckpoint?.path ?? "",
+                                stateSHA256: recorded["init_state_sha256"]?.stringValue ?? "",
+                                sha256: recorded["lora_base_sha256"]?.stringValue ?? "")
+        }
         if chosen.isEmpty {
-            if let c = initCheckpoint {
-                let m = try loadInitialWeights(c, into: trainer)
-                if let want = recorded["init_state_sha256"]?.stringValue, want != m.stateSHA256 {
-                    throw RunError("\(c.path): its state_sha256 is \(m.stateSHA256), the run started from \(want): the initial checkpoint changed")
-                }
-            }
             if root { try runDirectory.truncateLogs(afterStep: 0) }
             log("starting again from step 0 in \(runDirectory.url.path)")
         } else {
@@ -192,11 +234,15 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
     func checkpoint() throws -> URL {
         try Checkpoints.write(runDirectory: runDirectory.url, step: trainer.step, tensors: trainer.stateTensors(),
                               configSHA256: configHash, dataCursor: trainer.dataCursor,
-                              extra: .object([("simply_version", .string(Simply.version))]), options: options,
+                              extra: .object([("simply_version", .string(Simply.version))] + (loraBase.map { [("lora", $0.json)] } ?? [])),
+                              options: options,
                               workers: workers)
     }
 
-    log("\(config.train.mode): \(trainer.model.layout.count) parameters; data: \(data.source), \(data.tokens) tokens; "
+    let trained = lora.rank > 0
+        ? "\(trainer.model.trainableGrads.count) trained parameters (LoRA rank \(lora.rank) on \(lora.targets.map(\.rawValue).joined(separator: ","))) on a frozen base of \(trainer.model.layout.count)"
+        : "\(trainer.model.layout.count) parameters"
+    log("\(config.train.mode): \(trained); data: \(data.source), \(data.tokens) tokens; "
         + "\(runtime.deterministic ? "deterministic" : "fast (non-deterministic)") mode, \(runtime.threads) thread(s)"
         + (workers.size > 1 ? " per worker, \(workers.size) workers (MPI ranks) sharing \(config.train.gradShards) gradient shards" : ""))
     StopSignal.install()

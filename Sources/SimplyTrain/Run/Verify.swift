@@ -74,11 +74,10 @@ public enum Verify {
         }
         let trainer = Trainer(config: config, objective: objective, runtime: runtime)
         // A run that started from a checkpoint replays from those weights.
-        if from == nil, let c = initCheckpoint {
-            let m = try loadInitialWeights(c, into: trainer)
-            if let want = recordedRun["init_state_sha256"]?.stringValue, want != m.stateSHA256 {
-                throw RunError("\(c.path): its state_sha256 is \(m.stateSHA256), the run started from \(want): the initial checkpoint changed")
-            }
+        // (A LoRA run's checkpoints hold only its adapters: its base is loaded from any step.)
+        if from == nil || trainer.model.adapters != nil {
+            try reloadStartingWeights(into: trainer, initCheckpoint: initCheckpoint, recordedRun: recordedRun,
+                                      configFile: runDirectory.configURL.path)
         }
         let checkpoints = scan.entries
         if let from {
