@@ -60,18 +60,32 @@ public enum HFExport {
     /// Writes the files into `directory`, which must not exist or be empty.
     @discardableResult
     public static func export(from path: URL, to directory: URL) throws -> Summary {
-        let fm = FileManager.default
-        var isDir: ObjCBool = false
-        if fm.fileExists(atPath: directory.path, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw HFError("\(directory.path): exists and is not a directory") }
-            let entries = (try? fm.contentsOfDirectory(atPath: directory.path)) ?? []
-            guard entries.isEmpty else { throw HFError("\(directory.path): not empty (holds \(entries.sorted().prefix(3).joined(separator: ", "))); export into a new directory") }
-        }
+        try checkNewDirectory(directory)
         let (files, summary) = try Self.files(from: path)
-        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-        for f in files { try writeAtomically(f.bytes, to: directory.appendingPathComponent(f.name)) }
+        try writeNewDirectory(directory, files: files)
         return summary
     }
+}
+
+/// An export's directory must not exist, or be empty.
+func checkNewDirectory(_ directory: URL) throws {
+    let fm = FileManager.default
+    var isDir: ObjCBool = false
+    if fm.fileExists(atPath: directory.path, isDirectory: &isDir) {
+        guard isDir.boolValue else { throw HFError("\(directory.path): exists and is not a directory") }
+        let entries = (try? fm.contentsOfDirectory(atPath: directory.path)) ?? []
+        guard entries.isEmpty else { throw HFError("\(directory.path): not empty (holds \(entries.sorted().prefix(3).joined(separator: ", "))); export into a new directory") }
+    }
+}
+
+/// Writes `files` into `directory` (checked by `checkNewDirectory`), each atomically.
+func writeNewDirectory(_ directory: URL, files: [(name: String, bytes: [UInt8])]) throws {
+    try checkNewDirectory(directory)
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    for f in files { try writeAtomically(f.bytes, to: directory.appendingPathComponent(f.name)) }
+}
+
+extension HFExport {
 
     /// A published model's tokenizer (imported into RUN/tokenizer/) and its
     /// files, or nil for the byte tokenizer and Simply's own BPE files; a

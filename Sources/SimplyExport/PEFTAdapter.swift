@@ -1,6 +1,7 @@
 import Foundation
 import SimplyCore
 import SimplyModel
+import SimplyRun
 
 /// LoRA adapters as a PEFT adapter directory, the format `peft`'s
 /// `PeftModel.from_pretrained(base, DIR)` loads and `save_pretrained` writes:
@@ -21,13 +22,16 @@ public enum PEFTAdapter {
     /// The two files for `lora`; `base` is recorded as base_model_name_or_path.
     public static func files(_ lora: LoRAAdapters, base: String) -> [(name: String, bytes: [UInt8])] {
         let targets = moduleNames.filter { lora.config.targets.contains($0.0) }.map { JSONValue.string($0.1) }
+        // A score head trains with the adapters: PEFT's SEQ_CLS task saves it as a module to save.
+        let scoreHead = lora.score != nil
         let config: JSONValue = .object([
             ("peft_type", .string("LORA")),
-            ("task_type", .string("CAUSAL_LM")),
+            ("task_type", .string(scoreHead ? "SEQ_CLS" : "CAUSAL_LM")),
             ("base_model_name_or_path", .string(base)),
             ("r", .int(lora.config.rank)),
             ("lora_alpha", .double(lora.config.alpha)),
-            ("lora_dropout", .double(0)),
+            ("lora_dropout", .double(lora.config.dropout)),
+            ("modules_to_save", scoreHead ? .array([.string("score")]) : .null),
             ("target_modules", .array(targets)),
             ("bias", .string("none")),
             ("fan_in_fan_out", .bool(false)),
@@ -71,7 +75,12 @@ public enum PEFTAdapter {
         }
         // Simply's order (q k v o gate up down), whatever order the file lists them in.
         let ordered = LoRATarget.allCases.filter { targets.contains($0) }
-        let lora = LoRAAdapters(model: model, config: LoRAConfig(rank: r, alpha: alpha, targets: ordered), maxRows: maxRows)
+        var dropout = 0.0
+        if let d = json["lora_dropout"], d != .null {
+            guard let v = d.doubleValue, v >= 0, v <= 0.9 else { throw bad("lora_dropout", "expected a number in 0...0.9") }
+            dropout = v
+        }
+        let lora = LoRAAdapters(model: model, config: LoRAConfig(rank: r, alpha: alpha, dropout: dropout, targets: ordered), maxRows: maxRows)
         let weightsURL = dir.appendingPathComponent(weightsFile)
         let file = try SafetensorsFile.read(weightsURL)
         let known = Set(lora.entries.map { prefix + $0.name })
@@ -87,5 +96,68 @@ public enum PEFTAdapter {
             Tensor(storage: lora.params.storage, offset: lora.params.offset + e.offset, shape: e.shape).copy(from: try file.tensor(name))
         }
         return lora
+    }
+
+    /// `simply export --format peft`: the adapters of a LoRA run's checkpoint
+    /// (or run directory) as a PEFT adapter directory. base_model_name_or_path
+    /// names the base's run directory, whose `simply export --format hf` is
+    /// the model PEFT loads them onto.
+    @discardableResult
+    public static func export(from path: URL, to directory: URL) throws -> (checkpoint: URL, base: String, config: LoRAConfig) {
+        let checkpoint = try Checkpoints.resolve(path)
+        let config = try ExperimentConfig.ofCheckpoint(checkpoint)
+        let manifestPath = checkpoint.appendingPathComponent(Checkpoints.manifestFileName).path
+        guard try LoRABase(extra: try Checkpoints.manifest(checkpoint).extra, file: manifestPath) != nil else {
+            throw HFError("\(checkpoint.path): not a LoRA run's checkpoint (lora.rank 0): export it with --format hf")
+        }
+        let (adapters, base) = try Checkpoints.loadAdapters(checkpoint, model: config.model)
+        let baseName = base.checkpoint.isEmpty ? "" : runDirectoryOf(URL(fileURLWithPath: base.checkpoint)).path
+        try writeNewDirectory(directory, files: files(adapters, base: baseName))
+        return (checkpoint, baseName, adapters.config)
+    }
+
+    /// RUN/checkpoints/step-N → RUN.
+    static func runDirectoryOf(_ checkpoint: URL) -> URL {
+        checkpoint.standardizedFileURL.deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// `simply import --peft DIR --base RUN OUT`: a PEFT adapter directory
+    /// onto a Simply run (the base it was trained on, e.g. `simply import` of
+    /// the Hugging Face model) as a LoRA run directory: config.json (the
+    /// base's, with a `lora` section), one checkpoint holding the adapters and
+    /// naming its base. Evaluate, sample or export it like any run; train from
+    /// it with --load_checkpoint (its base with the adapters merged).
+    @discardableResult
+    public static func importAdapter(from dir: URL, base: URL, to out: URL, schema: ConfigSchema) throws -> URL {
+        let baseCheckpoint = try Checkpoints.resolve(base)
+        var config = try ExperimentConfig.ofCheckpoint(baseCheckpoint, schema: schema)
+        let adapters = try read(dir, model: config.model, maxRows: 1)
+        // The base's bits, as a LoRA run records them.
+        let model = Transformer(config: config.model, maxBatch: 1)
+        let loaded = try Checkpoints.loadWeights(baseCheckpoint, into: model, fresh: config.model.scoreHead ? ["score.weight"] : [])
+        if let s = adapters.score { model.parameter("score.weight").copy(from: s) }
+        let identity = LoRABase(config: adapters.config, checkpoint: baseCheckpoint.path, stateSHA256: loaded.stateSHA256,
+                                sha256: model.baseSHA256())
+        config.setSettings(adapters.config)
+        let run = RunDirectory(out)
+        guard case var .object(sections) = config.json() else { fatalError("config json is an object") }
+        let configHash = config.identitySHA256
+        sections.append(("run", .object([
+            ("simply_version", .string(Simply.version)),
+            ("training_mode", .string("import")),
+            ("imported_from", .string(dir.standardizedFileURL.path)),
+            ("init_checkpoint", .string(baseCheckpoint.path)),
+            ("init_state_sha256", .string(loaded.stateSHA256)),
+            ("lora_base_sha256", .string(identity.sha256)),
+            ("config_sha256", .string(configHash)),
+        ])))
+        try run.create(config: .object(sections))
+        let tensors = adapters.entries.compactMap { e in adapters.parameter(e.name).map { CheckpointTensor(name: e.name, tensor: $0) } }
+        return try Checkpoints.write(
+            runDirectory: out, step: 0, tensors: tensors, configSHA256: configHash, dataCursor: .object([]),
+            extra: .object([("imported_from", .string(dir.standardizedFileURL.path)), ("lora", identity.json),
+                            ("simply_version", .string(Simply.version))]),
+            options: CheckpointOptions(shardBytes: config.checkpoint.shardMB << 20, compressionLevel: config.checkpoint.compressionLevel,
+                                       keepLast: 0))
     }
 }

@@ -10,10 +10,11 @@ struct ExportCommand: ParsableCommand {
         discussion: """
         Writes model.safetensors (float32, HF Llama names), config.json (LlamaForCausalLM, or \
         LlamaForSequenceClassification for a score-head model), generation_config.json, tokenizer.json and \
-        tokenizer_config.json. See docs/export.md.
+        tokenizer_config.json. A LoRA run exports merged (W + (alpha/r)·B·A), or with --format peft as a PEFT \
+        adapter directory (adapter_config.json, adapter_model.safetensors). See docs/export.md and docs/lora.md.
         """)
 
-    @Option(name: .customLong("format"), help: "Output format: hf.")
+    @Option(name: .customLong("format"), help: "Output format: hf (a whole model), or peft (a LoRA run's adapters).")
     var format: String = "hf"
 
     @OptionGroup var model: CheckpointOption
@@ -24,7 +25,16 @@ struct ExportCommand: ParsableCommand {
     var outDir: String
 
     func run() throws {
-        guard format == "hf" else { fail("--format \(format) is not supported (only hf)") }
+        guard format == "hf" || format == "peft" else { fail("--format \(format) is not supported (hf or peft)") }
+        if format == "peft" {
+            do {
+                let s = try PEFTAdapter.export(from: URL(fileURLWithPath: checkpoint), to: URL(fileURLWithPath: outDir))
+                print("exported the LoRA adapters of \(s.checkpoint.path) (rank \(s.config.rank), alpha \(s.config.alpha), "
+                      + "\(s.config.targets.map(\.rawValue).joined(separator: ","))) as a PEFT adapter directory to \(outDir)"
+                      + (s.base.isEmpty ? "" : "; its base: \(s.base)"))
+            } catch { fail("\(error)") }
+            return
+        }
         do {
             let s = try HFExport.export(from: URL(fileURLWithPath: checkpoint), to: URL(fileURLWithPath: outDir))
             print("exported \(s.checkpoint.path) (step \(s.step), \(s.parameters) parameters, tokenizer \(s.tokenizer)) "

@@ -11,7 +11,9 @@ struct ImportCommand: ParsableCommand {
         discussion: """
         OUT holds config.json, experiment.json and checkpoints/step-00000000: use OUT with --checkpoint \
         (simply eval ...) or --load_checkpoint OUT --experiment_config OUT/experiment.json (simply train). \
-        Unsupported architectures and options are refused. See docs/export.md.
+        Unsupported architectures and options are refused. With --lora_base RUN, HF_DIR is a PEFT LoRA adapter \
+        directory (adapter_config.json, adapter_model.safetensors) for the model RUN holds, and OUT a LoRA run \
+        directory. See docs/export.md and docs/lora.md.
         """)
 
     @Argument(help: "A Hugging Face model directory: config.json, model.safetensors or model.safetensors.index.json + shards, tokenizer.json.")
@@ -26,7 +28,18 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .customLong("tokenizer"), help: "byte or a tokenizer.json to use instead of HF_DIR/tokenizer.json.")
     var tokenizer: String?
 
+    @Option(name: .customLong("lora_base"), help: "HF_DIR is a PEFT adapter directory for the model of this run (e.g. the import of its base).")
+    var loraBase: String?
+
     func run() throws {
+        if let base = loraBase {
+            do {
+                let c = try PEFTAdapter.importAdapter(from: URL(fileURLWithPath: hfDir), base: URL(fileURLWithPath: base),
+                                                      to: URL(fileURLWithPath: out), schema: algorithms.schema)
+                print("imported the PEFT adapter \(hfDir) onto \(base) to \(c.path)")
+            } catch { fail("\(error)") }
+            return
+        }
         if let s = seqLen, s < 1 { fail("--seq_len must be >= 1") }
         do {
             let s = try HFImport.importModel(from: URL(fileURLWithPath: hfDir), to: URL(fileURLWithPath: out),

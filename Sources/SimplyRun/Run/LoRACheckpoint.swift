@@ -79,9 +79,7 @@ extension Checkpoints {
         // The adapters (and a score head), then merged.
         var shape = model.config
         shape.scoreHead = run.model.scoreHead
-        let adapters = LoRAAdapters(model: shape, config: lora.config, maxRows: 1)
-        try load(checkpoint, into: adapters.entries.compactMap { e in adapters.parameter(e.name).map { CheckpointTensor(name: e.name, tensor: $0) } },
-                 expectedConfigSHA256: nil)
+        let (adapters, _) = try loadAdapters(checkpoint, model: shape)
         for l in 0..<model.config.nLayers {
             for t in lora.config.targets {
                 let w = model.parameter("model.layers.\(l).\(t.module).weight")
@@ -93,6 +91,22 @@ extension Checkpoints {
             throw CheckpointError(manifestPath, field: "tensor score.weight", "not in this checkpoint")
         }
         return m
+    }
+
+    /// The adapters (and score head) of a LoRA run's checkpoint, for a model
+    /// of config `model` (the run's), with what the checkpoint says of its base.
+    public static func loadAdapters(_ checkpoint: URL, model: ModelConfig) throws -> (LoRAAdapters, LoRABase) {
+        let manifestPath = checkpoint.appendingPathComponent(manifestFileName).path
+        guard let lora = try LoRABase(extra: try manifest(checkpoint).extra, file: manifestPath) else {
+            throw RunError("\(checkpoint.path): not a LoRA run's checkpoint (its manifest.json has no extra.lora)")
+        }
+        guard lora.config.rank <= model.dModel else {
+            throw RunError("\(manifestPath): extra.lora.rank \(lora.config.rank) is more than the model's width \(model.dModel)")
+        }
+        let adapters = LoRAAdapters(model: model, config: lora.config, maxRows: 1)
+        try load(checkpoint, into: adapters.entries.compactMap { e in adapters.parameter(e.name).map { CheckpointTensor(name: e.name, tensor: $0) } },
+                 expectedConfigSHA256: nil)
+        return (adapters, lora)
     }
 
     /// A LoRA run's base must be the one it was trained on: the same
