@@ -40,6 +40,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("kernel_seconds"), help: "Least seconds spent timing each kernel case (the fastest call counts).")
     var kernelSeconds: Double = 0.3
 
+    @Flag(name: .customLong("compare_full"), help: "With lora.rank set: also bench full fine-tuning of the same config (lora.rank=0); each runs in a child process of its own (peak memory is per process), and LoRA/full ratios of peak training memory and tokens/s are reported.")
+    var compareFull = false
+
     @OptionGroup var configOptions: ConfigOptions
 
     var overrides: [String] { configOptions.overrides }
@@ -66,6 +69,11 @@ struct BenchCommand: ParsableCommand {
             algorithms.prepare(&config)
             try config.validate()
         } catch { fail("\(error)") }
+        if compareFull {
+            guard ((try? config.loraSettings().rank) ?? 0) > 0 else { fail("--compare_full needs lora.rank >= 1 (e.g. --set lora.rank=16)") }
+            compareWithFull()
+            return
+        }
         var options = BenchOptions()
         options.steps = steps; options.warmupSteps = warmupSteps
         options.threads = threadCount; options.deterministic = deterministic
@@ -80,6 +88,50 @@ struct BenchCommand: ParsableCommand {
         print(BenchTable.render(result))
         if let path = json {
             writeOutput(Data((result.pretty() + "\n").utf8), to: path)
+        }
+    }
+
+    /// `--compare_full`: this command twice in child processes, LoRA then full
+    /// (lora.rank=0), one after the other; both tables, then the ratios.
+    func compareWithFull() {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
+        var args: [String] = []
+        var skip = false
+        for a in CommandLine.arguments.dropFirst() {
+            if skip { skip = false; continue }
+            if a == "--compare_full" { continue }
+            if a == "--json" { skip = true; continue }
+            if a.hasPrefix("--json=") { continue }
+            args.append(a)
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("simply-bench-\(ProcessInfo.processInfo.processIdentifier)")
+        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch { fail("\(dir.path): \(error)") }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var results: [(String, JSONValue)] = []
+        for (name, extra) in [("lora", [String]()), ("full", ["--set", "lora.rank=0"])] {
+            let out = dir.appendingPathComponent("\(name).json")
+            log("bench: \(name) fine-tuning, in a child process")
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: executable)
+            child.arguments = args + extra + ["--json", out.path]
+            do { try child.run() } catch { fail("cannot run \(executable): \(error)") }
+            child.waitUntilExit()
+            guard child.terminationStatus == 0 else { fail("the \(name) bench failed (status \(child.terminationStatus))") }
+            do {
+                results.append((name, try JSONValue.parse(String(decoding: try FileBytes.read(out, limit: 1 << 26), as: UTF8.self))))
+            } catch { fail("\(out.path): \(error)") }
+        }
+        let lora = results[0].1, full = results[1].1
+        func number(_ j: JSONValue, _ a: String, _ b: String) -> Double { j[a]?[b]?.doubleValue ?? .nan }
+        let memory = number(lora, "memory", "peak_rss_bytes_training") / number(full, "memory", "peak_rss_bytes_training")
+        let speed = number(lora, "train", "tokens_per_sec") / number(full, "train", "tokens_per_sec")
+        let ratios: JSONValue = .object([("peak_training_memory_lora_over_full", .double(memory)),
+                                          ("train_tokens_per_sec_lora_over_full", .double(speed))])
+        print(String(format: "LoRA / full fine-tuning: peak training memory %.3f (%.0f / %.0f MiB), training tokens/s %.2fx (%.0f / %.0f)",
+                     memory, number(lora, "memory", "peak_rss_bytes_training") / 1048576, number(full, "memory", "peak_rss_bytes_training") / 1048576,
+                     speed, number(lora, "train", "tokens_per_sec"), number(full, "train", "tokens_per_sec")))
+        if let path = json {
+            writeOutput(Data((JSONValue.object(results + [("ratios", ratios)]).pretty() + "\n").utf8), to: path)
         }
     }
 }

@@ -144,4 +144,64 @@ import SimplyModel
         #expect(m.allSatisfy { $0.isFinite })
         #expect(zip(m, adapted).allSatisfy { abs($0 - $1) < 1e-4 })
     }
+
+    /// Dropout on the adapters' inputs (lora.dropout): forward and backward
+    /// use the same mask, drawn again from (seed, step, shard, forward,
+    /// adapter, element) — so the gradient is the derivative of the dropped
+    /// forward: a central difference along the gradient matches it. The mask
+    /// is the same on 1 and 2 threads, changes with the shard, and a frozen
+    /// base (`init(config:maxBatch:lora:)`) gets the same adapter gradients
+    /// as a full model with the adapters attached.
+    @Test func dropoutGradientIsTheDroppedForwardsDerivative() throws {
+        let c = ModelConfig(vocabSize: 61, dModel: 24, nLayers: 2, nHeads: 4, nKVHeads: 2, dFF: 40, seqLen: 12)
+        let config = LoRAConfig(rank: 4, alpha: 8, dropout: 0.3)
+        let model = Transformer(config: c, maxBatch: 2, lora: config)
+        model.initialize(seed: 3)
+        guard let lora = model.adapters else { Issue.record("no adapters"); return }
+        #expect(model.grads.count == 0, "a frozen base allocates no gradient")
+        // B off zero, so every adapter shapes the loss.
+        let stream = RandomStream(seed: 9, name: "test")
+        for e in lora.entries where e.name.hasSuffix("lora_B.weight") {
+            for i in 0..<e.count { lora.params.pointer[e.offset + i] = 0.2 * stream.normal(UInt64(e.offset), UInt64(i)) }
+        }
+        let tokens = (0..<24).map { Int32($0 * 13 % 61) }, targets = (0..<24).map { Int32(($0 * 13 + 5) % 61) }
+        let weights = [Float](repeating: 1 / 24, count: 24)
+        let key = LoRADropoutKey(seed: 1337, step: 4, shard: 1)
+        func loss(_ parallel: Parallel = .serial, key k: LoRADropoutKey? = key) -> Float {
+            lora.dropoutKey = k     // each forward of a shard draws its own mask: start the shard again
+            return model.forward(tokens: tokens, targets: targets, weights: weights, batch: 2, seqLen: 12, parallel: parallel)
+        }
+        func gradient(_ parallel: Parallel, key k: LoRADropoutKey? = key) -> [Float] {
+            model.zeroGrads()
+            _ = loss(parallel, key: k)
+            model.backward(parallel: parallel)
+            return lora.grads.toArray()
+        }
+        let g = gradient(.serial)
+        #expect(g.map(\.bitPattern) == gradient(Parallel(threads: 2, deterministic: true)).map(\.bitPattern), "threads")
+        #expect(g != gradient(.serial, key: LoRADropoutKey(seed: 1337, step: 4, shard: 0)), "another shard, another mask")
+        #expect(g != gradient(.serial, key: nil), "no mask outside a training shard")
+        let norm = g.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let theta = lora.params.toArray()
+        func shifted(_ eps: Double) -> Double {
+            for i in 0..<theta.count { lora.params.pointer[i] = theta[i] + Float(eps * Double(g[i]) / norm) }
+            return Double(loss())
+        }
+        let eps = 1e-2
+        let difference = (shifted(eps) - shifted(-eps)) / (2 * eps)
+        for i in 0..<theta.count { lora.params.pointer[i] = theta[i] }
+        #expect(abs(difference - norm) / norm < 2e-2, "central difference \(difference), gradient norm \(norm)")
+
+        // A full model with the same adapters attached: the same adapter gradients, bit for bit.
+        let full = Transformer(config: c, maxBatch: 2)
+        full.params.copy(from: model.params)
+        let attached = LoRAAdapters(model: c, config: config, maxRows: 24)
+        attached.params.copy(from: lora.params)
+        full.attach(attached)
+        full.zeroGrads()
+        attached.dropoutKey = key
+        _ = full.forward(tokens: tokens, targets: targets, weights: weights, batch: 2, seqLen: 12, parallel: .serial)
+        full.backward(parallel: .serial)
+        #expect(attached.grads.toArray().map(\.bitPattern) == g.map(\.bitPattern))
+    }
 }

@@ -10,7 +10,9 @@ public enum BenchTable {
         func mib(_ v: JSONValue?) -> String { f(num(v) / 1048576, 1) + " MiB" }
         let c = r["config"], run = r["run"], t = r["train"], fw = r["forward"], s = r["sample"], m = r["memory"], k = r["kernels"]
         var lines: [String] = []
-        lines.append("\(c?["name"]?.stringValue ?? "?"): \(c?["parameters"]?.intValue ?? 0) parameters, batch \(c?["batch_size"]?.intValue ?? 0) x seq \(c?["seq_len"]?.intValue ?? 0), "
+        let rank = c?["lora_rank"]?.intValue ?? 0
+        let lora = rank > 0 ? " (LoRA rank \(rank) on \(c?["lora_targets"]?.stringValue ?? "?"): \(c?["trained_parameters"]?.intValue ?? 0) trained)" : ""
+        lines.append("\(c?["name"]?.stringValue ?? "?"): \(c?["parameters"]?.intValue ?? 0) parameters\(lora), batch \(c?["batch_size"]?.intValue ?? 0) x seq \(c?["seq_len"]?.intValue ?? 0), "
                      + "\(run?["threads"]?.intValue ?? 0) thread(s), \(run?["concurrent_shards"]?.intValue ?? 1) shard(s) at once, \(run?["deterministic"]?.boolValue == true ? "deterministic" : "fast"), "
                      + "OpenBLAS \(run?["openblas_core"]?.stringValue ?? "?"), load \(f(num(run?["load_average_1m"]), 2))")
         lines.append("")

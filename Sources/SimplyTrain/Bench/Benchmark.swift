@@ -46,7 +46,8 @@ public enum Benchmark {
         let memoryBeforeTraining = ProcessMemory.peakBytes
 
         // Training: warm-up steps are not timed; the phase timer runs on the measured ones.
-        log("bench: \(params) parameters, \(tokensPerStep) tokens/step, \(o.threads) thread(s), "
+        log("bench: \(params) parameters" + (model.adapters.map { " (LoRA rank \($0.config.rank): \(model.trainableGrads.count) trained)" } ?? "")
+            + ", \(tokensPerStep) tokens/step, \(o.threads) thread(s), "
             + (o.deterministic ? "deterministic" : "fast") + "; \(o.warmupSteps) warm-up + \(o.steps) steps")
         for _ in 0..<o.warmupSteps { _ = trainer.trainStep() }
         let timer = PhaseTimer()
@@ -183,6 +184,9 @@ public enum Benchmark {
                 ("n_kv_heads", .int(c.nKVHeads)), ("d_ff", .int(c.dFF)), ("seq_len", .int(c.seqLen)),
                 ("batch_size", .int(config.train.batchSize)), ("grad_shards", .int(shards)),
                 ("tie_embeddings", .bool(c.tieEmbeddings)), ("training_mode", .string(config.train.mode)),
+                ("trained_parameters", .int(model.trainableGrads.count)),
+                ("lora_rank", .int(model.adapters?.config.rank ?? 0)),
+                ("lora_targets", .string(model.adapters?.config.targets.map(\.rawValue).joined(separator: ",") ?? "")),
             ])),
             ("run", .object([
                 ("simply_version", .string(Simply.version)), ("threads", .int(o.threads)),
