@@ -22,8 +22,9 @@ public enum PEFTAdapter {
     /// The two files for `lora`; `base` is recorded as base_model_name_or_path.
     public static func files(_ lora: LoRAAdapters, base: String) -> [(name: String, bytes: [UInt8])] {
         let targets = moduleNames.filter { lora.config.targets.contains($0.0) }.map { JSONValue.string($0.1) }
-        // A score head trains with the adapters: PEFT's SEQ_CLS task saves it as a module to save.
+        // A score head trains with the adapters: PEFT's SEQ_CLS task saves it as a module to save; so are trained norms.
         let scoreHead = lora.score != nil
+        let saved = lora.config.modulesToSave.map { JSONValue.string($0.rawValue) } + (scoreHead ? [.string("score")] : [])
         let config: JSONValue = .object([
             ("peft_type", .string("LORA")),
             ("task_type", .string(scoreHead ? "SEQ_CLS" : "CAUSAL_LM")),
@@ -31,7 +32,7 @@ public enum PEFTAdapter {
             ("r", .int(lora.config.rank)),
             ("lora_alpha", .double(lora.config.alpha)),
             ("lora_dropout", .double(lora.config.dropout)),
-            ("modules_to_save", scoreHead ? .array([.string("score")]) : .null),
+            ("modules_to_save", saved.isEmpty ? .null : .array(saved)),
             ("target_modules", .array(targets)),
             ("bias", .string("none")),
             ("fan_in_fan_out", .bool(false)),
@@ -80,7 +81,24 @@ public enum PEFTAdapter {
             guard let v = d.doubleValue, v >= 0, v <= 0.9 else { throw bad("lora_dropout", "expected a number in 0...0.9") }
             dropout = v
         }
-        let lora = LoRAAdapters(model: model, config: LoRAConfig(rank: r, alpha: alpha, dropout: dropout, targets: ordered), maxRows: maxRows)
+        var saved: [LoRASavedModule] = []
+        if let m = json["modules_to_save"], m != .null {
+            guard case let .array(names) = m else { throw bad("modules_to_save", "expected a list of module names") }
+            for n in names {
+                guard let name = n.stringValue else { throw bad("modules_to_save", "expected module names") }
+                if name == "score" || name == "classifier" {
+                    guard model.scoreHead else { throw bad("modules_to_save", "\(name) needs a model with a score head") }
+                    continue
+                }
+                guard let module = LoRASavedModule(rawValue: name) else {
+                    throw bad("modules_to_save", "\(n.brief()) is not one of norm, input_layernorm, post_attention_layernorm, q_norm, k_norm, score")
+                }
+                saved.append(module)
+            }
+        }
+        let lora = LoRAAdapters(model: model, config: LoRAConfig(rank: r, alpha: alpha, dropout: dropout, targets: ordered,
+                                                                 modulesToSave: LoRASavedModule.allCases.filter(saved.contains)),
+                                maxRows: maxRows)
         let weightsURL = dir.appendingPathComponent(weightsFile)
         let file = try SafetensorsFile.read(weightsURL)
         let known = Set(lora.entries.map { prefix + $0.name })

@@ -17,11 +17,15 @@ public struct LoRAConfig: Sendable, Equatable, Codable {
     public var dropout = 0.0
     /// Which linear layers of each decoder layer carry an adapter.
     public var targets: [LoRATarget] = LoRATarget.allCases
+    /// Base modules trained in full beside the adapters (PEFT's
+    /// modules_to_save): RMSNorm weights. A score head always is.
+    public var modulesToSave: [LoRASavedModule] = []
 
     public init() {}
 
-    public init(rank: Int, alpha: Double = 16, dropout: Double = 0, targets: [LoRATarget] = LoRATarget.allCases) {
-        self.rank = rank; self.alpha = alpha; self.dropout = dropout; self.targets = targets
+    public init(rank: Int, alpha: Double = 16, dropout: Double = 0, targets: [LoRATarget] = LoRATarget.allCases,
+                modulesToSave: [LoRASavedModule] = []) {
+        self.rank = rank; self.alpha = alpha; self.dropout = dropout; self.targets = targets; self.modulesToSave = modulesToSave
     }
 
     public var scale: Float { Float(alpha / Double(max(1, rank))) }
@@ -63,6 +67,23 @@ public enum LoRATarget: String, CaseIterable, Sendable, Codable {
     }
 }
 
+/// Base modules a LoRA run may train in full, by PEFT's module names: the
+/// final norm, each layer's two norms, Qwen3's q/k norms.
+public enum LoRASavedModule: String, CaseIterable, Sendable, Codable {
+    case norm, input_layernorm, post_attention_layernorm, q_norm, k_norm
+
+    /// The parameters it names in a model of config `c`, in layout order.
+    func parameters(_ c: ModelConfig) -> [String] {
+        switch self {
+        case .norm: return ["model.norm.weight"]
+        case .input_layernorm, .post_attention_layernorm:
+            return (0..<c.nLayers).map { "model.layers.\($0).\(rawValue).weight" }
+        case .q_norm, .k_norm:
+            return c.qkNorm ? (0..<c.nLayers).map { "model.layers.\($0).self_attn.\(rawValue).weight" } : []
+        }
+    }
+}
+
 /// Which forward a dropout mask belongs to: the training step, the gradient
 /// shard and the forward's index within the shard (the Trainer sets it).
 public struct LoRADropoutKey: Sendable, Equatable {
@@ -71,14 +92,15 @@ public struct LoRADropoutKey: Sendable, Equatable {
 }
 
 /// The adapters of one model: one flat parameter buffer (A and B of every
-/// target of every layer, in layer then target order, then the score head
-/// when the model has one: trained with them, as PEFT's modules_to_save),
+/// target of every layer, in layer then target order, then the saved
+/// modules — norms named in config.modulesToSave, then the score head when
+/// the model has one — trained in full with them, as PEFT's modules_to_save),
 /// its gradient buffer, and the activations the backward pass needs (x·Aᵀ per adapter).
 public final class LoRAAdapters: @unchecked Sendable {
     public let config: LoRAConfig
     /// Names as PEFT saves them, without the `base_model.model.` prefix:
     /// `model.layers.N.self_attn.q_proj.lora_A.weight` [rank, in], `….lora_B.weight` [out, rank];
-    /// `score.weight` [1, d] last for a model with a score head.
+    /// then each saved module's own name (`model.norm.weight`, …), `score.weight` [1, d] last.
     public let entries: [ParameterEntry]
     public let params: Tensor
     public let grads: Tensor
@@ -111,6 +133,12 @@ public final class LoRAAdapters: @unchecked Sendable {
                 entries.append(ParameterEntry(name: p + "lora_B.weight", shape: [out, r], offset: offset, count: out * r, decay: true))
                 offset += out * r
             }
+        }
+        let layout = ParameterLayout(config: c)
+        for name in LoRASavedModule.allCases.filter(config.modulesToSave.contains).flatMap({ $0.parameters(c) }) {
+            guard let e = layout.entry(name) else { continue }
+            entries.append(ParameterEntry(name: name, shape: e.shape, offset: offset, count: e.count, decay: e.decay))
+            offset += e.count
         }
         if c.scoreHead {
             entries.append(ParameterEntry(name: "score.weight", shape: [1, c.dModel], offset: offset, count: c.dModel, decay: true))
@@ -163,11 +191,21 @@ public final class LoRAAdapters: @unchecked Sendable {
         adapters = layers
     }
 
+    /// The saved modules' entries (trained in full, copied from the base): not lora_A / lora_B.
+    public var savedEntries: [ParameterEntry] { entries.filter { !Self.isAdapter($0.name) } }
+
+    static func isAdapter(_ name: String) -> Bool { name.hasSuffix(".lora_A.weight") || name.hasSuffix(".lora_B.weight") }
+
+    /// The gradient view of parameter `name`.
+    public func gradient(_ name: String) -> Tensor? {
+        entry(name).map { Tensor(storage: grads.storage, offset: grads.offset + $0.offset, shape: $0.shape) }
+    }
+
     /// PEFT's initialisation: A ~ U(−1/√in, 1/√in) from stream "lora" (draw
-    /// (entry, i) is element i), B = 0. The score head is left as it is.
+    /// (entry, i) is element i), B = 0. Saved modules are left as they are.
     public func initialize(seed: UInt64) {
         let stream = RandomStream(seed: seed, name: "lora")
-        for (ei, e) in entries.enumerated() where e.name != "score.weight" {
+        for (ei, e) in entries.enumerated() where Self.isAdapter(e.name) {
             let p = params.pointer + e.offset
             guard e.name.hasSuffix("lora_A.weight") else { p.update(repeating: 0, count: e.count); continue }
             let bound = 1 / Float(e.shape[1]).squareRoot()

@@ -21,13 +21,19 @@ public final class Transformer: @unchecked Sendable {
 
     // Per-layer parameter and gradient views, resolved once.
     struct LayerWeights {
-        let norm1, wq, wk, wv, wo, norm2, wg, wu, wd: Tensor
-        let bq, bk, bv: Tensor?            // config.qkvBias
-        let qNorm, kNorm: Tensor?          // config.qkNorm
+        var norm1, wq, wk, wv, wo, norm2, wg, wu, wd: Tensor
+        var bq, bk, bv: Tensor?            // config.qkvBias
+        var qNorm, kNorm: Tensor?          // config.qkNorm
     }
-    let layerParams: [LayerWeights]
+    /// Views of `params`; with LoRA, a saved module's (a norm trained in
+    /// full) is a view of the adapters' buffer instead.
+    private(set) var layerParams: [LayerWeights]
     let layerGrads: [LayerWeights]?    // nil: frozen base (LoRA)
-    let embed, finalNorm, head: Tensor
+    /// With LoRA: each layer's gradients of its saved modules (norms), nil where frozen.
+    private(set) var savedGrads: [LayerWeights?] = []
+    private(set) var finalNormGrad: Tensor?
+    let embed, head: Tensor
+    private(set) var finalNorm: Tensor
     let gEmbed, gFinalNorm, gHead: Tensor?
     /// [1, d] when config.scoreHead: a view of `params`, or with LoRA of the
     /// adapters' buffer (the score head is trained with them).
@@ -58,9 +64,35 @@ public final class Transformer: @unchecked Sendable {
     public func attach(_ lora: LoRAAdapters) {
         precondition(lora.scratch.shape[0] >= maxBatch * config.seqLen, "adapters made for fewer rows than the model")
         precondition((lora.score != nil) == config.scoreHead, "adapters made for a model with\(config.scoreHead ? "out" : "") a score head")
-        if let s = lora.score, let own = score, !lora.sharesParameters { s.copy(from: own) }
+        // Saved modules (norms, a score head) start from the base's values and live in the adapters' buffer.
+        if !lora.sharesParameters {
+            for e in lora.savedEntries { lora.parameter(e.name)!.copy(from: baseParameter(e.name)) }
+        }
         adapters = lora
         if let s = lora.score, let g = lora.scoreGrad { score = s; gScore = g }
+        finalNormGrad = lora.gradient("model.norm.weight")
+        if let t = lora.parameter("model.norm.weight") { finalNorm = t }
+        savedGrads = (0..<config.nLayers).map { l in
+            let p = "model.layers.\(l)."
+            let n1 = p + "input_layernorm.weight", n2 = p + "post_attention_layernorm.weight"
+            let qn = p + "self_attn.q_norm.weight", kn = p + "self_attn.k_norm.weight"
+            if let t = lora.parameter(n1) { layerParams[l].norm1 = t }
+            if let t = lora.parameter(n2) { layerParams[l].norm2 = t }
+            if let t = lora.parameter(qn) { layerParams[l].qNorm = t }
+            if let t = lora.parameter(kn) { layerParams[l].kNorm = t }
+            let g = [n1, n2, qn, kn].map { lora.gradient($0) }
+            guard g.contains(where: { $0 != nil }) else { return nil }
+            // Only norm1/norm2/qNorm/kNorm are read from these; the rest is a placeholder view.
+            let any = g.compactMap { $0 }[0]
+            return LayerWeights(norm1: g[0] ?? any, wq: any, wk: any, wv: any, wo: any, norm2: g[1] ?? any, wg: any, wu: any, wd: any,
+                                bq: nil, bk: nil, bv: nil, qNorm: g[2], kNorm: g[3])
+        }
+    }
+
+    /// The base's own view of parameter `name` (not a saved module's copy).
+    func baseParameter(_ name: String) -> Tensor {
+        guard let e = layout.entry(name) else { fatalError("no parameter \(name)") }
+        return Tensor(storage: params.storage, offset: params.offset + e.offset, shape: e.shape)
     }
 
     /// What the optimizer trains: the adapters (and score head) with LoRA, else every parameter.
@@ -172,7 +204,7 @@ public final class Transformer: @unchecked Sendable {
         initializeBase(seed: seed)
         if let a = adapters {
             a.initialize(seed: seed)
-            if let s = a.score { s.copy(from: Tensor(storage: params.storage, offset: params.offset + layout.entry("score.weight")!.offset, shape: s.shape)) }
+            for e in a.savedEntries { a.parameter(e.name)!.copy(from: baseParameter(e.name)) }
         }
     }
 
@@ -202,15 +234,15 @@ public final class Transformer: @unchecked Sendable {
         return h.finalizeHex()
     }
 
-    /// A parameter by name; with adapters attached, the score head is the adapters' copy.
+    /// A parameter by name; with adapters attached, a saved module (a norm
+    /// trained in full, the score head) is the adapters' copy.
     public func parameter(_ name: String) -> Tensor {
-        if name == "score.weight", let s = adapters?.score { return s }
-        guard let e = layout.entry(name) else { fatalError("no parameter \(name)") }
-        return Tensor(storage: params.storage, offset: params.offset + e.offset, shape: e.shape)
+        if let s = adapters?.parameter(name) { return s }
+        return baseParameter(name)
     }
 
     public func gradient(_ name: String) -> Tensor {
-        if name == "score.weight", let g = adapters?.scoreGrad { return g }
+        if let g = adapters?.gradient(name) { return g }
         guard let e = layout.entry(name), grads.count > 0 else { fatalError("no gradient \(name)") }
         return Tensor(storage: grads.storage, offset: grads.offset + e.offset, shape: e.shape)
     }
@@ -369,7 +401,7 @@ public final class Transformer: @unchecked Sendable {
             }
         }
         dResidual.zero()
-        RMSNorm.backward(dx: dResidual, dw: frozen ? nil : gFinalNorm, dy: dLn, x: residual[c.nLayers], rstd: rstdFinal,
+        RMSNorm.backward(dx: dResidual, dw: frozen ? finalNormGrad : gFinalNorm, dy: dLn, x: residual[c.nLayers], rstd: rstdFinal,
                          w: finalNorm, rows: n, parallel: parallel)
 
         let attention = Attention(batch: lastBatch, seqLen: lastSeqLen, heads: c.nHeads, kvHeads: c.nKVHeads, headDim: c.headDim,
@@ -377,6 +409,7 @@ public final class Transformer: @unchecked Sendable {
         for l in stride(from: c.nLayers - 1, through: 0, by: -1) {
             // g: nil for a frozen base (no dW, no norm or bias gradients).
             let w = layerParams[l], g = frozen ? nil : layerGrads?[l], a = acts[l], x = residual[l]
+            let saved = frozen && !savedGrads.isEmpty ? savedGrads[l] : nil   // LoRA's norms trained in full
             // out = xMid + down(hidden): dMid = dResidual (+ the norm-2 path below).
             dMid.copy(from: dResidual)
             projectBackward(dx: dHidden, accumulateDX: false, dw: g?.wd, dy: dResidual, x: a.hidden, w: w.wd,
@@ -384,7 +417,7 @@ public final class Transformer: @unchecked Sendable {
             SwiGLU.backward(dgate: dGate, dup: dUp, dh: dHidden, gate: a.gate, up: a.up, count: n * f, parallel: parallel)
             projectBackward(dx: dLn, accumulateDX: false, dw: g?.wg, dy: dGate, x: a.ln2, w: w.wg, layer: l, .gate, rows: n, parallel: parallel)
             projectBackward(dx: dLn, accumulateDX: true, dw: g?.wu, dy: dUp, x: a.ln2, w: w.wu, layer: l, .up, rows: n, parallel: parallel)
-            RMSNorm.backward(dx: dMid, dw: g?.norm2, dy: dLn, x: a.xMid, rstd: a.rstd2, w: w.norm2, rows: n, parallel: parallel)
+            RMSNorm.backward(dx: dMid, dw: g?.norm2 ?? saved?.norm2, dy: dLn, x: a.xMid, rstd: a.rstd2, w: w.norm2, rows: n, parallel: parallel)
             // xMid = x + o_proj(attOut): dResidual = dMid (+ the norm-1 path below).
             dResidual.copy(from: dMid)
             projectBackward(dx: dAttOut, accumulateDX: false, dw: g?.wo, dy: dMid, x: a.attOut, w: w.wo, layer: l, .o, rows: n, parallel: parallel)
@@ -396,8 +429,8 @@ public final class Transformer: @unchecked Sendable {
             if let qn = w.qNorm, let kn = w.kNorm, let qRaw = a.qRaw, let kRaw = a.kRaw,
                let rq = a.rstdQ, let rk = a.rstdK, let dqRaw, let dkRaw {
                 dqRaw.zero(); dkRaw.zero()
-                RMSNorm.backward(dx: dqRaw, dw: g?.qNorm, dy: dq, x: qRaw, rstd: rq, w: qn, rows: n * c.nHeads, parallel: parallel)
-                RMSNorm.backward(dx: dkRaw, dw: g?.kNorm, dy: dk, x: kRaw, rstd: rk, w: kn, rows: n * c.nKVHeads, parallel: parallel)
+                RMSNorm.backward(dx: dqRaw, dw: g?.qNorm ?? saved?.qNorm, dy: dq, x: qRaw, rstd: rq, w: qn, rows: n * c.nHeads, parallel: parallel)
+                RMSNorm.backward(dx: dkRaw, dw: g?.kNorm ?? saved?.kNorm, dy: dk, x: kRaw, rstd: rk, w: kn, rows: n * c.nKVHeads, parallel: parallel)
                 dqProj = dqRaw; dkProj = dkRaw
             }
             if let gbq = g?.bq, let gbk = g?.bk, let gbv = g?.bv {
@@ -408,7 +441,7 @@ public final class Transformer: @unchecked Sendable {
             projectBackward(dx: dLn, accumulateDX: false, dw: g?.wq, dy: dqProj, x: a.ln1, w: w.wq, layer: l, .q, rows: n, parallel: parallel)
             projectBackward(dx: dLn, accumulateDX: true, dw: g?.wk, dy: dkProj, x: a.ln1, w: w.wk, layer: l, .k, rows: n, parallel: parallel)
             projectBackward(dx: dLn, accumulateDX: true, dw: g?.wv, dy: dv, x: a.ln1, w: w.wv, layer: l, .v, rows: n, parallel: parallel)
-            RMSNorm.backward(dx: dResidual, dw: g?.norm1, dy: dLn, x: x, rstd: a.rstd1, w: w.norm1, rows: n, parallel: parallel)
+            RMSNorm.backward(dx: dResidual, dw: g?.norm1 ?? saved?.norm1, dy: dLn, x: x, rstd: a.rstd1, w: w.norm1, rows: n, parallel: parallel)
         }
         if !frozen, let gEmbed { Embedding.backward(gEmbed, dx: dResidual, tokens: lastTokens, parallel: parallel) }
     }

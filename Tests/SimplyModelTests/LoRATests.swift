@@ -204,4 +204,47 @@ import SimplyModel
         full.backward(parallel: .serial)
         #expect(attached.grads.toArray().map(\.bitPattern) == g.map(\.bitPattern))
     }
+
+    /// Saved modules (lora.modules_to_save: norms trained in full) start as
+    /// the base's values, get the gradient the full model's norms get (with
+    /// B = 0 the adapters do not change the forward), and a merged model
+    /// (Checkpoints.loadWeights' rule) carries their trained values.
+    @Test func savedNormsTrainLikeTheFullModels() throws {
+        var c = ModelConfig(vocabSize: 61, dModel: 24, nLayers: 2, nHeads: 4, nKVHeads: 2, dFF: 40, seqLen: 12)
+        c.qkNorm = true
+        let saved = LoRASavedModule.allCases
+        let model = Transformer(config: c, maxBatch: 2, lora: LoRAConfig(rank: 4, alpha: 8, modulesToSave: saved))
+        model.initialize(seed: 3)
+        guard let lora = model.adapters else { Issue.record("no adapters"); return }
+        #expect(lora.savedEntries.count == 1 + 4 * c.nLayers)
+        let full = Transformer(config: c, maxBatch: 2)
+        full.initialize(seed: 3)
+        // Norms away from 1, so a wrong view would show.
+        for e in full.layout.entries where e.shape.count == 1 {
+            for i in 0..<e.count { full.params.pointer[e.offset + i] = 1 + 0.1 * Float((i * 7 + e.offset) % 5) }
+        }
+        model.params.copy(from: full.params)
+        model.initialize(seed: 3)       // adapters again; saved modules copied from the (same) base...
+        model.params.copy(from: full.params)
+        for e in lora.savedEntries { lora.parameter(e.name)!.copy(from: full.parameter(e.name)) }
+        let tokens = (0..<24).map { Int32($0 * 13 % 61) }, targets = (0..<24).map { Int32(($0 * 13 + 5) % 61) }
+        let weights = [Float](repeating: 1 / 24, count: 24)
+        for m in [model, full] {
+            m.zeroGrads()
+            _ = m.forward(tokens: tokens, targets: targets, weights: weights, batch: 2, seqLen: 12, parallel: .serial)
+            m.backward(parallel: .serial)
+        }
+        #expect(model.logits.toArray() == full.logits.toArray())
+        for e in lora.savedEntries {
+            let mine = lora.gradient(e.name)!.toArray(), theirs = full.gradient(e.name).toArray()
+            let scale = theirs.map { abs($0) }.max() ?? 0
+            let worst = zip(mine, theirs).map { abs($0 - $1) }.max() ?? 0
+            #expect(scale > 0 && worst <= 1e-6 * scale, "\(e.name): \(worst) of \(scale)")
+        }
+        // A trained value is the model's: the saved module's view, not the base's.
+        lora.parameter("model.norm.weight")!.pointer[0] = 3
+        #expect(model.parameter("model.norm.weight").pointer[0] == 3)
+        _ = model.forward(tokens: tokens, targets: targets, weights: weights, batch: 2, seqLen: 12, parallel: .serial)
+        #expect(model.logits.toArray() != full.logits.toArray())
+    }
 }

@@ -38,6 +38,30 @@ extension LoRAConfig: ConfigSettings {
                       // Kept in the model's order, whatever the order written.
                       c.targets = LoRATarget.allCases.filter(set.contains)
                   }),
+        ConfigKey(name: "lora.modules_to_save", accepts: "list of norm, input_layernorm, post_attention_layernorm, q_norm, k_norm",
+                  meaning: "base modules trained in full beside the adapters (PEFT's modules_to_save; a score head always is)",
+                  get: { .array($0.modulesToSave.map { .string($0.rawValue) }) },
+                  set: { c, v in
+                      var names: [String] = []
+                      if let s = v.stringValue {
+                          names = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                      } else if case let .array(items) = v {
+                          for item in items {
+                              guard let s = item.stringValue else { throw ConfigError("lora.modules_to_save: expected names, got \(item.serialized().prefix(40))") }
+                              names.append(s)
+                          }
+                      } else {
+                          throw ConfigError("lora.modules_to_save: expected a list of names, got \(v.serialized().prefix(80))")
+                      }
+                      var set = Set<LoRASavedModule>()
+                      for n in names where n != "score" {
+                          guard let m = LoRASavedModule(rawValue: n) else {
+                              throw ConfigError("lora.modules_to_save: \(n.prefix(40)) is not one of norm, input_layernorm, post_attention_layernorm, q_norm, k_norm")
+                          }
+                          set.insert(m)
+                      }
+                      c.modulesToSave = LoRASavedModule.allCases.filter(set.contains)
+                  }),
     ]
     /// The section as the config resolver sees it.
     public static let configSection = ConfigSection(LoRAConfig.self)

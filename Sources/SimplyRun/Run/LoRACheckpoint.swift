@@ -23,7 +23,8 @@ public struct LoRABase: Sendable, Equatable {
     public var json: JSONValue {
         .object([("alpha", .double(config.alpha)), ("base_checkpoint", .string(checkpoint)),
                  ("base_sha256", .string(sha256)), ("base_state_sha256", .string(stateSHA256)),
-                 ("dropout", .double(config.dropout)), ("rank", .int(config.rank)),
+                 ("dropout", .double(config.dropout)),
+                 ("modules_to_save", .array(config.modulesToSave.map { .string($0.rawValue) })), ("rank", .int(config.rank)),
                  ("targets", .array(config.targets.map { .string($0.rawValue) }))])
     }
 
@@ -86,6 +87,7 @@ extension Checkpoints {
                 w.copy(from: adapters.merged(w, layer: l, t))
             }
         }
+        for e in adapters.savedEntries where e.name != "score.weight" { model.parameter(e.name).copy(from: adapters.parameter(e.name)!) }
         if let s = adapters.score, model.config.scoreHead { model.parameter("score.weight").copy(from: s) }
         else if model.config.scoreHead && !fresh.contains("score.weight") {
             throw CheckpointError(manifestPath, field: "tensor score.weight", "not in this checkpoint")
