@@ -24,7 +24,11 @@ public enum PEFTAdapter {
         let targets = moduleNames.filter { lora.config.targets.contains($0.0) }.map { JSONValue.string($0.1) }
         // A score head trains with the adapters: PEFT's SEQ_CLS task saves it as a module to save; so are trained norms.
         let scoreHead = lora.score != nil
-        let saved = lora.config.modulesToSave.map { JSONValue.string($0.rawValue) } + (scoreHead ? [.string("score")] : [])
+        // A tied LM head is the embedding matrix: PEFT wraps lm_head on its own, so it gets the same values.
+        let tiedHead = lora.parameter("model.embed_tokens.weight") != nil && lora.parameter("lm_head.weight") == nil
+            && lora.model.tieEmbeddings
+        let saved = lora.config.modulesToSave.map { JSONValue.string($0.rawValue) } + (tiedHead ? [.string("lm_head")] : [])
+            + (scoreHead ? [.string("score")] : [])
         let config: JSONValue = .object([
             ("peft_type", .string("LORA")),
             ("task_type", .string(scoreHead ? "SEQ_CLS" : "CAUSAL_LM")),
@@ -41,9 +45,10 @@ public enum PEFTAdapter {
             ("use_rslora", .bool(false)),
             ("use_dora", .bool(false)),
         ])
-        let tensors = lora.entries.map { e in
+        var tensors = lora.entries.map { e in
             (name: prefix + e.name, tensor: Tensor(storage: lora.params.storage, offset: lora.params.offset + e.offset, shape: e.shape))
         }
+        if tiedHead, let e = lora.parameter("model.embed_tokens.weight") { tensors.append((name: prefix + "lm_head.weight", tensor: e)) }
         return [(configFile, Array((config.pretty() + "\n").utf8)),
                 (weightsFile, SafetensorsWriter.encode(tensors: tensors, metadata: ["format": "pt"]))]
     }
@@ -86,6 +91,7 @@ public enum PEFTAdapter {
             guard case let .array(names) = m else { throw bad("modules_to_save", "expected a list of module names") }
             for n in names {
                 guard let name = n.stringValue else { throw bad("modules_to_save", "expected module names") }
+                if name == "lm_head" && model.tieEmbeddings { continue }   // the tied embeddings' copy, checked below
                 if name == "score" || name == "classifier" {
                     guard model.scoreHead else { throw bad("modules_to_save", "\(name) needs a model with a score head") }
                     continue
@@ -101,7 +107,9 @@ public enum PEFTAdapter {
                                 maxRows: maxRows)
         let weightsURL = dir.appendingPathComponent(weightsFile)
         let file = try SafetensorsFile.read(weightsURL)
-        let known = Set(lora.entries.map { prefix + $0.name })
+        var known = Set(lora.entries.map { prefix + $0.name })
+        let tiedCopy = prefix + "lm_head.weight"
+        if model.tieEmbeddings, lora.parameter("model.embed_tokens.weight") != nil { known.insert(tiedCopy) }
         for name in file.names where !known.contains(name) {
             throw HFError("\(weightsURL.path): tensor '\(name)' is not an adapter of this model and config")
         }
@@ -112,6 +120,11 @@ public enum PEFTAdapter {
                 throw HFError("\(weightsURL.path): tensor '\(name)' has shape \(entry.shape), the model implies \(e.shape)")
             }
             Tensor(storage: lora.params.storage, offset: lora.params.offset + e.offset, shape: e.shape).copy(from: try file.tensor(name))
+        }
+        if model.tieEmbeddings, file.names.contains(tiedCopy), let e = lora.parameter("model.embed_tokens.weight") {
+            guard try file.tensor(tiedCopy).toArray() == e.toArray() else {
+                throw HFError("\(weightsURL.path): tensor '\(tiedCopy)' differs from the embeddings this model ties it to")
+            }
         }
         return lora
     }

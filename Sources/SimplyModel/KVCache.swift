@@ -122,7 +122,9 @@ extension Transformer {
         let d = c.dModel, f = c.dFF, hd = c.headDim, h = c.nHeads, kvh = c.nKVHeads, kvd = kvh * hd, t = c.seqLen
         let x = cache.x, ln = cache.ln, mid = cache.mid
 
-        Embedding.forward(x, table: embed, tokens: tokens, parallel: parallel)
+        let base = baseOnly
+        let (layerParams, finalNorm, head) = base ? (baseLayerParams, baseFinalNorm, baseHead) : (self.layerParams, self.finalNorm, self.head)
+        Embedding.forward(x, table: base ? baseEmbed : embed, tokens: tokens, parallel: parallel)
         for l in 0..<c.nLayers {
             let w = layerParams[l], wt = decodeWeights?.layers[l]
             RMSNorm.forward(ln, cache.rstd, x, w.norm1, rows: n, eps: c.normEps, parallel: parallel)
@@ -258,12 +260,13 @@ public final class DecodeWeights: @unchecked Sendable {
         func pack(_ w: Tensor, into t: Tensor) {   // w [out, in] (nn.Linear) → op(B) = wᵀ [in, out]
             Matmul.packPanels(t.pointer, w.pointer, k: w.shape[1], n: w.shape[0], transB: true, parallel: parallel)
         }
+        let base = model.baseOnly
         for (l, t) in layers.enumerated() {
-            let w = model.layerParams[l]
+            let w = base ? model.baseLayerParams[l] : model.layerParams[l]
             pack(w.wq, into: t.wq); pack(w.wk, into: t.wk); pack(w.wv, into: t.wv); pack(w.wo, into: t.wo)
             pack(w.wg, into: t.wg); pack(w.wu, into: t.wu); pack(w.wd, into: t.wd)
         }
-        pack(model.head, into: head)
+        pack(base ? model.baseHead : model.head, into: head)
     }
 }
 

@@ -71,6 +71,12 @@ public enum LoRATarget: String, CaseIterable, Sendable, Codable {
 /// final norm, each layer's two norms, Qwen3's q/k norms.
 public enum LoRASavedModule: String, CaseIterable, Sendable, Codable {
     case norm, input_layernorm, post_attention_layernorm, q_norm, k_norm
+    /// The token embeddings (and with tied embeddings the LM head, the same
+    /// matrix): what a base needs to learn tokens it never saw (a chat
+    /// template's markers, an end-of-sequence token).
+    case embed_tokens
+    /// An untied LM head.
+    case lm_head
 
     /// The parameters it names in a model of config `c`, in layout order.
     func parameters(_ c: ModelConfig) -> [String] {
@@ -80,6 +86,8 @@ public enum LoRASavedModule: String, CaseIterable, Sendable, Codable {
             return (0..<c.nLayers).map { "model.layers.\($0).\(rawValue).weight" }
         case .q_norm, .k_norm:
             return c.qkNorm ? (0..<c.nLayers).map { "model.layers.\($0).self_attn.\(rawValue).weight" } : []
+        case .embed_tokens: return ["model.embed_tokens.weight"]
+        case .lm_head: return c.tieEmbeddings ? [] : ["lm_head.weight"]
         }
     }
 }
@@ -153,7 +161,7 @@ public final class LoRAAdapters: @unchecked Sendable {
                   maxRows: other.scratch.shape[0], shared: true)
     }
 
-    let model: ModelConfig
+    public let model: ModelConfig
 
     private init(model c: ModelConfig, config: LoRAConfig, entries: [ParameterEntry], params: Tensor, maxRows: Int, shared: Bool) {
         self.model = c

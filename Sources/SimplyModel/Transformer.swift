@@ -31,9 +31,14 @@ public final class Transformer: @unchecked Sendable {
     let layerGrads: [LayerWeights]?    // nil: frozen base (LoRA)
     /// With LoRA: each layer's gradients of its saved modules (norms), nil where frozen.
     private(set) var savedGrads: [LayerWeights?] = []
-    private(set) var finalNormGrad: Tensor?
-    let embed, head: Tensor
-    private(set) var finalNorm: Tensor
+    private(set) var finalNormGrad, embedGrad, headGrad: Tensor?
+    private(set) var embed, head, finalNorm: Tensor
+    /// The base's own views: what the model computes with its adapters
+    /// switched off (saved modules then revert too, as PEFT's disable_adapter).
+    let baseLayerParams: [LayerWeights]
+    let baseEmbed, baseHead, baseFinalNorm: Tensor
+    /// True while attached adapters are switched off.
+    var baseOnly: Bool { adapters.map { !$0.enabled } ?? false }
     let gEmbed, gFinalNorm, gHead: Tensor?
     /// [1, d] when config.scoreHead: a view of `params`, or with LoRA of the
     /// adapters' buffer (the score head is trained with them).
@@ -72,6 +77,13 @@ public final class Transformer: @unchecked Sendable {
         if let s = lora.score, let g = lora.scoreGrad { score = s; gScore = g }
         finalNormGrad = lora.gradient("model.norm.weight")
         if let t = lora.parameter("model.norm.weight") { finalNorm = t }
+        embedGrad = lora.gradient("model.embed_tokens.weight")
+        headGrad = config.tieEmbeddings ? embedGrad : lora.gradient("lm_head.weight")
+        if let t = lora.parameter("model.embed_tokens.weight") {
+            embed = t
+            if config.tieEmbeddings { head = t }
+        }
+        if let t = lora.parameter("lm_head.weight") { head = t }
         savedGrads = (0..<config.nLayers).map { l in
             let p = "model.layers.\(l)."
             let n1 = p + "input_layernorm.weight", n2 = p + "post_attention_layernorm.weight"
@@ -160,6 +172,7 @@ public final class Transformer: @unchecked Sendable {
             return (layers, e, v("model.norm.weight"), config.tieEmbeddings ? e : v("lm_head.weight"))
         }
         (layerParams, embed, finalNorm, head) = views(params)
+        (baseLayerParams, baseEmbed, baseFinalNorm, baseHead) = (layerParams, embed, finalNorm, head)
         if frozenBase {
             (layerGrads, gEmbed, gFinalNorm, gHead) = (nil, nil, nil, nil)
         } else {
@@ -334,7 +347,9 @@ public final class Transformer: @unchecked Sendable {
         let hd = c.headDim, f = c.dFF
 
         // Embedding lookup.
-        Embedding.forward(residual[0], table: embed, tokens: lastTokens, parallel: parallel)
+        let base = baseOnly
+        let (layerParams, finalNorm, head) = base ? (baseLayerParams, baseFinalNorm, baseHead) : (self.layerParams, self.finalNorm, self.head)
+        Embedding.forward(residual[0], table: base ? baseEmbed : embed, tokens: lastTokens, parallel: parallel)
 
         let attention = Attention(batch: batch, seqLen: seqLen, heads: c.nHeads, kvHeads: c.nKVHeads, headDim: hd,
                                   window: c.slidingWindow)
@@ -381,8 +396,8 @@ public final class Transformer: @unchecked Sendable {
 
         // Head and final norm.
         let frozen = adapters != nil
-        if lastWithLogits, let gHead, !frozen {
-            linearBackward(dx: dLn, accumulateDX: false, dw: gHead, dy: dlogits, x: lnFinal, w: head, rows: n, parallel: parallel)
+        if lastWithLogits, let dw = frozen ? headGrad : gHead {
+            linearBackward(dx: dLn, accumulateDX: false, dw: dw, dy: dlogits, x: lnFinal, w: head, rows: n, parallel: parallel)
         } else if lastWithLogits {
             // Frozen head: the gradient flows through it only.
             Matmul.product(dLn.pointer, dlogits.pointer, head.pointer, m: n, n: c.dModel, k: c.vocabSize, parallel: parallel)
@@ -443,7 +458,7 @@ public final class Transformer: @unchecked Sendable {
             projectBackward(dx: dLn, accumulateDX: true, dw: g?.wv, dy: dv, x: a.ln1, w: w.wv, layer: l, .v, rows: n, parallel: parallel)
             RMSNorm.backward(dx: dResidual, dw: g?.norm1 ?? saved?.norm1, dy: dLn, x: x, rstd: a.rstd1, w: w.norm1, rows: n, parallel: parallel)
         }
-        if !frozen, let gEmbed { Embedding.backward(gEmbed, dx: dResidual, tokens: lastTokens, parallel: parallel) }
+        if let g = frozen ? embedGrad : gEmbed { Embedding.backward(g, dx: dResidual, tokens: lastTokens, parallel: parallel) }
     }
 }
 

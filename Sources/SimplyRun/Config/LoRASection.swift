@@ -38,8 +38,8 @@ extension LoRAConfig: ConfigSettings {
                       // Kept in the model's order, whatever the order written.
                       c.targets = LoRATarget.allCases.filter(set.contains)
                   }),
-        ConfigKey(name: "lora.modules_to_save", accepts: "list of norm, input_layernorm, post_attention_layernorm, q_norm, k_norm",
-                  meaning: "base modules trained in full beside the adapters (PEFT's modules_to_save; a score head always is)",
+        ConfigKey(name: "lora.modules_to_save", accepts: "list of norm, input_layernorm, post_attention_layernorm, q_norm, k_norm, embed_tokens, lm_head",
+                  meaning: "base modules trained in full beside the adapters (PEFT's modules_to_save; a score head always is; embed_tokens also trains a tied LM head)",
                   get: { .array($0.modulesToSave.map { .string($0.rawValue) }) },
                   set: { c, v in
                       var names: [String] = []
@@ -56,7 +56,7 @@ extension LoRAConfig: ConfigSettings {
                       var set = Set<LoRASavedModule>()
                       for n in names where n != "score" {
                           guard let m = LoRASavedModule(rawValue: n) else {
-                              throw ConfigError("lora.modules_to_save: \(n.prefix(40)) is not one of norm, input_layernorm, post_attention_layernorm, q_norm, k_norm")
+                              throw ConfigError("lora.modules_to_save: \(n.prefix(40)) is not one of norm, input_layernorm, post_attention_layernorm, q_norm, k_norm, embed_tokens, lm_head")
                           }
                           set.insert(m)
                       }
