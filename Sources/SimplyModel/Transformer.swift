@@ -101,8 +101,17 @@ public final class Transformer: @unchecked Sendable {
         }
     }
 
-    /// The base's own view of parameter `name` (not a saved module's copy).
-    func baseParameter(_ name: String) -> Tensor {
+    /// Copies every saved module (a norm or the embeddings trained in full,
+    /// the score head) from the base's values into the adapters: after the
+    /// base was loaded, the adapters start from it.
+    public func resetSavedModules() {
+        guard let a = adapters, !a.sharesParameters else { return }
+        for e in a.savedEntries { a.parameter(e.name)!.copy(from: baseParameter(e.name)) }
+    }
+
+    /// The base's own view of parameter `name` (not a saved module's copy):
+    /// where loading a base checkpoint writes.
+    public func baseParameter(_ name: String) -> Tensor {
         guard let e = layout.entry(name) else { fatalError("no parameter \(name)") }
         return Tensor(storage: params.storage, offset: params.offset + e.offset, shape: e.shape)
     }

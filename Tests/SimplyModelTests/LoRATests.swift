@@ -205,7 +205,7 @@ import SimplyModel
         #expect(attached.grads.toArray().map(\.bitPattern) == g.map(\.bitPattern))
     }
 
-    /// Saved modules (lora.modules_to_save: norms trained in full) start as
+    /// Saved modules (lora.modules_to_save: norms and embeddings trained in full) start as
     /// the base's values, get the gradient the full model's norms get (with
     /// B = 0 the adapters do not change the forward), and a merged model
     /// (Checkpoints.loadWeights' rule) carries their trained values.
@@ -216,7 +216,7 @@ import SimplyModel
         let model = Transformer(config: c, maxBatch: 2, lora: LoRAConfig(rank: 4, alpha: 8, modulesToSave: saved))
         model.initialize(seed: 3)
         guard let lora = model.adapters else { Issue.record("no adapters"); return }
-        #expect(lora.savedEntries.count == 1 + 4 * c.nLayers)
+        #expect(lora.savedEntries.count == 1 + 4 * c.nLayers + 1 + (c.tieEmbeddings ? 0 : 1))   // norms, q/k norms, embeddings (+ an untied head)
         let full = Transformer(config: c, maxBatch: 2)
         full.initialize(seed: 3)
         // Norms away from 1, so a wrong view would show.
@@ -246,5 +246,11 @@ import SimplyModel
         #expect(model.parameter("model.norm.weight").pointer[0] == 3)
         _ = model.forward(tokens: tokens, targets: targets, weights: weights, batch: 2, seqLen: 12, parallel: .serial)
         #expect(model.logits.toArray() != full.logits.toArray())
+        // Switched off, the adapters take their saved modules with them (PEFT's disable_adapter): the base's bits.
+        lora.enabled = false
+        _ = model.forward(tokens: tokens, targets: targets, weights: weights, batch: 2, seqLen: 12, parallel: .serial)
+        lora.enabled = true
+        _ = full.forward(tokens: tokens, targets: targets, weights: weights, batch: 2, seqLen: 12, parallel: .serial)
+        #expect(model.logits.toArray().map(\.bitPattern) == full.logits.toArray().map(\.bitPattern))
     }
 }

@@ -3,9 +3,10 @@ import Testing
 import SimplyCore
 
 /// LoRA through the real binary on an imported published architecture
-/// (golden/hf/families/qwen3: q/k norms, head_dim ≠ d/heads): SFT, then DPO,
-/// GRPO, a reward model and PPO from it, each with adapters on all seven
-/// linear layers. Every run gives the same hashes on 1 and 2 threads,
+/// (golden/hf/families/qwen3: q/k norms, head_dim ≠ d/heads): SFT (with
+/// dropout, and the embeddings and some norms trained in full), then DPO,
+/// GRPO, a reward model and PPO from it (its base with the adapters merged),
+/// each with adapters on all seven linear layers. Every run gives the same hashes on 1 and 2 threads,
 /// resumes bit for bit from a checkpoint after the later ones are lost,
 /// passes `simply verify`, and holds only adapters in its checkpoints. A
 /// base whose bits changed is refused by resume, verify and eval, naming
@@ -30,7 +31,7 @@ import SimplyCore
                               "--output", path("\(file).ex")], cwd: repo), "prepare \(format)")
         }
         let runs: [(name: String, mode: String, from: String, data: String, extra: [String])] = [
-            ("sft", "sft", "base", "sft.ex", ["--set", "lora.dropout=0.1"]),
+            ("sft", "sft", "base", "sft.ex", ["--set", "lora.dropout=0.1", "--set", "lora.modules_to_save=embed_tokens,norm,q_norm"]),
             ("dpo", "dpo", "sft", "pref.ex", []),
             ("grpo", "grpo", "sft", "q.ex", ["--set", "grpo.num_generations=4", "--set", "grpo.max_completion_length=8",
                                              "--set", "grpo.rewards=exact_match", "--set", "grpo.beta=0.04"]),
@@ -56,8 +57,12 @@ import SimplyCore
             guard case let .array(tensors)? = manifest["tensors"] else { Issue.record("no tensors"); continue }
             let names = tensors.compactMap { $0["name"]?.stringValue }.filter { !$0.hasPrefix("optimizer.") && !$0.hasPrefix("ppo.") }
             let scored = r.mode == "reward" || r.mode == "ppo"
-            #expect(names.count == 2 * 7 * 2 + (scored ? 1 : 0), "\(r.name): \(names.prefix(4))")
-            #expect(names.allSatisfy { $0.contains(".lora_A.") || $0.contains(".lora_B.") || $0 == "score.weight" }, "\(r.name)")
+            // SFT also trains the embeddings, the final norm and both layers' q norms in full.
+            let saved = r.name == "sft" ? ["model.embed_tokens.weight", "model.norm.weight",
+                                           "model.layers.0.self_attn.q_norm.weight", "model.layers.1.self_attn.q_norm.weight"] : []
+            #expect(names.count == 2 * 7 * 2 + (scored ? 1 : 0) + saved.count, "\(r.name): \(names.prefix(4))")
+            #expect(names.allSatisfy { $0.contains(".lora_A.") || $0.contains(".lora_B.") || $0 == "score.weight" || saved.contains($0) },
+                    "\(r.name)")
             #expect(manifest["extra"]?["lora"]?["base_sha256"]?.stringValue?.count == 64, "\(r.name): extra.lora")
 
             // The step-6 checkpoint lost (a kill before it was written): resume from step 3 on 1 thread.

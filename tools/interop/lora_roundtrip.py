@@ -17,7 +17,10 @@ linear layers; B moves off zero, so the adapters change the logits), then
    cleanly, with logits within 1e-4 of the same;
 3. PEFT's own adapter: random A and B written by peft's save_pretrained, then
    `simply import ADAPTER OUT --lora_base BASE_RUN`: Simply's logits are
-   within 1e-4 of PeftModel's.
+   within 1e-4 of PeftModel's;
+4. a run that also trains the norms and the embeddings in full
+   (lora.modules_to_save): PeftModel gives Simply's logits within 1e-4, and
+   the adapter imported back gives them bit for bit.
 
 Prints the numbers per family; exits 1 on any failure.
 """
@@ -108,7 +111,25 @@ def main():
             run(simply, "import", os.path.join(p("peft-native")), p("imported"), "--lora_base", p("base"))
             d_import = (simply_logits(simply, p("imported"), ids, work, family + "-imported") - peft_logits).abs().max().item()
 
+            # Saved modules (norms and the embeddings, trained in full): PEFT's modules_to_save.
+            saved = "embed_tokens,norm,input_layernorm,post_attention_layernorm" + (",q_norm,k_norm" if family == "qwen3" else "")
+            run(simply, "train", "--experiment_config", p("base/experiment.json"), "--training_mode", "sft",
+                "--load_checkpoint", p("base"), "--deterministic", "--set", "train.steps=6", "--set", "train.batch_size=4",
+                "--set", "train.warmup_steps=1", "--set", "train.lr=0.01", "--set", "lora.rank=8", "--set", "lora.alpha=16",
+                "--set", f"lora.modules_to_save={saved}", "--set", f"data.dataset={p('sft.ex')}", "--experiment_dir", p("lora-saved"))
+            run(simply, "export", "--format", "peft", "--checkpoint", p("lora-saved"), p("peft-saved"))
+            ours_saved = simply_logits(simply, p("lora-saved"), ids, work, family + "-lora-saved")
+            base2 = AutoModelForCausalLM.from_pretrained(p("base-hf"), dtype=torch.float32)
+            pm2 = PeftModel.from_pretrained(base2, p("peft-saved"))
+            pm2.eval()
+            with torch.no_grad():
+                d_saved = (pm2(ids[None, :]).logits.double() - ours_saved).abs().max().item()
+            run(simply, "import", p("peft-saved"), p("imported-saved"), "--lora_base", p("base"))
+            d_saved_back = (simply_logits(simply, p("imported-saved"), ids, work, family + "-imported-saved") - ours_saved).abs().max().item()
+            print(f"{family}: with modules_to_save={saved}: peft vs simply {d_saved:.2e}, imported back {d_saved_back:.2e}")
+
             ok = (d_peft <= TOL and d_merged <= TOL and d_import <= TOL and not problems and moved > 1e-3
+                  and d_saved <= TOL and d_saved_back == 0
                   and len(lora_modules) == 7 * base.config.num_hidden_layers and cfg["r"] == 8)
             print(f"{family}: peft vs simply {d_peft:.2e}, merged vs simply {d_merged:.2e}, peft-written adapter imported "
                   f"{d_import:.2e} (adapters moved the logits by {moved:.2e}; {len(lora_modules)} adapted modules; "

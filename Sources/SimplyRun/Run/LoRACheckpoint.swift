@@ -83,15 +83,16 @@ extension Checkpoints {
         let (adapters, _) = try loadAdapters(checkpoint, model: shape)
         for l in 0..<model.config.nLayers {
             for t in lora.config.targets {
-                let w = model.parameter("model.layers.\(l).\(t.module).weight")
+                let w = model.baseParameter("model.layers.\(l).\(t.module).weight")
                 w.copy(from: adapters.merged(w, layer: l, t))
             }
         }
-        for e in adapters.savedEntries where e.name != "score.weight" { model.parameter(e.name).copy(from: adapters.parameter(e.name)!) }
-        if let s = adapters.score, model.config.scoreHead { model.parameter("score.weight").copy(from: s) }
+        for e in adapters.savedEntries where e.name != "score.weight" { model.baseParameter(e.name).copy(from: adapters.parameter(e.name)!) }
+        if let s = adapters.score, model.config.scoreHead { model.baseParameter("score.weight").copy(from: s) }
         else if model.config.scoreHead && !fresh.contains("score.weight") {
             throw CheckpointError(manifestPath, field: "tensor score.weight", "not in this checkpoint")
         }
+        model.resetSavedModules()
         return m
     }
 

@@ -3,8 +3,9 @@ import SimplyModel
 
 extension Checkpoints {
     /// Loads the parameters (not the optimizer state) of `checkpoint` into
-    /// `model`. Parameters the checkpoint lacks must be in `fresh`; they keep
-    /// the values they have (a reward head on a pre-trained LM).
+    /// `model`'s base. Parameters the checkpoint lacks must be in `fresh`; they keep
+    /// the values they have (a reward head on a pre-trained LM). Attached
+    /// adapters' saved modules then start from the loaded values.
     @discardableResult
     public static func loadParameters(_ checkpoint: URL, into model: Transformer,
                                       fresh: Set<String> = []) throws -> CheckpointManifest {
@@ -12,13 +13,15 @@ extension Checkpoints {
         var wanted: [CheckpointTensor] = []
         for e in model.layout.entries {
             if stored.contains(e.name) {
-                wanted.append(CheckpointTensor(name: e.name, tensor: model.parameter(e.name)))
+                wanted.append(CheckpointTensor(name: e.name, tensor: model.baseParameter(e.name)))
             } else if !fresh.contains(e.name) {
                 throw CheckpointError(checkpoint.appendingPathComponent(manifestFileName).path, field: "tensor \(e.name)",
                                       "not in this checkpoint")
             }
         }
-        return try load(checkpoint, into: wanted, expectedConfigSHA256: nil)
+        let m = try load(checkpoint, into: wanted, expectedConfigSHA256: nil)
+        model.resetSavedModules()
+        return m
     }
 }
 
