@@ -12,7 +12,7 @@
 # token, which the chat template's markers are made of: their embeddings are
 # untrained, and frozen embeddings cannot learn them (lora_plain stalls).
 #
-#   bash tools/bench/lora_sft.sh            # STEPS=3000 RANK=16 ALPHA=32 LORA_LR=0.004
+#   bash tools/bench/lora_sft.sh            # STEPS=3000 RANK=16 ALPHA=32 LORA_LR=0.002
 #
 # Environment: SIMPLY (the binary), THREADS (never changes a bit), OUT
 # (runs/lora-sft), STEPS, RANK, ALPHA, LORA_LR (the adapters' peak learning
@@ -25,7 +25,7 @@ OUT=${OUT:-runs/lora-sft}
 STEPS=${STEPS:-3000}
 RANK=${RANK:-16}
 ALPHA=${ALPHA:-32}
-LORA_LR=${LORA_LR:-0.004}
+LORA_LR=${LORA_LR:-0.002}
 mkdir -p "$OUT"
 run() { local dir=$1; shift; [ -f "$dir/checkpoints/LATEST" ] && grep -q "\"step\":$STEPS" "$dir/hashes.jsonl" 2>/dev/null && return 0
         "$SIMPLY" train "$@" --deterministic --threads "$THREADS" --experiment_dir "$dir" > "$dir.log" 2>&1 || { echo "failed: $dir (see $dir.log)"; exit 1; }; }

@@ -94,7 +94,10 @@ public final class Trainer {
         exchange = workers.size > 1
             ? GradientExchange(shards: config.train.gradShards, parameterCount: trainable, workers: workers) : nil
         parallel = Parallel(threads: runtime.threads, deterministic: runtime.deterministic)
-        sibling = workers.size == 1 && runtime.threads >= 2 && config.train.gradShards >= 2
+        // A LoRA run keeps one set of activations: a second lane's would be the
+        // largest thing it holds (its weights have no gradient or moments), and
+        // memory is what LoRA is for. Lanes never change bits.
+        sibling = workers.size == 1 && runtime.threads >= 2 && config.train.gradShards >= 2 && lora.rank == 0
             && objective.prepareConcurrentShards()
             ? Transformer(sharingParametersOf: model) : nil
         // Two shards: shard 0 runs on the sibling, straight into the tree's one
