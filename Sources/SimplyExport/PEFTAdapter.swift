@@ -53,16 +53,15 @@ public enum PEFTAdapter {
                 (weightsFile, SafetensorsWriter.encode(tensors: tensors, metadata: ["format": "pt"]))]
     }
 
-    /// The adapter directory `dir` for a model of config `model`, as adapters for `maxRows` rows.
-    public static func read(_ dir: URL, model: ModelConfig, maxRows: Int) throws -> LoRAAdapters {
-        let configURL = dir.appendingPathComponent(configFile)
-        let bytes: [UInt8]
-        do { bytes = try FileBytes.read(configURL, limit: 1 << 20) } catch { throw HFError(error.description) }
+    /// adapter_config.json's settings for a model of config `model`: LoRA
+    /// only, every value checked (and the rank bounded by the model's width)
+    /// before anything is allocated; errors name `file` and the key.
+    public static func parseConfig(_ bytes: [UInt8], file: String, model: ModelConfig) throws -> LoRAConfig {
         let json: JSONValue
         do { json = try JSONValue.parse(String(decoding: bytes, as: UTF8.self)) } catch {
-            throw HFError("\(configURL.path): invalid JSON: \(error)")
+            throw HFError("\(file): invalid JSON: \(error)")
         }
-        func bad(_ key: String, _ why: String) -> HFError { HFError("\(configURL.path): \(key): \(why)") }
+        func bad(_ key: String, _ why: String) -> HFError { HFError("\(file): \(key): \(why)") }
         guard json["peft_type"]?.stringValue == "LORA" else { throw bad("peft_type", "only LORA adapters are read") }
         for (key, ok) in [("use_dora", false), ("use_rslora", false), ("fan_in_fan_out", false)] {
             if let v = json[key], v != .null, v.boolValue != ok { throw bad(key, "\(v.brief()) is not supported") }
@@ -79,6 +78,7 @@ public enum PEFTAdapter {
             }
             targets.append(t)
         }
+        guard !targets.isEmpty else { throw bad("target_modules", "names no module") }
         // Simply's order (q k v o gate up down), whatever order the file lists them in.
         let ordered = LoRATarget.allCases.filter { targets.contains($0) }
         var dropout = 0.0
@@ -97,14 +97,22 @@ public enum PEFTAdapter {
                     continue
                 }
                 guard let module = LoRASavedModule(rawValue: name) else {
-                    throw bad("modules_to_save", "\(n.brief()) is not one of norm, input_layernorm, post_attention_layernorm, q_norm, k_norm, score")
+                    throw bad("modules_to_save", "\(n.brief()) is not one of " + (LoRASavedModule.allCases.map(\.rawValue) + ["score"]).joined(separator: ", "))
                 }
                 saved.append(module)
             }
         }
-        let lora = LoRAAdapters(model: model, config: LoRAConfig(rank: r, alpha: alpha, dropout: dropout, targets: ordered,
-                                                                 modulesToSave: LoRASavedModule.allCases.filter(saved.contains)),
-                                maxRows: maxRows)
+        return LoRAConfig(rank: r, alpha: alpha, dropout: dropout, targets: ordered,
+                          modulesToSave: LoRASavedModule.allCases.filter(saved.contains))
+    }
+
+    /// The adapter directory `dir` for a model of config `model`, as adapters for `maxRows` rows.
+    public static func read(_ dir: URL, model: ModelConfig, maxRows: Int) throws -> LoRAAdapters {
+        let configURL = dir.appendingPathComponent(configFile)
+        let bytes: [UInt8]
+        do { bytes = try FileBytes.read(configURL, limit: 1 << 20) } catch { throw HFError(error.description) }
+        let config = try parseConfig(bytes, file: configURL.path, model: model)
+        let lora = LoRAAdapters(model: model, config: config, maxRows: maxRows)
         let weightsURL = dir.appendingPathComponent(weightsFile)
         let file = try SafetensorsFile.read(weightsURL)
         var known = Set(lora.entries.map { prefix + $0.name })

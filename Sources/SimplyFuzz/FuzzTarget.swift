@@ -16,7 +16,7 @@ public struct FuzzTarget: Sendable {
 public enum FuzzTargets {
     public static let all: [FuzzTarget] = [
         JSONTarget.target, SafetensorsTarget.target, ManifestTarget.target,
-        TokenizerTarget.target, HFTokenizerTarget.target, ConfigTarget.target, JSONLTarget.target,
+        TokenizerTarget.target, HFTokenizerTarget.target, ConfigTarget.target, JSONLTarget.target, LoRAFuzzTarget.target,
     ]
 
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }

@@ -10,7 +10,8 @@ import SimplyFuzz
 
     /// Mutations per target, sized so the suite takes a few seconds in release.
     static let budget: [String: Int] = ["json": 60_000, "safetensors": 60_000, "manifest": 20_000,
-                                        "tokenizer": 20_000, "hf-tokenizer": 1_000, "config": 2_000, "jsonl": 8_000]
+                                        "tokenizer": 20_000, "hf-tokenizer": 1_000, "config": 2_000, "jsonl": 8_000,
+                                        "lora": 20_000]
 
     @Test(arguments: FuzzTargets.names)
     func targetSurvivesSeededMutations(name: String) throws {
@@ -69,6 +70,6 @@ import SimplyFuzz
 
     @Test func unknownTargetIsNil() {
         #expect(FuzzTargets.named("nope") == nil)
-        #expect(Set(FuzzTargets.names) == ["json", "safetensors", "manifest", "tokenizer", "hf-tokenizer", "config", "jsonl"])
+        #expect(Set(FuzzTargets.names) == ["json", "safetensors", "manifest", "tokenizer", "hf-tokenizer", "config", "jsonl", "lora"])
     }
 }
