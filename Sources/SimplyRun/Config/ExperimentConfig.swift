@@ -263,22 +263,26 @@ extension ExperimentConfig {
         if estimate.total > available {
             throw ConfigError("model and train sizes need about \(gib(estimate.total)) of memory (parameters, gradients and "
                 + "AdamW state \(gib(estimate.state)), activations \(gib(estimate.activations))), more than this machine's "
-                + "\(gib(available)): lower model.d_model, model.n_layers, model.vocab_size, model.seq_len or train.batch_size")
+                + "\(gib(available)): lower model.d_model, model.n_layers, model.vocab_size, model.seq_len or train.batch_size"
+                + (((try? loraSettings().rank) ?? 0) > 0 ? "" : ", or train LoRA adapters (--set lora.rank=16)"))
         }
     }
 
     /// A lower bound of what training this config allocates, in bytes:
     /// parameters, gradients and AdamW m and v (4 floats per parameter), one
     /// more gradient buffer for the second shard lane, and the activations of
-    /// the two lanes' models for one gradient shard's rows. Post-training
-    /// objectives add reference models and samplers on top.
+    /// the two lanes' models for one gradient shard's rows. With LoRA: the
+    /// parameters and one lane's activations (the adapters are small).
+    /// Post-training objectives add reference models and samplers on top.
     public var memoryEstimate: (state: Double, activations: Double, total: Double) {
         let p = model.parameterCountEstimate
         let rows = max(1, train.batchSize / max(1, train.gradShards))
-        let state = 4 * 5 * p
+        // A validated config's lora section always reads.
+        let lora = ((try? loraSettings().rank) ?? 0) > 0
+        let state = 4 * (lora ? 1 : 5) * p
         // The built-in corpus: its text and one Int32 token per byte at most.
         let corpus = data.dataset == "builtin:synthetic" ? 5 * Double(data.syntheticBytes) : 0
-        let activations = 2 * model.activationBytesEstimate(maxBatch: rows) + corpus
+        let activations = (lora ? 1 : 2) * model.activationBytesEstimate(maxBatch: rows) + corpus
         return (state, activations, state + activations)
     }
 
