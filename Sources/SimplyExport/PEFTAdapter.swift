@@ -25,8 +25,7 @@ public enum PEFTAdapter {
         // A score head trains with the adapters: PEFT's SEQ_CLS task saves it as a module to save; so are trained norms.
         let scoreHead = lora.score != nil
         // A tied LM head is the embedding matrix: PEFT wraps lm_head on its own, so it gets the same values.
-        let tiedHead = lora.parameter("model.embed_tokens.weight") != nil && lora.parameter("lm_head.weight") == nil
-            && lora.model.tieEmbeddings
+        let tiedHead = lora.model.tieEmbeddings && lora.parameter("model.embed_tokens.weight") != nil
         let saved = lora.config.modulesToSave.map { JSONValue.string($0.rawValue) } + (tiedHead ? [.string("lm_head")] : [])
             + (scoreHead ? [.string("score")] : [])
         let config: JSONValue = .object([

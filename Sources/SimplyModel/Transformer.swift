@@ -29,8 +29,9 @@ public final class Transformer: @unchecked Sendable {
     /// full) is a view of the adapters' buffer instead.
     private(set) var layerParams: [LayerWeights]
     let layerGrads: [LayerWeights]?    // nil: frozen base (LoRA)
-    /// With LoRA: each layer's gradients of its saved modules (norms), nil where frozen.
-    private(set) var savedGrads: [LayerWeights?] = []
+    /// With LoRA: the gradients of a layer's norms trained in full (saved modules), nil where frozen.
+    struct SavedNormGrads { let norm1, norm2, qNorm, kNorm: Tensor? }
+    private(set) var savedGrads: [SavedNormGrads?] = []
     private(set) var finalNormGrad, embedGrad, headGrad: Tensor?
     private(set) var embed, head, finalNorm: Tensor
     /// The base's own views: what the model computes with its adapters
@@ -69,11 +70,9 @@ public final class Transformer: @unchecked Sendable {
     public func attach(_ lora: LoRAAdapters) {
         precondition(lora.scratch.shape[0] >= maxBatch * config.seqLen, "adapters made for fewer rows than the model")
         precondition((lora.score != nil) == config.scoreHead, "adapters made for a model with\(config.scoreHead ? "out" : "") a score head")
-        // Saved modules (norms, a score head) start from the base's values and live in the adapters' buffer.
-        if !lora.sharesParameters {
-            for e in lora.savedEntries { lora.parameter(e.name)!.copy(from: baseParameter(e.name)) }
-        }
         adapters = lora
+        // Saved modules (norms, embeddings, a score head) start from the base's values and live in the adapters' buffer.
+        resetSavedModules()
         if let s = lora.score, let g = lora.scoreGrad { score = s; gScore = g }
         finalNormGrad = lora.gradient("model.norm.weight")
         if let t = lora.parameter("model.norm.weight") { finalNorm = t }
@@ -92,12 +91,8 @@ public final class Transformer: @unchecked Sendable {
             if let t = lora.parameter(n2) { layerParams[l].norm2 = t }
             if let t = lora.parameter(qn) { layerParams[l].qNorm = t }
             if let t = lora.parameter(kn) { layerParams[l].kNorm = t }
-            let g = [n1, n2, qn, kn].map { lora.gradient($0) }
-            guard g.contains(where: { $0 != nil }) else { return nil }
-            // Only norm1/norm2/qNorm/kNorm are read from these; the rest is a placeholder view.
-            let any = g.compactMap { $0 }[0]
-            return LayerWeights(norm1: g[0] ?? any, wq: any, wk: any, wv: any, wo: any, norm2: g[1] ?? any, wg: any, wu: any, wd: any,
-                                bq: nil, bk: nil, bv: nil, qNorm: g[2], kNorm: g[3])
+            let g = SavedNormGrads(norm1: lora.gradient(n1), norm2: lora.gradient(n2), qNorm: lora.gradient(qn), kNorm: lora.gradient(kn))
+            return [g.norm1, g.norm2, g.qNorm, g.kNorm].allSatisfy { $0 == nil } ? nil : g
         }
     }
 
@@ -224,10 +219,8 @@ public final class Transformer: @unchecked Sendable {
     /// Draw (e, i) of stream "init" is element i of entry e.
     public func initialize(seed: UInt64) {
         initializeBase(seed: seed)
-        if let a = adapters {
-            a.initialize(seed: seed)
-            for e in a.savedEntries { a.parameter(e.name)!.copy(from: baseParameter(e.name)) }
-        }
+        adapters?.initialize(seed: seed)
+        resetSavedModules()
     }
 
     /// `initialize(seed:)` of the base parameters alone (adapters untouched).
@@ -250,9 +243,7 @@ public final class Transformer: @unchecked Sendable {
     /// out (a LoRA run trains it): what a LoRA run records of its frozen base.
     public func baseSHA256() -> String {
         let h = SHA256Hasher()
-        for e in layout.entries where e.name != "score.weight" {
-            h.update(Tensor(storage: params.storage, offset: params.offset + e.offset, shape: e.shape))
-        }
+        for e in layout.entries where e.name != "score.weight" { h.update(baseParameter(e.name)) }
         return h.finalizeHex()
     }
 
