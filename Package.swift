@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 import Foundation
@@ -33,13 +33,17 @@ let hostFlags: [SwiftSetting] = []
 
 let package = Package(
     name: "Simply",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "simply", targets: ["simply"]),
         .executable(name: "simply-fuzz", targets: ["simply-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `simply serve` (docs/serve.md); no traits: it needs neither swift-configuration nor full Foundation.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
@@ -68,9 +72,15 @@ let package = Package(
                 swiftSettings: hostFlags),
         .target(name: "SimplyExport", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyRun"],
                 swiftSettings: hostFlags),
+        // The OpenAI-compatible server: continuous batching on the KV-cache sampler, and its HTTP face.
+        .target(name: "SimplyServe", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyRun",
+                                                    .product(name: "Hummingbird", package: "hummingbird"),
+                                                    .product(name: "NIOCore", package: "swift-nio"),
+                                                    .product(name: "Logging", package: "swift-log")],
+                swiftSettings: hostFlags),
         .executableTarget(name: "simply",
                           dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyRun", "SimplyTrain", "SimplyPosttraining", "SimplyEval",
-                                         "SimplyExport",
+                                         "SimplyExport", "SimplyServe",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: hostFlags),
         // Fuzz targets for the parsers (docs/fuzzing.md) and their driver.
@@ -89,6 +99,9 @@ let package = Package(
         .testTarget(name: "SimplyPosttrainingTests", dependencies: ["SimplyRun", "SimplyPosttraining", "SimplyEval"],
                     swiftSettings: hostFlags),
         .testTarget(name: "SimplyExportTests", dependencies: ["SimplyExport", "SimplyRun", "SimplyTrain"],
+                    swiftSettings: hostFlags),
+        .testTarget(name: "SimplyServeTests", dependencies: ["SimplyServe", "SimplyRun", "SimplyTrain",
+                                                             .product(name: "HummingbirdTesting", package: "hummingbird")],
                     swiftSettings: hostFlags),
         .testTarget(name: "SimplyFuzzTests", dependencies: ["SimplyFuzz", "SimplyRun"],
                     exclude: ["Regressions"], swiftSettings: hostFlags),

@@ -88,6 +88,30 @@ public enum NextToken {
         return kept
     }
 
+    /// The `count` most likely tokens under the unmodified model (higher
+    /// logit first, then lower id) with their log softmax, computed as
+    /// `TokenChoice.modelLogProb` is: what OpenAI's `top_logprobs` reports.
+    public static func topLogProbs(_ logits: UnsafePointer<Float>, vocab: Int, count: Int) -> [(token: Int32, logProb: Float)] {
+        let k = min(max(count, 0), vocab)
+        guard k > 0 else { return [] }
+        var mx = -Float.infinity
+        for j in 0..<vocab { mx = max(mx, logits[j]) }
+        var sum: Float = 0
+        for j in 0..<vocab { sum += DetMath.exp(logits[j] - mx) }
+        let logZ = mx + DetMath.log(sum)
+        // Insertion into a short ranked list: k is at most 20.
+        var best: [Int] = []
+        best.reserveCapacity(k + 1)
+        for j in 0..<vocab {
+            if best.count == k, logits[j] <= logits[best[k - 1]] { continue }
+            var at = best.count
+            while at > 0, logits[j] > logits[best[at - 1]] { at -= 1 }
+            best.insert(j, at: at)
+            if best.count > k { best.removeLast() }
+        }
+        return best.map { (Int32($0), -(logZ - logits[$0])) }
+    }
+
     public static func choose(logits: [Float], config: SamplingConfig, uniform u: Float) -> TokenChoice {
         logits.withUnsafeBufferPointer { choose($0.baseAddress!, vocab: $0.count, config: config, uniform: u) }
     }

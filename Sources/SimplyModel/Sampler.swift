@@ -151,7 +151,7 @@ public final class Sampler: @unchecked Sendable {
             var segments: [(slot: Int, tokens: [Int32])] = []
             for r in active {
                 let p = rows[r].promptIndex, s = rows[r].sampleIndex, position = rows[r].count
-                let u = stream.uniform(UInt64(step) | UInt64(ids[p]) << 32, UInt64(s) | UInt64(position) << 32)
+                let u = Sampler.uniform(stream, step: step, promptID: ids[p], sample: s, position: position)
                 let choice = NextToken.choose(rowLogits.pointer + r * vocab, vocab: vocab, config: config, uniform: u)
                 rows[r].tokens.append(choice.token)
                 rows[r].logProbs.append(choice.logProb)
@@ -174,6 +174,17 @@ public final class Sampler: @unchecked Sendable {
             active = segments.map(\.slot)
         }
         return rows
+    }
+}
+
+extension Sampler {
+    /// The uniform that picks token `position` of sample `sample` of prompt
+    /// `promptID` at `step`: the counter every sampler of Simply draws with
+    /// (`generate`, and the server's continuous batching), so the same
+    /// request gives the same tokens from either.
+    @inline(__always)
+    public static func uniform(_ stream: RandomStream, step: Int, promptID: Int, sample: Int, position: Int) -> Float {
+        stream.uniform(UInt64(step) | UInt64(promptID) << 32, UInt64(sample) | UInt64(position) << 32)
     }
 }
 

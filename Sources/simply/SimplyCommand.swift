@@ -20,7 +20,7 @@ struct SimplyCommand: ParsableCommand {
         version: Simply.version,
         subcommands: [TrainCommand.self, VerifyCommand.self, EvalCommand.self, DataCommand.self, TokenizerCommand.self,
                       PlotCommand.self, SampleCommand.self, ExportCommand.self, ImportCommand.self,
-                      BenchCommand.self, ConfigCommand.self])
+                      BenchCommand.self, ConfigCommand.self, ServeCommand.self])
 }
 
 /// The MPI ranks of this `simply train`, once started: an error on one ends the whole job.
