@@ -10,7 +10,7 @@ import SimplyModel
 /// unfinished UTF-8 character (U+FFFD), or a tail that may be the start of
 /// a stop string or of an end-of-turn marker spelled in several tokens.
 /// So what a stream sends is always a prefix of the final text.
-struct CompletionText {
+public struct CompletionText {
     let tokenizer: any Tokenizer
     let stopTokens: [[Int32]]
     let stopTexts: [String]
@@ -20,15 +20,15 @@ struct CompletionText {
     /// Unicode scalars already sent.
     private(set) var sent = 0
 
-    init(tokenizer: any Tokenizer, stopTokens: [[Int32]], stopTexts: [String], stopMarkers: [String]) {
+    public init(tokenizer: any Tokenizer, stopTokens: [[Int32]], stopTexts: [String], stopMarkers: [String]) {
         self.tokenizer = tokenizer; self.stopTokens = stopTokens; self.stopTexts = stopTexts
         holdBack = stopTexts + stopMarkers
     }
 
-    mutating func append(_ token: Int32) { tokens.append(token) }
+    public mutating func append(_ token: Int32) { tokens.append(token) }
 
     /// The text so far that can no longer change, not yet sent; marks it sent.
-    mutating func releasable() -> String {
+    public mutating func releasable() -> String {
         let scalars = Array(text().unicodeScalars)
         var end = scalars.count
         while end > 0, scalars[end - 1] == "\u{FFFD}" { end -= 1 }
@@ -45,7 +45,7 @@ struct CompletionText {
     }
 
     /// The rest of the final text, after the continuation ended.
-    mutating func finish() -> String {
+    public mutating func finish() -> String {
         take(Array(text().unicodeScalars), upTo: nil)
     }
 
@@ -60,7 +60,7 @@ struct CompletionText {
 
     /// The decoded text: without a final stop token sequence, cut at the
     /// first stop string (its earliest occurrence).
-    func text() -> String {
+    public func text() -> String {
         var body = tokens
         if let s = stopTokens.first(where: { body.count >= $0.count && body.suffix($0.count).elementsEqual($0) }) {
             body.removeLast(s.count)
