@@ -122,12 +122,15 @@ extension Transformer {
         let d = c.dModel, f = c.dFF, hd = c.headDim, h = c.nHeads, kvh = c.nKVHeads, kvd = kvh * hd, t = c.seqLen
         let x = cache.x, ln = cache.ln, mid = cache.mid
 
+        // A decoding step's elementwise work (norms, RoPE, residuals, SwiGLU over a
+        // few rows) is smaller than waking a second thread; threads never change bits.
+        let light = n <= fewRowsLimit ? Parallel.serial : parallel
         let base = baseOnly
         let (layerParams, finalNorm, head) = base ? (baseLayerParams, baseFinalNorm, baseHead) : (self.layerParams, self.finalNorm, self.head)
-        Embedding.forward(x, table: base ? baseEmbed : embed, tokens: tokens, parallel: parallel)
+        Embedding.forward(x, table: base ? baseEmbed : embed, tokens: tokens, parallel: light)
         for l in 0..<c.nLayers {
             let w = layerParams[l], wt = decodeWeights?.layers[l]
-            RMSNorm.forward(ln, cache.rstd, x, w.norm1, rows: n, eps: c.normEps, parallel: parallel)
+            RMSNorm.forward(ln, cache.rstd, x, w.norm1, rows: n, eps: c.normEps, parallel: light)
             decodeLinear(cache.q, ln, w.wq, wt?.wq, rows: n, parallel: parallel)
             adapt(cache.q, ln, w.wq, l, .q, n)
             decodeLinear(cache.k, ln, w.wk, wt?.wk, rows: n, parallel: parallel)
@@ -135,17 +138,17 @@ extension Transformer {
             decodeLinear(cache.v, ln, w.wv, wt?.wv, rows: n, parallel: parallel)
             adapt(cache.v, ln, w.wv, l, .v, n)
             if let bq = w.bq, let bk = w.bk, let bv = w.bv {
-                addBias(cache.q, bq, rows: n, parallel: parallel)
-                addBias(cache.k, bk, rows: n, parallel: parallel)
-                addBias(cache.v, bv, rows: n, parallel: parallel)
+                addBias(cache.q, bq, rows: n, parallel: light)
+                addBias(cache.k, bk, rows: n, parallel: light)
+                addBias(cache.v, bv, rows: n, parallel: light)
             }
             if let qn = w.qNorm, let kn = w.kNorm {
                 // In place: each element is read before it is written, with the training forward's arithmetic.
-                RMSNorm.forward(cache.q, cache.rstdHeads, cache.q, qn, rows: n * h, eps: c.normEps, parallel: parallel)
-                RMSNorm.forward(cache.k, cache.rstdHeads, cache.k, kn, rows: n * kvh, eps: c.normEps, parallel: parallel)
+                RMSNorm.forward(cache.q, cache.rstdHeads, cache.q, qn, rows: n * h, eps: c.normEps, parallel: light)
+                RMSNorm.forward(cache.k, cache.rstdHeads, cache.k, kn, rows: n * kvh, eps: c.normEps, parallel: light)
             }
-            rope.apply(cache.q, positions: positions, heads: h, parallel: parallel)
-            rope.apply(cache.k, positions: positions, heads: kvh, parallel: parallel)
+            rope.apply(cache.q, positions: positions, heads: h, parallel: light)
+            rope.apply(cache.k, positions: positions, heads: kvh, parallel: light)
             let kc = cache.keys[l], vc = cache.values[l]
             for r in 0..<n {
                 let o = (slotOf[r] * t + positions[r]) * kvd
@@ -155,20 +158,20 @@ extension Transformer {
             cachedAttention(cache: cache, layer: l, rows: n, slotOf: slotOf, positions: positions, parallel: parallel)
             decodeLinear(mid, cache.att, w.wo, wt?.wo, rows: n, parallel: parallel)
             adapt(mid, cache.att, w.wo, l, .o, n)
-            addInPlace(mid, x, count: n * d, parallel: parallel)            // xMid = x + o_proj(att)
-            RMSNorm.forward(ln, cache.rstd, mid, w.norm2, rows: n, eps: c.normEps, parallel: parallel)
+            addInPlace(mid, x, count: n * d, parallel: light)            // xMid = x + o_proj(att)
+            RMSNorm.forward(ln, cache.rstd, mid, w.norm2, rows: n, eps: c.normEps, parallel: light)
             decodeLinear(cache.gate, ln, w.wg, wt?.wg, rows: n, parallel: parallel)
             adapt(cache.gate, ln, w.wg, l, .gate, n)
             decodeLinear(cache.up, ln, w.wu, wt?.wu, rows: n, parallel: parallel)
             adapt(cache.up, ln, w.wu, l, .up, n)
-            SwiGLU.forward(cache.hidden, gate: cache.gate, up: cache.up, count: n * f, parallel: parallel)
+            SwiGLU.forward(cache.hidden, gate: cache.gate, up: cache.up, count: n * f, parallel: light)
             decodeLinear(x, cache.hidden, w.wd, wt?.wd, rows: n, parallel: parallel)
             adapt(x, cache.hidden, w.wd, l, .down, n)
-            addInPlace(x, mid, count: n * d, parallel: parallel)            // out = xMid + down(h)
+            addInPlace(x, mid, count: n * d, parallel: light)            // out = xMid + down(h)
         }
         for (slot, segment) in segments { cache.append(slot: slot, count: segment.count) }
 
-        RMSNorm.forward(ln, cache.rstd, x, finalNorm, rows: n, eps: c.normEps, parallel: parallel)
+        RMSNorm.forward(ln, cache.rstd, x, finalNorm, rows: n, eps: c.normEps, parallel: light)
         let rows: Int, headInput: Tensor
         if allLogits {
             rows = n; headInput = ln
@@ -208,26 +211,64 @@ extension Transformer {
                         let vp = vc.pointer + sp.p[r] * t * kvd + kv * hd
                         let row = scores.pointer + rh * t
                         let lo = window > 0 ? max(0, i - window + 1) : 0
-                        var mx = -Float.infinity
-                        for j in lo...i {
+                        // Each score is one FMA chain over the head dimension, in order; eight
+                        // positions' chains run side by side so the FMA units are not waiting on
+                        // one chain's latency. Same bits as one position at a time.
+                        var j = lo
+                        while j + 8 <= i + 1 {
+                            let k0 = kp + j * kvd
+                            var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
+                            var a4: Float = 0, a5: Float = 0, a6: Float = 0, a7: Float = 0
+                            for p in 0..<hd {
+                                let qv = qp[p]
+                                a0 = a0.addingProduct(qv, k0[p]); a1 = a1.addingProduct(qv, k0[kvd + p])
+                                a2 = a2.addingProduct(qv, k0[2 * kvd + p]); a3 = a3.addingProduct(qv, k0[3 * kvd + p])
+                                a4 = a4.addingProduct(qv, k0[4 * kvd + p]); a5 = a5.addingProduct(qv, k0[5 * kvd + p])
+                                a6 = a6.addingProduct(qv, k0[6 * kvd + p]); a7 = a7.addingProduct(qv, k0[7 * kvd + p])
+                            }
+                            row[j] = a0 * scale; row[j + 1] = a1 * scale; row[j + 2] = a2 * scale; row[j + 3] = a3 * scale
+                            row[j + 4] = a4 * scale; row[j + 5] = a5 * scale; row[j + 6] = a6 * scale; row[j + 7] = a7 * scale
+                            j += 8
+                        }
+                        while j <= i {
                             let kj = kp + j * kvd
                             var acc: Float = 0
                             for p in 0..<hd { acc = acc.addingProduct(qp[p], kj[p]) }
-                            row[j] = acc
-                            row[j] *= scale
-                            mx = max(mx, row[j])
+                            row[j] = acc * scale
+                            j += 1
                         }
+                        var mx = -Float.infinity
+                        for j in lo...i { mx = max(mx, row[j]) }
                         var sum: Float = 0
                         for j in lo...i { let e = DetMath.exp(row[j] - mx); row[j] = e; sum += e }
                         let inv = 1 / sum
                         for j in lo...i { row[j] *= inv }
                         for j in 0..<lo { row[j] = 0 }
                         let out = att.pointer + r * h * hd + head * hd
-                        // Each out[e] is the chain over j in order; j outermost walks v by rows.
-                        out.update(repeating: 0, count: hd)
-                        for j in 0...i {
-                            let pj = row[j], vj = vp + j * kvd
-                            for e in 0..<hd { out[e] = out[e].addingProduct(pj, vj[e]) }
+                        // Each out[e] is the chain over j in order from 0; j innermost within
+                        // 32 lanes held in registers, so out is written once.
+                        var e = 0
+                        while e + 32 <= hd {
+                            var o0 = SIMD8<Float>(), o1 = SIMD8<Float>(), o2 = SIMD8<Float>(), o3 = SIMD8<Float>()
+                            for j in 0...i {
+                                let pj = SIMD8<Float>(repeating: row[j]), vj = vp + j * kvd + e
+                                o0 = o0.addingProduct(pj, UnsafeRawPointer(vj).loadUnaligned(as: SIMD8<Float>.self))
+                                o1 = o1.addingProduct(pj, UnsafeRawPointer(vj + 8).loadUnaligned(as: SIMD8<Float>.self))
+                                o2 = o2.addingProduct(pj, UnsafeRawPointer(vj + 16).loadUnaligned(as: SIMD8<Float>.self))
+                                o3 = o3.addingProduct(pj, UnsafeRawPointer(vj + 24).loadUnaligned(as: SIMD8<Float>.self))
+                            }
+                            UnsafeMutableRawPointer(out + e).storeBytes(of: o0, as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(out + e + 8).storeBytes(of: o1, as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(out + e + 16).storeBytes(of: o2, as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(out + e + 24).storeBytes(of: o3, as: SIMD8<Float>.self)
+                            e += 32
+                        }
+                        if e < hd {
+                            (out + e).update(repeating: 0, count: hd - e)
+                            for j in 0...i {
+                                let pj = row[j], vj = vp + j * kvd
+                                for l in e..<hd { out[l] = out[l].addingProduct(pj, vj[l]) }
+                            }
                         }
                     }
                 }

@@ -81,6 +81,23 @@ func bits(_ x: [Float]) -> [UInt32] { x.map(\.bitPattern) }
             #expect(bits(a) == bits(b) && bits(a) == bits(Array(fullLogits(m, seqs[1] + next)[(7 * v)...])))
         }
     }
+
+    /// The cached attention's register-blocked loops (eight scores at a time,
+    /// 32 output lanes at a time, and their tails) at head dimension 40 give
+    /// the full forward's bits at every position of a 37-token sequence.
+    @Test func wideHeadsKeepTheFullForwardsBits() {
+        var c = ModelConfig(vocabSize: 61, dModel: 160, nLayers: 2, nHeads: 4, nKVHeads: 2, dFF: 64, seqLen: 40)
+        c.initStd = 0.3
+        let m = Transformer(config: c, maxBatch: 1)
+        m.initialize(seed: 8)
+        let v = c.vocabSize, seq = someTokens(37, vocab: v, seed: 4), want = fullLogits(m, seq)
+        for threads in [1, 2] {
+            let cache = KVCache(config: c, slots: 2, tokensPerForward: 64)
+            var got: [Float] = []
+            for t in seq { got += m.forward(cache: cache, segments: [(1, [t])], parallel: Parallel(threads: threads)).toArray() }
+            #expect(bits(got) == bits(want), "\(threads) threads")
+        }
+    }
 }
 
 @Suite struct NextTokenTests {

@@ -162,21 +162,21 @@ func mixedRequests(seqLen: Int) -> [GenerationRequest] {
         }
     }
 
-    /// A cancelled request (a client gone) leaves at the next step and frees
-    /// its slots; with one slot, a waiting request then runs.
+    /// A cancelled request (a client gone) ends without a finish and gives its
+    /// slot back; with one slot, the request waiting behind it then runs.
+    /// (Whether the cancel meets it queued or decoding depends on timing; both
+    /// free it. The HTTP disconnect mid-stream is tools/serve's check.)
     @Test func cancellingFreesTheSlot() async {
-        // Big enough that 500 tokens take far longer than reading three.
-        let m = serveModel(seqLen: 512, dModel: 256, layers: 4)
+        let m = serveModel()
         let e = BatchEngine(model: m, maxSequences: 1, parallel: Parallel(threads: 1), decode: byteDecode)
         defer { e.shutdown() }
-        let long = GenerationRequest(prompt: [1, 2, 3], sampling: SamplingConfig(maxNewTokens: 500, seed: 1))
+        let long = GenerationRequest(prompt: [1, 2, 3], sampling: SamplingConfig(maxNewTokens: 120, seed: 1))
         let h = try! e.submit(long)
+        h.cancel()
         let waiting = try! e.submit(GenerationRequest(prompt: [4, 5], sampling: SamplingConfig(maxNewTokens: 3, seed: 2)))
-        var got = 0
-        for await event in h.events {
-            if case .token = event { got += 1; if got == 3 { h.cancel() } }
-        }
-        #expect(got < 500)
+        var finished = false
+        for await event in h.events { if case .finished = event { finished = true } }
+        #expect(!finished)
         let after = await collect(waiting, choices: 1)
         #expect(after.tokens[0].count == 3 && after.finish == [.length])
         let load = e.load
