@@ -38,6 +38,7 @@ enum ChatPage {
   <div class="row">
     <textarea id="input" placeholder="Say something…" autofocus></textarea>
     <label>temperature <input id="temperature" type="number" min="0" max="2" step="0.1" value="0.7"></label>
+    <label>max tokens <input id="max_tokens" type="number" min="1" value="96"></label>
     <label>seed <input id="seed" type="number" placeholder="any"></label>
     <button id="send" type="submit">Send</button>
   </div>
@@ -93,6 +94,8 @@ async function send(text) {
   const reply = bubble("assistant", "");
   reply.dataset.done = "false";
   const request = { model, messages, stream: true, temperature: Number(document.getElementById("temperature").value) };
+  const maxTokens = document.getElementById("max_tokens").value;
+  if (maxTokens !== "") request.max_tokens = Number(maxTokens);
   const seed = document.getElementById("seed").value;
   if (seed !== "") request.seed = Number(seed);
   let content = "", finish = null, fingerprint = null, usedSeed = null;

@@ -71,7 +71,8 @@ public final class Server: Sendable {
 
     func error(_ e: APIError) -> Response { json(HTTPResponse.Status(code: e.status), e.json) }
 
-    func drawSeed() -> UInt64 { UInt64.random(in: 0...UInt64(Int64.max)) }
+    /// Below 2^53, so a JavaScript client reads it back exactly.
+    func drawSeed() -> UInt64 { UInt64.random(in: 0..<(1 << 53)) }
 
     /// A completion request end to end: parse, queue, answer whole or as a stream.
     func complete(_ request: Request, _ endpoint: Endpoint) async -> Response {
