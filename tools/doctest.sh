@@ -28,7 +28,7 @@ if [ ${#docs[@]} -eq 0 ]; then
   for g in $(cd "$repo" && ls docs/posttraining/*.md | sort); do
     [[ " ${docs[*]} " == *" $g "* ]] || docs+=("$g")
   done
-  docs+=(docs/evaluation.md docs/sampling.md docs/export.md docs/lora.md docs/determinism.md)
+  docs+=(docs/evaluation.md docs/sampling.md docs/export.md docs/lora.md docs/serve.md docs/determinism.md)
 fi
 work=${DOCTEST_DIR:-$(mktemp -d)}
 mkdir -p "$work"
