@@ -28,6 +28,7 @@ public final class KVCache: @unchecked Sendable {
     let scores: Tensor                     // [n·heads, seqLen]
     let lastHidden: Tensor                 // [n, d] rows gathered for the LM head
     let logitsBuffer: Tensor               // [n, vocab]
+    let fused: Tensor                      // [few rows, max(qd + 2·kvd, 2·dFF)]: a fused product before its split
     var loraScratch: Tensor?               // [n, rank]: x·Aᵀ, made at the first cached forward with adapters
     var loraScaled: Tensor?                // [n, rank]: s·x·Aᵀ
 
@@ -49,6 +50,7 @@ public final class KVCache: @unchecked Sendable {
         scores = Tensor(shape: [n * c.nHeads, c.seqLen])
         lastHidden = Tensor(shape: [n, c.dModel])
         logitsBuffer = Tensor(shape: [n, c.vocabSize])
+        fused = Tensor(shape: [min(n, fewRowsLimit), max(qd + 2 * kvd, 2 * c.dFF)])
     }
 
     /// Empties every slot (the stored keys and values are simply overwritten later).
@@ -120,6 +122,7 @@ extension Transformer {
         let n = tokens.count
         precondition(n >= 1 && n <= cache.tokensPerForward, "\(n) new tokens; the cache takes 1...\(cache.tokensPerForward)")
         let d = c.dModel, f = c.dFF, hd = c.headDim, h = c.nHeads, kvh = c.nKVHeads, kvd = kvh * hd, t = c.seqLen
+        let qd = h * hd
         let x = cache.x, ln = cache.ln, mid = cache.mid
 
         // A decoding step's elementwise work (norms, RoPE, residuals, SwiGLU over a
@@ -131,11 +134,17 @@ extension Transformer {
         for l in 0..<c.nLayers {
             let w = layerParams[l], wt = decodeWeights?.layers[l]
             RMSNorm.forward(ln, cache.rstd, x, w.norm1, rows: n, eps: c.normEps, parallel: light)
-            decodeLinear(cache.q, ln, w.wq, wt?.wq, rows: n, parallel: parallel)
+            if let fused = wt?.qkv, n <= fewRowsLimit {
+                // One product for q, k and v (their panels side by side): one parallel region, not three.
+                fusedDecodeLinear([cache.q, cache.k, cache.v], widths: [qd, kvd, kvd], ln, fused, scratch: cache.fused,
+                                  rows: n, parallel: parallel)
+            } else {
+                decodeLinear(cache.q, ln, w.wq, wt?.wq, rows: n, parallel: parallel)
+                decodeLinear(cache.k, ln, w.wk, wt?.wk, rows: n, parallel: parallel)
+                decodeLinear(cache.v, ln, w.wv, wt?.wv, rows: n, parallel: parallel)
+            }
             adapt(cache.q, ln, w.wq, l, .q, n)
-            decodeLinear(cache.k, ln, w.wk, wt?.wk, rows: n, parallel: parallel)
             adapt(cache.k, ln, w.wk, l, .k, n)
-            decodeLinear(cache.v, ln, w.wv, wt?.wv, rows: n, parallel: parallel)
             adapt(cache.v, ln, w.wv, l, .v, n)
             if let bq = w.bq, let bk = w.bk, let bv = w.bv {
                 addBias(cache.q, bq, rows: n, parallel: light)
@@ -160,9 +169,14 @@ extension Transformer {
             adapt(mid, cache.att, w.wo, l, .o, n)
             addInPlace(mid, x, count: n * d, parallel: light)            // xMid = x + o_proj(att)
             RMSNorm.forward(ln, cache.rstd, mid, w.norm2, rows: n, eps: c.normEps, parallel: light)
-            decodeLinear(cache.gate, ln, w.wg, wt?.wg, rows: n, parallel: parallel)
+            if let fused = wt?.gateUp, n <= fewRowsLimit {
+                fusedDecodeLinear([cache.gate, cache.up], widths: [f, f], ln, fused, scratch: cache.fused, rows: n,
+                                  parallel: parallel)
+            } else {
+                decodeLinear(cache.gate, ln, w.wg, wt?.wg, rows: n, parallel: parallel)
+                decodeLinear(cache.up, ln, w.wu, wt?.wu, rows: n, parallel: parallel)
+            }
             adapt(cache.gate, ln, w.wg, l, .gate, n)
-            decodeLinear(cache.up, ln, w.wu, wt?.wu, rows: n, parallel: parallel)
             adapt(cache.up, ln, w.wu, l, .up, n)
             SwiGLU.forward(cache.hidden, gate: cache.gate, up: cache.up, count: n * f, parallel: light)
             decodeLinear(x, cache.hidden, w.wd, wt?.wd, rows: n, parallel: parallel)
@@ -282,16 +296,32 @@ extension Transformer {
 /// packing it for every token. A snapshot: `update` after the weights change
 /// (the sampler does at every `generate`). Same bits as the packed product.
 public final class DecodeWeights: @unchecked Sendable {
-    struct Layer { let wq, wk, wv, wo, wg, wu, wd: Tensor }
+    /// Each matrix's panels. When the widths are multiples of 16, wq, wk and wv
+    /// are views into one `qkv` buffer (their panels side by side), and wg, wu
+    /// into `gateUp`, so one product computes them together; no extra memory.
+    struct Layer { let wq, wk, wv, wo, wg, wu, wd: Tensor; let qkv, gateUp: Tensor? }
     let layers: [Layer]
     let head: Tensor
 
     public init(config c: ModelConfig) {
         let d = c.dModel, qd = c.nHeads * c.headDim, kvd = c.nKVHeads * c.headDim, f = c.dFF
         func panels(in k: Int, out n: Int) -> Tensor { Tensor(shape: [Matmul.packedPanelsCount(k: k, n: n)]) }
+        /// Panels for outputs of `widths`, as one buffer and a view per width when every width is whole panels.
+        func together(in k: Int, _ widths: [Int]) -> (Tensor?, [Tensor]) {
+            guard widths.allSatisfy({ $0 % 16 == 0 }) else { return (nil, widths.map { panels(in: k, out: $0) }) }
+            let all = panels(in: k, out: widths.reduce(0, +))
+            var offset = 0
+            let views = widths.map { w -> Tensor in
+                defer { offset += w * k }
+                return Tensor(storage: all.storage, offset: offset, shape: [w * k])
+            }
+            return (all, views)
+        }
         layers = (0..<c.nLayers).map { _ in
-            Layer(wq: panels(in: d, out: qd), wk: panels(in: d, out: kvd), wv: panels(in: d, out: kvd),
-                  wo: panels(in: qd, out: d), wg: panels(in: d, out: f), wu: panels(in: d, out: f), wd: panels(in: f, out: d))
+            let (qkv, qkvViews) = together(in: d, [qd, kvd, kvd])
+            let (gateUp, guViews) = together(in: d, [f, f])
+            return Layer(wq: qkvViews[0], wk: qkvViews[1], wv: qkvViews[2], wo: panels(in: qd, out: d),
+                         wg: guViews[0], wu: guViews[1], wd: panels(in: f, out: d), qkv: qkv, gateUp: gateUp)
         }
         head = panels(in: d, out: c.vocabSize)
     }
@@ -308,6 +338,20 @@ public final class DecodeWeights: @unchecked Sendable {
             pack(w.wg, into: t.wg); pack(w.wu, into: t.wu); pack(w.wd, into: t.wd)
         }
         pack(base ? model.baseHead : model.head, into: head)
+    }
+}
+
+/// Several outputs of one input from side-by-side panels: one few-rows
+/// product into `scratch` [rows, Σ widths], then each output's columns
+/// copied out. Every output element is the same FMA chain as its own product.
+func fusedDecodeLinear(_ outputs: [Tensor], widths: [Int], _ x: Tensor, _ packed: Tensor, scratch: Tensor, rows: Int,
+                       parallel: Parallel) {
+    let total = widths.reduce(0, +)
+    Matmul.fewRows(scratch.pointer, x.pointer, packedB: packed.pointer, m: rows, n: total, k: x.shape[1], parallel: parallel)
+    var column = 0
+    for (y, w) in zip(outputs, widths) {
+        for r in 0..<rows { (y.pointer + r * w).update(from: scratch.pointer + r * total + column, count: w) }
+        column += w
     }
 }
 

@@ -25,41 +25,67 @@ public enum NextToken {
     public static func choose(_ logits: UnsafePointer<Float>, vocab: Int, config: SamplingConfig,
                               uniform u: Float) -> TokenChoice {
         precondition(vocab >= 1)
-        // The model's own log-partition, as CrossEntropy computes it.
-        var mx = -Float.infinity
-        for j in 0..<vocab { mx = max(mx, logits[j]) }
-        var sum: Float = 0
-        for j in 0..<vocab { sum += DetMath.exp(logits[j] - mx) }
-        let logZ = mx + DetMath.log(sum)
-        func modelLogProb(_ j: Int) -> Float { -(logZ - logits[j]) }
+        // Each pass first writes the exponentials (no chain between elements, so
+        // they run side by side), then sums them in id order: the sums' bits are
+        // those of adding each exp as it is computed.
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: vocab) { scratch in
+            let e = scratch.baseAddress!
+            // The model's own log-partition, as CrossEntropy computes it.
+            var mx = -Float.infinity
+            for j in 0..<vocab { mx = max(mx, logits[j]) }
+            for j in 0..<vocab { e[j] = DetMath.exp(logits[j] - mx) }
+            var sum: Float = 0
+            for j in 0..<vocab { sum += e[j] }
+            let logZ = mx + DetMath.log(sum)
+            func modelLogProb(_ j: Int) -> Float { -(logZ - logits[j]) }
 
-        if config.isGreedy {
-            var best = 0
-            for j in 1..<vocab where logits[j] > logits[best] { best = j }
-            return TokenChoice(token: Int32(best), logProb: 0, modelLogProb: modelLogProb(best))
-        }
-        let t = config.temperature
-        // Draws from softmax(logits / t) over `ids`, summed in their order.
-        func draw<C: Collection<Int>>(_ ids: C) -> TokenChoice {
-            var mz = -Float.infinity
-            for j in ids { mz = max(mz, logits[j] / t) }
-            var s: Float = 0
-            for j in ids { s += DetMath.exp(logits[j] / t - mz) }
-            let target = u * s
-            var acc: Float = 0, pick = -1, lastPositive = ids.first!
-            for j in ids {
-                let e = DetMath.exp(logits[j] / t - mz)
-                acc += e
-                if target < acc { pick = j; break }
-                if e > 0 { lastPositive = j }
+            if config.isGreedy {
+                var best = 0
+                for j in 1..<vocab where logits[j] > logits[best] { best = j }
+                return TokenChoice(token: Int32(best), logProb: 0, modelLogProb: modelLogProb(best))
             }
-            if pick < 0 { pick = lastPositive }   // u·S rounded up to S
-            return TokenChoice(token: Int32(pick), logProb: -((mz + DetMath.log(s)) - logits[pick] / t),
-                               modelLogProb: modelLogProb(pick))
+            let t = config.temperature
+            func choice(_ pick: Int, _ mz: Float, _ s: Float) -> TokenChoice {
+                TokenChoice(token: Int32(pick), logProb: -((mz + DetMath.log(s)) - logits[pick] / t),
+                            modelLogProb: modelLogProb(pick))
+            }
+            // Draws from softmax(logits / t) over `ids`, summed in their order.
+            func draw(_ ids: [Int]) -> TokenChoice {
+                var mz = -Float.infinity
+                for j in ids { mz = max(mz, logits[j] / t) }
+                var s: Float = 0
+                for j in ids { s += DetMath.exp(logits[j] / t - mz) }
+                let target = u * s
+                var acc: Float = 0, pick = -1, lastPositive = ids[0]
+                for j in ids {
+                    let ej = DetMath.exp(logits[j] / t - mz)
+                    acc += ej
+                    if target < acc { pick = j; break }
+                    if ej > 0 { lastPositive = j }
+                }
+                if pick < 0 { pick = lastPositive }   // u·S rounded up to S
+                return choice(pick, mz, s)
+            }
+            // No filter: every token, the same arithmetic as `draw(Array(0..<vocab))`
+            // with the exponentials computed once.
+            guard let kept = keptTokens(logits, vocab: vocab, config: config) else {
+                var mz = -Float.infinity
+                for j in 0..<vocab { mz = max(mz, logits[j] / t) }
+                for j in 0..<vocab { e[j] = DetMath.exp(logits[j] / t - mz) }
+                var s: Float = 0
+                for j in 0..<vocab { s += e[j] }
+                let target = u * s
+                var acc: Float = 0, pick = -1, lastPositive = 0
+                for j in 0..<vocab {
+                    acc += e[j]
+                    if target < acc { pick = j; break }
+                    if e[j] > 0 { lastPositive = j }
+                }
+                if pick < 0 { pick = lastPositive }
+                return choice(pick, mz, s)
+            }
+            return draw(kept)
         }
-        // No filter: every token, the same sums as above when t = 1.
-        guard let kept = keptTokens(logits, vocab: vocab, config: config) else { return draw(0..<vocab) }
-        return draw(kept)
     }
 
     /// The ids top-k and top-p keep, ascending; nil when neither filters.

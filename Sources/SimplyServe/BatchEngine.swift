@@ -240,14 +240,32 @@ public final class BatchEngine: @unchecked Sendable {
             }
         }
 
+        // The draws, one per row, side by side (each a pure function of its row).
+        let draws = UnsafeMutablePointer<Draw>.allocate(capacity: fresh.count)
+        defer { draws.deinitialize(count: fresh.count); draws.deallocate() }
+        let inputs = fresh.map { f -> (slot: Int, config: SamplingConfig, u: Float, top: Int?) in
+            let job = f.job, c = f.choice
+            return (job.slots[c], job.request.sampling,
+                    Sampler.uniform(job.stream, step: 0, promptID: 0, sample: c, position: job.tokens[c].count),
+                    job.request.topLogProbs)
+        }
+        let out = SendablePointer(draws), logitsBase = SendablePointer(rowLogits.pointer)
+        inputs.withUnsafeBufferPointer { inputs in
+            let inp = SendablePointer(UnsafeMutablePointer(mutating: inputs.baseAddress!))
+            parallel.forEachRange(fresh.count) { range in
+                for i in range {
+                    let x = inp.p[i], row = UnsafePointer(logitsBase.p + x.slot * vocab)
+                    (out.p + i).initialize(to: Draw(
+                        choice: NextToken.choose(row, vocab: vocab, config: x.config, uniform: x.u),
+                        top: x.top.map { NextToken.topLogProbs(row, vocab: vocab, count: $0) } ?? []))
+                }
+            }
+        }
+
         var finishedSlots: [Int] = [], generated = 0
-        for f in fresh {
+        for (i, f) in fresh.enumerated() {
             let job = f.job, c = f.choice, r = job.request, slot = job.slots[c]
-            let row = UnsafePointer(rowLogits.pointer + slot * vocab)
-            let position = job.tokens[c].count
-            let u = Sampler.uniform(job.stream, step: 0, promptID: 0, sample: c, position: position)
-            let choice = NextToken.choose(row, vocab: vocab, config: r.sampling, uniform: u)
-            let top = r.topLogProbs.map { NextToken.topLogProbs(row, vocab: vocab, count: $0) } ?? []
+            let choice = draws[i].choice, top = draws[i].top
             job.tokens[c].append(choice.token)
             generated += 1
             job.continuation.yield(.token(GeneratedToken(choice: c, token: choice.token, logProb: choice.modelLogProb, top: top)))
@@ -277,6 +295,12 @@ public final class BatchEngine: @unchecked Sendable {
         counters.steps += 1
         lock.unlock()
     }
+}
+
+/// One row's draw: the token and, when asked, the top alternatives.
+struct Draw {
+    let choice: TokenChoice
+    let top: [(token: Int32, logProb: Float)]
 }
 
 /// A submitted request: its events, and a way to give it up.
