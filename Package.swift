@@ -55,7 +55,9 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev"])]),
 
-        .target(name: "SimplyCore", dependencies: ["COpenBLAS", "CCrypto"],
+        // A prefetch hint for the decoding kernels (a C inline function: Swift has none).
+        .target(name: "CPrefetch"),
+        .target(name: "SimplyCore", dependencies: ["COpenBLAS", "CCrypto", "CPrefetch"],
                 swiftSettings: hostFlags),
         .target(name: "SimplyModel", dependencies: ["SimplyCore"],
                 swiftSettings: hostFlags),

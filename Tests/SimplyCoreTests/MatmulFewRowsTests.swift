@@ -2,8 +2,8 @@ import Testing
 import SimplyCore
 
 /// `Matmul.fewRows` (decoding steps: a few rows times a weight packed once by
-/// `packPanels`) equals the plain FMA triple loop bit for bit: rows 1…9
-/// (4-row tiles and the rest), widths around the 16- and 64-column tiles, odd
+/// `packPanels`) equals the plain FMA triple loop bit for bit: rows 1…17
+/// (8- and 4-row tiles and the rest), widths around the 16- and 64-column tiles, odd
 /// depths, B as [k, n] or as [n, k] transposed, padded strides, and 1 or 3
 /// threads (the large shapes cross the threading threshold).
 @Suite struct MatmulFewRowsTests {
@@ -35,9 +35,9 @@ import SimplyCore
     }
 
     @Test func equalsTheReference() {
-        for m in 1...9 {
+        for m in 1...17 {
             for n in [1, 15, 16, 17, 48, 64, 65, 80, 130] {
-                for k in [1, 7, 33] { check(m: m, n: n, k: k, pad: (m + n) % 3, transB: (m + k) % 2 == 0, threads: 1) }
+                for k in [1, 7, 33, 70] { check(m: m, n: n, k: k, pad: (m + n) % 3, transB: (m + k) % 2 == 0, threads: 1) }
             }
         }
         for threads in [1, 3] {

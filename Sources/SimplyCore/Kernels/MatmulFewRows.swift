@@ -1,3 +1,5 @@
+import CPrefetch
+
 extension Matmul {
     /// Floats `packPanels` writes for op(B) of k rows and n columns.
     public static func packedPanelsCount(k: Int, n: Int) -> Int { (n + 15) / 16 * 16 * k }
@@ -33,8 +35,8 @@ extension Matmul {
     /// `deterministic` packs B on every call, which for a handful of rows
     /// costs as much as the product itself.
     ///
-    /// Bits: vectorized across the 16 columns of a panel, 4 rows per tile (or
-    /// 64 columns of one row); lane (i, j) does acc = fma(a(i,p), b(p,j), acc)
+    /// Bits: vectorized across the 16 columns of a panel, 8 or 4 rows per tile
+    /// (or 64 columns of one row); lane (i, j) does acc = fma(a(i,p), b(p,j), acc)
     /// for p = 0, 1, … in order from 0, so each C[i,j] is `reference`'s chain.
     /// Threads split panels.
     public static func fewRows(
@@ -48,10 +50,24 @@ extension Matmul {
         let full = n / 16, panels = (n + 15) / 16, panelSize = k * 16
         let body: @Sendable (Range<Int>) -> Void = { range in
             let tiled = m - m % 4
-            var tile = [Float](repeating: 0, count: 4 * 16)
+            var tile = [Float](repeating: 0, count: 8 * 16)
             for q in range {
                 let b = bp.p + q * panelSize, width = min(16, n - q * 16)
                 var i = 0
+                // Eight rows in one pass over the panel: the weights stream from
+                // memory once per step however many rows there are, and the
+                // second group's arithmetic overlaps the stream.
+                while i + 8 <= tiled {
+                    if width == 16 {
+                        kernel8x16(k: k, a: ap.p + i * lda, lda: lda, b: b, c: cp.p + i * ldc + q * 16, ldc: ldc)
+                    } else {
+                        tile.withUnsafeMutableBufferPointer { t in
+                            kernel8x16(k: k, a: ap.p + i * lda, lda: lda, b: b, c: t.baseAddress!, ldc: 16)
+                            for r in 0..<8 { (cp.p + (i + r) * ldc + q * 16).update(from: t.baseAddress! + r * 16, count: width) }
+                        }
+                    }
+                    i += 8
+                }
                 while i < tiled {
                     if width == 16 {
                         kernel4x16(k: k, a: ap.p + i * lda, lda: lda, b: b, c: cp.p + i * ldc + q * 16, ldc: ldc)
@@ -99,6 +115,10 @@ extension Matmul {
         let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
         var bp = b
         for p in 0..<k {
+            // One panel is one sequential stream, too few for the hardware prefetcher
+            // to keep memory busy (four, as in kernel1x64, are enough): ask for
+            // the line 16 depths ahead. A hint only: no effect on the values.
+            simply_prefetch(bp + 256)   // past the panel's end it is a harmless hint
             let b0 = PackedProduct.load8(bp), b1 = PackedProduct.load8(bp + 8)
             var av = SIMD8<Float>(repeating: a0[p])
             c00 = c00.addingProduct(av, b0); c01 = c01.addingProduct(av, b1)
@@ -114,6 +134,56 @@ extension Matmul {
         PackedProduct.store8(c10, c + ldc); PackedProduct.store8(c11, c + ldc + 8)
         PackedProduct.store8(c20, c + 2 * ldc); PackedProduct.store8(c21, c + 2 * ldc + 8)
         PackedProduct.store8(c30, c + 3 * ldc); PackedProduct.store8(c31, c + 3 * ldc + 8)
+    }
+
+    /// C[0..<8, 0..<16] = A[0..<8, 0..<k] · one packed panel, one FMA chain per
+    /// lane. Rows 0–3 and rows 4–7 take turns over blocks of 64 depths (their
+    /// accumulators parked in between: 16 at once would not fit AVX2's
+    /// registers), so the panel is read from memory once.
+    @inline(never)
+    static func kernel8x16(k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int) {
+        var lo = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(),
+                  SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+        var hi = lo
+        @inline(__always)
+        func run(_ acc: inout (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                               SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>),
+                 _ rows: UnsafePointer<Float>, _ p0: Int, _ p1: Int) {
+            var (c00, c01, c10, c11, c20, c21, c30, c31) = acc
+            let a0 = rows, a1 = rows + lda, a2 = rows + 2 * lda, a3 = rows + 3 * lda
+            var bp = b + p0 * 16
+            for p in p0..<p1 {
+                simply_prefetch(bp + 256)
+                let b0 = PackedProduct.load8(bp), b1 = PackedProduct.load8(bp + 8)
+                var av = SIMD8<Float>(repeating: a0[p])
+                c00 = c00.addingProduct(av, b0); c01 = c01.addingProduct(av, b1)
+                av = SIMD8<Float>(repeating: a1[p])
+                c10 = c10.addingProduct(av, b0); c11 = c11.addingProduct(av, b1)
+                av = SIMD8<Float>(repeating: a2[p])
+                c20 = c20.addingProduct(av, b0); c21 = c21.addingProduct(av, b1)
+                av = SIMD8<Float>(repeating: a3[p])
+                c30 = c30.addingProduct(av, b0); c31 = c31.addingProduct(av, b1)
+                bp += 16
+            }
+            acc = (c00, c01, c10, c11, c20, c21, c30, c31)
+        }
+        var p0 = 0
+        while p0 < k {
+            let p1 = min(p0 + 64, k)
+            run(&lo, a, p0, p1)
+            run(&hi, a + 4 * lda, p0, p1)
+            p0 = p1
+        }
+        func store(_ acc: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                           SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>), _ c: UnsafeMutablePointer<Float>) {
+            PackedProduct.store8(acc.0, c); PackedProduct.store8(acc.1, c + 8)
+            PackedProduct.store8(acc.2, c + ldc); PackedProduct.store8(acc.3, c + ldc + 8)
+            PackedProduct.store8(acc.4, c + 2 * ldc); PackedProduct.store8(acc.5, c + 2 * ldc + 8)
+            PackedProduct.store8(acc.6, c + 3 * ldc); PackedProduct.store8(acc.7, c + 3 * ldc + 8)
+        }
+        store(lo, c)
+        store(hi, c + 4 * ldc)
     }
 
     /// C[0, 0..<64] = A[0, 0..<k] · four consecutive packed panels, one FMA chain per lane.
