@@ -106,19 +106,23 @@ extension Matmul {
         }
     }
 
-    /// C[0..<4, 0..<16] = A[0..<4, 0..<k] · one packed panel, one FMA chain per lane.
-    @inline(never)
-    static func kernel4x16(k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
-                           c: UnsafeMutablePointer<Float>, ldc: Int) {
-        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
-        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+    /// The accumulators of a 4×16 tile: rows 0–3, each as two 8-lane halves.
+    typealias Tile4x16 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                          SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+    /// Continues a 4×16 tile's chains over depths p0..<p1: lane (i, j) does
+    /// acc = fma(a(i,p), b(p,j), acc) for p in order.
+    @inline(__always)
+    static func accumulate4x16(_ acc: inout Tile4x16, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                               from p0: Int, to p1: Int) {
+        var (c00, c01, c10, c11, c20, c21, c30, c31) = acc
         let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
-        var bp = b
-        for p in 0..<k {
+        var bp = b + p0 * 16
+        for p in p0..<p1 {
             // One panel is one sequential stream, too few for the hardware prefetcher
-            // to keep memory busy (four, as in kernel1x64, are enough): ask for
-            // the line 16 depths ahead. A hint only: no effect on the values.
-            simply_prefetch(bp + 256)   // past the panel's end it is a harmless hint
+            // to keep memory busy (four, as in kernel1x64, are enough): ask for the
+            // line 16 depths ahead. A hint only, harmless past the panel's end.
+            simply_prefetch(bp + 256)
             let b0 = PackedProduct.load8(bp), b1 = PackedProduct.load8(bp + 8)
             var av = SIMD8<Float>(repeating: a0[p])
             c00 = c00.addingProduct(av, b0); c01 = c01.addingProduct(av, b1)
@@ -130,10 +134,27 @@ extension Matmul {
             c30 = c30.addingProduct(av, b0); c31 = c31.addingProduct(av, b1)
             bp += 16
         }
-        PackedProduct.store8(c00, c); PackedProduct.store8(c01, c + 8)
-        PackedProduct.store8(c10, c + ldc); PackedProduct.store8(c11, c + ldc + 8)
-        PackedProduct.store8(c20, c + 2 * ldc); PackedProduct.store8(c21, c + 2 * ldc + 8)
-        PackedProduct.store8(c30, c + 3 * ldc); PackedProduct.store8(c31, c + 3 * ldc + 8)
+        acc = (c00, c01, c10, c11, c20, c21, c30, c31)
+    }
+
+    @inline(__always)
+    static func store4x16(_ acc: Tile4x16, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        PackedProduct.store8(acc.0, c); PackedProduct.store8(acc.1, c + 8)
+        PackedProduct.store8(acc.2, c + ldc); PackedProduct.store8(acc.3, c + ldc + 8)
+        PackedProduct.store8(acc.4, c + 2 * ldc); PackedProduct.store8(acc.5, c + 2 * ldc + 8)
+        PackedProduct.store8(acc.6, c + 3 * ldc); PackedProduct.store8(acc.7, c + 3 * ldc + 8)
+    }
+
+    @inline(__always)
+    static var zeroTile: Tile4x16 { (SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8()) }
+
+    /// C[0..<4, 0..<16] = A[0..<4, 0..<k] · one packed panel, one FMA chain per lane.
+    @inline(never)
+    static func kernel4x16(k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int) {
+        var acc = zeroTile
+        accumulate4x16(&acc, a: a, lda: lda, b: b, from: 0, to: k)
+        store4x16(acc, c, ldc: ldc)
     }
 
     /// C[0..<8, 0..<16] = A[0..<8, 0..<k] · one packed panel, one FMA chain per
@@ -143,47 +164,16 @@ extension Matmul {
     @inline(never)
     static func kernel8x16(k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
                            c: UnsafeMutablePointer<Float>, ldc: Int) {
-        var lo = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(),
-                  SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-        var hi = lo
-        @inline(__always)
-        func run(_ acc: inout (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
-                               SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>),
-                 _ rows: UnsafePointer<Float>, _ p0: Int, _ p1: Int) {
-            var (c00, c01, c10, c11, c20, c21, c30, c31) = acc
-            let a0 = rows, a1 = rows + lda, a2 = rows + 2 * lda, a3 = rows + 3 * lda
-            var bp = b + p0 * 16
-            for p in p0..<p1 {
-                simply_prefetch(bp + 256)
-                let b0 = PackedProduct.load8(bp), b1 = PackedProduct.load8(bp + 8)
-                var av = SIMD8<Float>(repeating: a0[p])
-                c00 = c00.addingProduct(av, b0); c01 = c01.addingProduct(av, b1)
-                av = SIMD8<Float>(repeating: a1[p])
-                c10 = c10.addingProduct(av, b0); c11 = c11.addingProduct(av, b1)
-                av = SIMD8<Float>(repeating: a2[p])
-                c20 = c20.addingProduct(av, b0); c21 = c21.addingProduct(av, b1)
-                av = SIMD8<Float>(repeating: a3[p])
-                c30 = c30.addingProduct(av, b0); c31 = c31.addingProduct(av, b1)
-                bp += 16
-            }
-            acc = (c00, c01, c10, c11, c20, c21, c30, c31)
-        }
+        var top = zeroTile, bottom = zeroTile
         var p0 = 0
         while p0 < k {
             let p1 = min(p0 + 64, k)
-            run(&lo, a, p0, p1)
-            run(&hi, a + 4 * lda, p0, p1)
+            accumulate4x16(&top, a: a, lda: lda, b: b, from: p0, to: p1)
+            accumulate4x16(&bottom, a: a + 4 * lda, lda: lda, b: b, from: p0, to: p1)
             p0 = p1
         }
-        func store(_ acc: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
-                           SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>), _ c: UnsafeMutablePointer<Float>) {
-            PackedProduct.store8(acc.0, c); PackedProduct.store8(acc.1, c + 8)
-            PackedProduct.store8(acc.2, c + ldc); PackedProduct.store8(acc.3, c + ldc + 8)
-            PackedProduct.store8(acc.4, c + 2 * ldc); PackedProduct.store8(acc.5, c + 2 * ldc + 8)
-            PackedProduct.store8(acc.6, c + 3 * ldc); PackedProduct.store8(acc.7, c + 3 * ldc + 8)
-        }
-        store(lo, c)
-        store(hi, c + 4 * ldc)
+        store4x16(top, c, ldc: ldc)
+        store4x16(bottom, c + 4 * ldc, ldc: ldc)
     }
 
     /// C[0, 0..<64] = A[0, 0..<k] · four consecutive packed panels, one FMA chain per lane.
