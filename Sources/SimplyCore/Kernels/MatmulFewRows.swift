@@ -50,36 +50,27 @@ extension Matmul {
         let full = n / 16, panels = (n + 15) / 16, panelSize = k * 16
         let body: @Sendable (Range<Int>) -> Void = { range in
             let tiled = m - m % 4
-            var tile = [Float](repeating: 0, count: 8 * 16)
+            var scratch = [Float](repeating: 0, count: 8 * 16)
             for q in range {
                 let b = bp.p + q * panelSize, width = min(16, n - q * 16)
-                var i = 0
+                // A tile of `rows` (8 or 4) rows at row i; the last, narrower panel
+                // computes all 16 lanes (the padding is 0) and keeps `width`.
+                func tile(_ rows: Int, at i: Int) {
+                    let kernel = rows == 8 ? kernel8x16 : kernel4x16
+                    if width == 16 {
+                        kernel(k, ap.p + i * lda, lda, b, cp.p + i * ldc + q * 16, ldc)
+                    } else {
+                        scratch.withUnsafeMutableBufferPointer { t in
+                            kernel(k, ap.p + i * lda, lda, b, t.baseAddress!, 16)
+                            for r in 0..<rows { (cp.p + (i + r) * ldc + q * 16).update(from: t.baseAddress! + r * 16, count: width) }
+                        }
+                    }
+                }
                 // Eight rows in one pass over the panel: the weights stream from
-                // memory once per step however many rows there are, and the
-                // second group's arithmetic overlaps the stream.
-                while i + 8 <= tiled {
-                    if width == 16 {
-                        kernel8x16(k: k, a: ap.p + i * lda, lda: lda, b: b, c: cp.p + i * ldc + q * 16, ldc: ldc)
-                    } else {
-                        tile.withUnsafeMutableBufferPointer { t in
-                            kernel8x16(k: k, a: ap.p + i * lda, lda: lda, b: b, c: t.baseAddress!, ldc: 16)
-                            for r in 0..<8 { (cp.p + (i + r) * ldc + q * 16).update(from: t.baseAddress! + r * 16, count: width) }
-                        }
-                    }
-                    i += 8
-                }
-                while i < tiled {
-                    if width == 16 {
-                        kernel4x16(k: k, a: ap.p + i * lda, lda: lda, b: b, c: cp.p + i * ldc + q * 16, ldc: ldc)
-                    } else {
-                        // The last, narrower panel: compute all 16 lanes (the padding is 0), keep `width`.
-                        tile.withUnsafeMutableBufferPointer { t in
-                            kernel4x16(k: k, a: ap.p + i * lda, lda: lda, b: b, c: t.baseAddress!, ldc: 16)
-                            for r in 0..<4 { (cp.p + (i + r) * ldc + q * 16).update(from: t.baseAddress! + r * 16, count: width) }
-                        }
-                    }
-                    i += 4
-                }
+                // memory once per step however many rows there are.
+                var i = 0
+                while i + 8 <= tiled { tile(8, at: i); i += 8 }
+                while i < tiled { tile(4, at: i); i += 4 }
             }
             // The remaining rows, 64 columns (4 panels) at a time: 8 independent chains keep the FMA units busy.
             let fullEnd = max(range.lowerBound, min(range.upperBound, full))
@@ -91,7 +82,7 @@ extension Matmul {
                 }
                 while q < range.upperBound {
                     let width = min(16, n - q * 16)
-                    tile.withUnsafeMutableBufferPointer { t in
+                    scratch.withUnsafeMutableBufferPointer { t in
                         kernel1x16(k: k, a: ap.p + i * lda, b: bp.p + q * panelSize, c: t.baseAddress!)
                         (cp.p + i * ldc + q * 16).update(from: t.baseAddress!, count: width)
                     }
