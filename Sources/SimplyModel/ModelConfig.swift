@@ -68,11 +68,11 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public func activationBytesEstimate(maxBatch: Int) -> Double {
         let n = Double(maxBatch) * Double(seqLen), d = Double(dModel), hd = Double(headDim)
         let qd = Double(nHeads) * hd, kvd = Double(nKVHeads) * hd, f = Double(dFF), t = Double(seqLen)
-        let probs = Double(maxBatch) * Double(nHeads) * t * t
+        let stats = 2 * Double(maxBatch) * Double(nHeads) * t   // attention's row statistics
         let qkNormRows = qkNorm ? n * (qd + kvd + Double(nHeads + nKVHeads)) : 0
-        let perLayer = n * (2 + 3 * d + 2 * qd + 2 * kvd + 3 * f) + probs + qkNormRows
+        let perLayer = n * (2 + 3 * d + 2 * qd + 2 * kvd + 3 * f) + stats + qkNormRows
         let shared = Double(nLayers + 1) * n * d + n * (2 + d + 2 * Double(vocabSize))
-            + n * (3 * d + 2 * qd + 2 * kvd + 3 * f) + probs
+            + n * (3 * d + 2 * qd + 2 * kvd + 3 * f)
         return 4 * (Double(nLayers) * perLayer + shared)
     }
 

@@ -47,7 +47,7 @@ public final class Transformer: @unchecked Sendable {
 
     // Activations. Rows N = batch · seqLen.
     struct LayerActivations {
-        let rstd1, ln1, q, k, v, probs, attOut, xMid, rstd2, ln2, gate, up, hidden: Tensor
+        let rstd1, ln1, q, k, v, stats, attOut, xMid, rstd2, ln2, gate, up, hidden: Tensor
         /// With config.qkNorm: the projections before their per-head norm, and its 1/rms per (row, head).
         let qRaw, kRaw, rstdQ, rstdK: Tensor?
     }
@@ -55,7 +55,7 @@ public final class Transformer: @unchecked Sendable {
     let residual: [Tensor]           // residual[l] enters layer l; residual[L] enters the final norm
     let rstdFinal, lnFinal, logitsBuffer, dlogits, losses: Tensor
     // Backward scratch.
-    let dResidual, dMid, dLn, dq, dk, dv, dAttOut, dScores, dHidden, dGate, dUp: Tensor
+    let dResidual, dMid, dLn, dq, dk, dv, dAttOut, dHidden, dGate, dUp: Tensor
     let dqRaw, dkRaw: Tensor?            // config.qkNorm
 
     /// LoRA adapters (`attach`, or `init(config:maxBatch:lora:)`): when set,
@@ -191,10 +191,10 @@ public final class Transformer: @unchecked Sendable {
 
         let n = maxBatch * config.seqLen, d = config.dModel, hd = config.headDim
         let qd = config.nHeads * hd, kvd = config.nKVHeads * hd, f = config.dFF, t = config.seqLen
-        let probsCount = maxBatch * config.nHeads * t * t
+        let statsCount = Attention.statsCount(batch: maxBatch, heads: config.nHeads, seqLen: t)
         acts = (0..<config.nLayers).map { _ in
             LayerActivations(rstd1: Tensor(shape: [n]), ln1: Tensor(shape: [n, d]), q: Tensor(shape: [n, qd]),
-                             k: Tensor(shape: [n, kvd]), v: Tensor(shape: [n, kvd]), probs: Tensor(shape: [probsCount]),
+                             k: Tensor(shape: [n, kvd]), v: Tensor(shape: [n, kvd]), stats: Tensor(shape: [statsCount]),
                              attOut: Tensor(shape: [n, qd]), xMid: Tensor(shape: [n, d]), rstd2: Tensor(shape: [n]),
                              ln2: Tensor(shape: [n, d]), gate: Tensor(shape: [n, f]), up: Tensor(shape: [n, f]),
                              hidden: Tensor(shape: [n, f]),
@@ -208,7 +208,7 @@ public final class Transformer: @unchecked Sendable {
         losses = Tensor(shape: [n])
         dResidual = Tensor(shape: [n, d]); dMid = Tensor(shape: [n, d]); dLn = Tensor(shape: [n, d])
         dq = Tensor(shape: [n, qd]); dk = Tensor(shape: [n, kvd]); dv = Tensor(shape: [n, kvd])
-        dAttOut = Tensor(shape: [n, qd]); dScores = Tensor(shape: [probsCount])
+        dAttOut = Tensor(shape: [n, qd])
         dHidden = Tensor(shape: [n, f]); dGate = Tensor(shape: [n, f]); dUp = Tensor(shape: [n, f])
         dqRaw = config.qkNorm ? Tensor(shape: [n, qd]) : nil
         dkRaw = config.qkNorm ? Tensor(shape: [n, kvd]) : nil
@@ -367,7 +367,7 @@ public final class Transformer: @unchecked Sendable {
             }
             rope.apply(a.q, heads: c.nHeads, and: a.k, heads: c.nKVHeads, rows: n, seqLen: seqLen, inverse: false,
                        parallel: parallel)
-            attention.forward(out: a.attOut, probs: a.probs, q: a.q, k: a.k, v: a.v, parallel: parallel)
+            attention.forward(out: a.attOut, stats: a.stats, q: a.q, k: a.k, v: a.v, parallel: parallel)
             project(a.xMid, a.attOut, w.wo, layer: l, .o, rows: n, parallel: parallel)
             // xMid = o_proj(att) + x, then norm 2, in one pass
             RMSNorm.forward(a.ln2, a.rstd2, a.xMid, w.norm2, rows: n, eps: c.normEps, adding: x, parallel: parallel)
@@ -436,7 +436,7 @@ public final class Transformer: @unchecked Sendable {
             // xMid = x + o_proj(attOut): dResidual = dMid (+ the norm-1 path below).
             dResidual.copy(from: dMid)
             projectBackward(dx: dAttOut, accumulateDX: false, dw: g?.wo, dy: dMid, x: a.attOut, w: w.wo, layer: l, .o, rows: n, parallel: parallel)
-            attention.backward(dq: dq, dk: dk, dv: dv, dscratch: dScores, dout: dAttOut, probs: a.probs,
+            attention.backward(dq: dq, dk: dk, dv: dv, dout: dAttOut, stats: a.stats,
                                q: a.q, k: a.k, v: a.v, parallel: parallel)
             rope.apply(dq, heads: c.nHeads, and: dk, heads: c.nKVHeads, rows: n, seqLen: lastSeqLen, inverse: true,
                        parallel: parallel)

@@ -3,11 +3,15 @@ import SimplyCore
 import SimplyModel
 
 /// Causal attention computes only the blocks the mask keeps (Attention.block
-/// rows at a time); its outputs and gradients must equal the plain full-T×T
-/// version — masked scores set to 0 and every product over all T — bit for bit.
+/// rows at a time) and keeps only row statistics, recomputing each block's
+/// probabilities in the backward; its outputs and gradients must equal the
+/// plain full-T×T version — all probabilities kept, masked scores set to 0
+/// and every product over all T — bit for bit.
 @Suite struct AttentionTests {
     /// The plain version: full T×T products with `Matmul.reference`, masked entries 0.
-    func plainForward(_ a: Attention, out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor) {
+    @discardableResult
+    func plainForward(_ a: Attention, out: Tensor, probs: Tensor, q: Tensor, k: Tensor, v: Tensor) -> [(max: Float, inv: Float)] {
+        var stats: [(max: Float, inv: Float)] = []
         let (t, h, kvh, hd) = (a.seqLen, a.heads, a.kvHeads, a.headDim)
         let scale = 1 / Float(hd).squareRoot(), group = h / kvh
         for bh in 0..<(a.batch * h) {
@@ -24,6 +28,7 @@ import SimplyModel
                 var sum: Float = 0
                 for j in lo...i { let e = DetMath.exp(row[j] - mx); row[j] = e; sum += e }
                 let inv = 1 / sum
+                stats.append((mx, inv))
                 for j in lo...i { row[j] *= inv }
                 for j in 0..<lo { row[j] = 0 }
                 for j in (i + 1)..<t { row[j] = 0 }
@@ -31,6 +36,7 @@ import SimplyModel
             Matmul.reference(out.pointer + b * t * h * hd + head * hd, p, vp, m: t, n: hd, k: t,
                              lda: t, ldb: kvh * hd, ldc: h * hd)
         }
+        return stats
     }
 
     func plainBackward(_ a: Attention, dq: Tensor, dk: Tensor, dv: Tensor, dscratch: Tensor, dout: Tensor,
@@ -109,27 +115,28 @@ import SimplyModel
         let probsCount = batch * h * t * t
         let refOut = Tensor(shape: [n, h * hd]), refProbs = Tensor(shape: [probsCount])
         let refDq = Tensor(shape: [n, h * hd]), refDk = Tensor(shape: [n, kvh * hd]), refDv = Tensor(shape: [n, kvh * hd])
-        plainForward(a, out: refOut, probs: refProbs, q: q, k: k, v: v)
+        let refStats = plainForward(a, out: refOut, probs: refProbs, q: q, k: k, v: v)
         plainBackward(a, dq: refDq, dk: refDk, dv: refDv, dscratch: Tensor(shape: [probsCount]), dout: dout,
                       probs: refProbs, q: q, k: k, v: v)
         for threads in [1, 2] {
             let parallel = Parallel(threads: threads)
-            let out = Tensor(shape: [n, h * hd]), probs = random([probsCount], "stale", scale: 100)
+            let out = Tensor(shape: [n, h * hd])
+            let stats = random([Attention.statsCount(batch: batch, heads: h, seqLen: t)], "stale", scale: 100)
             let dq = random([n, h * hd], "stale-dq", scale: 1), dk = random([n, kvh * hd], "stale-dk", scale: 1)
             let dv = random([n, kvh * hd], "stale-dv", scale: 1)
-            a.forward(out: out, probs: probs, q: q, k: k, v: v, parallel: parallel)
-            a.backward(dq: dq, dk: dk, dv: dv, dscratch: random([probsCount], "stale-ds", scale: 100), dout: dout,
-                       probs: probs, q: q, k: k, v: v, parallel: parallel)
+            a.forward(out: out, stats: stats, q: q, k: k, v: v, parallel: parallel)
+            a.backward(dq: dq, dk: dk, dv: dv, dout: dout, stats: stats, q: q, k: k, v: v, parallel: parallel)
             #expect(bits(out) == bits(refOut), "out, \(shape), \(threads) threads")
             #expect(bits(dq) == bits(refDq), "dq, \(shape), \(threads) threads")
             #expect(bits(dk) == bits(refDk), "dk, \(shape), \(threads) threads")
             #expect(bits(dv) == bits(refDv), "dv, \(shape), \(threads) threads")
-            // The kept triangle of probs is the same; what lies above it is never read.
+            // The kept statistics are the plain softmax's: its row maximum (of the scaled scores) and 1/Σexp.
             var same = true
             for bh in 0..<(batch * h) {
-                for i in 0..<t { for j in 0...i where probs.pointer[(bh * t + i) * t + j] != refProbs.pointer[(bh * t + i) * t + j] { same = false } }
+                for i in 0..<t where stats.pointer[2 * (bh * t + i)] != refStats[bh * t + i].max
+                    || stats.pointer[2 * (bh * t + i) + 1] != refStats[bh * t + i].inv { same = false }
             }
-            #expect(same, "probs, \(shape), window \(window)")
+            #expect(same, "stats, \(shape), window \(window)")
         }
     }
 }
