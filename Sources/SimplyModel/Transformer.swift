@@ -16,6 +16,12 @@ public final class Transformer: @unchecked Sendable {
     /// a second model on another's parameters (`init(sharingParametersOf:)`).
     /// Objectives with a frozen model of their own keep one per lane.
     public let lane: Int
+    /// Gradient checkpointing: 0 keeps every layer's activations; k ≥ 1 keeps
+    /// k layers' worth (the forward writes layer l's into set l % k) and the
+    /// backward recomputes each k-layer segment from its input, residual[s],
+    /// before going back through it. The recomputation runs the forward's own
+    /// code on the same inputs, so every bit is the same.
+    public let checkpointEvery: Int
 
     let rope: RoPE
 
@@ -122,15 +128,15 @@ public final class Transformer: @unchecked Sendable {
     var lastBatch = 0, lastSeqLen = 0
     var lastWithLogits = true
 
-    public convenience init(config: ModelConfig, maxBatch: Int) {
-        self.init(config: config, maxBatch: maxBatch, params: nil, lane: 0, frozenBase: false)
+    public convenience init(config: ModelConfig, maxBatch: Int, checkpointEvery: Int = 0) {
+        self.init(config: config, maxBatch: maxBatch, params: nil, lane: 0, frozenBase: false, checkpointEvery: checkpointEvery)
     }
 
     /// A model whose base is frozen and trained through LoRA adapters
     /// (`lora.rank` ≥ 1): the base's gradients are never allocated.
     /// `initialize(seed:)` initializes the adapters too.
-    public convenience init(config: ModelConfig, maxBatch: Int, lora: LoRAConfig) {
-        self.init(config: config, maxBatch: maxBatch, params: nil, lane: 0, frozenBase: true)
+    public convenience init(config: ModelConfig, maxBatch: Int, lora: LoRAConfig, checkpointEvery: Int = 0) {
+        self.init(config: config, maxBatch: maxBatch, params: nil, lane: 0, frozenBase: true, checkpointEvery: checkpointEvery)
         attach(LoRAAdapters(model: config, config: lora, maxRows: maxBatch * config.seqLen))
     }
 
@@ -139,14 +145,16 @@ public final class Transformer: @unchecked Sendable {
     /// can run at once, one on each. Adapters are shared the same way.
     public convenience init(sharingParametersOf other: Transformer) {
         self.init(config: other.config, maxBatch: other.maxBatch, params: other.params, lane: 1,
-                  frozenBase: other.layerGrads == nil)
+                  frozenBase: other.layerGrads == nil, checkpointEvery: other.checkpointEvery)
         if let a = other.adapters { attach(LoRAAdapters(sharingParametersOf: a)) }
     }
 
-    init(config: ModelConfig, maxBatch: Int, params shared: Tensor?, lane: Int, frozenBase: Bool) {
+    init(config: ModelConfig, maxBatch: Int, params shared: Tensor?, lane: Int, frozenBase: Bool, checkpointEvery: Int) {
+        precondition(checkpointEvery >= 0, "checkpointEvery must be >= 0")
         self.config = config
         self.maxBatch = maxBatch
         self.lane = lane
+        self.checkpointEvery = checkpointEvery
         lastTokens = []
         lastTokens.reserveCapacity(maxBatch * config.seqLen)
         layout = ParameterLayout(config: config)
@@ -192,7 +200,7 @@ public final class Transformer: @unchecked Sendable {
         let n = maxBatch * config.seqLen, d = config.dModel, hd = config.headDim
         let qd = config.nHeads * hd, kvd = config.nKVHeads * hd, f = config.dFF, t = config.seqLen
         let statsCount = Attention.statsCount(batch: maxBatch, heads: config.nHeads, seqLen: t)
-        acts = (0..<config.nLayers).map { _ in
+        acts = (0..<(checkpointEvery > 0 ? min(checkpointEvery, config.nLayers) : config.nLayers)).map { _ in
             LayerActivations(rstd1: Tensor(shape: [n]), ln1: Tensor(shape: [n, d]), q: Tensor(shape: [n, qd]),
                              k: Tensor(shape: [n, kvd]), v: Tensor(shape: [n, kvd]), stats: Tensor(shape: [statsCount]),
                              attOut: Tensor(shape: [n, qd]), xMid: Tensor(shape: [n, d]), rstd2: Tensor(shape: [n]),
@@ -344,7 +352,7 @@ public final class Transformer: @unchecked Sendable {
         lastTokens.append(contentsOf: tokens[0..<n])
         lastBatch = batch; lastSeqLen = seqLen
         adapters?.beginForward()
-        let hd = c.headDim, f = c.dFF
+        let hd = c.headDim
 
         // Embedding lookup.
         let base = baseOnly
@@ -357,25 +365,8 @@ public final class Transformer: @unchecked Sendable {
         // next norm's pass over the rows (`adding:`), the same y += x per element.
         var pendingAdd: Tensor? = nil
         for l in 0..<c.nLayers {
-            let w = layerParams[l], a = acts[l], x = residual[l]
-            RMSNorm.forward(a.ln1, a.rstd1, x, w.norm1, rows: n, eps: c.normEps, adding: pendingAdd, parallel: parallel)
-            projectQKV(w, layer: l, q: a.qRaw ?? a.q, k: a.kRaw ?? a.k, v: a.v, x: a.ln1, rows: n, parallel: parallel)
-            if let qn = w.qNorm, let kn = w.kNorm, let qRaw = a.qRaw, let kRaw = a.kRaw, let rq = a.rstdQ, let rk = a.rstdK {
-                // Qwen3: RMSNorm over each head's vector, before RoPE.
-                RMSNorm.forward(a.q, rq, qRaw, qn, rows: n * c.nHeads, eps: c.normEps, parallel: parallel)
-                RMSNorm.forward(a.k, rk, kRaw, kn, rows: n * c.nKVHeads, eps: c.normEps, parallel: parallel)
-            }
-            rope.apply(a.q, heads: c.nHeads, and: a.k, heads: c.nKVHeads, rows: n, seqLen: seqLen, inverse: false,
-                       parallel: parallel)
-            attention.forward(out: a.attOut, stats: a.stats, q: a.q, k: a.k, v: a.v, parallel: parallel)
-            project(a.xMid, a.attOut, w.wo, layer: l, .o, rows: n, parallel: parallel)
-            // xMid = o_proj(att) + x, then norm 2, in one pass
-            RMSNorm.forward(a.ln2, a.rstd2, a.xMid, w.norm2, rows: n, eps: c.normEps, adding: x, parallel: parallel)
-            project(a.gate, a.ln2, w.wg, layer: l, .gate, rows: n, parallel: parallel)
-            project(a.up, a.ln2, w.wu, layer: l, .up, rows: n, parallel: parallel)
-            SwiGLU.forward(a.hidden, gate: a.gate, up: a.up, count: n * f, parallel: parallel)
-            project(residual[l + 1], a.hidden, w.wd, layer: l, .down, rows: n, parallel: parallel)
-            pendingAdd = a.xMid                                               // out = down(h) + xMid
+            forwardLayer(l, layerParams[l], attention, rows: n, pendingAdd: pendingAdd, parallel: parallel)
+            pendingAdd = activations(l).xMid                                 // out = down(h) + xMid
         }
         RMSNorm.forward(lnFinal, rstdFinal, residual[c.nLayers], finalNorm, rows: n, eps: c.normEps, adding: pendingAdd,
                         parallel: parallel)
@@ -384,6 +375,37 @@ public final class Transformer: @unchecked Sendable {
         linearForward(logitsBuffer, lnFinal, head, rows: n, parallel: parallel)
         return CrossEntropy.forward(dlogits: dlogits, losses: losses, logits: logitsBuffer, targets: targets,
                                     weights: weights, rows: n, vocab: c.vocabSize, parallel: parallel)
+    }
+
+    /// The activation set layer l uses (its own, or with checkpointing its segment's slot).
+    func activations(_ l: Int) -> LayerActivations { acts[checkpointEvery > 0 ? l % checkpointEvery : l] }
+
+    /// Layer l's forward from residual[l] into its activation set. With
+    /// `pendingAdd` the previous layer's residual add (residual[l] += it) is
+    /// done first, inside the first norm's pass. A recomputation (the
+    /// backward's, with checkpointing) passes nil, since residual[l] is
+    /// complete by then, and `output: false`: residual[l + 1] is not written
+    /// again (the backward does not read the down projection's output).
+    func forwardLayer(_ l: Int, _ w: LayerWeights, _ attention: Attention, rows n: Int, pendingAdd: Tensor?,
+                      output: Bool = true, parallel: Parallel) {
+        let c = config, a = activations(l), x = residual[l]
+        RMSNorm.forward(a.ln1, a.rstd1, x, w.norm1, rows: n, eps: c.normEps, adding: pendingAdd, parallel: parallel)
+        projectQKV(w, layer: l, q: a.qRaw ?? a.q, k: a.kRaw ?? a.k, v: a.v, x: a.ln1, rows: n, parallel: parallel)
+        if let qn = w.qNorm, let kn = w.kNorm, let qRaw = a.qRaw, let kRaw = a.kRaw, let rq = a.rstdQ, let rk = a.rstdK {
+            // Qwen3: RMSNorm over each head's vector, before RoPE.
+            RMSNorm.forward(a.q, rq, qRaw, qn, rows: n * c.nHeads, eps: c.normEps, parallel: parallel)
+            RMSNorm.forward(a.k, rk, kRaw, kn, rows: n * c.nKVHeads, eps: c.normEps, parallel: parallel)
+        }
+        rope.apply(a.q, heads: c.nHeads, and: a.k, heads: c.nKVHeads, rows: n, seqLen: attention.seqLen, inverse: false,
+                   parallel: parallel)
+        attention.forward(out: a.attOut, stats: a.stats, q: a.q, k: a.k, v: a.v, parallel: parallel)
+        project(a.xMid, a.attOut, w.wo, layer: l, .o, rows: n, parallel: parallel)
+        // xMid = o_proj(att) + x, then norm 2, in one pass
+        RMSNorm.forward(a.ln2, a.rstd2, a.xMid, w.norm2, rows: n, eps: c.normEps, adding: x, parallel: parallel)
+        project(a.gate, a.ln2, w.wg, layer: l, .gate, rows: n, parallel: parallel)
+        project(a.up, a.ln2, w.wu, layer: l, .up, rows: n, parallel: parallel)
+        SwiGLU.forward(a.hidden, gate: a.gate, up: a.up, count: n * c.dFF, parallel: parallel)
+        if output { project(residual[l + 1], a.hidden, w.wd, layer: l, .down, rows: n, parallel: parallel) }
     }
 
     /// Adds the gradient of the last forward's value into `grads`, plus that
@@ -421,9 +443,17 @@ public final class Transformer: @unchecked Sendable {
 
         let attention = Attention(batch: lastBatch, seqLen: lastSeqLen, heads: c.nHeads, kvHeads: c.nKVHeads, headDim: c.headDim,
                                   window: c.slidingWindow)
+        let k = checkpointEvery
         for l in stride(from: c.nLayers - 1, through: 0, by: -1) {
+            // Checkpointing: entering a segment from its top, recompute its layers
+            // (the last segment's activations are still those of the forward).
+            if k > 0 && (l + 1) % k == 0 && l + 1 < c.nLayers {
+                for r in (l + 1 - k)...l {
+                    forwardLayer(r, layerParams[r], attention, rows: n, pendingAdd: nil, output: false, parallel: parallel)
+                }
+            }
             // g: nil for a frozen base (no dW, no norm or bias gradients).
-            let w = layerParams[l], g = frozen ? nil : layerGrads?[l], a = acts[l], x = residual[l]
+            let w = layerParams[l], g = frozen ? nil : layerGrads?[l], a = activations(l), x = residual[l]
             let saved = frozen && !savedGrads.isEmpty ? savedGrads[l] : nil   // LoRA's norms trained in full
             // out = xMid + down(hidden): dMid = dResidual (+ the norm-2 path below).
             dMid.copy(from: dResidual)

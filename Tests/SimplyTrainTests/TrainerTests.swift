@@ -76,6 +76,33 @@ func microConfig(steps: Int = 4, shards: Int = 2, batch: Int = 4) throws -> Expe
         }
     }
 
+    /// Gradient checkpointing (`train.checkpoint_activations`: layer, or every
+    /// k layers) trains with the bits of the run that keeps every activation,
+    /// on one lane and on two; it is not part of the run's identity, and a
+    /// bad value is a one-line error naming the key.
+    @Test func checkpointedActivationsKeepTheBits() throws {
+        var plain = try microConfig(steps: 3, shards: 2)
+        plain.model.nLayers = 3
+        let expected = try records(plain, threads: 1)
+        for value in ["layer", "2", "3"] {
+            var config = try ExperimentConfig.resolve(experiment: "tiny", configDirectory: configsURL,
+                                                      overrides: ["train.checkpoint_activations=\(value)"])
+            var c = plain
+            c.train.checkpointEvery = config.train.checkpointEvery
+            #expect(c.train.checkpointEvery == (value == "layer" ? 1 : Int(value)!))
+            #expect(c.identitySHA256 == plain.identitySHA256)
+            #expect(try records(c, threads: 1) == expected, "checkpoint_activations=\(value), 1 thread")
+            #expect(try records(c, threads: 2) == expected, "checkpoint_activations=\(value), 2 threads")
+        }
+        #expect(plain.json().serialized().contains("checkpoint_activations") == false)
+        for bad in ["0", "all", "-1"] {
+            #expect(throws: ConfigError.self) {
+                _ = try ExperimentConfig.resolve(experiment: "tiny", configDirectory: configsURL,
+                                                 overrides: ["train.checkpoint_activations=\(bad)"])
+            }
+        }
+    }
+
     /// The state hash runs on its own thread beside the next step: each
     /// record's hash is the state right after its step, and the sink gets
     /// every step's line, in order, equal to the record's.

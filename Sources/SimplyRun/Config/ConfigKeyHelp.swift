@@ -28,6 +28,7 @@ extension ExperimentConfig {
         "train.steps": "optimizer steps",
         "train.batch_size": "rows per step (sequences; pairs for DPO and reward; completions for GRPO)",
         "train.grad_shards": "gradient shards the batch is cut into; the bits depend on it, never on threads or workers",
+        "train.checkpoint_activations": "gradient checkpointing: keep every k-th layer's input and recompute the rest in the backward pass (less memory, about one more forward; same bits)",
         "train.lr": "peak learning rate (after warm-up; cosine decay to min_lr)",
         "train.min_lr": "learning rate at the last step",
         "train.warmup_steps": "linear warm-up steps",

@@ -21,6 +21,11 @@ public struct TrainConfig: Sendable, Equatable {
     public var seed: UInt64 = 1337
     /// The algorithm (`--training_mode`): pretrain, or a name in the algorithm list.
     public var mode = "pretrain"
+    /// Gradient checkpointing: 0 keeps every layer's activations; k ≥ 1 keeps
+    /// only the input of every k-th layer and recomputes k layers at a time in
+    /// the backward pass (`none`, `layer` = 1, or k in config files). It never
+    /// changes a bit, so it is not part of the run's identity.
+    public var checkpointEvery = 0
     public init() {}
 }
 
@@ -157,6 +162,21 @@ extension ExperimentConfig {
             }
             c.train.mode = s
         }),
+        ConfigKey(name: "train.checkpoint_activations", accepts: "none, layer, or an integer k >= 1 (every k layers)", meaning: "",
+                  get: { c in c.train.checkpointEvery == 0 ? .string("none") : c.train.checkpointEvery == 1 ? .string("layer")
+                      : .number(String(c.train.checkpointEvery)) },
+                  set: { c, v in
+                      let text = v.stringValue ?? (v.serialized())
+                      switch text {
+                      case "none": c.train.checkpointEvery = 0
+                      case "layer": c.train.checkpointEvery = 1
+                      default:
+                          guard let k = Int(text), k >= 1, k <= ModelConfig.maxLayers else {
+                              throw ConfigError("train.checkpoint_activations: expected none, layer or an integer 1...\(ModelConfig.maxLayers), got \(brief(v.serialized()))")
+                          }
+                          c.train.checkpointEvery = k
+                      }
+                  }),
         .string("data.dataset", \.data.dataset),
         .int("data.synthetic_bytes", \.data.syntheticBytes, min: 1024, max: 1 << 32),
         .string("data.tokenizer", \.data.tokenizer),
@@ -222,7 +242,7 @@ extension ExperimentConfig {
     static let writtenWhenSet: Set<String> = [
         "model.head_dim", "model.qkv_bias", "model.qk_norm", "model.rope_scaling", "model.rope_factor",
         "model.rope_low_freq_factor", "model.rope_high_freq_factor", "model.rope_original_max_position",
-        "model.sliding_window", "model.family",
+        "model.sliding_window", "model.family", "train.checkpoint_activations",
     ]
 
     static let baseSections: Set<String> = ["model", "train", "data", "checkpoint"]
@@ -310,7 +330,12 @@ extension ExperimentConfig {
     /// checkpoint records and a resume checks.
     public var identitySHA256: String {
         guard case let .object(sections) = json() else { return "" }
-        return sha256Hex(Array(JSONValue.object(sections.filter { $0.0 != "checkpoint" }).serialized().utf8))
+        // Neither the checkpoint section nor gradient checkpointing changes a bit.
+        let kept = sections.filter { $0.0 != "checkpoint" }.map { (name, value) -> (String, JSONValue) in
+            guard name == "train", case let .object(keys) = value else { return (name, value) }
+            return (name, .object(keys.filter { $0.0 != "checkpoint_activations" }))
+        }
+        return sha256Hex(Array(JSONValue.object(kept).serialized().utf8))
     }
 
     /// Reads a run's config.json back (its `run` section is the caller's).

@@ -86,8 +86,9 @@ public final class Trainer {
         // score head) train: the optimizer, shards and hashes see only them.
         // (The config was checked when it was read; trainRun reads the section first.)
         let lora = (try? config.loraSettings()) ?? LoRAConfig()
-        model = lora.rank > 0 ? Transformer(config: config.model, maxBatch: objective.rowsPerShard, lora: lora)
-            : Transformer(config: config.model, maxBatch: objective.rowsPerShard)
+        let every = config.train.checkpointEvery
+        model = lora.rank > 0 ? Transformer(config: config.model, maxBatch: objective.rowsPerShard, lora: lora, checkpointEvery: every)
+            : Transformer(config: config.model, maxBatch: objective.rowsPerShard, checkpointEvery: every)
         model.initialize(seed: config.train.seed)
         let trainable = model.trainableGrads.count
         optimizer = AdamW(parameterCount: trainable, config: config.train)
