@@ -79,7 +79,7 @@ extension Transformer {
     /// `teacherLogits` holds [batch · seqLen, vocab] logits of the same vocabulary.
     public func addDistillationLoss(teacherLogits: Tensor, weights: [Float], temperature: Float,
                                     gradientScale: Float = 1, parallel: Parallel) -> Float {
-        precondition(lastWithLogits && lastBatch > 0, "addDistillationLoss needs a forward with logits first")
+        precondition(lastWithLogits && lastLogitsKept && lastBatch > 0, "addDistillationLoss needs a forward with logits first")
         let n = lastBatch * lastSeqLen, v = config.vocabSize
         precondition(teacherLogits.shape.last == v, "teacher logits have \(teacherLogits.shape.last ?? 0) columns, the vocabulary is \(v)")
         precondition(teacherLogits.count >= n * v, "teacher logits cover fewer than batch · seqLen positions")

@@ -60,6 +60,10 @@ public final class Transformer: @unchecked Sendable {
     let acts: [LayerActivations]
     let residual: [Tensor]           // residual[l] enters layer l; residual[L] enters the final norm
     let rstdFinal, lnFinal, logitsBuffer, dlogits, losses: Tensor
+    /// Where the last forward left the loss gradient: `dlogits`, or with
+    /// `keepLogits: false` the logits buffer itself (its pages are all the
+    /// memory the head's output takes; `dlogits` is then never touched).
+    private(set) var lossGradient: Tensor
     // Backward scratch.
     let dResidual, dMid, dLn, dq, dk, dv, dAttOut, dHidden, dGate, dUp: Tensor
     let dqRaw, dkRaw: Tensor?            // config.qkNorm
@@ -127,6 +131,8 @@ public final class Transformer: @unchecked Sendable {
     var lastTokens: [Int32]
     var lastBatch = 0, lastSeqLen = 0
     var lastWithLogits = true
+    /// False after a `keepLogits: false` forward: the logits buffer holds the loss gradient.
+    var lastLogitsKept = true
 
     public convenience init(config: ModelConfig, maxBatch: Int, checkpointEvery: Int = 0) {
         self.init(config: config, maxBatch: maxBatch, params: nil, lane: 0, frozenBase: false, checkpointEvery: checkpointEvery)
@@ -213,6 +219,7 @@ public final class Transformer: @unchecked Sendable {
         residual = (0...config.nLayers).map { _ in Tensor(shape: [n, d]) }
         rstdFinal = Tensor(shape: [n]); lnFinal = Tensor(shape: [n, d])
         logitsBuffer = Tensor(shape: [n, config.vocabSize]); dlogits = Tensor(shape: [n, config.vocabSize])
+        lossGradient = dlogits
         losses = Tensor(shape: [n])
         dResidual = Tensor(shape: [n, d]); dMid = Tensor(shape: [n, d]); dLn = Tensor(shape: [n, d])
         dq = Tensor(shape: [n, qd]); dk = Tensor(shape: [n, kvd]); dv = Tensor(shape: [n, kvd])
@@ -271,9 +278,10 @@ public final class Transformer: @unchecked Sendable {
     /// Zeroes what backward adds into: the trainable gradients.
     public func zeroGrads() { trainableGrads.zero() }
 
-    /// Logits of the last forward, [batch, seqLen, vocab].
+    /// Logits of the last forward, [batch, seqLen, vocab] (not after a `keepLogits: false` forward).
     public var logits: Tensor {
-        Tensor(storage: logitsBuffer.storage, offset: 0, shape: [lastBatch, lastSeqLen, config.vocabSize])
+        precondition(lastLogitsKept, "logits after a forward that overwrote them with the loss gradient (keepLogits: false)")
+        return Tensor(storage: logitsBuffer.storage, offset: 0, shape: [lastBatch, lastSeqLen, config.vocabSize])
     }
 
     func view(_ t: Tensor, _ shape: [Int]) -> Tensor { Tensor(storage: t.storage, offset: t.offset, shape: shape) }
@@ -294,7 +302,7 @@ public final class Transformer: @unchecked Sendable {
     public func scaleLossGradient(_ scale: [Float], parallel: Parallel) {
         let n = lastBatch * lastSeqLen, v = config.vocabSize
         precondition(scale.count >= n, "scale shorter than batch·seqLen")
-        let dl = dlogits
+        let dl = lossGradient
         scale.withUnsafeBufferPointer { sb in
             let sp = SendablePointer(UnsafeMutablePointer(mutating: sb.baseAddress!))
             parallel.forEachRange(n, grain: 4) { r in
@@ -309,7 +317,7 @@ public final class Transformer: @unchecked Sendable {
     /// The greedy next token at each position of the last forward: the argmax
     /// of its logits, the lowest id on ties.
     public func predictedTokens() -> [Int32] {
-        precondition(lastWithLogits, "predictedTokens() needs a forward with logits")
+        precondition(lastWithLogits && lastLogitsKept, "predictedTokens() needs a forward with logits kept")
         let n = lastBatch * lastSeqLen, v = config.vocabSize
         return (0..<n).map { i in
             let row = logitsBuffer.pointer + i * v
@@ -334,9 +342,11 @@ public final class Transformer: @unchecked Sendable {
 
     /// Σ_i weights[i] · CE(targets[i] | logits at i) over [batch, seqLen] positions.
     /// With `withLogits: false` the LM head is skipped (score-head models): the
-    /// value is 0 and backward starts from `scoreGradients` alone.
+    /// value is 0 and backward starts from `scoreGradients` alone. With
+    /// `keepLogits: false` the loss gradient overwrites the logits (one
+    /// [rows, vocab] buffer instead of two; `logits` is then not readable).
     public func forward(tokens: [Int32], targets: [Int32], weights: [Float], batch: Int, seqLen: Int,
-                        parallel: Parallel, withLogits: Bool = true) -> Float {
+                        parallel: Parallel, withLogits: Bool = true, keepLogits: Bool = true) -> Float {
         let c = config
         precondition(batch >= 1 && batch <= maxBatch && seqLen >= 1 && seqLen <= c.seqLen, "batch/seqLen out of range")
         let n = batch * seqLen
@@ -371,9 +381,11 @@ public final class Transformer: @unchecked Sendable {
         RMSNorm.forward(lnFinal, rstdFinal, residual[c.nLayers], finalNorm, rows: n, eps: c.normEps, adding: pendingAdd,
                         parallel: parallel)
         lastWithLogits = withLogits
+        lastLogitsKept = keepLogits
+        lossGradient = keepLogits ? dlogits : logitsBuffer
         guard withLogits else { return 0 }
         linearForward(logitsBuffer, lnFinal, head, rows: n, parallel: parallel)
-        return CrossEntropy.forward(dlogits: dlogits, losses: losses, logits: logitsBuffer, targets: targets,
+        return CrossEntropy.forward(dlogits: lossGradient, losses: losses, logits: logitsBuffer, targets: targets,
                                     weights: weights, rows: n, vocab: c.vocabSize, parallel: parallel)
     }
 
@@ -419,10 +431,10 @@ public final class Transformer: @unchecked Sendable {
         // Head and final norm.
         let frozen = adapters != nil
         if lastWithLogits, let dw = frozen ? headGrad : gHead {
-            linearBackward(dx: dLn, accumulateDX: false, dw: dw, dy: dlogits, x: lnFinal, w: head, rows: n, parallel: parallel)
+            linearBackward(dx: dLn, accumulateDX: false, dw: dw, dy: lossGradient, x: lnFinal, w: head, rows: n, parallel: parallel)
         } else if lastWithLogits {
             // Frozen head: the gradient flows through it only.
-            Matmul.product(dLn.pointer, dlogits.pointer, head.pointer, m: n, n: c.dModel, k: c.vocabSize, parallel: parallel)
+            Matmul.product(dLn.pointer, lossGradient.pointer, head.pointer, m: n, n: c.dModel, k: c.vocabSize, parallel: parallel)
         } else {
             dLn.zero()
         }

@@ -8,24 +8,40 @@ import Glibc
 import Darwin
 #endif
 
-/// An owned, 64-byte aligned, zero-filled block of floats.
+/// An owned, 64-byte aligned, zero-filled block of floats. Blocks of 1 MiB
+/// or more are anonymous mappings: the kernel hands out zero pages as they
+/// are first touched, so a buffer sized for the largest batch costs resident
+/// memory only for the part a run writes (and zeroing is free).
 public final class Storage: @unchecked Sendable {
     public let base: UnsafeMutablePointer<Float>
     public let count: Int
+    private let mappedBytes: Int
+
+    static let mapThreshold = 1 << 20
 
     public init(count: Int) {
         precondition(count >= 0)
-        var raw: UnsafeMutableRawPointer? = nil
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("out of memory allocating \(bytes) bytes")
+        if bytes >= Self.mapThreshold {
+            let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            guard let raw, raw != MAP_FAILED else { fatalError("out of memory mapping \(bytes) bytes") }
+            self.base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+            mappedBytes = bytes
+        } else {
+            var raw: UnsafeMutableRawPointer? = nil
+            guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+                fatalError("out of memory allocating \(bytes) bytes")
+            }
+            memset(raw, 0, bytes)
+            self.base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+            mappedBytes = 0
         }
-        memset(raw, 0, bytes)
-        self.base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
     }
 
-    deinit { free(base) }
+    deinit {
+        if mappedBytes > 0 { munmap(base, mappedBytes) } else { free(base) }
+    }
 }
 
 /// A row-major view of `shape` floats starting at `offset` in a `Storage`.

@@ -80,7 +80,7 @@ public final class PretrainObjective: TrainingObjective {
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
         let (inputs, targets) = shardRows(shard)
         let l = model.forward(tokens: inputs, targets: targets, weights: shardWeights,
-                              batch: rowsPerShard, seqLen: config.model.seqLen, parallel: parallel)
+                              batch: rowsPerShard, seqLen: config.model.seqLen, parallel: parallel, keepLogits: false)
         model.backward(parallel: parallel)
         return ShardResult(loss: l)
     }
