@@ -68,6 +68,86 @@ public final class Transformer: @unchecked Sendable {
     let dResidual, dMid, dLn, dq, dk, dv, dAttOut, dHidden, dGate, dUp: Tensor
     let dqRaw, dkRaw: Tensor?            // config.qkNorm
 
+    /// Backward adds its gradient into `grads` instead of into zeroed ones:
+    /// each region's gradient (the embedding; the final norm with an untied
+    /// and a score head; each layer) is computed in a scratch the size of the
+    /// embedding plus one region, starting from zero as always, and added once
+    /// final: grads[i] = grads[i] + g[i], per element. So two gradient shards
+    /// can share one buffer and still give the tree's g₀ + g₁ bits (the
+    /// Trainer's in-place pair), with no second parameter-sized buffer. Full
+    /// models only (no adapters), and one backward per forward.
+    public var addsGradients = false {
+        didSet { precondition(!addsGradients || (adapters == nil && grads.count == layout.count), "addsGradients needs a model with all its gradients (no LoRA)") }
+    }
+    private lazy var addingScratch = AddingScratch(model: self)
+
+    /// `addsGradients`' scratch and its views, laid out like `grads` region by region.
+    final class AddingScratch {
+        let buffer: Tensor
+        /// The embedding's gradient, [V, d] at 0.
+        let embed: Tensor
+        /// Where one region (a layer or the tail) starts in `buffer`.
+        let slot: Int
+        let layers: [LayerWeights]
+        let layerRanges: [Range<Int>]
+        /// Final norm, untied head, score head: `grads`' tail.
+        let tailRange: Range<Int>
+        let finalNorm: Tensor, head: Tensor, score: Tensor?
+
+        init(model m: Transformer) {
+            let c = m.config, layout = m.layout
+            func offset(_ name: String) -> Int { layout.entry(name)!.offset }
+            let embedCount = layout.entry("model.embed_tokens.weight")!.count
+            let starts = (0..<c.nLayers).map { offset("model.layers.\($0).input_layernorm.weight") }
+            let tailStart = offset("model.norm.weight")
+            let ranges = (0..<c.nLayers).map { starts[$0]..<($0 + 1 < c.nLayers ? starts[$0 + 1] : tailStart) }
+            layerRanges = ranges
+            tailRange = tailStart..<layout.count
+            let slot = embedCount
+            self.slot = slot
+            let span = max(layout.count - tailStart, ranges.map(\.count).max() ?? 0)
+            let buffer = Tensor(shape: [embedCount + span])
+            self.buffer = buffer
+            func view(_ name: String, regionStart: Int) -> Tensor {
+                let e = layout.entry(name)!
+                return Tensor(storage: buffer.storage, offset: slot + e.offset - regionStart, shape: e.shape)
+            }
+            embed = Tensor(storage: buffer.storage, offset: 0, shape: [c.vocabSize, c.dModel])
+            layers = (0..<c.nLayers).map { l in
+                let p = "model.layers.\(l).", r = ranges[l].lowerBound
+                func v(_ n: String) -> Tensor { view(p + n, regionStart: r) }
+                func o(_ n: String) -> Tensor? { layout.entry(p + n) == nil ? nil : v(n) }
+                return LayerWeights(norm1: v("input_layernorm.weight"), wq: v("self_attn.q_proj.weight"),
+                                    wk: v("self_attn.k_proj.weight"), wv: v("self_attn.v_proj.weight"),
+                                    wo: v("self_attn.o_proj.weight"), norm2: v("post_attention_layernorm.weight"),
+                                    wg: v("mlp.gate_proj.weight"), wu: v("mlp.up_proj.weight"), wd: v("mlp.down_proj.weight"),
+                                    bq: o("self_attn.q_proj.bias"), bk: o("self_attn.k_proj.bias"), bv: o("self_attn.v_proj.bias"),
+                                    qNorm: o("self_attn.q_norm.weight"), kNorm: o("self_attn.k_norm.weight"))
+            }
+            finalNorm = view("model.norm.weight", regionStart: tailStart)
+            head = c.tieEmbeddings ? embed : view("lm_head.weight", regionStart: tailStart)
+            score = layout.entry("score.weight") == nil ? nil : view("score.weight", regionStart: tailStart)
+        }
+
+        /// Zeroes the region slot's first `count` floats.
+        func clearSlot(_ count: Int) { (buffer.pointer + slot).update(repeating: 0, count: count) }
+
+        /// grads[range] = grads[range] + slot[0..<range.count], the tree's x + y per element.
+        func addSlot(into grads: Tensor, _ range: Range<Int>, parallel: Parallel) {
+            let g = SendablePointer(grads.pointer + range.lowerBound), x = SendablePointer(buffer.pointer + slot)
+            parallel.forEachRange(range.count, grain: 16384) { r in
+                for i in r { g.p[i] = g.p[i] + x.p[i] }
+            }
+        }
+
+        func addEmbed(into grads: Tensor, parallel: Parallel) {
+            let g = SendablePointer(grads.pointer), x = SendablePointer(embed.pointer)
+            parallel.forEachRange(embed.count, grain: 16384) { r in
+                for i in r { g.p[i] = g.p[i] + x.p[i] }
+            }
+        }
+    }
+
     /// LoRA adapters (`attach`, or `init(config:maxBatch:lora:)`): when set,
     /// the base weights are frozen — the backward pass computes no gradient
     /// for them, only through them — and the adapters' gradients (and the
@@ -430,7 +510,12 @@ public final class Transformer: @unchecked Sendable {
 
         // Head and final norm.
         let frozen = adapters != nil
-        if lastWithLogits, let dw = frozen ? headGrad : gHead {
+        let adding: AddingScratch? = addsGradients ? addingScratch : nil
+        if let adding {
+            adding.embed.zero()
+            adding.clearSlot(adding.tailRange.count)
+        }
+        if lastWithLogits, let dw = frozen ? headGrad : (adding?.head ?? gHead) {
             linearBackward(dx: dLn, accumulateDX: false, dw: dw, dy: lossGradient, x: lnFinal, w: head, rows: n, parallel: parallel)
         } else if lastWithLogits {
             // Frozen head: the gradient flows through it only.
@@ -439,7 +524,7 @@ public final class Transformer: @unchecked Sendable {
             dLn.zero()
         }
         if !scoreGradients.isEmpty {
-            guard let w = score, let gw = gScore else { preconditionFailure("score gradients need model.score_head") }
+            guard let w = score, let gw = adding?.score ?? gScore else { preconditionFailure("score gradients need model.score_head") }
             let d = c.dModel
             for (row, dr) in scoreGradients {
                 let h = lnFinal.pointer + row * d, dh = dLn.pointer + row * d
@@ -450,8 +535,9 @@ public final class Transformer: @unchecked Sendable {
             }
         }
         dResidual.zero()
-        RMSNorm.backward(dx: dResidual, dw: frozen ? finalNormGrad : gFinalNorm, dy: dLn, x: residual[c.nLayers], rstd: rstdFinal,
-                         w: finalNorm, rows: n, parallel: parallel)
+        RMSNorm.backward(dx: dResidual, dw: frozen ? finalNormGrad : (adding?.finalNorm ?? gFinalNorm), dy: dLn,
+                         x: residual[c.nLayers], rstd: rstdFinal, w: finalNorm, rows: n, parallel: parallel)
+        if let adding { adding.addSlot(into: grads, adding.tailRange, parallel: parallel) }
 
         let attention = Attention(batch: lastBatch, seqLen: lastSeqLen, heads: c.nHeads, kvHeads: c.nKVHeads, headDim: c.headDim,
                                   window: c.slidingWindow)
@@ -465,7 +551,8 @@ public final class Transformer: @unchecked Sendable {
                 }
             }
             // g: nil for a frozen base (no dW, no norm or bias gradients).
-            let w = layerParams[l], g = frozen ? nil : layerGrads?[l], a = activations(l), x = residual[l]
+            let w = layerParams[l], g = frozen ? nil : (adding?.layers[l] ?? layerGrads?[l]), a = activations(l), x = residual[l]
+            if let adding { adding.clearSlot(adding.layerRanges[l].count) }
             let saved = frozen && !savedGrads.isEmpty ? savedGrads[l] : nil   // LoRA's norms trained in full
             // out = xMid + down(hidden): dMid = dResidual (+ the norm-2 path below).
             dMid.copy(from: dResidual)
@@ -499,8 +586,10 @@ public final class Transformer: @unchecked Sendable {
             projectBackward(dx: dLn, accumulateDX: true, dw: g?.wk, dy: dkProj, x: a.ln1, w: w.wk, layer: l, .k, rows: n, parallel: parallel)
             projectBackward(dx: dLn, accumulateDX: true, dw: g?.wv, dy: dv, x: a.ln1, w: w.wv, layer: l, .v, rows: n, parallel: parallel)
             RMSNorm.backward(dx: dResidual, dw: g?.norm1 ?? saved?.norm1, dy: dLn, x: x, rstd: a.rstd1, w: w.norm1, rows: n, parallel: parallel)
+            if let adding { adding.addSlot(into: grads, adding.layerRanges[l], parallel: parallel) }
         }
-        if let g = frozen ? embedGrad : gEmbed { Embedding.backward(g, dx: dResidual, tokens: lastTokens, parallel: parallel) }
+        if let g = frozen ? embedGrad : (adding?.embed ?? gEmbed) { Embedding.backward(g, dx: dResidual, tokens: lastTokens, parallel: parallel) }
+        adding?.addEmbed(into: grads, parallel: parallel)
     }
 }
 

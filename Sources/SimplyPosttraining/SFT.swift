@@ -43,6 +43,8 @@ public final class SFTObjective: TrainingObjective {
 
     /// Two shards may run at once: a shard's rows are its own arrays.
     public func prepareConcurrentShards() -> Bool { true }
+    /// One forward and one backward per shard.
+    public var backwardOncePerShard: Bool { true }
 
     public func shardGradient(_ shard: Int, model: Transformer, parallel: Parallel) -> ShardResult {
         let t = config.model.seqLen, n = rowsPerShard * t

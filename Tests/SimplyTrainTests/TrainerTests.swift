@@ -77,9 +77,10 @@ func microConfig(steps: Int = 4, shards: Int = 2, batch: Int = 4) throws -> Expe
     }
 
     /// Gradient checkpointing (`train.checkpoint_activations`: layer, or every
-    /// k layers) trains with the bits of the run that keeps every activation,
-    /// on one lane and on two; it is not part of the run's identity, and a
-    /// bad value is a one-line error naming the key.
+    /// k layers) trains with the bits of the run that keeps every activation
+    /// (two shards in one gradient buffer: the second adds into the first);
+    /// it is not part of the run's identity, and a bad value is a one-line
+    /// error naming the key.
     @Test func checkpointedActivationsKeepTheBits() throws {
         var plain = try microConfig(steps: 3, shards: 2)
         plain.model.nLayers = 3
@@ -91,6 +92,8 @@ func microConfig(steps: Int = 4, shards: Int = 2, batch: Int = 4) throws -> Expe
             c.train.checkpointEvery = config.train.checkpointEvery
             #expect(c.train.checkpointEvery == (value == "layer" ? 1 : Int(value)!))
             #expect(c.identitySHA256 == plain.identitySHA256)
+            let trainer = try Trainer(config: c, data: try TrainingData.load(c), runtime: RuntimeOptions(threads: 2, deterministic: true))
+            #expect(trainer.inPlaceShardPair && trainer.concurrentShardLanes == 1)
             #expect(try records(c, threads: 1) == expected, "checkpoint_activations=\(value), 1 thread")
             #expect(try records(c, threads: 2) == expected, "checkpoint_activations=\(value), 2 threads")
         }

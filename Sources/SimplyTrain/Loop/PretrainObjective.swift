@@ -74,6 +74,9 @@ public final class PretrainObjective: TrainingObjective {
         return (Array(inputs[lo..<(lo + n)]), Array(targets[lo..<(lo + n)]))
     }
 
+    /// One forward and one backward per shard.
+    public var backwardOncePerShard: Bool { true }
+
     /// Two shards may run at once: a shard's rows are its own arrays.
     public func prepareConcurrentShards() -> Bool { true }
 

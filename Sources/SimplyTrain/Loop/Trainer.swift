@@ -64,6 +64,13 @@ public final class Trainer {
     let sibling: Transformer?
     /// Gradient shards that run at once (2 with a sibling model, else 1).
     public var concurrentShardLanes: Int { sibling == nil ? 1 : 2 }
+    /// Two shards, one after the other in one gradient buffer: the second's
+    /// backward adds into the first's gradient (`Transformer.addsGradients`),
+    /// which gives the tree's g₀ + g₁ bits without a second parameter-sized
+    /// buffer. Chosen with gradient checkpointing (memory first) when the
+    /// objective runs one backward per shard and the model trains all its
+    /// parameters; the two-lane sibling is then not made.
+    public let inPlaceShardPair: Bool
     let segments: [AdamW.Segment]
     public private(set) var step = 0
     /// Set by `simply bench` to see where a step's time goes (nil: no clock reads).
@@ -98,8 +105,10 @@ public final class Trainer {
         // A LoRA run keeps one set of activations: a second lane's would be the
         // largest thing it holds (its weights have no gradient or moments), and
         // memory is what LoRA is for. Lanes never change bits.
+        inPlaceShardPair = workers.size == 1 && config.train.gradShards == 2 && lora.rank == 0
+            && config.train.checkpointEvery > 0 && objective.backwardOncePerShard
         sibling = workers.size == 1 && runtime.threads >= 2 && config.train.gradShards >= 2 && lora.rank == 0
-            && objective.prepareConcurrentShards()
+            && !inPlaceShardPair && objective.prepareConcurrentShards()
             ? Transformer(sharingParametersOf: model) : nil
         // Two shards: shard 0 runs on the sibling, straight into the tree's one
         // buffer (its own gradients), shard 1 on `model` into the result.
@@ -244,6 +253,17 @@ public final class Trainer {
                         return r
                     }
                 }
+            }
+        } else if inPlaceShardPair {
+            // The tree of two leaves, result = g₀ + g₁, with g₁ added in place.
+            (loss, metrics) = phase("shards_and_tree_sum") {
+                let first = phase("shard_forward_backward") {
+                    Self.shardGradient((0, model.trainableGrads), objective: objective, on: model, dropout: dropoutKey(0), parallel)
+                }
+                model.addsGradients = true
+                let second = phase("shard_forward_backward") { objective.shardGradient(1, model: model, parallel: parallel) }
+                model.addsGradients = false
+                return (first.loss + second.loss, Metric.combine([first.metrics, second.metrics]))
             }
         } else {
             var shardMetrics = [[Metric]](repeating: [], count: config.train.gradShards)

@@ -90,12 +90,18 @@ public protocol TrainingObjective: AnyObject {
     /// nothing but the model it is given (a frozen model of its own needs one
     /// per lane, made here). Default: false (shards run one after another).
     func prepareConcurrentShards() -> Bool
+    /// True when `shardGradient` runs exactly one backward pass and writes
+    /// the gradient through it alone: then the Trainer may compute the second
+    /// of two shards adding into the first's buffer (`Transformer.addsGradients`)
+    /// instead of a buffer of its own. Default: false.
+    var backwardOncePerShard: Bool { get }
 }
 
 extension TrainingObjective {
     public var freshParameters: Set<String> { [] }
     public var stateTensors: [CheckpointTensor] { [] }
     public func prepareConcurrentShards() -> Bool { false }
+    public var backwardOncePerShard: Bool { false }
     public func loadBatch(step: Int, policy: Transformer, parallel: Parallel) -> String { loadBatch(step: step) }
 }
 
