@@ -80,6 +80,9 @@ public final class Transformer: @unchecked Sendable {
         didSet { precondition(!addsGradients || (adapters == nil && grads.count == layout.count), "addsGradients needs a model with all its gradients (no LoRA)") }
     }
     private lazy var addingScratch = AddingScratch(model: self)
+    private var addingScratchMade = false
+    /// Resident bytes of `addsGradients`' scratch (0 if never used).
+    var addsGradientsScratchBytes: Int { addingScratchMade ? addingScratch.buffer.storage.residentBytes : 0 }
 
     /// `addsGradients`' scratch and its views, laid out like `grads` region by region.
     final class AddingScratch {
@@ -511,6 +514,7 @@ public final class Transformer: @unchecked Sendable {
         // Head and final norm.
         let frozen = adapters != nil
         let adding: AddingScratch? = addsGradients ? addingScratch : nil
+        if adding != nil { addingScratchMade = true }
         if let adding {
             adding.embed.zero()
             adding.clearSlot(adding.tailRange.count)
@@ -590,6 +594,43 @@ public final class Transformer: @unchecked Sendable {
         }
         if let g = frozen ? embedGrad : (adding?.embed ?? gEmbed) { Embedding.backward(g, dx: dResidual, tokens: lastTokens, parallel: parallel) }
         adding?.addEmbed(into: grads, parallel: parallel)
+    }
+}
+
+/// Resident bytes of a model's buffers by what they hold (`simply bench`'s
+/// memory breakdown). Each buffer is counted once, by the pages it has
+/// touched (`Storage.residentBytes`).
+public struct ModelMemory: Sendable {
+    public var weights = 0, gradients = 0, activations = 0, scratch = 0
+    public init() {}
+}
+
+extension Transformer {
+    /// This model's buffers; `weights` only where it owns them (a second
+    /// lane shares the first's parameters).
+    public func memoryUse() -> ModelMemory {
+        var m = ModelMemory()
+        func bytes(_ ts: [Tensor?]) -> Int {
+            var seen = Set<ObjectIdentifier>()
+            return ts.compactMap { $0 }.reduce(0) { sum, t in
+                seen.insert(ObjectIdentifier(t.storage)).inserted ? sum + t.storage.residentBytes : sum
+            }
+        }
+        if lane == 0 { m.weights = bytes([params]) }
+        m.gradients = bytes([grads]) + (addsGradientsScratchBytes)
+        var activationTensors: [Tensor?] = residual + [rstdFinal, lnFinal, logitsBuffer, dlogits, losses]
+        for a in acts {
+            activationTensors += [a.rstd1, a.ln1, a.q, a.k, a.v, a.stats, a.attOut, a.xMid, a.rstd2, a.ln2, a.gate, a.up,
+                                  a.hidden, a.qRaw, a.kRaw, a.rstdQ, a.rstdK]
+        }
+        m.activations = bytes(activationTensors)
+        m.scratch = bytes([dResidual, dMid, dLn, dq, dk, dv, dAttOut, dHidden, dGate, dUp, dqRaw, dkRaw])
+        if let a = adapters {
+            if !a.sharesParameters { m.weights += bytes([a.params]) }
+            m.gradients += bytes([a.grads])
+            m.activations += bytes([a.scratch, a.scaledXA, a.dropped] + a.adapters.flatMap { $0.values.map(\.xa) })
+        }
+        return m
     }
 }
 

@@ -43,7 +43,8 @@ import Testing
         #expect(j["train"]?["flops_per_token"]?.doubleValue == Double(6 * params + 12 * l * t * d))
         let rows = batch * t   // over both shards
         let linear = 3 * 2 * rows * (l * (qd * d + 2 * kvd * d + d * qd + 3 * f * d) + v * d)
-        let attention = 6 * 2 * t * t * hd * batch * heads * l
+        // Six products per (row, head) and layer, and the backward's recomputed scores.
+        let attention = 7 * 2 * t * t * hd * batch * heads * l
         #expect(j["train"]?["matmul_flops_per_step"]?.doubleValue == Double(linear + attention))
         #expect(j["train"]?["tokens_per_step"]?.intValue == batch * t)
         // MatmulClock saw exactly those products in the measured steps, and they took part of the threads' time.
@@ -58,7 +59,11 @@ import Testing
                      ["memory", "peak_rss_bytes_training"], ["memory", "ru_maxrss_bytes_end"],
                      ["kernels", "square_deterministic_1t_gflops"], ["kernels", "square_openblas_2t_gflops"],
                      ["kernels", "model_shapes_deterministic_2t_gflops"], ["kernels", "model_shapes_openblas_1t_gflops"],
-                     ["ratios", "train_gflops_over_openblas_2t_square"]] {
+                     ["ratios", "train_gflops_over_openblas_2t_square"], ["ratios", "train_gflops_over_fma_peak"],
+                     ["fma_peak", "gflops"], ["fma_peak", "gflops_1t"],
+                     ["memory", "training_breakdown_bytes", "weights"], ["memory", "training_breakdown_bytes", "gradients"],
+                     ["memory", "training_breakdown_bytes", "optimizer_state"], ["memory", "training_breakdown_bytes", "activations"],
+                     ["memory", "training_breakdown_bytes", "scratch"]] {
             let x = path.reduce(Optional(j)) { $0?[$1] }?.doubleValue
             #expect(x.map { $0 > 0 && $0.isFinite } == true, "\(path.joined(separator: ".")) = \(String(describing: x))")
         }
@@ -76,6 +81,31 @@ import Testing
         } else {
             Issue.record("kernels.model_shapes missing")
         }
+    }
+
+    /// With gradient checkpointing the step's product list counts the
+    /// backward's recomputed forward products: the clock sees exactly them.
+    /// The breakdown sees one model (no second lane) and the weights,
+    /// gradients and AdamW moments at their sizes.
+    @Test func checkpointedStepCountsTheRecomputedProducts() throws {
+        let tmp = try temporaryDirectory("bench-ckpt")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let repo = configsURL.deletingLastPathComponent()
+        let out = tmp.appendingPathComponent("bench.json")
+        let micro = Self.micro.map { $0 == "model.n_layers=2" ? "model.n_layers=3" : $0 }
+        let r = try runSimply(["bench", "--experiment_config", "tiny", "--deterministic", "--threads", "2",
+                               "--steps", "2", "--warmup_steps", "1", "--square", "48", "--kernel_seconds", "0",
+                               "--json", out.path, "--set", "train.checkpoint_activations=layer"] + micro, cwd: repo)
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try JSONValue.parse(try String(contentsOf: out, encoding: .utf8))
+        let listed = j["train"]?["matmul_flops_per_step"]?.doubleValue ?? 0
+        #expect(listed > 0 && j["train"]?["matmul_in_step"]?["flops_per_step"]?.doubleValue == listed)
+        #expect(j["run"]?["concurrent_shards"]?.intValue == 1)
+        let params = j["config"]?["parameters"]?.intValue ?? 0
+        let b = j["memory"]?["training_breakdown_bytes"]
+        #expect(b?["weights"]?.intValue == 4 * params)
+        #expect(b?["optimizer_state"]?.intValue == 8 * params)
+        #expect((b?["gradients"]?.intValue ?? 0) >= 4 * params)
     }
 
     @Test func badStepsIsAOneLineError() throws {

@@ -42,6 +42,17 @@ public final class Storage: @unchecked Sendable {
     deinit {
         if mappedBytes > 0 { munmap(base, mappedBytes) } else { free(base) }
     }
+
+    /// Bytes of this block in memory now: the pages of a mapping that were
+    /// touched (mincore), or the whole of a small block.
+    public var residentBytes: Int {
+        guard mappedBytes > 0 else { return max(count, 1) * MemoryLayout<Float>.stride }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let pages = (mappedBytes + page - 1) / page
+        var resident = [UInt8](repeating: 0, count: pages)
+        guard mincore(base, mappedBytes, &resident) == 0 else { return mappedBytes }
+        return resident.reduce(0) { $0 + Int($1 & 1) } * page
+    }
 }
 
 /// A row-major view of `shape` floats starting at `offset` in a `Storage`.

@@ -22,6 +22,15 @@ public enum BenchTable {
         lines.append(row("sampling", num(s?["tokens_per_sec"]), .nan, num(s?["sec"])))
         lines.append("step time min/median/max: \(f(num(t?["step_sec_min"]), 4)) / \(f(num(t?["step_sec_median"]), 4)) / \(f(num(t?["step_sec_max"]), 4)) s")
         lines.append("peak RSS: training \(mib(m?["peak_rss_bytes_training"])), end \(mib(m?["peak_rss_bytes_end"]))")
+        if case let .object(parts)? = m?["training_breakdown_bytes"] {
+            lines.append("  training memory: " + parts.map { "\($0.0.replacingOccurrences(of: "_", with: " ")) \(mib($0.1))" }.joined(separator: ", "))
+        }
+        if let p = r["fma_peak"] {
+            let threads = p["threads"]?.intValue ?? 0
+            lines.append("FMA peak (register-only loop, \(p["vector_lanes"]?.intValue ?? 0) lanes): \(f(num(p["gflops_1t"]))) GFLOP/s on 1 thread, "
+                         + "\(f(num(p["gflops"]))) on \(threads); training runs at \(f(100 * num(r["ratios"]?["train_gflops_over_fma_peak"])))% of it, "
+                         + "its products at \(f(100 * num(r["ratios"]?["matmul_in_step_gflops_per_thread_over_fma_peak_per_thread"])))%")
+        }
         lines.append("")
         lines.append("where a step's time goes (sec/step):")
         if case let .object(phases)? = t?["phase_sec_per_step"] {

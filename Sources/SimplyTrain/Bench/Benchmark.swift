@@ -45,6 +45,11 @@ public enum Benchmark {
         let flopsPerToken = 6 * Double(params) + 12 * Double(c.nLayers * c.seqLen * c.dModel)
         let memoryBeforeTraining = ProcessMemory.peakBytes
 
+        // The machine's FMA peak, measured here (FMAPeak: a register-only loop on every thread).
+        log("bench: measuring the FMA peak (register-only FMA loop, \(FMAPeak.Vector.scalarCount) float lanes, 1 and \(o.threads) thread(s))")
+        let peakOne = FMAPeak.measure(threads: 1)
+        let peakAll = o.threads == 1 ? peakOne : FMAPeak.measure(threads: o.threads)
+
         // Training: warm-up steps are not timed; the phase timer runs on the measured ones.
         log("bench: \(params) parameters" + (model.adapters.map { " (LoRA rank \($0.config.rank): \(model.trainableGrads.count) trained)" } ?? "")
             + ", \(tokensPerStep) tokens/step, \(o.threads) thread(s), "
@@ -64,6 +69,15 @@ public enum Benchmark {
         let trainSeconds = stepSeconds.reduce(0, +)
         let trainTokensPerSecond = Double(tokensPerStep * o.steps) / trainSeconds
         let trainPeak = ProcessMemory.peakBytes
+        // What the resident training memory holds, buffer by buffer (touched pages).
+        var use = trainer.model.memoryUse()
+        if let s = trainer.sibling {
+            let u = s.memoryUse()
+            use.weights += u.weights; use.gradients += u.gradients; use.activations += u.activations; use.scratch += u.scratch
+        }
+        use.gradients += trainer.tree.allocatedBytes
+        let optimizerBytes = trainer.optimizer.m.storage.residentBytes + trainer.optimizer.v.storage.residentBytes
+        let accounted = use.weights + use.gradients + optimizerBytes + use.activations + use.scratch
 
         // Forward only: one gradient shard's rows, as many forwards as the measured steps ran.
         let n = rows * c.seqLen
@@ -113,7 +127,8 @@ public enum Benchmark {
 
         // Kernels at the model's shapes and a large square.
         log("bench: timing matrix products (deterministic kernel vs OpenBLAS sgemm, threads \(o.kernelThreads))")
-        let shapes = MatmulShape.trainingStep(c, batch: config.train.batchSize, shards: shards)
+        let shapes = MatmulShape.trainingStep(c, batch: config.train.batchSize, shards: shards,
+                                              checkpointEvery: config.train.checkpointEvery)
         let linear = shapes.linear.map { MatmulBench.time($0, threads: o.kernelThreads, minSeconds: o.kernelSeconds) }
         let attention = shapes.attention.map { MatmulBench.time($0, threads: [1], minSeconds: o.kernelSeconds) }
         let q = o.squareSize
@@ -169,7 +184,11 @@ public enum Benchmark {
             }
         }
         let trainGflops = flopsPerToken * trainTokensPerSecond / 1e9
-        var ratios: [(String, JSONValue)] = []
+        var ratios: [(String, JSONValue)] = [
+            ("train_gflops_over_fma_peak", .double(trainGflops / peakAll.total)),
+            ("matmul_in_step_gflops_per_thread_over_fma_peak_per_thread",
+             .double(inStep.flops / inStep.threadSeconds / 1e9 / (peakAll.total / Double(o.threads)))),
+        ]
         if o.kernelThreads.contains(2) {
             ratios.append(("train_gflops_over_openblas_2t_square", .double(trainGflops / (square.gflops("openblas", threads: 2) ?? .nan))))
             ratios.append(("train_gflops_over_openblas_2t_model_shapes",
@@ -227,6 +246,22 @@ public enum Benchmark {
                 ("peak_rss_bytes_training", .int(trainPeak)),
                 ("peak_rss_bytes_end", .int(ProcessMemory.peakBytes)),
                 ("ru_maxrss_bytes_end", .int(ProcessMemory.maxRSSBytes)),
+                // Resident right after the timed steps; `other` is the rest of the training
+                // peak: the runtime and libraries, the data, objective-owned models, transient
+                // per-thread scratch and the allocator.
+                ("training_breakdown_bytes", .object([
+                    ("weights", .int(use.weights)), ("gradients", .int(use.gradients)),
+                    ("optimizer_state", .int(optimizerBytes)), ("activations", .int(use.activations)),
+                    ("scratch", .int(use.scratch)), ("other", .int(trainPeak - accounted)),
+                ])),
+            ])),
+            ("fma_peak", .object([
+                ("method", .string("register-only loop of 12 independent \(FMAPeak.Vector.scalarCount)-lane FMA chains per thread, all threads at once, best of 5 rounds of 0.2 s")),
+                ("vector_lanes", .int(FMAPeak.Vector.scalarCount)),
+                ("gflops_1t", .double(peakOne.total)),
+                ("threads", .int(o.threads)),
+                ("gflops", .double(peakAll.total)),
+                ("gflops_per_thread", .array(peakAll.perThread.map { .double($0) })),
             ])),
             ("kernels", .object(kernels)),
             ("ratios", .object(ratios)),

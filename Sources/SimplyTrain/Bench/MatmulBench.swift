@@ -15,8 +15,13 @@ public struct MatmulShape: Sendable {
     /// `seqLen` in `shards` gradient shards), identical shapes merged.
     /// "linear" are the projections and the LM head (forward y = x·Wᵀ,
     /// backward dx = dy·W and dW += dyᵀ·x); "attention" the per-(row, head)
-    /// T×T products, which run one thread each inside the head loop.
-    public static func trainingStep(_ c: ModelConfig, batch: Int, shards: Int) -> (linear: [MatmulShape], attention: [MatmulShape]) {
+    /// T×T products, which run one thread each inside the head loop (the
+    /// backward recomputes the scores: linear-memory attention). With gradient
+    /// checkpointing every `checkpointEvery` layers, the backward also runs the
+    /// forward products of every layer but the last segment's again (not the
+    /// down projection, whose output it does not need).
+    public static func trainingStep(_ c: ModelConfig, batch: Int, shards: Int, checkpointEvery: Int = 0)
+        -> (linear: [MatmulShape], attention: [MatmulShape]) {
         let rows = batch / shards * c.seqLen, d = c.dModel, hd = c.headDim
         let qd = c.nHeads * hd, kvd = c.nKVHeads * hd, f = c.dFF, t = c.seqLen
         var linear: [MatmulShape] = []
@@ -26,10 +31,18 @@ public struct MatmulShape: Sendable {
             linear.append(MatmulShape(name: name + ".dx", m: rows, n: inp, k: out, transA: false, transB: false, count: times))
             linear.append(MatmulShape(name: name + ".dw", m: out, n: inp, k: rows, transA: true, transB: false, count: times))
         }
-        let heads = batch * c.nHeads * c.nLayers
+        let k = checkpointEvery
+        let recomputed = k > 0 ? ((c.nLayers - 1) / k) * k : 0
+        if recomputed > 0 {
+            for (name, out, inp) in perLayer where name != "down" {
+                linear.append(MatmulShape(name: name + ".fwd", m: rows, n: out, k: inp, transA: false, transB: true,
+                                          count: recomputed * shards))
+            }
+        }
+        let heads = batch * c.nHeads * c.nLayers, again = batch * c.nHeads * recomputed
         let attention = [
-            MatmulShape(name: "scores.fwd+ds.bwd", m: t, n: t, k: hd, transA: false, transB: true, count: 2 * heads),
-            MatmulShape(name: "pv.fwd+dq.bwd", m: t, n: hd, k: t, transA: false, transB: false, count: 2 * heads),
+            MatmulShape(name: "scores.fwd+bwd,ds.bwd", m: t, n: t, k: hd, transA: false, transB: true, count: 3 * heads + again),
+            MatmulShape(name: "pv.fwd+dq.bwd", m: t, n: hd, k: t, transA: false, transB: false, count: 2 * heads + again),
             MatmulShape(name: "dv+dk.bwd", m: t, n: hd, k: t, transA: true, transB: false, count: 2 * heads),
         ]
         return (merged(linear), attention)

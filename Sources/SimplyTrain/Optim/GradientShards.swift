@@ -25,7 +25,7 @@ public final class GradientTree: @unchecked Sendable {
         precondition(firstBuffer.map { $0.count == parameterCount } ?? true, "firstBuffer must hold parameterCount floats")
         self.shards = shards
         self.parameterCount = parameterCount
-        if let firstBuffer { buffers = [firstBuffer]; free = [0] }
+        if let firstBuffer { buffers = [firstBuffer]; free = [0]; ownsFirst = false }
     }
 
     /// Runs `leaf(shard, into)` for each shard in order — it must write shard's
@@ -79,6 +79,12 @@ public final class GradientTree: @unchecked Sendable {
         if let b { free.append(b) }
         return la + lb
     }
+
+    /// Resident bytes of the node buffers the tree allocated (a caller's `firstBuffer` is not counted).
+    public var allocatedBytes: Int {
+        buffers.filter { b in ownsFirst || b.storage !== buffers.first?.storage }.reduce(0) { $0 + $1.storage.residentBytes }
+    }
+    private var ownsFirst = true
 
     /// A free node buffer (a new one when none is free).
     private func take() -> Int {
