@@ -88,13 +88,8 @@ public struct Attention: Sendable {
                     Matmul.deterministic(p, qp + r0 * h * hd, kp, m: r1 - r0, n: r1, k: hd, transB: true,
                                          lda: h * hd, ldb: kvh * hd, ldc: t)
                     for i in r0..<r1 {
-                        let lo = firstColumn(i), row = p + (i - r0) * t + lo, n = i + 1 - lo
-                        Self.scaleRow(row, n, scale)
-                        let mx = Lanes.rowMax(row, n)
-                        Lanes.expShifted(row, n, shift: mx)
-                        let inv = 1 / Lanes.sequentialSum(row, n)
-                        Self.scaleRow(row, n, inv)
-                        st[2 * i] = mx; st[2 * i + 1] = inv
+                        let lo = firstColumn(i)
+                        (st[2 * i], st[2 * i + 1]) = Self.softmaxRow(p + (i - r0) * t + lo, i + 1 - lo, scale: scale)
                         maskRow(p + (i - r0) * t, row: i, blockEnd: r1)
                     }
                     // out[r0..<r1] = p · v[0..<r1]
@@ -103,6 +98,21 @@ public struct Attention: Sendable {
                 }
             }
         }
+    }
+
+    /// One row of raw scores → probabilities, in place: scaled, then a
+    /// max-subtracted DetMath softmax with its left-to-right sum. Returns the
+    /// row's statistics (max of the scaled scores, 1/Σexp). The training
+    /// forward and the KV-cache sampler (`cachedAttention`) both use it, so a
+    /// cached row has the forward's bits.
+    @inline(__always)
+    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ n: Int, scale: Float) -> (max: Float, inv: Float) {
+        scaleRow(row, n, scale)
+        let mx = Lanes.rowMax(row, n)
+        Lanes.expShifted(row, n, shift: mx)
+        let inv = 1 / Lanes.sequentialSum(row, n)
+        scaleRow(row, n, inv)
+        return (mx, inv)
     }
 
     /// Row i's probabilities over columns 0..<i+1 again, from its scores

@@ -202,8 +202,9 @@ extension Transformer {
     /// att[r] for each new row r: its query against the cached keys and values
     /// of positions 0...positions[r] of its slot. The arithmetic of
     /// `Attention.forward` for one query row: scores are FMA chains over the
-    /// head dimension, scaled, a max-subtracted DetMath softmax summed left to
-    /// right, and each output an FMA chain over the positions. With a sliding
+    /// head dimension, then the forward's own `Attention.softmaxRow`, and each
+    /// output an FMA chain over the positions. Memory is one score row per
+    /// (row, head), linear in the context like the training forward's blocks. With a sliding
     /// window the positions before it carry probability exactly 0, as in
     /// `Attention.forward`.
     func cachedAttention(cache: KVCache, layer: Int, rows n: Int, slotOf: [Int], positions: [Int], parallel: Parallel) {
@@ -240,23 +241,18 @@ extension Transformer {
                                 a4 = a4.addingProduct(qv, k0[4 * kvd + p]); a5 = a5.addingProduct(qv, k0[5 * kvd + p])
                                 a6 = a6.addingProduct(qv, k0[6 * kvd + p]); a7 = a7.addingProduct(qv, k0[7 * kvd + p])
                             }
-                            row[j] = a0 * scale; row[j + 1] = a1 * scale; row[j + 2] = a2 * scale; row[j + 3] = a3 * scale
-                            row[j + 4] = a4 * scale; row[j + 5] = a5 * scale; row[j + 6] = a6 * scale; row[j + 7] = a7 * scale
+                            row[j] = a0; row[j + 1] = a1; row[j + 2] = a2; row[j + 3] = a3
+                            row[j + 4] = a4; row[j + 5] = a5; row[j + 6] = a6; row[j + 7] = a7
                             j += 8
                         }
                         while j <= i {
                             let kj = kp + j * kvd
                             var acc: Float = 0
                             for p in 0..<hd { acc = acc.addingProduct(qp[p], kj[p]) }
-                            row[j] = acc * scale
+                            row[j] = acc
                             j += 1
                         }
-                        var mx = -Float.infinity
-                        for j in lo...i { mx = max(mx, row[j]) }
-                        var sum: Float = 0
-                        for j in lo...i { let e = DetMath.exp(row[j] - mx); row[j] = e; sum += e }
-                        let inv = 1 / sum
-                        for j in lo...i { row[j] *= inv }
+                        _ = Attention.softmaxRow(row + lo, i + 1 - lo, scale: scale)
                         for j in 0..<lo { row[j] = 0 }
                         let out = att.pointer + r * h * hd + head * hd
                         // Each out[e] is the chain over j in order from 0; j innermost within
