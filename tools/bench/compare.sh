@@ -47,7 +47,7 @@ med = statistics.median
 mib = lambda b: b / 2**20
 print(f"per-round JSON: {out}")
 print(f"{'config':7} {'Simply tok/s':>12} {'torch tok/s':>12} {'ratio':>6} {'best-step ratio':>15} {'Simply GF/s':>11} "
-      f"{'BLAS2t sq':>9} {'%sq':>5} {'BLAS2t mdl':>10} {'%mdl':>5} {'Simply MiB':>10} {'torch MiB':>9}")
+      f"{'BLAS2t sq':>9} {'%sq':>5} {'BLAS2t mdl':>10} {'%mdl':>5} {'FMA peak':>8} {'%peak':>5} {'Simply MiB':>10} {'torch MiB':>9}")
 runs = {c: ([json.load(open(f"{out}/simply-{c}-{r}.json")) for r in range(1, rounds + 1)],
              [json.load(open(f"{out}/torch-{c}-{r}.json")) for r in range(1, rounds + 1)]) for c in configs}
 for c in configs:
@@ -60,8 +60,13 @@ for c in configs:
     md = med(x["kernels"]["model_shapes_openblas_2t_gflops"] for x in s)
     sm = max(x["memory"]["peak_rss_bytes_training"] for x in s)
     tm = max(x["peak_rss_bytes"] for x in t)
+    # The machine's FMA peak on all threads, measured by each bench (absent in older JSON).
+    pk = med(x["fma_peak"]["gflops"] for x in s) if all("fma_peak" in x for x in s) else float("nan")
+    pf = med(x["ratios"]["train_gflops_over_fma_peak"] for x in s) if all("fma_peak" in x for x in s) else float("nan")
     print(f"{c:7} {st:12.0f} {tt:12.0f} {st / tt:6.2f} {best[1] / best[0]:15.2f} {gf:11.2f} {sq:9.1f} {100 * gf / sq:5.1f} "
-          f"{md:10.1f} {100 * gf / md:5.1f} {mib(sm):10.1f} {mib(tm):9.1f}")
+          f"{md:10.1f} {100 * gf / md:5.1f} {pk:8.1f} {100 * pf:5.1f} {mib(sm):10.1f} {mib(tm):9.1f}")
+print()
+print("FMA peak: GFLOP/s of simply bench's register-only FMA loop on all threads at once (FMAPeak); %peak: Simply's training GFLOP/s over it")
 print()
 print("matrix products inside the step (medians; Simply: MatmulClock, PyTorch: aten::mm/addmm/bmm under torch.profiler)")
 print(f"{'config':7} {'Simply GF/s':>11} {'torch GF/s':>10} {'speed ratio':>11} {'Simply share':>12} {'torch share':>11} {'ceiling':>7}")
