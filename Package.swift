@@ -66,7 +66,7 @@ let package = Package(
         // The run directory, config and checkpoint format, below the loop (docs/design.md).
         .target(name: "SimplyRun", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "CZstd"],
                 swiftSettings: hostFlags),
-        .target(name: "SimplyTrain", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyRun", "CMPI"],
+        .target(name: "SimplyTrain", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyRun", "CMPI", "CPrefetch"],
                 swiftSettings: hostFlags),
         .target(name: "SimplyPosttraining", dependencies: ["SimplyCore", "SimplyModel", "SimplyData", "SimplyRun", "SimplyTrain", "SimplyEval"],
                 swiftSettings: hostFlags),

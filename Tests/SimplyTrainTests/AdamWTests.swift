@@ -45,6 +45,44 @@ let goldenDirectory = URL(fileURLWithPath: #filePath)
         #expect(worst < 2e-6, "worst relative difference \(worst)")
     }
 
+    /// The 8-lane update equals the plain scalar loop bit for bit: segments
+    /// that start and end off the 8-element grid, with and without decay,
+    /// tiny and huge gradients (v near 0 and large), 1 and 2 threads.
+    @Test func laneUpdateEqualsThePlainLoop() {
+        let n = 1001
+        let s = RandomStream(seed: 5, name: "adam-lanes")
+        let p0 = (0..<n).map { s.normal(UInt64($0)) }
+        let g0 = (0..<n).map { i -> Float in s.normal(UInt64(i), 1) * ([1e-20, 1e-3, 1, 1e6] as [Float])[i % 4] }
+        let segments: [AdamW.Segment] = [.init(offset: 0, count: 13, decay: false), .init(offset: 13, count: 500, decay: true),
+                                         .init(offset: 513, count: 7, decay: false), .init(offset: 520, count: 481, decay: true)]
+        let config = TrainConfig()
+        let (b1, b2, eps, wd) = (Float(config.beta1), Float(config.beta2), Float(config.eps), Float(config.weightDecay))
+        // The plain loop, over 3 steps.
+        var p = p0, m = [Float](repeating: 0, count: n), v = m
+        for t in 1...3 {
+            let lr = 1e-3
+            let bc1 = 1 - DetMath.pow(config.beta1, Double(t)), bc2 = 1 - DetMath.pow(config.beta2, Double(t))
+            let stepSize = Float(lr / bc1), bc2Sqrt = Float(bc2.squareRoot()), decayFactor = 1 - Float(lr) * wd
+            for e in segments {
+                for i in e.offset..<(e.offset + e.count) {
+                    let gi = g0[i]
+                    m[i] = b1 * m[i] + (1 - b1) * gi
+                    v[i] = b2 * v[i] + (1 - b2) * (gi * gi)
+                    let denom = v[i].squareRoot() / bc2Sqrt + eps
+                    p[i] = p[i] * (e.decay ? decayFactor : 1) - stepSize * (m[i] / denom)
+                }
+            }
+        }
+        for threads in [1, 2] {
+            let pt = Tensor(shape: [n], values: p0), gt = Tensor(shape: [n], values: g0)
+            let opt = AdamW(parameterCount: n, config: config)
+            for _ in 1...3 { opt.step(params: pt, grads: gt, segments: segments, lr: 1e-3, parallel: Parallel(threads: threads)) }
+            #expect(pt.toArray().map(\.bitPattern) == p.map(\.bitPattern), "params, \(threads) threads")
+            #expect(opt.m.toArray().map(\.bitPattern) == m.map(\.bitPattern), "m, \(threads) threads")
+            #expect(opt.v.toArray().map(\.bitPattern) == v.map(\.bitPattern), "v, \(threads) threads")
+        }
+    }
+
     @Test func sameBitsOnAnyThreadCount() {
         let n = 100_003
         let s = RandomStream(seed: 3, name: "adam")

@@ -7,4 +7,16 @@ static inline __attribute__((always_inline)) void simply_prefetch(const void *p)
     __builtin_prefetch(p, 0, 3);
 }
 
+// out[0..<8] = the square roots of x[0..<8], in one instruction (vsqrtps).
+// Swift's SIMD8<Float>.squareRoot() goes lane by lane through sqrtf; IEEE
+// square root is correctly rounded either way, so the bits are the same.
+typedef float simply_float8 __attribute__((ext_vector_type(8)));
+
+static inline __attribute__((always_inline)) void simply_sqrt8(const float *x, float *out) {
+    simply_float8 v;
+    __builtin_memcpy(&v, x, sizeof v);
+    v = __builtin_elementwise_sqrt(v);
+    __builtin_memcpy(out, &v, sizeof v);
+}
+
 #endif

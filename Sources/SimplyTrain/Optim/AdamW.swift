@@ -1,5 +1,6 @@
 import SimplyCore
 import SimplyRun
+import CPrefetch
 
 /// AdamW (Loshchilov & Hutter) in PyTorch's formulation (torch.optim.AdamW):
 ///   p ← p − lr·wd·p                         (decoupled decay, only on `decay` entries)
@@ -51,7 +52,30 @@ public final class AdamW: @unchecked Sendable {
                 let lo = max(r.lowerBound, e.offset), hi = min(r.upperBound, e.offset + e.count)
                 if lo >= hi { continue }
                 let decay = e.decay ? decayFactor : 1
-                for i in lo..<hi {
+                // 8 elements at a time: each lane is the scalar loop's operations in
+                // its order (IEEE multiply, add, divide and square root per lane, no
+                // contraction into FMAs), so the bits are the scalar tail's.
+                var i = lo
+                let (vb1, vb2, c1, c2) = (SIMD8<Float>(repeating: b1), SIMD8<Float>(repeating: b2),
+                                          SIMD8<Float>(repeating: 1 - b1), SIMD8<Float>(repeating: 1 - b2))
+                let (vbc, veps, vdecay, vstep) = (SIMD8<Float>(repeating: bc2Sqrt), SIMD8<Float>(repeating: eps),
+                                                  SIMD8<Float>(repeating: decay), SIMD8<Float>(repeating: stepSize))
+                while i + 8 <= hi {
+                    let gi = Lanes.load(g + i)
+                    let mi = vb1 * Lanes.load(mp + i) + c1 * gi
+                    let vi = vb2 * Lanes.load(vp + i) + c2 * (gi * gi)
+                    Lanes.store(mi, mp + i)
+                    Lanes.store(vi, vp + i)
+                    var root = vi
+                    withUnsafeMutableBytes(of: &root) { r in
+                        let f = r.baseAddress!.assumingMemoryBound(to: Float.self)
+                        simply_sqrt8(f, f)
+                    }
+                    let denom = root / vbc + veps
+                    Lanes.store(Lanes.load(p + i) * vdecay - vstep * (mi / denom), p + i)
+                    i += 8
+                }
+                while i < hi {
                     let gi = g[i]
                     let mi = b1 * mp[i] + (1 - b1) * gi
                     let vi = b2 * vp[i] + (1 - b2) * (gi * gi)
@@ -59,6 +83,7 @@ public final class AdamW: @unchecked Sendable {
                     vp[i] = vi
                     let denom = vi.squareRoot() / bc2Sqrt + eps
                     p[i] = p[i] * decay - stepSize * (mi / denom)
+                    i += 1
                 }
             }
         }
