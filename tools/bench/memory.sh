@@ -19,7 +19,8 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ /
 run() {   # name, target GiB, config, --set arguments...
   local name=$1 target=$2 config=$3; shift 3
   "$SIMPLY" bench --experiment_config "$config" --deterministic --threads "$THREADS" --steps "$STEPS" --warmup_steps 1 \
-    --kernel_seconds 0 --square 64 --json "$OUT/$name.json" "$@" > /dev/null
+    --kernel_seconds 0 --square 64 --json "$OUT/$name.json" "$@" > "$OUT/$name.txt" 2>&1 \
+    || { cat "$OUT/$name.txt" >&2; exit 1; }
   python3 - "$OUT/$name.json" "$name" "$target" <<'PY'
 import json, sys
 j, name, target = json.load(open(sys.argv[1])), sys.argv[2], float(sys.argv[3])
