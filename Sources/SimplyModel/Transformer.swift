@@ -79,10 +79,8 @@ public final class Transformer: @unchecked Sendable {
     public var addsGradients = false {
         didSet { precondition(!addsGradients || (adapters == nil && grads.count == layout.count), "addsGradients needs a model with all its gradients (no LoRA)") }
     }
-    private lazy var addingScratch = AddingScratch(model: self)
-    private var addingScratchMade = false
-    /// Resident bytes of `addsGradients`' scratch (0 if never used).
-    var addsGradientsScratchBytes: Int { addingScratchMade ? addingScratch.buffer.storage.residentBytes : 0 }
+    /// Made by the first backward with `addsGradients` (nil: never used).
+    private var addingScratch: AddingScratch?
 
     /// `addsGradients`' scratch and its views, laid out like `grads` region by region.
     final class AddingScratch {
@@ -135,19 +133,10 @@ public final class Transformer: @unchecked Sendable {
         /// Zeroes the region slot's first `count` floats.
         func clearSlot(_ count: Int) { (buffer.pointer + slot).update(repeating: 0, count: count) }
 
-        /// grads[range] = grads[range] + slot[0..<range.count], the tree's x + y per element.
+        /// grads[range] += slot[0..<range.count] (`addInPlace`: the tree's x + y per element).
         func addSlot(into grads: Tensor, _ range: Range<Int>, parallel: Parallel) {
-            let g = SendablePointer(grads.pointer + range.lowerBound), x = SendablePointer(buffer.pointer + slot)
-            parallel.forEachRange(range.count, grain: 16384) { r in
-                for i in r { g.p[i] = g.p[i] + x.p[i] }
-            }
-        }
-
-        func addEmbed(into grads: Tensor, parallel: Parallel) {
-            let g = SendablePointer(grads.pointer), x = SendablePointer(embed.pointer)
-            parallel.forEachRange(embed.count, grain: 16384) { r in
-                for i in r { g.p[i] = g.p[i] + x.p[i] }
-            }
+            addInPlace(Tensor(storage: grads.storage, offset: grads.offset + range.lowerBound, shape: [range.count]),
+                       Tensor(storage: buffer.storage, offset: slot, shape: [range.count]), count: range.count, parallel: parallel)
         }
     }
 
@@ -513,8 +502,8 @@ public final class Transformer: @unchecked Sendable {
 
         // Head and final norm.
         let frozen = adapters != nil
-        let adding: AddingScratch? = addsGradients ? addingScratch : nil
-        if adding != nil { addingScratchMade = true }
+        if addsGradients && addingScratch == nil { addingScratch = AddingScratch(model: self) }
+        let adding = addsGradients ? addingScratch : nil
         if let adding {
             adding.embed.zero()
             adding.clearSlot(adding.tailRange.count)
@@ -593,7 +582,7 @@ public final class Transformer: @unchecked Sendable {
             if let adding { adding.addSlot(into: grads, adding.layerRanges[l], parallel: parallel) }
         }
         if let g = frozen ? embedGrad : (adding?.embed ?? gEmbed) { Embedding.backward(g, dx: dResidual, tokens: lastTokens, parallel: parallel) }
-        adding?.addEmbed(into: grads, parallel: parallel)
+        if let adding { addInPlace(grads, adding.embed, count: adding.embed.count, parallel: parallel) }
     }
 }
 
@@ -617,7 +606,7 @@ extension Transformer {
             }
         }
         if lane == 0 { m.weights = bytes([params]) }
-        m.gradients = bytes([grads]) + (addsGradientsScratchBytes)
+        m.gradients = bytes([grads, addingScratch?.buffer])
         var activationTensors: [Tensor?] = residual + [rstdFinal, lnFinal, logitsBuffer, dlogits, losses]
         for a in acts {
             activationTensors += [a.rstd1, a.ln1, a.q, a.k, a.v, a.stats, a.attOut, a.xMid, a.rstd2, a.ln2, a.gate, a.up,
