@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// The blocked, packed, SIMD engine behind `Matmul.deterministic`
 /// (Goto/BLIS structure, llm.c spirit: one file, no cleverness that changes bits).
 ///
@@ -100,12 +102,21 @@ struct PackedProduct: @unchecked Sendable {
                     let mc = min(mcStep, m - ic)
                     packA(into: aPack, i0: rows.lowerBound + ic, mc: mc, p0: pc, kc: kc)
                     var jr = 0
+                    let cBlock = c + (rows.lowerBound + ic) * ldc + cols.lowerBound + jc
+                    prefetchTile(cBlock, rows: min(mr, mc))
                     while jr < nc {
                         let width = min(nr, nc - jr)
                         let bPanel = UnsafePointer(bPack + jr * kc)
                         var ir = 0
                         while ir < mc {
                             let height = min(mr, mc - ir)
+                            // The next tile's C, while this one computes: its first
+                            // store (or load) would otherwise wait on memory.
+                            if ir + mr < mc {
+                                prefetchTile(cBlock + (ir + mr) * ldc + jr, rows: min(mr, mc - ir - mr))
+                            } else if jr + nr < nc {
+                                prefetchTile(cBlock + jr + nr, rows: min(mr, mc))
+                            }
                             let aPanel = UnsafePointer(aPack + ir * kc)
                             let cTile = c + (rows.lowerBound + ic + ir) * ldc + cols.lowerBound + jc + jr
                             if height == mr && width == nr {
@@ -132,6 +143,15 @@ struct PackedProduct: @unchecked Sendable {
                 pc += kc
             }
             jc += nc
+        }
+    }
+
+    /// Asks for the cache lines of an mr × nr tile of C (`rows` rows from `tile`).
+    @inline(__always)
+    func prefetchTile(_ tile: UnsafeMutablePointer<Float>, rows: Int) {
+        for r in 0..<rows {
+            simply_prefetch_write(tile + r * ldc)
+            simply_prefetch_write(tile + r * ldc + Self.nr - 1)
         }
     }
 
