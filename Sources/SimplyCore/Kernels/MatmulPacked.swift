@@ -178,30 +178,39 @@ struct PackedProduct: @unchecked Sendable {
                 }
             } else {
                 // B is [n, k]: column j of op(B) is a contiguous run of B's row j.
-                // Each row is read 8 values at a time (one vector load) and the
-                // 8 values are written down the panel's column: 2.5× faster than
-                // one scalar load per value (0.4 against 1.0 ns per value,
-                // 384 × 384, measured), and this packing runs for every x·Wᵀ.
-                // The panel is written in slices of `pBlock` rows (8 KiB with
-                // nr = 32): each slice takes all `width` values of its rows while it
-                // stays in L1, instead of one column of the whole panel (64 KiB at
-                // kc = 512, more than L1) per line of B.
+                // 8 lines of B × 8 values are transposed in registers and
+                // written as 8 panel rows (simply_transpose8x8: 8 vector loads,
+                // 8 vector stores), and this packing runs for every x·Wᵀ. The
+                // panel is written in slices of `pBlock` rows (4 KiB with
+                // nr = 16), each finished while it stays in L1; the lines the
+                // next slice reads are asked for one slice ahead.
                 let src = b + (j0 + jr) * ldb + p0
                 let pBlock = 64
+                let full8 = width / 8 * 8
                 var pb = 0
                 while pb < kc {
                     let pEnd = min(pb + pBlock, kc)
                     let p8 = pb + (pEnd - pb) / 8 * 8
-                    for l in 0..<width {
-                        let line = src + l * ldb
+                    if pEnd < kc {
+                        for l in 0..<width {
+                            let next = src + l * ldb + pEnd
+                            simply_prefetch(next); simply_prefetch(next + 16)
+                            simply_prefetch(next + 32); simply_prefetch(next + 48)
+                        }
+                    }
+                    var l0 = 0
+                    while l0 < full8 {
                         var p = pb
                         while p < p8 {
-                            let v = Self.load8(line + p)
-                            var d = panel + p * nr + l
-                            d[0] = v[0]; d += nr; d[0] = v[1]; d += nr; d[0] = v[2]; d += nr; d[0] = v[3]; d += nr
-                            d[0] = v[4]; d += nr; d[0] = v[5]; d += nr; d[0] = v[6]; d += nr; d[0] = v[7]
+                            simply_transpose8x8(src + l0 * ldb + p, ldb, panel + p * nr + l0, nr)
                             p += 8
                         }
+                        l0 += 8
+                    }
+                    for l in 0..<width {
+                        let line = src + l * ldb
+                        let pFrom = l < full8 ? p8 : pb
+                        var p = pFrom
                         while p < pEnd { panel[p * nr + l] = line[p]; p += 1 }
                     }
                     pb = pEnd
@@ -229,9 +238,24 @@ struct PackedProduct: @unchecked Sendable {
                 // streams, and each write fills a whole panel row.
                 let src = a + (i0 + ir) * lda + p0
                 if height == mr {
-                    for p in 0..<kc {
-                        for r in 0..<mr { row[r] = src[r * lda + p] }
-                        row += mr
+                    // 8 values of each row at a time, transposed in registers
+                    // (6 rows on AVX2; 8 + 6 rows with AVX-512's 14).
+                    let k8 = kc / 8 * 8
+                    var p = 0
+                    while p < k8 {
+                        var r = 0
+                        while r + 8 <= mr {
+                            simply_transpose8x8(src + r * lda + p, lda, row + p * mr + r, mr)
+                            r += 8
+                        }
+                        if r < mr {   // mr - r == 6
+                            simply_transpose6x8(src + r * lda + p, lda, row + p * mr + r, mr)
+                        }
+                        p += 8
+                    }
+                    while p < kc {
+                        for r in 0..<mr { row[p * mr + r] = src[r * lda + p] }
+                        p += 1
                     }
                 } else {
                     for p in 0..<kc {
