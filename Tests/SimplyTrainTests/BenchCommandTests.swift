@@ -53,6 +53,11 @@ import Testing
         let share = inStep?["share_of_thread_time"]?.doubleValue ?? .nan
         #expect(share > 0 && share < 1, "share_of_thread_time = \(share)")
         #expect((inStep?["gflops_per_thread"]?.doubleValue).map { $0 > 0 && $0.isFinite } == true)
+        // The state hash covers the parameters and both AdamW moments, and took CPU time on its thread.
+        let hash = j["train"]?["state_hash"]
+        #expect(hash?["bytes_per_step"]?.intValue == 3 * params * MemoryLayout<Float>.stride)
+        #expect((hash?["cpu_sec_per_step"]?.doubleValue).map { $0 > 0 && $0.isFinite } == true)
+        #expect(r.stdout.contains("state hash (SHA-256 of"))
 
         for path in [["train", "tokens_per_sec"], ["train", "gflops"], ["train", "step_sec_mean"],
                      ["forward", "tokens_per_sec"], ["sample", "tokens_per_sec"],

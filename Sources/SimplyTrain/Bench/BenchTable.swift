@@ -46,6 +46,11 @@ public enum BenchTable {
                          + "\(f(100 * num(ms["share_of_thread_time"])))% of the threads' time, "
                          + "\(f(num(ms["gflops_per_thread"]))) GFLOP/s per thread")
         }
+        if let h = t?["state_hash"] {
+            let bytes = num(h["bytes_per_step"]), cpu = num(h["cpu_sec_per_step"])
+            lines.append("state hash (SHA-256 of \(f(bytes / 1e9, 3)) GB, its own thread): \(f(cpu, 3)) CPU-s/step "
+                         + "(\(f(bytes / cpu / 1e9, 2)) GB/s), \(f(100 * num(h["share_of_thread_time"])))% of the threads' time")
+        }
         lines.append("")
         lines.append("matmul GFLOP/s (fastest call)        determ 1t  determ 2t  OpenBLAS 1t  OpenBLAS 2t")
         func kernelRow(_ label: String, _ v: JSONValue?) -> String {

@@ -58,14 +58,20 @@ public enum Benchmark {
         let timer = PhaseTimer()
         trainer.phaseTimer = timer
         var stepSeconds: [Double] = []
+        var digests: [PendingDigest] = []
         MatmulClock.start()
         for _ in 0..<o.steps {
             let t0 = monotonicSeconds()
-            _ = trainer.trainStep()
+            if let d = trainer.trainStep().stateDigest { digests.append(d) }
             stepSeconds.append(monotonicSeconds() - t0)
         }
         let inStep = MatmulClock.stop()
         trainer.phaseTimer = nil
+        // The state hash (SHA-256 of parameters and AdamW moments) runs on its own
+        // thread beside the next step: what it costs the cores.
+        let hashCPU = digests.reduce(0.0) { $0 + $1.cpuSeconds } / Double(max(1, digests.count))
+        let hashBytes = ([trainer.model.trainableParams, trainer.optimizer.m, trainer.optimizer.v]
+            + objective.stateTensors.map(\.tensor)).reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
         let trainSeconds = stepSeconds.reduce(0, +)
         let trainTokensPerSecond = Double(tokensPerStep * o.steps) / trainSeconds
         let trainPeak = ProcessMemory.peakBytes
@@ -229,6 +235,11 @@ public enum Benchmark {
                     ("share_of_thread_time", .double(inStep.threadSeconds / (trainSeconds * Double(o.threads)))),
                     ("gflops_per_thread", .double(inStep.flops / inStep.threadSeconds / 1e9)),
                     ("flops_per_step", .double(inStep.flops / Double(o.steps))),
+                ])),
+                ("state_hash", .object([
+                    ("bytes_per_step", .int(hashBytes)),
+                    ("cpu_sec_per_step", .double(hashCPU)),
+                    ("share_of_thread_time", .double(hashCPU * Double(o.steps) / (trainSeconds * Double(o.threads)))),
                 ])),
             ])),
             ("forward", .object([

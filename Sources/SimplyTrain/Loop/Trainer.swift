@@ -304,13 +304,16 @@ private final class ConcurrentLane: @unchecked Sendable {
 final class PendingDigest: @unchecked Sendable {
     private let done = DispatchGroup()
     private var result = ""
+    private var cpu = 0.0
 
     /// Computes on a new thread, then calls `then` with the result (still on
     /// that thread, before anyone waiting is released).
     init(_ compute: @escaping @Sendable () -> String, then: @escaping @Sendable (String) -> Void) {
         done.enter()
         let thread = Thread { [self] in
+            let c0 = threadCPUSeconds()
             result = compute()
+            cpu = threadCPUSeconds() - c0
             then(result)
             done.leave()
         }
@@ -323,4 +326,18 @@ final class PendingDigest: @unchecked Sendable {
         done.wait()
         return result
     }
+
+    /// CPU seconds the hashing thread spent computing (waits for it). `simply
+    /// bench` reports them: the state hash shares the cores with the step.
+    var cpuSeconds: Double {
+        done.wait()
+        return cpu
+    }
+}
+
+/// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID), for measurements only.
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
