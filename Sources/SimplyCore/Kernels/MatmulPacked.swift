@@ -159,65 +159,72 @@ struct PackedProduct: @unchecked Sendable {
     /// element (p, j0 + nr·q + l) at [q·kc·nr + p·nr + l]; missing columns are 0.
     func packB(into dst: UnsafeMutablePointer<Float>, p0: Int, kc: Int, j0: Int, nc: Int) {
         let nr = Self.nr
+        if !transB {
+            // B is [k, n]: row p of every panel is a contiguous run of B's row p.
+            // Row by row (p outer), each run of nc values is read once, in
+            // order, and dealt to the panels nr at a time: one read stream the
+            // prefetcher follows, instead of a line of a far row per panel row.
+            let full = nc / nr * nr
+            for p in 0..<kc {
+                let src = b + (p0 + p) * ldb + j0
+                var jr = 0
+                while jr < full {
+                    let row = dst + jr * kc + p * nr
+                    for l in stride(from: 0, to: nr, by: 8) { Self.store8(Self.load8(src + jr + l), row + l) }
+                    jr += nr
+                }
+                if jr < nc {
+                    let row = dst + jr * kc + p * nr
+                    row.update(from: src + jr, count: nc - jr)
+                    (row + nc - jr).update(repeating: 0, count: nr - (nc - jr))
+                }
+            }
+            return
+        }
         var jr = 0
         while jr < nc {
             let width = min(nr, nc - jr)
             let panel = dst + jr * kc
-            if !transB {
-                // B is [k, n]: each panel row is a contiguous run of B's row.
-                var src = b + p0 * ldb + j0 + jr
-                for p in 0..<kc {
-                    let row = panel + p * nr
-                    if width == nr {
-                        for l in stride(from: 0, to: nr, by: 8) { Self.store8(Self.load8(src + l), row + l) }
-                    } else {
-                        row.update(from: src, count: width)
-                        (row + width).update(repeating: 0, count: nr - width)
-                    }
-                    src += ldb
-                }
-            } else {
-                // B is [n, k]: column j of op(B) is a contiguous run of B's row j.
-                // 8 lines of B × 8 values are transposed in registers and
-                // written as 8 panel rows (simply_transpose8x8: 8 vector loads,
-                // 8 vector stores), and this packing runs for every x·Wᵀ. The
-                // panel is written in slices of `pBlock` rows (4 KiB with
-                // nr = 16), each finished while it stays in L1; the lines the
-                // next slice reads are asked for one slice ahead.
-                let src = b + (j0 + jr) * ldb + p0
-                let pBlock = 64
-                let full8 = width / 8 * 8
-                var pb = 0
-                while pb < kc {
-                    let pEnd = min(pb + pBlock, kc)
-                    let p8 = pb + (pEnd - pb) / 8 * 8
-                    if pEnd < kc {
-                        for l in 0..<width {
-                            let next = src + l * ldb + pEnd
-                            simply_prefetch(next); simply_prefetch(next + 16)
-                            simply_prefetch(next + 32); simply_prefetch(next + 48)
-                        }
-                    }
-                    var l0 = 0
-                    while l0 < full8 {
-                        var p = pb
-                        while p < p8 {
-                            simply_transpose8x8(src + l0 * ldb + p, ldb, panel + p * nr + l0, nr)
-                            p += 8
-                        }
-                        l0 += 8
-                    }
+            // B is [n, k]: column j of op(B) is a contiguous run of B's row j.
+            // 8 lines of B × 8 values are transposed in registers and
+            // written as 8 panel rows (simply_transpose8x8: 8 vector loads,
+            // 8 vector stores), and this packing runs for every x·Wᵀ. The
+            // panel is written in slices of `pBlock` rows (4 KiB with
+            // nr = 16), each finished while it stays in L1; the lines the
+            // next slice reads are asked for one slice ahead.
+            let src = b + (j0 + jr) * ldb + p0
+            let pBlock = 64
+            let full8 = width / 8 * 8
+            var pb = 0
+            while pb < kc {
+                let pEnd = min(pb + pBlock, kc)
+                let p8 = pb + (pEnd - pb) / 8 * 8
+                if pEnd < kc {
                     for l in 0..<width {
-                        let line = src + l * ldb
-                        let pFrom = l < full8 ? p8 : pb
-                        var p = pFrom
-                        while p < pEnd { panel[p * nr + l] = line[p]; p += 1 }
+                        let next = src + l * ldb + pEnd
+                        simply_prefetch(next); simply_prefetch(next + 16)
+                        simply_prefetch(next + 32); simply_prefetch(next + 48)
                     }
-                    pb = pEnd
                 }
-                if width < nr {
-                    for p in 0..<kc { (panel + p * nr + width).update(repeating: 0, count: nr - width) }
+                var l0 = 0
+                while l0 < full8 {
+                    var p = pb
+                    while p < p8 {
+                        simply_transpose8x8(src + l0 * ldb + p, ldb, panel + p * nr + l0, nr)
+                        p += 8
+                    }
+                    l0 += 8
                 }
+                for l in 0..<width {
+                    let line = src + l * ldb
+                    let pFrom = l < full8 ? p8 : pb
+                    var p = pFrom
+                    while p < pEnd { panel[p * nr + l] = line[p]; p += 1 }
+                }
+                pb = pEnd
+            }
+            if width < nr {
+                for p in 0..<kc { (panel + p * nr + width).update(repeating: 0, count: nr - width) }
             }
             jr += nr
         }
