@@ -46,7 +46,7 @@ public enum BenchTable {
                          + "\(f(100 * num(ms["share_of_thread_time"])))% of the threads' time, "
                          + "\(f(num(ms["gflops_per_thread"]))) GFLOP/s per thread")
         }
-        if let h = t?["state_hash"] {
+        if let h = t?["state_hash"], num(h["cpu_sec_per_step"]) > 0 {
             let bytes = num(h["bytes_per_step"]), cpu = num(h["cpu_sec_per_step"])
             lines.append("state hash (SHA-256 of \(f(bytes / 1e9, 3)) GB, its own thread): \(f(cpu, 3)) CPU-s/step "
                          + "(\(f(bytes / cpu / 1e9, 2)) GB/s), \(f(100 * num(h["share_of_thread_time"])))% of the threads' time")
