@@ -70,8 +70,7 @@ public enum Benchmark {
         // The state hash (SHA-256 of parameters and AdamW moments) runs on its own
         // thread beside the next step: what it costs the cores.
         let hashCPU = digests.reduce(0.0) { $0 + $1.cpuSeconds } / Double(max(1, digests.count))
-        let hashBytes = ([trainer.model.trainableParams, trainer.optimizer.m, trainer.optimizer.v]
-            + objective.stateTensors.map(\.tensor)).reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
+        let hashBytes = trainer.stateHashTensors.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
         let trainSeconds = stepSeconds.reduce(0, +)
         let trainTokensPerSecond = Double(tokensPerStep * o.steps) / trainSeconds
         let trainPeak = ProcessMemory.peakBytes

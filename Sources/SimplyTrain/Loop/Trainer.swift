@@ -127,11 +127,13 @@ public final class Trainer {
     /// the objective's state tensors (none for most objectives).
     public func stateHash() -> String {
         let h = SHA256Hasher()
-        h.update(model.trainableParams)
-        h.update(optimizer.m)
-        h.update(optimizer.v)
-        for t in objective.stateTensors { h.update(t.tensor) }
+        for t in stateHashTensors { h.update(t) }
         return h.finalizeHex()
+    }
+
+    /// The tensors `stateHash` hashes, in order.
+    var stateHashTensors: [Tensor] {
+        [model.trainableParams, optimizer.m, optimizer.v] + objective.stateTensors.map(\.tensor)
     }
 
     /// The training state in checkpoint order: the trained parameters
@@ -216,6 +218,7 @@ public final class Trainer {
         step += 1
         if workers.isRoot {
             // The same bytes as stateHash(), hashed on their own thread.
+            // (The objective's state tensors as they were before this step's batch.)
             let tensors = [model.trainableParams, optimizer.m, optimizer.v] + stateTensors.map(\.tensor)
             let (sink, step) = (hashLineSink, step)
             hashInFlight = PendingDigest {
