@@ -57,7 +57,9 @@ let package = Package(
 
         // A prefetch hint for the decoding kernels (a C inline function: Swift has none).
         .target(name: "CPrefetch"),
-        .target(name: "SimplyCore", dependencies: ["COpenBLAS", "CCrypto", "CPrefetch"],
+        // Two SHA-256 streams interleaved on the x86 SHA extensions, for the state hash.
+        .target(name: "CSHA256"),
+        .target(name: "SimplyCore", dependencies: ["COpenBLAS", "CCrypto", "CPrefetch", "CSHA256"],
                 swiftSettings: hostFlags),
         .target(name: "SimplyModel", dependencies: ["SimplyCore"],
                 swiftSettings: hostFlags),

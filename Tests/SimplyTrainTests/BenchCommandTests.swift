@@ -53,11 +53,13 @@ import Testing
         let share = inStep?["share_of_thread_time"]?.doubleValue ?? .nan
         #expect(share > 0 && share < 1, "share_of_thread_time = \(share)")
         #expect((inStep?["gflops_per_thread"]?.doubleValue).map { $0 > 0 && $0.isFinite } == true)
-        // The state hash covers the parameters and both AdamW moments, and took CPU time on its thread.
+        // The state hash covers the parameters and both AdamW moments, and took part of the step.
         let hash = j["train"]?["state_hash"]
         #expect(hash?["bytes_per_step"]?.intValue == 3 * params * MemoryLayout<Float>.stride)
-        #expect((hash?["cpu_sec_per_step"]?.doubleValue).map { $0 > 0 && $0.isFinite } == true)
-        #expect(r.stdout.contains("state hash (SHA-256 of"))
+        let hashShare = hash?["share_of_step_time"]?.doubleValue ?? .nan
+        #expect((hash?["sec_per_step"]?.doubleValue).map { $0 > 0 && $0.isFinite } == true)
+        #expect(hashShare > 0 && hashShare < 1, "state hash share_of_step_time = \(hashShare)")
+        #expect(r.stdout.contains("state hash ("))
 
         for path in [["train", "tokens_per_sec"], ["train", "gflops"], ["train", "step_sec_mean"],
                      ["forward", "tokens_per_sec"], ["sample", "tokens_per_sec"],
@@ -72,7 +74,7 @@ import Testing
             let x = path.reduce(Optional(j)) { $0?[$1] }?.doubleValue
             #expect(x.map { $0 > 0 && $0.isFinite } == true, "\(path.joined(separator: ".")) = \(String(describing: x))")
         }
-        for phase in ["load_batch", "shard_forward_backward", "tree_sum", "clip", "adamw", "state_hash_wait",
+        for phase in ["load_batch", "shard_forward_backward", "tree_sum", "clip", "adamw", "state_hash",
                       "forward_estimate", "linear_matmul_estimate", "attention_matmul_estimate"] {
             #expect(j["train"]?["phase_sec_per_step"]?[phase]?.doubleValue != nil, "phase \(phase)")
         }

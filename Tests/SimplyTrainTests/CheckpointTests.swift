@@ -128,10 +128,8 @@ private func replace(_ pairs: [(String, JSONValue)], _ key: String, _ value: JSO
                 let l = try #require(loaded[t.name])
                 #expect(l.shape == t.tensor.shape && l.bitwiseEqual(t.tensor), "\(t.name) shardBytes \(shardBytes)")
             }
-            // state_sha256 is the trainer's kind of state hash: the raw bytes in order.
-            let h = SHA256Hasher()
-            for t in tensors { h.update(t.tensor) }
-            #expect(m.stateSHA256 == h.finalizeHex())
+            // state_sha256 is the trainer's state hash of the raw bytes in order.
+            #expect(m.stateSHA256 == StateHasher.digest(of: tensors.map(\.tensor), parallel: .serial))
             // Files: the manifest and exactly the listed shards.
             #expect(try Set(FileManager.default.contentsOfDirectory(atPath: dir.path))
                     == Set(["manifest.json"] + m.shards.map(\.file)))

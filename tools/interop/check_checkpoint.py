@@ -8,7 +8,8 @@ SHA-256, decompresses it (the `zstandard` package, or the `zstd` command line
 tool when the package is missing), opens the result with the `safetensors`
 library (numpy backend), and checks every tensor's dtype, shape, place in the
 shard and SHA-256 against the manifest, then the state hash over all tensors
-in manifest order. It prints a summary and exits 1 on any mismatch (2 on bad
+in manifest order (SHA-256 over the SHA-256 digests of their bytes' 1 MiB
+pieces: tools/golden/state_hash.py). It prints a summary and exits 1 on any mismatch (2 on bad
 usage).
 
 Setup (from the repository root):
@@ -28,6 +29,9 @@ import sys
 import tempfile
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))
+from state_hash import StateHash  # noqa: E402
 from safetensors.numpy import load as safetensors_load
 
 
@@ -67,7 +71,7 @@ def check(checkpoint: str) -> list:
     for t in manifest["tensors"]:
         by_shard.setdefault(t["shard"], []).append(t)
 
-    state = hashlib.sha256()
+    state = StateHash()
     total_raw = total_zst = count = 0
     for index, shard in enumerate(manifest["shards"]):
         path = os.path.join(checkpoint, shard["file"])

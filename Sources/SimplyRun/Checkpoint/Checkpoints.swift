@@ -278,7 +278,7 @@ public enum Checkpoints {
     static func writeShards(_ tensors: [CheckpointTensor], into dir: URL, step: Int, configSHA256: String,
                             dataCursor: JSONValue, extra: JSONValue, options: CheckpointOptions) throws -> CheckpointManifest {
         let groups = shardGroups(tensors, shardBytes: options.shardBytes)
-        let state = SHA256Hasher()
+        let state = StateHasher()
         let written = try writeShardFiles(tensors, groups: groups, only: Array(groups.indices), into: dir,
                                           options: options, state: state)
         return CheckpointManifest(formatVersion: CheckpointManifest.currentFormatVersion, step: step,
@@ -307,7 +307,7 @@ public enum Checkpoints {
     /// returns each one's manifest entries. `state`, when given, is fed every
     /// tensor's bytes in order (the state hash, when all shards are written).
     package static func writeShardFiles(_ tensors: [CheckpointTensor], groups: [[Int]], only: [Int], into dir: URL,
-                                options: CheckpointOptions, state: SHA256Hasher?)
+                                options: CheckpointOptions, state: StateHasher?)
         throws -> [(tensors: [CheckpointManifest.TensorEntry], shard: CheckpointManifest.ShardEntry)] {
         let compressor = try CheckpointZstd.Compressor(level: options.compressionLevel)
         var out: [(tensors: [CheckpointManifest.TensorEntry], shard: CheckpointManifest.ShardEntry)] = []
@@ -507,7 +507,7 @@ public enum Checkpoints {
     static func readShards(_ checkpoint: URL, _ m: CheckpointManifest,
                            destination: (CheckpointManifest.TensorEntry) -> Tensor?) throws {
         let manifestPath = checkpoint.appendingPathComponent(manifestFileName).path
-        let state = SHA256Hasher()
+        let state = StateHasher()
         var next = 0   // index into m.tensors; they come shard by shard, in order
         for (s, shard) in m.shards.enumerated() {
             let path = checkpoint.appendingPathComponent(shard.file).path

@@ -46,10 +46,10 @@ public enum BenchTable {
                          + "\(f(100 * num(ms["share_of_thread_time"])))% of the threads' time, "
                          + "\(f(num(ms["gflops_per_thread"]))) GFLOP/s per thread")
         }
-        if let h = t?["state_hash"], num(h["cpu_sec_per_step"]) > 0 {
-            let bytes = num(h["bytes_per_step"]), cpu = num(h["cpu_sec_per_step"])
-            lines.append("state hash (SHA-256 of \(f(bytes / 1e9, 3)) GB, its own thread): \(f(cpu, 3)) CPU-s/step "
-                         + "(\(f(bytes / cpu / 1e9, 2)) GB/s), \(f(100 * num(h["share_of_thread_time"])))% of the threads' time")
+        if let h = t?["state_hash"], num(h["sec_per_step"]) > 0 {
+            let bytes = num(h["bytes_per_step"]), sec = num(h["sec_per_step"])
+            lines.append("state hash (\(f(bytes / 1e9, 3)) GB in 1 MiB pieces, on the step's threads): \(f(sec, 3)) s/step "
+                         + "(\(f(bytes / sec / 1e9, 2)) GB/s), \(f(100 * num(h["share_of_step_time"])))% of the step")
         }
         lines.append("")
         lines.append("matmul GFLOP/s (fastest call)        determ 1t  determ 2t  OpenBLAS 1t  OpenBLAS 2t")

@@ -11,10 +11,8 @@ public struct StepRecord: Sendable {
     public let lr: Double
     public let gradNorm: Double
     public let batchSHA256: String
-    /// SHA-256 of the state after this step; computed on its own thread while
-    /// the next step's shards run, so reading it may wait ("" on workers other than 0).
-    public var stateSHA256: String { stateDigest?.value ?? "" }
-    let stateDigest: PendingDigest?
+    /// The state hash after this step ("" on workers other than 0).
+    public let stateSHA256: String
     /// The objective's metrics (metrics.jsonl only; not hashed).
     public var metrics: [Metric] = []
 
@@ -75,14 +73,6 @@ public final class Trainer {
     public private(set) var step = 0
     /// Set by `simply bench` to see where a step's time goes (nil: no clock reads).
     public var phaseTimer: PhaseTimer?
-    /// The last step's state hash while its thread runs. It only reads the
-    /// state, so the next step's batch and shards may run beside it; anything
-    /// that writes the state (AdamW, a rollout kept as state, a checkpoint
-    /// load) waits for it first (`settleStateHash`).
-    private var hashInFlight: PendingDigest?
-    /// Given each step's hashes.jsonl line as soon as its state hash is done
-    /// (on the hash's thread, one step after another, before the next step's AdamW).
-    public var hashLineSink: (@Sendable (JSONValue) -> Void)?
 
     public init(config: ExperimentConfig, objective: any TrainingObjective, runtime: RuntimeOptions,
                 workers: Workers = .single) {
@@ -122,13 +112,12 @@ public final class Trainer {
         self.init(config: config, objective: try PretrainObjective(config: config, data: data), runtime: runtime)
     }
 
-    /// SHA-256 over the trained parameters (every parameter, or with LoRA the
+    /// The state hash (StateHasher: SHA-256 over the SHA-256 digests of 1 MiB
+    /// pieces) of the trained parameters (every parameter, or with LoRA the
     /// adapters and score head), then AdamW's m and v, in buffer order, then
     /// the objective's state tensors (none for most objectives).
     public func stateHash() -> String {
-        let h = SHA256Hasher()
-        for t in stateHashTensors { h.update(t) }
-        return h.finalizeHex()
+        StateHasher.digest(of: stateHashTensors, parallel: parallel)
     }
 
     /// The tensors `stateHash` hashes, in order.
@@ -141,7 +130,6 @@ public final class Trainer {
     /// weight), then AdamW's first and second moments, then the objective's
     /// state tensors. Their bytes in this order are exactly what `stateHash` hashes.
     public func stateTensors() -> [CheckpointTensor] {
-        settleStateHash()   // callers may write into them (a checkpoint load)
         var out: [CheckpointTensor] = []
         for (prefix, flat) in [("", model.trainableParams), ("optimizer.exp_avg.", optimizer.m), ("optimizer.exp_avg_sq.", optimizer.v)] {
             for e in model.trainableEntries {
@@ -157,7 +145,6 @@ public final class Trainer {
 
     /// Continues from a checkpoint's state (already loaded into `stateTensors()`).
     public func resume(atStep step: Int) {
-        settleStateHash()
         self.step = step
         optimizer.setStep(step)
     }
@@ -213,24 +200,18 @@ public final class Trainer {
         let (batchHash, loss, metrics) = batchGradient()
         let norm = phase("clip") { clipGradients(model.trainableGrads, maxNorm: config.train.gradClip, parallel: parallel) }
         let lr = learningRate(step: step, config: config.train)
-        phase("state_hash_wait") { settleStateHash() }
         phase("adamw") { optimizer.step(params: model.trainableParams, grads: model.trainableGrads, segments: segments, lr: lr, parallel: parallel) }
         step += 1
-        if workers.isRoot {
-            // The same bytes as stateHash(), hashed on their own thread.
-            // (The objective's state tensors as they were before this step's batch.)
-            let tensors = [model.trainableParams, optimizer.m, optimizer.v] + stateTensors.map(\.tensor)
-            let (sink, step) = (hashLineSink, step)
-            hashInFlight = PendingDigest {
-                let h = SHA256Hasher()
-                for t in tensors { h.update(t) }
-                return h.finalizeHex()
-            } then: { state in
-                sink?(StepRecord.hashLine(step: step, loss: loss, stateSHA256: state, batchSHA256: batchHash))
-            }
-        }
+        // The same bytes as stateHash(), with the objective's state tensors as
+        // they were before this step's batch. On the step's own threads: a
+        // hash beside the next step (its own thread, tried) took the cores
+        // from the products and saved nothing (docs/performance.md).
+        let state = workers.isRoot
+            ? phase("state_hash") { StateHasher.digest(of: [model.trainableParams, optimizer.m, optimizer.v] + stateTensors.map(\.tensor),
+                                                       parallel: parallel) }
+            : ""
         return StepRecord(step: step, loss: loss, lr: lr, gradNorm: norm,
-                          batchSHA256: batchHash, stateDigest: hashInFlight, metrics: metrics)
+                          batchSHA256: batchHash, stateSHA256: state, metrics: metrics)
     }
 
     /// The step's batch and its gradient in `model.grads`: every shard's
@@ -240,8 +221,6 @@ public final class Trainer {
     public func batchGradient() -> (batchSHA256: String, loss: Float, metrics: [Metric]) {
         let timer = phaseTimer
         func phase<T>(_ name: String, _ body: () -> T) -> T { timer.map { $0.time(name, body) } ?? body() }
-        // A rollout kept as state is rewritten by loadBatch: the last hash must be done.
-        if !objective.stateTensors.isEmpty { phase("state_hash_wait") { settleStateHash() } }
         let batchHash = phase("load_batch") { objective.loadBatch(step: step, policy: model, parallel: parallel) }
         let loss: Float, metrics: [Metric]
         if let exchange {
@@ -281,12 +260,6 @@ public final class Trainer {
         }
         return (batchHash, loss, metrics)
     }
-
-    /// Waits for the last step's state hash, if it is still being computed.
-    public func settleStateHash() {
-        hashInFlight?.wait()
-        hashInFlight = nil
-    }
 }
 
 /// One lane of `Trainer.shardGradients`: a leaf, the model it runs on, and
@@ -300,47 +273,4 @@ private final class ConcurrentLane: @unchecked Sendable {
     init(objective: any TrainingObjective, model: Transformer, leaf: GradientTree.Leaf, dropout: LoRADropoutKey) {
         self.objective = objective; self.model = model; self.leaf = leaf; self.dropout = dropout
     }
-}
-
-/// A SHA-256 computed on a thread of its own (not the dispatch pool, whose
-/// threads the shards' lanes use). `value` waits for it; reading it again is free.
-final class PendingDigest: @unchecked Sendable {
-    private let done = DispatchGroup()
-    private var result = ""
-    private var cpu = 0.0
-
-    /// Computes on a new thread, then calls `then` with the result (still on
-    /// that thread, before anyone waiting is released).
-    init(_ compute: @escaping @Sendable () -> String, then: @escaping @Sendable (String) -> Void) {
-        done.enter()
-        let thread = Thread { [self] in
-            let c0 = threadCPUSeconds()
-            result = compute()
-            cpu = threadCPUSeconds() - c0
-            then(result)
-            done.leave()
-        }
-        thread.start()
-    }
-
-    func wait() { done.wait() }
-
-    var value: String {
-        done.wait()
-        return result
-    }
-
-    /// CPU seconds the hashing thread spent computing (waits for it). `simply
-    /// bench` reports them: the state hash shares the cores with the step.
-    var cpuSeconds: Double {
-        done.wait()
-        return cpu
-    }
-}
-
-/// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID), for measurements only.
-func threadCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }

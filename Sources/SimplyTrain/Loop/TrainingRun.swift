@@ -253,17 +253,12 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
     let start = monotonicSeconds()
     var first: Float = .nan, last: Float = .nan
     var stoppedBy: String? = nil
-    // A step's hashes.jsonl line is written by its state hash's thread, which
-    // runs beside the next step's shards; a checkpoint and the end wait for it.
-    // A failed write (a full disk) is kept and ends the run at the next step.
-    let hashWriter = hashes.map { SendableLineWriter($0, recorded: recordedPast, file: runDirectory.hashesURL.path) }
-    if let hashWriter { trainer.hashLineSink = { hashWriter.write($0) } }
-    defer { trainer.settleStateHash(); trainer.hashLineSink = nil }
+    let hashWriter = hashes.map { HashLineWriter($0, recorded: recordedPast, file: runDirectory.hashesURL.path) }
     while trainer.step < config.train.steps {
-        if let failure = hashWriter?.failure { throw failure }
         let t0 = monotonicSeconds()
         let r = trainer.trainStep()
         let dt = monotonicSeconds() - t0
+        try hashWriter?.write(r.hashLine)
         if r.step == firstStep { first = r.loss }
         last = r.loss
         if root {
@@ -277,8 +272,6 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
         let stop = workers.anyTrue(StopSignal.pending != nil)
         let interval = config.checkpoint.interval
         if r.step == config.train.steps || (interval > 0 && r.step % interval == 0) || stop {
-            trainer.settleStateHash()    // this step's hashes.jsonl line comes before its checkpoint
-            if let failure = hashWriter?.failure { throw failure }
             lastCheckpoint = try checkpoint()
         }
         if stop, trainer.step < config.train.steps {
@@ -286,8 +279,6 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
             break
         }
     }
-    trainer.settleStateHash()
-    if let failure = hashWriter?.failure { throw failure }
     let seconds = monotonicSeconds() - start
     let ran = max(0, trainer.step - firstStep + 1)
     return RunSummary(firstStep: firstStep, lastStep: trainer.step, totalSteps: config.train.steps,
@@ -296,25 +287,19 @@ func trainRun(config: ExperimentConfig, runDirectory: RunDirectory, runtime: Run
                       stoppedBy: stoppedBy, lastCheckpoint: lastCheckpoint)
 }
 
-/// hashes.jsonl's writer, handed to the state hash's thread: steps' hashes
-/// finish one after another (Trainer.settleStateHash), so writes never
-/// overlap. The first failed write is kept (and no line after it is
-/// written) for the training loop to throw.
-private final class SendableLineWriter: @unchecked Sendable {
+/// hashes.jsonl's writer. A resumed run redoes the steps it recorded past
+/// its checkpoint: a redone step's line must equal the recorded one, else
+/// the record is put back as it was and the run stops, naming the field.
+private final class HashLineWriter {
     let writer: LineWriter
     /// Lines a resumed run recorded before it stopped, by step: a redone step must match.
     let recorded: [Int: String]
     let file: String
-    private let lock = NSLock()
-    private var failed: Error? = nil
     init(_ writer: LineWriter, recorded: [Int: String], file: String) {
         self.writer = writer; self.recorded = recorded; self.file = file
     }
 
-    var failure: Error? { lock.withLock { failed } }
-
-    func write(_ line: JSONValue) {
-        if failure != nil { return }
+    func write(_ line: JSONValue) throws {
         if let step = line["step"]?.intValue, let before = recorded[step], before != line.serialized() {
             let was = try? JSONValue.parse(before)
             let field = ["loss_bits", "batch_sha256", "state_sha256"].first { line[$0] != was?[$0] } ?? "line"
@@ -322,14 +307,11 @@ private final class SendableLineWriter: @unchecked Sendable {
             for s in recorded.keys.sorted() where s >= step {
                 if let r = recorded[s], let v = try? JSONValue.parse(r) { try? writer.write(v) }
             }
-            lock.withLock {
-                failed = RunError("\(file): resumed step \(step) gives \(field) \(line[field]?.stringValue ?? "?"), but the run "
-                    + "recorded \(was?[field]?.stringValue ?? before) before it stopped: the config, data or "
-                    + "Simply changed since (`simply verify` replays the run to find out)")
-            }
-            return
+            throw RunError("\(file): resumed step \(step) gives \(field) \(line[field]?.stringValue ?? "?"), but the run "
+                + "recorded \(was?[field]?.stringValue ?? before) before it stopped: the config, data or "
+                + "Simply changed since (`simply verify` replays the run to find out)")
         }
-        do { try writer.write(line) } catch { lock.withLock { failed = error } }
+        try writer.write(line)
     }
 }
 

@@ -62,10 +62,9 @@ extension Checkpoints {
         if workers.isRoot {
             do {
                 let entries = try collect(reports, shards: groups.count, tmp: tmp)
-                let state = SHA256Hasher()
-                for t in tensors { t.tensor.withBytes { state.update($0) } }
+                let state = StateHasher.digest(of: tensors.map(\.tensor), parallel: .serial)
                 let manifest = CheckpointManifest(formatVersion: CheckpointManifest.currentFormatVersion, step: step,
-                                                  configSHA256: configSHA256, stateSHA256: state.finalizeHex(),
+                                                  configSHA256: configSHA256, stateSHA256: state,
                                                   dataCursor: dataCursor, extra: extra,
                                                   tensors: entries.flatMap(\.tensors), shards: entries.map(\.shard))
                 try fault(options, .beforeManifest, tmp)
