@@ -83,6 +83,34 @@ let goldenDirectory = URL(fileURLWithPath: #filePath)
         }
     }
 
+    /// Clipping folded into AdamW (`gradScale`) gives the bits of a clipping
+    /// pass followed by AdamW: parameters, m and v.
+    @Test func gradScaleEqualsAClippingPass() throws {
+        let n = 70_001
+        let s = RandomStream(seed: 4, name: "adam-clip")
+        let p0 = (0..<n).map { s.normal(UInt64($0)) }, g0 = (0..<n).map { s.normal(UInt64($0), 1) }
+        let norm = globalNorm(Tensor(shape: [n], values: g0), parallel: .serial)
+        let scale = try #require(clipScale(norm: norm, maxNorm: 1.0))
+        #expect(clipScale(norm: norm, maxNorm: 0) == nil && clipScale(norm: norm, maxNorm: 2 * norm) == nil)
+        var out: [[UInt32]] = []
+        for folded in [false, true] {
+            let p = Tensor(shape: [n], values: p0), g = Tensor(shape: [n], values: g0)
+            let opt = AdamW(parameterCount: n, config: TrainConfig())
+            let segments: [AdamW.Segment] = [.init(offset: 0, count: 40_003, decay: true), .init(offset: 40_003, count: n - 40_003, decay: false)]
+            for _ in 0..<2 {
+                if folded {
+                    opt.step(params: p, grads: g, gradScale: scale, segments: segments, lr: 1e-3, parallel: Parallel(threads: 2))
+                } else {
+                    let c = Tensor(shape: [n], values: g.toArray())
+                    clipGradients(c, maxNorm: 1.0, parallel: Parallel(threads: 2))
+                    opt.step(params: p, grads: c, segments: segments, lr: 1e-3, parallel: Parallel(threads: 2))
+                }
+            }
+            out.append((p.toArray() + opt.m.toArray() + opt.v.toArray()).map(\.bitPattern))
+        }
+        #expect(out[0] == out[1])
+    }
+
     @Test func sameBitsOnAnyThreadCount() {
         let n = 100_003
         let s = RandomStream(seed: 3, name: "adam")
@@ -109,6 +137,33 @@ let goldenDirectory = URL(fileURLWithPath: #filePath)
         let mid = learningRate(step: 10 + 89 / 2, config: c)
         #expect(mid > 5.4e-4 && mid < 5.6e-4)
         for k in 10..<99 { #expect(learningRate(step: k + 1, config: c) <= learningRate(step: k, config: c)) }
+    }
+
+    /// The norm's kernel (eight blocks' chains interleaved) equals its plain
+    /// definition bit for bit: each 2¹⁶-element block summed left to right in
+    /// Double, the block sums added in block order. Values of wildly different
+    /// sizes, so any other order would round differently.
+    @Test func globalNormEqualsItsPlainDefinition() {
+        let block = 1 << 16
+        for n in [0, 5, block, 8 * block, 8 * block + 3, 19 * block + 1234] {
+            let vals = (0..<n).map { i -> Float in
+                let u = UInt32(truncatingIfNeeded: (UInt64(i) &* 0x9E3779B97F4A7C15) >> 32)
+                return Float(Int32(bitPattern: u) % 1000) * Float(1 << (u % 23)) * 1e-5
+            }
+            var total = 0.0
+            var lo = 0
+            while lo < n {
+                var s = 0.0
+                for i in lo..<min(n, lo + block) { let v = Double(vals[i]); s += v * v }
+                total += s
+                lo += block
+            }
+            let g = Tensor(shape: [n], values: vals)
+            for threads in [1, 2, 3] {
+                #expect(globalNorm(g, parallel: Parallel(threads: threads)).bitPattern == total.squareRoot().bitPattern,
+                        "\(n) values, \(threads) threads")
+            }
+        }
     }
 
     @Test func clippingScalesToMaxNormAndIsThreadInvariant() {

@@ -198,9 +198,12 @@ public final class Trainer {
         func phase<T>(_ name: String, _ body: () -> T) -> T { timer.map { $0.time(name, body) } ?? body() }
         let stateTensors = objective.stateTensors
         let (batchHash, loss, metrics) = batchGradient()
-        let norm = phase("clip") { clipGradients(model.trainableGrads, maxNorm: config.train.gradClip, parallel: parallel) }
+        // Clipping's scale is applied by AdamW as it reads each gradient.
+        let norm = phase("clip") { globalNorm(model.trainableGrads, parallel: parallel) }
         let lr = learningRate(step: step, config: config.train)
-        phase("adamw") { optimizer.step(params: model.trainableParams, grads: model.trainableGrads, segments: segments, lr: lr, parallel: parallel) }
+        phase("adamw") { optimizer.step(params: model.trainableParams, grads: model.trainableGrads,
+                                        gradScale: clipScale(norm: norm, maxNorm: config.train.gradClip),
+                                        segments: segments, lr: lr, parallel: parallel) }
         step += 1
         // The same bytes as stateHash(), with the objective's state tensors as
         // they were before this step's batch. On the step's own threads: a

@@ -29,7 +29,10 @@ public final class AdamW: @unchecked Sendable {
     }
 
     /// One update with learning rate `lr` at step t+1 over `segments` of the flat buffers.
-    public func step(params: Tensor, grads: Tensor, segments: [Segment], lr: Double, parallel: Parallel) {
+    /// With `gradScale` (gradient clipping, `clipScale`) each gradient is
+    /// multiplied by it as it is read: g·scale rounded to Float, exactly what
+    /// a clipping pass would have stored.
+    public func step(params: Tensor, grads: Tensor, gradScale: Float? = nil, segments: [Segment], lr: Double, parallel: Parallel) {
         t += 1
         // Bias corrections in Double with the project's pow; rounded once to Float.
         let bc1 = 1 - DetMath.pow(config.beta1, Double(t))
@@ -46,6 +49,7 @@ public final class AdamW: @unchecked Sendable {
         let segs = segments
         let (pp, gp, mpp, vpp) = (SendablePointer(params.pointer), SendablePointer(grads.pointer),
                                   SendablePointer(m.pointer), SendablePointer(v.pointer))
+        let scaled = gradScale != nil, scale = gradScale ?? 1, vscale = SIMD8<Float>(repeating: scale)
         parallel.forEachRange(total, grain: 16384) { r in
             let p = pp.p, g = gp.p, mp = mpp.p, vp = vpp.p
             for e in segs {
@@ -61,7 +65,7 @@ public final class AdamW: @unchecked Sendable {
                 let (vbc, veps, vdecay, vstep) = (SIMD8<Float>(repeating: bc2Sqrt), SIMD8<Float>(repeating: eps),
                                                   SIMD8<Float>(repeating: decay), SIMD8<Float>(repeating: stepSize))
                 while i + 8 <= hi {
-                    let gi = Lanes.load(g + i)
+                    let gi = scaled ? Lanes.load(g + i) * vscale : Lanes.load(g + i)
                     let mi = vb1 * Lanes.load(mp + i) + c1 * gi
                     let vi = vb2 * Lanes.load(vp + i) + c2 * (gi * gi)
                     Lanes.store(mi, mp + i)
@@ -76,7 +80,7 @@ public final class AdamW: @unchecked Sendable {
                     i += 8
                 }
                 while i < hi {
-                    let gi = g[i]
+                    let gi = scaled ? g[i] * scale : g[i]
                     let mi = b1 * mp[i] + (1 - b1) * gi
                     let vi = b2 * vp[i] + (1 - b2) * (gi * gi)
                     mp[i] = mi
