@@ -104,6 +104,37 @@ import SimplyCore
     }
 }
 
+/// Pieces hashed early, chunk by chunk of a lockstep update (what AdamW's
+/// threads do), then finished, give the state hash of the final bytes.
+@Suite struct StatePiecesTests {
+    @Test(arguments: [1, 2, 3])
+    func earlyPiecesThenFinishEqualTheHash(threads: Int) {
+        let piece = StateHasher.pieceBytes
+        for (n, chunk) in [(3 * piece / 4 + 5, 1 << 17), (5 * piece / 4 + 3, 1 << 19), (0, 64), (4, 1 << 19)] {
+            // Three tensors of n elements written in lockstep, and one that is not.
+            let ts = (0..<3).map { j in Tensor(shape: [n], values: (0..<n).map { Float($0 % 97) + Float(j) }) }
+            let extra = Tensor(shape: [1000], values: (0..<1000).map { Float($0) })
+            let pieces = StatePieces(ts + [extra])
+            let p = Parallel(threads: threads)
+            let bases = ts.map { SendablePointer($0.pointer) }
+            p.forEachRange(n, grain: 1) { thread in
+                var from = thread.lowerBound
+                while from < thread.upperBound {
+                    let c = from..<min(thread.upperBound, from + chunk)
+                    for b in bases { for i in c { b.p[i] = b.p[i] * 2 + 1 } }   // the "update"
+                    if StatePieces.hashesEarly { pieces.hashCompleted(lockstep: 3, thread: thread, chunk: c) }
+                    from = c.upperBound
+                }
+            }
+            if StatePieces.hashesEarly && n > piece {
+                #expect(pieces.hashedCount >= 1, "\(n) elements: some pieces hashed early")
+            }
+            #expect(pieces.finish(parallel: p) == StateHasher.digest(of: ts + [extra], parallel: .serial),
+                    "\(n) elements, chunks of \(chunk), \(threads) threads")
+        }
+    }
+}
+
 /// Test data from the project's Philox stream.
 private struct TestDraws {
     let stream: RandomStream

@@ -53,12 +53,13 @@ import Testing
         let share = inStep?["share_of_thread_time"]?.doubleValue ?? .nan
         #expect(share > 0 && share < 1, "share_of_thread_time = \(share)")
         #expect((inStep?["gflops_per_thread"]?.doubleValue).map { $0 > 0 && $0.isFinite } == true)
-        // The state hash covers the parameters and both AdamW moments, and took part of the step.
+        // The state hash covers the parameters and both AdamW moments, in 1 MiB pieces.
         let hash = j["train"]?["state_hash"]
-        #expect(hash?["bytes_per_step"]?.intValue == 3 * params * MemoryLayout<Float>.stride)
-        let hashShare = hash?["share_of_step_time"]?.doubleValue ?? .nan
-        #expect((hash?["sec_per_step"]?.doubleValue).map { $0 > 0 && $0.isFinite } == true)
-        #expect(hashShare > 0 && hashShare < 1, "state hash share_of_step_time = \(hashShare)")
+        let hashBytes = 3 * params * MemoryLayout<Float>.stride
+        #expect(hash?["bytes_per_step"]?.intValue == hashBytes)
+        #expect(hash?["pieces"]?.intValue == (hashBytes + (1 << 20) - 1) >> 20)
+        #expect((hash?["pieces_hashed_in_adamw"]?.intValue).map { $0 >= 0 && $0 <= hashBytes >> 20 } == true)
+        #expect((hash?["sec_per_step_after_adamw"]?.doubleValue).map { $0 > 0 && $0.isFinite } == true)
         #expect(r.stdout.contains("state hash ("))
 
         for path in [["train", "tokens_per_sec"], ["train", "gflops"], ["train", "step_sec_mean"],

@@ -60,58 +60,7 @@ public final class StateHasher {
     /// The state hash of the tensors' bytes in order, the pieces split over
     /// `parallel`'s threads (the same value as a StateHasher fed them).
     public static func digest(of tensors: [Tensor], parallel: Parallel) -> String {
-        // The tensors' byte ranges, end to end.
-        var starts: [Int] = []
-        var end = 0
-        for t in tensors { starts.append(end); end += t.count * 4 }
-        let total = end
-        let pieces = (total + pieceBytes - 1) / pieceBytes
-        if pieces == 0 { return SHA256Hasher().finalizeHex() }
-        let bases = tensors.map { SendablePointer($0.pointer) }
-        let rangeStarts = starts
-
-        // Each piece's digest, in its slot; a piece lying whole in one tensor
-        // is read in place, a piece spanning tensors is fed range by range.
-        var leaves = [UInt8](repeating: 0, count: pieces * 32)
-        leaves.withUnsafeMutableBytes { out in
-            let leafBase = SendablePointer(out.baseAddress!.assumingMemoryBound(to: UInt8.self))
-            parallel.forEachRange(pieces, grain: 2) { range in
-                var pending: (piece: Int, start: UnsafeRawPointer)?
-                for k in range {
-                    let lo = k * pieceBytes, hi = min(lo + pieceBytes, total)
-                    var t = 0
-                    while t + 1 < rangeStarts.count && rangeStarts[t + 1] <= lo { t += 1 }
-                    let tensorEnd = rangeStarts[t] + tensors[t].count * 4
-                    if hi - lo == pieceBytes && hi <= tensorEnd && pairKernel {
-                        let start = UnsafeRawPointer(bases[t].p) + (lo - rangeStarts[t])
-                        if let first = pending {
-                            hashPair(first.start, start, firstSlot: leafBase.p + first.piece * 32, secondSlot: leafBase.p + k * 32)
-                            pending = nil
-                        } else {
-                            pending = (k, start)
-                        }
-                        continue
-                    }
-                    let h = SHA256Hasher()
-                    var at = lo
-                    while at < hi {
-                        while rangeStarts[t] + tensors[t].count * 4 <= at { t += 1 }
-                        let end = min(hi, rangeStarts[t] + tensors[t].count * 4)
-                        h.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bases[t].p) + (at - rangeStarts[t]), count: end - at))
-                        at = end
-                    }
-                    (leafBase.p + k * 32).update(from: h.finalize(), count: 32)
-                }
-                if let last = pending {
-                    let h = SHA256Hasher()
-                    h.update(UnsafeRawBufferPointer(start: last.start, count: pieceBytes))
-                    (leafBase.p + last.piece * 32).update(from: h.finalize(), count: 32)
-                }
-            }
-        }
-        let root = SHA256Hasher()
-        root.update(leaves)
-        return root.finalizeHex()
+        StatePieces(tensors).finish(parallel: parallel)
     }
 
     /// SHA-256 of two messages of one length (a multiple of 64) by the pair
@@ -132,7 +81,7 @@ public final class StateHasher {
     /// every piece goes through OpenSSL, with the same digests.
     static let pairKernel = simply_sha256_pair_available() != 0
 
-    private static func hashPair(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
+    static func hashPair(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
                                  firstSlot: UnsafeMutablePointer<UInt8>, secondSlot: UnsafeMutablePointer<UInt8>) {
         simply_sha256_pair(a.assumingMemoryBound(to: UInt8.self), b.assumingMemoryBound(to: UInt8.self),
                            pieceBytes, firstSlot, secondSlot)

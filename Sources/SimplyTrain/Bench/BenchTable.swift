@@ -46,10 +46,11 @@ public enum BenchTable {
                          + "\(f(100 * num(ms["share_of_thread_time"])))% of the threads' time, "
                          + "\(f(num(ms["gflops_per_thread"]))) GFLOP/s per thread")
         }
-        if let h = t?["state_hash"], num(h["sec_per_step"]) > 0 {
-            let bytes = num(h["bytes_per_step"]), sec = num(h["sec_per_step"])
-            lines.append("state hash (\(f(bytes / 1e9, 3)) GB in 1 MiB pieces, on the step's threads): \(f(sec, 3)) s/step "
-                         + "(\(f(bytes / sec / 1e9, 2)) GB/s), \(f(100 * num(h["share_of_step_time"])))% of the step")
+        if let h = t?["state_hash"], num(h["pieces"]) > 0 {
+            let adamw = num(t?["phase_sec_per_step"]?["adamw"])
+            lines.append("state hash (\(f(num(h["bytes_per_step"]) / 1e9, 3)) GB in \(f(num(h["pieces"]), 0)) pieces of 1 MiB): "
+                         + "\(f(num(h["pieces_hashed_in_adamw"]), 0)) hashed inside AdamW's pass (adamw \(f(adamw, 3)) s/step with them), "
+                         + "the rest \(f(num(h["sec_per_step_after_adamw"]), 4)) s/step")
         }
         lines.append("")
         lines.append("matmul GFLOP/s (fastest call)        determ 1t  determ 2t  OpenBLAS 1t  OpenBLAS 2t")

@@ -71,6 +71,9 @@ public final class Trainer {
     public let inPlaceShardPair: Bool
     let segments: [AdamW.Segment]
     public private(set) var step = 0
+    /// The last step's state hash: how many of its pieces AdamW's threads
+    /// hashed during their pass, of how many (`simply bench` reports it).
+    public private(set) var lastStateHashPieces = (inAdamW: 0, total: 0)
     /// Set by `simply bench` to see where a step's time goes (nil: no clock reads).
     public var phaseTimer: PhaseTimer?
 
@@ -201,18 +204,22 @@ public final class Trainer {
         // Clipping's scale is applied by AdamW as it reads each gradient.
         let norm = phase("clip") { globalNorm(model.trainableGrads, parallel: parallel) }
         let lr = learningRate(step: step, config: config.train)
+        // The state hash (of the same bytes as stateHash(), with the objective's
+        // state tensors as they were before this step's batch), on the step's
+        // own threads: AdamW's threads hash each state piece as soon as their
+        // chunk has written it, while it is in cache; `finish` hashes the rest.
+        let pieces = workers.isRoot
+            ? StatePieces([model.trainableParams, optimizer.m, optimizer.v] + stateTensors.map(\.tensor)) : nil
+        var hashEarly: (@Sendable (Range<Int>, Range<Int>) -> Void)? = nil
+        if let pieces, StatePieces.hashesEarly {
+            hashEarly = { thread, chunk in pieces.hashCompleted(lockstep: 3, thread: thread, chunk: chunk) }
+        }
         phase("adamw") { optimizer.step(params: model.trainableParams, grads: model.trainableGrads,
                                         gradScale: clipScale(norm: norm, maxNorm: config.train.gradClip),
-                                        segments: segments, lr: lr, parallel: parallel) }
+                                        segments: segments, lr: lr, parallel: parallel, afterChunk: hashEarly) }
         step += 1
-        // The same bytes as stateHash(), with the objective's state tensors as
-        // they were before this step's batch. On the step's own threads: a
-        // hash beside the next step (its own thread, tried) took the cores
-        // from the products and saved nothing (docs/performance.md).
-        let state = workers.isRoot
-            ? phase("state_hash") { StateHasher.digest(of: [model.trainableParams, optimizer.m, optimizer.v] + stateTensors.map(\.tensor),
-                                                       parallel: parallel) }
-            : ""
+        if let pieces { lastStateHashPieces = (pieces.hashedCount, pieces.count) }
+        let state = pieces.map { p in phase("state_hash") { p.finish(parallel: parallel) } } ?? ""
         return StepRecord(step: step, loss: loss, lr: lr, gradNorm: norm,
                           batchSHA256: batchHash, stateSHA256: state, metrics: metrics)
     }

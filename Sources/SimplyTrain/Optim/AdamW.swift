@@ -32,7 +32,12 @@ public final class AdamW: @unchecked Sendable {
     /// With `gradScale` (gradient clipping, `clipScale`) each gradient is
     /// multiplied by it as it is read: g·scale rounded to Float, exactly what
     /// a clipping pass would have stored.
-    public func step(params: Tensor, grads: Tensor, gradScale: Float? = nil, segments: [Segment], lr: Double, parallel: Parallel) {
+    /// With `afterChunk`, each thread updates its range in chunks of
+    /// `chunkElements` and calls afterChunk(its range, the chunk) after each
+    /// (the step hashes the state pieces a chunk completed: StatePieces).
+    public func step(params: Tensor, grads: Tensor, gradScale: Float? = nil, segments: [Segment], lr: Double,
+                     parallel: Parallel, chunkElements: Int = 1 << 19,
+                     afterChunk: (@Sendable (_ thread: Range<Int>, _ chunk: Range<Int>) -> Void)? = nil) {
         t += 1
         // Bias corrections in Double with the project's pow; rounded once to Float.
         let bc1 = 1 - DetMath.pow(config.beta1, Double(t))
@@ -50,45 +55,51 @@ public final class AdamW: @unchecked Sendable {
         let (pp, gp, mpp, vpp) = (SendablePointer(params.pointer), SendablePointer(grads.pointer),
                                   SendablePointer(m.pointer), SendablePointer(v.pointer))
         let scaled = gradScale != nil, scale = gradScale ?? 1, vscale = SIMD8<Float>(repeating: scale)
-        parallel.forEachRange(total, grain: 16384) { r in
-            let p = pp.p, g = gp.p, mp = mpp.p, vp = vpp.p
-            for e in segs {
-                let lo = max(r.lowerBound, e.offset), hi = min(r.upperBound, e.offset + e.count)
-                if lo >= hi { continue }
-                let decay = e.decay ? decayFactor : 1
-                // 8 elements at a time: each lane is the scalar loop's operations in
-                // its order (IEEE multiply, add, divide and square root per lane, no
-                // contraction into FMAs), so the bits are the scalar tail's.
-                var i = lo
-                let (vb1, vb2, c1, c2) = (SIMD8<Float>(repeating: b1), SIMD8<Float>(repeating: b2),
-                                          SIMD8<Float>(repeating: 1 - b1), SIMD8<Float>(repeating: 1 - b2))
-                let (vbc, veps, vdecay, vstep) = (SIMD8<Float>(repeating: bc2Sqrt), SIMD8<Float>(repeating: eps),
-                                                  SIMD8<Float>(repeating: decay), SIMD8<Float>(repeating: stepSize))
-                while i + 8 <= hi {
-                    let gi = scaled ? Lanes.load(g + i) * vscale : Lanes.load(g + i)
-                    let mi = vb1 * Lanes.load(mp + i) + c1 * gi
-                    let vi = vb2 * Lanes.load(vp + i) + c2 * (gi * gi)
-                    Lanes.store(mi, mp + i)
-                    Lanes.store(vi, vp + i)
-                    var root = vi
-                    withUnsafeMutableBytes(of: &root) { r in
-                        let f = r.baseAddress!.assumingMemoryBound(to: Float.self)
-                        simply_sqrt8(f, f)
+        parallel.forEachRange(total, grain: 16384) { thread in
+            var from = thread.lowerBound
+            while from < thread.upperBound {
+                let r = from..<(afterChunk == nil ? thread.upperBound : min(thread.upperBound, from + max(1, chunkElements)))
+                let p = pp.p, g = gp.p, mp = mpp.p, vp = vpp.p
+                for e in segs {
+                    let lo = max(r.lowerBound, e.offset), hi = min(r.upperBound, e.offset + e.count)
+                    if lo >= hi { continue }
+                    let decay = e.decay ? decayFactor : 1
+                    // 8 elements at a time: each lane is the scalar loop's operations in
+                    // its order (IEEE multiply, add, divide and square root per lane, no
+                    // contraction into FMAs), so the bits are the scalar tail's.
+                    var i = lo
+                    let (vb1, vb2, c1, c2) = (SIMD8<Float>(repeating: b1), SIMD8<Float>(repeating: b2),
+                                              SIMD8<Float>(repeating: 1 - b1), SIMD8<Float>(repeating: 1 - b2))
+                    let (vbc, veps, vdecay, vstep) = (SIMD8<Float>(repeating: bc2Sqrt), SIMD8<Float>(repeating: eps),
+                                                      SIMD8<Float>(repeating: decay), SIMD8<Float>(repeating: stepSize))
+                    while i + 8 <= hi {
+                        let gi = scaled ? Lanes.load(g + i) * vscale : Lanes.load(g + i)
+                        let mi = vb1 * Lanes.load(mp + i) + c1 * gi
+                        let vi = vb2 * Lanes.load(vp + i) + c2 * (gi * gi)
+                        Lanes.store(mi, mp + i)
+                        Lanes.store(vi, vp + i)
+                        var root = vi
+                        withUnsafeMutableBytes(of: &root) { r in
+                            let f = r.baseAddress!.assumingMemoryBound(to: Float.self)
+                            simply_sqrt8(f, f)
+                        }
+                        let denom = root / vbc + veps
+                        Lanes.store(Lanes.load(p + i) * vdecay - vstep * (mi / denom), p + i)
+                        i += 8
                     }
-                    let denom = root / vbc + veps
-                    Lanes.store(Lanes.load(p + i) * vdecay - vstep * (mi / denom), p + i)
-                    i += 8
+                    while i < hi {
+                        let gi = scaled ? g[i] * scale : g[i]
+                        let mi = b1 * mp[i] + (1 - b1) * gi
+                        let vi = b2 * vp[i] + (1 - b2) * (gi * gi)
+                        mp[i] = mi
+                        vp[i] = vi
+                        let denom = vi.squareRoot() / bc2Sqrt + eps
+                        p[i] = p[i] * decay - stepSize * (mi / denom)
+                        i += 1
+                    }
                 }
-                while i < hi {
-                    let gi = scaled ? g[i] * scale : g[i]
-                    let mi = b1 * mp[i] + (1 - b1) * gi
-                    let vi = b2 * vp[i] + (1 - b2) * (gi * gi)
-                    mp[i] = mi
-                    vp[i] = vi
-                    let denom = vi.squareRoot() / bc2Sqrt + eps
-                    p[i] = p[i] * decay - stepSize * (mi / denom)
-                    i += 1
-                }
+                afterChunk?(thread, r)
+                from = r.upperBound
             }
         }
     }
