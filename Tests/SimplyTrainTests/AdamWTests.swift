@@ -83,6 +83,25 @@ let goldenDirectory = URL(fileURLWithPath: #filePath)
         }
     }
 
+    /// The gradient tree's last addition with the norm: the sum's bits, and
+    /// globalNorm's bits for its norm (1, 2, 3 threads; with and without
+    /// groups of four blocks, and a tail).
+    @Test func addReturningNormEqualsAddThenGlobalNorm() {
+        let block = 1 << 16
+        for n in [0, 7, 4 * block, 9 * block + 77] {
+            let s = RandomStream(seed: 9, name: "tree-norm")
+            let x = Tensor(shape: [n], values: (0..<n).map { s.normal(UInt64($0)) * Float(1 + $0 % 13) })
+            let y = Tensor(shape: [n], values: (0..<n).map { s.normal(UInt64($0), 1) })
+            let want = zip(x.toArray(), y.toArray()).map { ($0 + $1).bitPattern }
+            let wantNorm = globalNorm(Tensor(shape: [n], values: zip(x.toArray(), y.toArray()).map { $0 + $1 }), parallel: .serial)
+            for threads in [1, 2, 3] {
+                let out = Tensor(shape: [n])
+                let norm = addReturningNorm(x, y, into: out, parallel: Parallel(threads: threads))
+                #expect(out.toArray().map(\.bitPattern) == want && norm.bitPattern == wantNorm.bitPattern, "\(n), \(threads) threads")
+            }
+        }
+    }
+
     /// Clipping folded into AdamW (`gradScale`) gives the bits of a clipping
     /// pass followed by AdamW: parameters, m and v.
     @Test func gradScaleEqualsAClippingPass() throws {

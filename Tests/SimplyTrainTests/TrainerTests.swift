@@ -121,6 +121,19 @@ func microConfig(steps: Int = 4, shards: Int = 2, batch: Int = 4) throws -> Expe
         #expect(Set(states).count == states.count)
     }
 
+    /// A step's gradient norm (taken from the gradient tree's last addition
+    /// where there is one) has the bits of globalNorm over the summed gradient.
+    @Test(arguments: [1, 2, 3, 4])
+    func stepGradNormIsTheGlobalNormOfTheSum(shards: Int) throws {
+        let config = try microConfig(steps: 2, shards: shards, batch: 12)
+        let runtime = RuntimeOptions(threads: 2, deterministic: true)
+        let a = try Trainer(config: config, data: try TrainingData.load(config), runtime: runtime)
+        let b = try Trainer(config: config, data: try TrainingData.load(config), runtime: runtime)
+        let norm = a.trainStep().gradNorm
+        _ = b.batchGradient()
+        #expect(norm.bitPattern == globalNorm(b.model.trainableGrads, parallel: .serial).bitPattern, "\(shards) shards")
+    }
+
     @Test func lossFallsOnTheBuiltInCorpus() throws {
         var config = try microConfig(steps: 40, shards: 1)
         config.train.lr = 1e-2

@@ -107,6 +107,7 @@ public final class Trainer {
         // buffer (its own gradients), shard 1 on `model` into the result.
         tree = GradientTree(shards: config.train.gradShards, parameterCount: trainable,
                             firstBuffer: config.train.gradShards == 2 ? sibling?.trainableGrads : nil)
+        tree.measuresNorm = true
         segments = model.trainableEntries.map { AdamW.Segment(offset: $0.offset, count: $0.count, decay: $0.decay) }
     }
 
@@ -202,7 +203,8 @@ public final class Trainer {
         let stateTensors = objective.stateTensors
         let (batchHash, loss, metrics) = batchGradient()
         // Clipping's scale is applied by AdamW as it reads each gradient.
-        let norm = phase("clip") { globalNorm(model.trainableGrads, parallel: parallel) }
+        // The gradient tree's last addition measured the norm where it ran.
+        let norm = phase("clip") { tree.takeSumNorm() ?? globalNorm(model.trainableGrads, parallel: parallel) }
         let lr = learningRate(step: step, config: config.train)
         // The state hash (of the same bytes as stateHash(), with the objective's
         // state tensors as they were before this step's batch), on the step's

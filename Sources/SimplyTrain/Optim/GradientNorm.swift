@@ -34,6 +34,46 @@ public func globalNorm(_ g: Tensor, parallel: Parallel) -> Double {
     return total.squareRoot()
 }
 
+/// out = x + y element by element, and the global norm of the result (the
+/// bits of `globalNorm(out)`) from the same pass: the gradient tree's last
+/// addition, so the norm needs no read of its own. Blocks as in globalNorm;
+/// four at a time, each a left-to-right chain.
+public func addReturningNorm(_ x: Tensor, _ y: Tensor, into out: Tensor, parallel: Parallel) -> Double {
+    precondition(x.count == y.count && x.count == out.count)
+    let block = normBlock, count = x.count
+    let blocks = (count + block - 1) / block
+    var partial = [Double](repeating: 0, count: blocks)
+    partial.withUnsafeMutableBufferPointer { buf in
+        let sums = SendablePointer(buf.baseAddress!)
+        let (xp, yp, op) = (SendablePointer(x.pointer), SendablePointer(y.pointer), SendablePointer(out.pointer))
+        parallel.forEachRange(blocks) { r in
+            var b = r.lowerBound
+            while b + 4 <= r.upperBound, (b + 4) * block <= count {
+                let (x0, y0, o0) = (xp.p + b * block, yp.p + b * block, op.p + b * block)
+                var (s0, s1, s2, s3) = (0.0, 0.0, 0.0, 0.0)
+                for i in 0..<block {
+                    let v0 = x0[i] + y0[i], v1 = x0[block + i] + y0[block + i]
+                    let v2 = x0[2 * block + i] + y0[2 * block + i], v3 = x0[3 * block + i] + y0[3 * block + i]
+                    o0[i] = v0; o0[block + i] = v1; o0[2 * block + i] = v2; o0[3 * block + i] = v3
+                    let d0 = Double(v0), d1 = Double(v1), d2 = Double(v2), d3 = Double(v3)
+                    s0 += d0 * d0; s1 += d1 * d1; s2 += d2 * d2; s3 += d3 * d3
+                }
+                (sums.p[b], sums.p[b + 1], sums.p[b + 2], sums.p[b + 3]) = (s0, s1, s2, s3)
+                b += 4
+            }
+            while b < r.upperBound {
+                let lo = b * block, hi = min(count, lo + block)
+                for i in lo..<hi { op.p[i] = xp.p[i] + yp.p[i] }
+                sums.p[b] = sumOfSquares(op.p + lo, hi - lo)
+                b += 1
+            }
+        }
+    }
+    var total = 0.0
+    for s in partial { total += s }
+    return total.squareRoot()
+}
+
 /// The norm's block: its sums of squares are fixed-order within a block.
 let normBlock = 1 << 16
 

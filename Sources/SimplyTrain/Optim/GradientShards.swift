@@ -42,7 +42,20 @@ public final class GradientTree: @unchecked Sendable {
     /// `leaves` returns their losses in the order given.
     public func reduce(into result: Tensor, parallel: Parallel,
                        leaves: ([Leaf]) -> [Float]) -> Float {
-        reduce(node: 0..<shards, into: result, parallel: parallel, leaves: leaves)
+        sumNorm = nil
+        return reduce(node: 0..<shards, into: result, parallel: parallel, leaves: leaves)
+    }
+
+    /// With `measuresNorm`, the whole tree's last addition also returns the
+    /// sum's global norm (`addReturningNorm`, the bits of globalNorm), kept
+    /// here until taken; nil when the tree had no addition (one shard).
+    public var measuresNorm = false
+    private var sumNorm: Double?
+
+    /// The norm of the last whole-tree sum, once (nil: not measured).
+    public func takeSumNorm() -> Double? {
+        defer { sumNorm = nil }
+        return sumNorm
     }
 
     /// The same for the subtree `node` alone (a node of this tree, e.g. from
@@ -74,7 +87,11 @@ public final class GradientTree: @unchecked Sendable {
                 lb = l; y = buffers[slot]; b = slot
             }
         }
-        Self.add(buffers[a], y, into: result, parallel: parallel)
+        if measuresNorm && range == 0..<shards {
+            sumNorm = addReturningNorm(buffers[a], y, into: result, parallel: parallel)
+        } else {
+            Self.add(buffers[a], y, into: result, parallel: parallel)
+        }
         free.append(a)
         if let b { free.append(b) }
         return la + lb
