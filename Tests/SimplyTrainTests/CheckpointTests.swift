@@ -402,9 +402,11 @@ private func replace(_ pairs: [(String, JSONValue)], _ key: String, _ value: JSO
         try Data(original).write(to: manifest)
         try resignManifest(dir) { replace($0, "step", .int(12)) }
         expectManifestError(["step", "step-00000011"], "step")
-        try resignManifest(dir) { replace(replace($0, "step", .int(11)), "format_version", .int(2)) }
+        try resignManifest(dir) { replace(replace($0, "step", .int(11)), "format_version", .int(3)) }
         expectManifestError(["format_version", "not supported"], "version")
-        try resignManifest(dir) { replace(replace($0, "format_version", .int(1)), "shards", .array([.object([("file", .string("../../config.json"))])])) }
+        try resignManifest(dir) { replace($0, "format_version", .int(1)) }
+        expectManifestError(["format_version", "1 is not supported", "one SHA-256 stream"], "version 1")
+        try resignManifest(dir) { replace(replace($0, "format_version", .int(CheckpointManifest.currentFormatVersion)), "shards", .array([.object([("file", .string("../../config.json"))])])) }
         expectManifestError(["shards[0].file", "expected \"shard-00000.safetensors.zst\""], "path")
         try FileManager.default.removeItem(at: manifest)
         expectManifestError(["missing"], "missing")

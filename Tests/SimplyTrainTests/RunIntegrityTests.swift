@@ -138,7 +138,7 @@ import SimplyTrain
             m("shard name ../, re-signed", resign: true) { replacing($0, [.key("shards"), .index(0), .key("file")], with: .string("../step-00000004/shard-00000.safetensors.zst")) },
             m("config_sha256 edited, re-signed", resign: true) { replacing($0, [.key("config_sha256")], with: .string(String(repeating: "b", count: 64))) },
             m("state_sha256 edited, re-signed", resign: true) { replacing($0, [.key("state_sha256")], with: .string(String(repeating: "c", count: 64))) },
-            m("format_version edited, re-signed", resign: true) { replacing($0, [.key("format_version")], with: JSONValue.int(2)) },
+            m("format_version edited, re-signed", resign: true) { replacing($0, [.key("format_version")], with: JSONValue.int(3)) },
             m("an unknown field, re-signed", resign: true) { v in
                 guard case let .object(p) = v else { return v }; return .object(p + [("x", .int(1))])
             },

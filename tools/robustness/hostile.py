@@ -575,7 +575,7 @@ def ckpt_variants(ctx):
         d, C, lambda m: m["shards"][0].__setitem__("file", "../%s/shard-00000.safetensors.zst" % sA), True))
     v("re-signed: shard name /etc/passwd", R, R, [mC], lambda d: edit_manifest(
         d, C, lambda m: m["shards"][0].__setitem__("file", "../../../../../../etc/passwd"), True))
-    v("re-signed: format_version 2", R, R, [mC], lambda d: edit_manifest(d, C, lambda m: m.__setitem__("format_version", Num("2")), True))
+    v("re-signed: format_version 3", R, R, [mC], lambda d: edit_manifest(d, C, lambda m: m.__setitem__("format_version", Num("3")), True))
     v("re-signed: unknown field", R, R, [mC], lambda d: edit_manifest(d, C, lambda m: m.__setitem__("evil", "x" * 1000), True))
     v("re-signed: step 2^63-1", R, R, [mC], lambda d: edit_manifest(d, C, lambda m: m.__setitem__("step", Num("9223372036854775807")), True))
     v("manifest compact whitespace (benign)", ACC, ACC, [], lambda d: edit_manifest(d, C, lambda m: None, False),

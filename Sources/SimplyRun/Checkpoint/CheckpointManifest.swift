@@ -7,7 +7,9 @@ import SimplyCore
 /// change of a value (a damaged step, cursor or hash) is detected, while
 /// whitespace is not significant.
 public struct CheckpointManifest: Sendable {
-    public static let currentFormatVersion = 1
+    /// 2: the state hash in 1 MiB pieces (StateHasher). Format 1 hashed
+    /// the state as one SHA-256 stream; its state hashes cannot be checked.
+    public static let currentFormatVersion = 2
 
     public struct TensorEntry: Sendable, Equatable {
         public let name: String
@@ -134,7 +136,8 @@ public struct CheckpointManifest: Sendable {
 
         let version = try int(json["format_version"], "format_version")
         guard version == currentFormatVersion else {
-            throw fail("format_version", "\(version) is not supported (this Simply reads \(currentFormatVersion))")
+            let why = version == 1 ? ": format 1 hashed the state as one SHA-256 stream, format 2 in 1 MiB pieces (docs/design.md)" : ""
+            throw fail("format_version", "\(version) is not supported (this Simply reads \(currentFormatVersion)\(why))")
         }
         let known: Set<String> = ["format_version", "step", "config_sha256", "state_sha256", "data_cursor", "extra",
                                   "tensors", "shards", "manifest_sha256"]
