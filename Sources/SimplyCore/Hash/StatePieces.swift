@@ -40,7 +40,9 @@ public final class StatePieces: @unchecked Sendable {
     /// tensors completed, counting only elements from `thread.lowerBound`
     /// (the range this thread writes): a piece is hashed by the thread whose
     /// range holds all of it, right after the chunk that wrote its last byte.
+    /// Does nothing without the pair kernel (`hashesEarly` false).
     public func hashCompleted(lockstep: Int, thread: Range<Int>, chunk: Range<Int>) {
+        guard StateHasher.pairKernel else { return }
         let piece = StateHasher.pieceBytes
         var ready: [(piece: Int, start: UnsafeRawPointer)] = []
         for a in 0..<min(lockstep, tensors.count) {

@@ -107,7 +107,6 @@ public final class Trainer {
         // buffer (its own gradients), shard 1 on `model` into the result.
         tree = GradientTree(shards: config.train.gradShards, parameterCount: trainable,
                             firstBuffer: config.train.gradShards == 2 ? sibling?.trainableGrads : nil)
-        tree.measuresNorm = true
         segments = model.trainableEntries.map { AdamW.Segment(offset: $0.offset, count: $0.count, decay: $0.decay) }
     }
 
@@ -125,8 +124,10 @@ public final class Trainer {
     }
 
     /// The tensors `stateHash` hashes, in order.
-    var stateHashTensors: [Tensor] {
-        [model.trainableParams, optimizer.m, optimizer.v] + objective.stateTensors.map(\.tensor)
+    var stateHashTensors: [Tensor] { stateHashTensors(objectiveState: objective.stateTensors) }
+
+    private func stateHashTensors(objectiveState: [CheckpointTensor]) -> [Tensor] {
+        [model.trainableParams, optimizer.m, optimizer.v] + objectiveState.map(\.tensor)
     }
 
     /// The training state in checkpoint order: the trained parameters
@@ -210,10 +211,9 @@ public final class Trainer {
         // state tensors as they were before this step's batch), on the step's
         // own threads: AdamW's threads hash each state piece as soon as their
         // chunk has written it, while it is in cache; `finish` hashes the rest.
-        let pieces = workers.isRoot
-            ? StatePieces([model.trainableParams, optimizer.m, optimizer.v] + stateTensors.map(\.tensor)) : nil
+        let pieces = workers.isRoot ? StatePieces(stateHashTensors(objectiveState: stateTensors)) : nil
         var hashEarly: (@Sendable (Range<Int>, Range<Int>) -> Void)? = nil
-        if let pieces, StatePieces.hashesEarly {
+        if let pieces, StatePieces.hashesEarly {   // else finish hashes every piece, without AdamW in chunks
             hashEarly = { thread, chunk in pieces.hashCompleted(lockstep: 3, thread: thread, chunk: chunk) }
         }
         phase("adamw") { optimizer.step(params: model.trainableParams, grads: model.trainableGrads,

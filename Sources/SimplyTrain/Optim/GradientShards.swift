@@ -42,14 +42,12 @@ public final class GradientTree: @unchecked Sendable {
     /// `leaves` returns their losses in the order given.
     public func reduce(into result: Tensor, parallel: Parallel,
                        leaves: ([Leaf]) -> [Float]) -> Float {
-        sumNorm = nil
-        return reduce(node: 0..<shards, into: result, parallel: parallel, leaves: leaves)
+        reduce(node: 0..<shards, into: result, parallel: parallel, leaves: leaves)
     }
 
-    /// With `measuresNorm`, the whole tree's last addition also returns the
-    /// sum's global norm (`addReturningNorm`, the bits of globalNorm), kept
-    /// here until taken; nil when the tree had no addition (one shard).
-    public var measuresNorm = false
+    /// The whole tree's last addition also gives the sum's global norm
+    /// (`addReturningNorm`, the bits of globalNorm), kept here until taken;
+    /// nil when the tree had no addition (one shard).
     private var sumNorm: Double?
 
     /// The norm of the last whole-tree sum, once (nil: not measured).
@@ -67,6 +65,7 @@ public final class GradientTree: @unchecked Sendable {
 
     public func reduce(node range: Range<Int>, into result: Tensor, parallel: Parallel,
                        leaves: ([Leaf]) -> [Float]) -> Float {
+        if range == 0..<shards { sumNorm = nil }
         if range.count == 1 { return leaves([(range.lowerBound, result)])[0] }
         // The top node writes its sum straight into `result` (no copy from a
         // buffer), and a right child that is one leaf gets `result` itself as
@@ -87,7 +86,7 @@ public final class GradientTree: @unchecked Sendable {
                 lb = l; y = buffers[slot]; b = slot
             }
         }
-        if measuresNorm && range == 0..<shards {
+        if range == 0..<shards {
             sumNorm = addReturningNorm(buffers[a], y, into: result, parallel: parallel)
         } else {
             Self.add(buffers[a], y, into: result, parallel: parallel)
